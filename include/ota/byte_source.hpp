@@ -1,0 +1,56 @@
+// The HTTP seam: a stream of image bytes fetched from a URL, possibly from an offset.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ota/status.hpp"
+
+namespace ota {
+
+/// Outcome of one ByteSource::read().
+struct ReadResult {
+    Status status = Status::ok;  ///< ok, or why the transfer failed (fetch_failed, timeout, ...)
+    std::size_t bytes = 0;       ///< bytes copied into the caller's buffer (0 = nothing yet)
+    bool end_of_body = false;    ///< the response body is complete; no more bytes will come
+};
+
+/// Streams an HTTP(S) response body into caller-owned buffers.
+///
+/// Contract: open() starts a GET; with `offset` > 0 it asks for `Range: bytes=<offset>-`. read()
+/// waits up to `timeout` and copies at most `len` bytes; it never returns data before the
+/// response headers are known, so http_status()/content_range()/content_length() are valid once
+/// read() returned bytes or end_of_body. A status other than ok ends the transfer; open() again
+/// to retry. The source does not judge the status code: the client does.
+class ByteSource {
+public:
+    virtual ~ByteSource() = default;
+
+    /// Starts fetching `url` from `offset`. invalid_argument for a URL the source cannot handle.
+    [[nodiscard]] virtual Error open(std::string_view url, std::uint64_t offset) = 0;
+
+    /// Reads body bytes into `buf`; see the class contract.
+    [[nodiscard]] virtual ReadResult read(std::uint8_t* buf, std::size_t len,
+                                          std::chrono::milliseconds timeout) = 0;
+
+    /// HTTP status of the current response, 0 before headers arrived.
+    [[nodiscard]] virtual int http_status() const noexcept = 0;
+
+    /// The raw `Content-Range` header value, empty when absent.
+    [[nodiscard]] virtual std::string_view content_range() const noexcept = 0;
+
+    /// The `Content-Length` of the current response, when announced.
+    [[nodiscard]] virtual std::optional<std::uint64_t> content_length() const noexcept = 0;
+
+    /// Explanation of the last failure (no secrets, URLs redacted), empty if none.
+    [[nodiscard]] virtual std::string last_error_detail() const = 0;
+
+    /// Aborts the current transfer, if any. Safe to call repeatedly.
+    virtual void close() noexcept = 0;
+};
+
+}  // namespace ota

@@ -1,0 +1,137 @@
+// The OTA client: the basic API's state machine (PROTOCOL.md section 6) as a C++ class.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ota/byte_source.hpp"
+#include "ota/channel.hpp"
+#include "ota/clock.hpp"
+#include "ota/digest.hpp"
+#include "ota/firmware_sink.hpp"
+#include "ota/options.hpp"
+#include "ota/protocol.hpp"
+#include "ota/status.hpp"
+
+namespace ota {
+
+/// The client's state, numbered as the C SDK's IOT_OTAS_*.
+enum class OtaState : int { uninited = 0, inited = 1, pushed = 2, fetching = 3, fetched = 4 };
+
+/// "uninited", "inited", "pushed", "fetching", "fetched".
+[[nodiscard]] const char* to_string(OtaState state) noexcept;
+
+/// Outcome of one fetch_yield(): `bytes` > 0 copied into the caller's buffer, 0 = nothing yet;
+/// a status other than ok is a failure that has already been reported to the cloud.
+struct FetchResult {
+    Status status = Status::ok;
+    std::size_t bytes = 0;
+};
+
+/// One device's (or one module's) OTA client.
+///
+/// Transitions: UNINITED -init-> INITED -valid push/get_reply-> PUSHED -first fetch_yield->
+/// FETCHING -all bytes, end of body-> FETCHED -reset()-> INITED. A fatal download, size or
+/// storage failure goes back to INITED after reporting the failure step. A new push is taken in
+/// INITED, PUSHED and FETCHED (replacing the job, fresh digest) and ignored in FETCHING and
+/// UNINITED. A malformed push is reported as step -1 and leaves the state untouched.
+///
+/// Not thread-safe: use one client from one thread (the channel hands messages over inside
+/// poll()/fetch_yield()). Several clients may share one channel (e.g. one per module).
+class OtaClient {
+public:
+    /// `channel` and `source` must outlive the client. The client registers itself as a channel
+    /// listener in init() and removes itself in deinit()/destructor.
+    OtaClient(MqttChannel& channel, ByteSource& source, ClientOptions options,
+              const Clock& clock = steady_clock());
+    ~OtaClient();
+    OtaClient(const OtaClient&) = delete;
+    OtaClient& operator=(const OtaClient&) = delete;
+
+    /// Validates the options and subscribes the upgrade and get_reply topics (QoS 1).
+    /// UNINITED -> INITED. invalid_argument for bad options, invalid_state when already inited.
+    /// A disconnected channel is not an error: the subscriptions are restored on connect.
+    [[nodiscard]] Error init();
+
+    /// Aborts any download (the sink's partial image is dropped) and returns to UNINITED.
+    void deinit() noexcept;
+
+    /// Publishes the inform message (QoS 1) and remembers the version to re-report it after
+    /// every reconnect. invalid_argument for a version outside 1..64 characters.
+    [[nodiscard]] Error report_version(std::string_view version);
+
+    /// Publishes a progress step (-4..100) with an optional description, subject to the
+    /// ProgressPolicy. At most one failure step is sent per job (the first one). Returns ok
+    /// also when the report was suppressed by the policy; invalid_argument outside -4..100.
+    [[nodiscard]] Error report_progress(int step, std::string_view desc = {});
+
+    /// Publishes firmware/get (QoS 1) asking the cloud for the pending job.
+    [[nodiscard]] Error request_image();
+
+    /// Hands queued channel events (pushes, get_replies, reconnects) to this and every other
+    /// listener of the channel, waiting up to `timeout` for the first.
+    [[nodiscard]] Error poll(std::chrono::milliseconds timeout);
+
+    /// True in PUSHED and FETCHING.
+    [[nodiscard]] bool is_fetching() const noexcept;
+    /// True in FETCHED.
+    [[nodiscard]] bool is_fetch_finished() const noexcept;
+
+    /// Downloads the next piece of the image into `buf` (copying once), feeds the digest and, if a
+    /// sink is set, writes it there. Waits up to `timeout` for data. Also delivers queued channel
+    /// events first (without waiting). Starts the download (progress 0) on the first call after a
+    /// push. On the last byte it waits up to ClientOptions::end_of_body_wait for the end of the body
+    /// and moves to FETCHED. Failures are reported to the cloud (-2 download, -4 storage) and the
+    /// client returns to INITED. invalid_state outside PUSHED/FETCHING, invalid_argument for a
+    /// null/empty buffer. Does not allocate per chunk.
+    [[nodiscard]] FetchResult fetch_yield(std::uint8_t* buf, std::size_t len,
+                                          std::chrono::milliseconds timeout);
+
+    /// Verifies the digest of a FETCHED image. On a match `valid` is true and the sink (if any)
+    /// is committed; on a mismatch `valid` is false, step -3 is reported, and the sink's partial
+    /// image is dropped. The result is cached: calling again repeats it without re-reporting.
+    /// invalid_state outside FETCHED.
+    [[nodiscard]] Error check_firmware(bool& valid);
+
+    /// Drops the current job (aborting the sink) and returns to INITED (the seed's RESET_STATE).
+    void reset() noexcept;
+
+    /// Restarts the current job's download from byte 0 with a fresh digest (the seed's
+    /// RESET_FETCHED_SIZE). invalid_state unless PUSHED, FETCHING or FETCHED.
+    [[nodiscard]] Error restart_download();
+
+    /// Where fetched bytes are stored. nullptr (default): the application stores what
+    /// fetch_yield returns itself. The sink must outlive the client or be unset first.
+    /// invalid_state while FETCHING.
+    [[nodiscard]] Error set_sink(FirmwareSink* sink);
+
+    /// Called (on the application's thread) when a new job has been accepted (state PUSHED).
+    void set_job_handler(std::function<void(const UpgradeJob&)> handler);
+
+    [[nodiscard]] OtaState state() const noexcept;
+    [[nodiscard]] std::uint64_t fetched_size() const noexcept;
+    /// The job's size in bytes, 0 without a job.
+    [[nodiscard]] std::uint64_t file_size() const noexcept;
+    /// The current job, or nullptr.
+    [[nodiscard]] const UpgradeJob* job() const noexcept;
+    /// The job's expected digest (hex as announced), empty without a job.
+    [[nodiscard]] std::string_view expected_digest() const noexcept;
+    /// The job's version, empty without a job.
+    [[nodiscard]] std::string_view version() const noexcept;
+    /// The job's module, empty without a job or module.
+    [[nodiscard]] std::string_view module() const noexcept;
+    /// The most recent failure (ok if none since init).
+    [[nodiscard]] const Error& last_error() const noexcept;
+    [[nodiscard]] const ClientOptions& options() const noexcept;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ota

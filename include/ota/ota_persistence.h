@@ -1,0 +1,60 @@
+/* C-level persistence HAL: lets C code plug its own storage (flash, partition, file) into the
+ * client. Compiles as C99 and C++. */
+#ifndef OTA_OTA_PERSISTENCE_H
+#define OTA_OTA_PERSISTENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return contract for every int-returning hook: 0 = success, negative = failure (the client
+ * reports step -4 "burn failed" and stops). OTA_PERSIST_ERR_FULL tells the client the image does
+ * not fit. Hooks left NULL are optional only where noted. */
+#define OTA_PERSIST_OK 0
+#define OTA_PERSIST_ERR_IO (-1)
+#define OTA_PERSIST_ERR_FULL (-2)
+
+typedef struct ota_persistence_hal {
+    void *ctx; /* passed back to every hook */
+    /* Start a new image of `expected_size` bytes, dropping any partial one. Required. */
+    int (*begin)(void *ctx, uint64_t expected_size);
+    /* Write `len` bytes at `offset`. Required. */
+    int (*write)(void *ctx, uint64_t offset, const uint8_t *buf, size_t len);
+    /* Read `len` bytes at `offset` into `buf` (all or failure). Optional: NULL disables
+     * crash-resume re-hashing. */
+    int (*read)(void *ctx, uint64_t offset, uint8_t *buf, size_t len);
+    /* Make written bytes durable. Optional (NULL = nothing to do). */
+    int (*flush)(void *ctx);
+    /* Publish the verified image. Required. */
+    int (*commit)(void *ctx);
+    /* Drop the partial image. Optional. */
+    void (*abort)(void *ctx);
+    /* Largest image in bytes; 0 = unlimited. */
+    uint64_t capacity;
+} ota_persistence_hal_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifdef __cplusplus
+#include <memory>
+#include <string>
+
+#include "ota/firmware_sink.hpp"
+
+namespace ota {
+
+/// Adapts a C `ota_persistence_hal_t` to the C++ FirmwareSink interface. The struct is copied; the
+/// context it points to must outlive the sink. Errors: invalid_argument from make_c_sink when a
+/// required hook is NULL (returned as nullptr with `why` filled when given).
+[[nodiscard]] std::unique_ptr<FirmwareSink> make_c_sink(const ota_persistence_hal_t& hal,
+                                                        std::string* why = nullptr);
+
+}  // namespace ota
+#endif
+
+#endif /* OTA_OTA_PERSISTENCE_H */

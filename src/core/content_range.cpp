@@ -1,0 +1,1 @@
+// (empty: this part is being written)

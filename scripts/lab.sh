@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# A throwaway OTA "lab" on loopback: a private CA, a mosquitto broker (TLS + password file + ACL)
+# and an nginx HTTPS file server with Range support, all on random free 127.0.0.1 ports and all
+# state kept in one directory. Used by the integration tests, the demo and the benchmark.
+#
+#   lab.sh start DIR                  generate certs, start broker + web server, write DIR/lab.env
+#   lab.sh add-device DIR PK DN DS    let a device log in with its Aliyun-signed credentials
+#   lab.sh stop-broker DIR | start-broker DIR | restart-broker DIR
+#   lab.sh stop DIR                   stop everything started by `start` (idempotent)
+#
+# DIR/lab.env (shell syntax) holds: LAB_DIR MQTT_TLS_PORT MQTT_TCP_PORT HTTPS_PORT HTTP_PORT
+# CA_FILE WWW_DIR CLOUD_USER CLOUD_PASSWORD. Files put in WWW_DIR are served at
+# https://127.0.0.1:$HTTPS_PORT/<name> (and plain http on HTTP_PORT); /status/404 and /status/500
+# answer with those codes. nginx's access log (DIR/nginx-access.log) records each request's Range.
+set -euo pipefail
+
+die() { echo "lab.sh: $*" >&2; exit 1; }
+
+[ $# -ge 2 ] || die "usage: lab.sh start|stop|add-device|stop-broker|start-broker|restart-broker DIR [...]"
+cmd=$1
+dir=$2
+shift 2
+
+# A port nobody listens on right now. Bounded: 200 tries.
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      if ! grep -qw "$p" "$dir/.ports" 2>/dev/null; then
+        echo "$p" >>"$dir/.ports"
+        echo "$p"
+        return 0
+      fi
+    fi
+  done
+  die "no free port found"
+}
+
+# Waits until 127.0.0.1:$1 accepts connections (at most ~10 s).
+wait_port() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# HMAC password of an Aliyun device (PROTOCOL.md section 1, hmacsha256, upper-case hex).
+device_password() {
+  local pk=$1 dn=$2 ds=$3
+  printf 'clientId%s.%sdeviceName%sproductKey%stimestamp2524608000000' "$pk" "$dn" "$dn" "$pk" |
+    openssl dgst -sha256 -hmac "$ds" -r | cut -d' ' -f1 | tr 'a-f' 'A-F'
+}
+
+make_pki() {
+  local pki=$dir/pki
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=OTA lab test CA" -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=127.0.0.1" -keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$pki/server.ext"
+  openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pki/server.ext" -out "$pki/server.pem" 2>/dev/null
+  # A second, unrelated CA: tests use it to prove that verification really happens.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=OTA lab unrelated CA" -keyout "$pki/other-ca.key" -out "$pki/other-ca.pem" 2>/dev/null
+  chmod 644 "$pki"/*.pem "$pki"/*.key
+}
+
+write_mosquitto_conf() {
+  # shellcheck disable=SC1091
+  . "$dir/lab.env"
+  local run_as=""
+  [ "$(id -u)" -eq 0 ] && run_as="user root"
+  cat >"$dir/mosquitto.conf" <<EOF
+$run_as
+per_listener_settings false
+allow_anonymous false
+password_file $dir/mosquitto.passwd
+acl_file $dir/mosquitto.acl
+persistence false
+log_dest file $dir/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+connection_messages true
+max_keepalive 600
+
+listener $MQTT_TLS_PORT 127.0.0.1
+cafile $CA_FILE
+certfile $dir/pki/server.pem
+keyfile $dir/pki/server.key
+
+listener $MQTT_TCP_PORT 127.0.0.1
+EOF
+}
+
+start_broker() {
+  # shellcheck disable=SC1091
+  . "$dir/lab.env"
+  mosquitto -c "$dir/mosquitto.conf" >>"$dir/mosquitto.out" 2>&1 &
+  echo $! >"$dir/mosquitto.pid"
+  wait_port "$MQTT_TLS_PORT" && wait_port "$MQTT_TCP_PORT" ||
+    { cat "$dir/mosquitto.log" "$dir/mosquitto.out" >&2 2>/dev/null; die "mosquitto did not start"; }
+}
+
+stop_pidfile() {
+  local f=$1 pid i
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f" 2>/dev/null) || return 0
+  if kill "$pid" 2>/dev/null; then
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+stop_broker() { stop_pidfile "$dir/mosquitto.pid"; }
+
+start_web() {
+  # shellcheck disable=SC1091
+  . "$dir/lab.env"
+  local run_as=""
+  [ "$(id -u)" -eq 0 ] && run_as="user root;"
+  mkdir -p "$dir/nginx-tmp"
+  cat >"$dir/nginx.conf" <<EOF
+$run_as
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+events { worker_connections 512; }
+http {
+  default_type application/octet-stream;
+  log_format ota '\$remote_addr "\$request" \$status \$body_bytes_sent range="\$http_range"';
+  access_log $dir/nginx-access.log ota;
+  client_body_temp_path $dir/nginx-tmp/body;
+  proxy_temp_path $dir/nginx-tmp/proxy;
+  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
+  scgi_temp_path $dir/nginx-tmp/scgi;
+  sendfile on;
+  gzip off;
+  keepalive_timeout 30;
+  server {
+    listen 127.0.0.1:$HTTPS_PORT ssl;
+    ssl_certificate $dir/pki/server.pem;
+    ssl_certificate_key $dir/pki/server.key;
+    root $WWW_DIR;
+    location = /status/404 { return 404; }
+    location = /status/500 { return 500; }
+  }
+  server {
+    listen 127.0.0.1:$HTTP_PORT;
+    root $WWW_DIR;
+  }
+}
+EOF
+  nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon on;' 2>>"$dir/nginx-error.log" ||
+    { cat "$dir/nginx-error.log" >&2; die "nginx did not start"; }
+  wait_port "$HTTPS_PORT" && wait_port "$HTTP_PORT" || die "nginx is not listening"
+}
+
+case "$cmd" in
+  start)
+    for tool in openssl mosquitto mosquitto_passwd nginx; do
+      command -v "$tool" >/dev/null || die "$tool is missing (run scripts/deps.sh)"
+    done
+    mkdir -p "$dir/www"
+    dir=$(cd "$dir" && pwd)
+    : >"$dir/.ports"
+    make_pki
+    cloud_password=$(openssl rand -hex 16)
+    cat >"$dir/lab.env" <<EOF
+LAB_DIR=$dir
+MQTT_TLS_PORT=$(free_port)
+MQTT_TCP_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+CA_FILE=$dir/pki/ca.pem
+OTHER_CA_FILE=$dir/pki/other-ca.pem
+WWW_DIR=$dir/www
+CLOUD_USER=ota-cloud
+CLOUD_PASSWORD=$cloud_password
+EOF
+    : >"$dir/mosquitto.passwd"
+    chmod 600 "$dir/mosquitto.passwd"
+    mosquitto_passwd -b "$dir/mosquitto.passwd" ota-cloud "$cloud_password"
+    # The cloud side may use every topic; each device only its own (added by add-device).
+    printf 'user ota-cloud\ntopic readwrite #\n' >"$dir/mosquitto.acl"
+    write_mosquitto_conf
+    start_broker
+    start_web
+    echo "$dir/lab.env"
+    ;;
+  add-device)
+    [ $# -eq 3 ] || die "usage: lab.sh add-device DIR PK DN DS"
+    pk=$1 dn=$2 ds=$3
+    mosquitto_passwd -b "$dir/mosquitto.passwd" "$dn&$pk" "$(device_password "$pk" "$dn" "$ds")"
+    cat >>"$dir/mosquitto.acl" <<EOF
+
+user $dn&$pk
+topic write /ota/device/inform/$pk/$dn
+topic write /ota/device/progress/$pk/$dn
+topic read /ota/device/upgrade/$pk/$dn
+topic write /sys/$pk/$dn/thing/ota/firmware/get
+topic read /sys/$pk/$dn/thing/ota/firmware/get_reply
+EOF
+    # mosquitto re-reads its password and ACL files on SIGHUP.
+    if [ -f "$dir/mosquitto.pid" ]; then kill -HUP "$(cat "$dir/mosquitto.pid")"; sleep 0.2; fi
+    ;;
+  stop-broker) stop_broker ;;
+  start-broker) start_broker ;;
+  restart-broker) stop_broker; start_broker ;;
+  stop)
+    stop_broker
+    # SIGTERM is nginx's fast shutdown; stop_pidfile waits for the master to exit.
+    stop_pidfile "$dir/nginx.pid"
+    ;;
+  *) die "unknown command $cmd" ;;
+esac

@@ -172,6 +172,13 @@ case "$cmd" in
     for tool in openssl mosquitto mosquitto_passwd nginx; do
       command -v "$tool" >/dev/null || die "$tool is missing (run scripts/deps.sh)"
     done
+    # A directory left by an earlier run is stopped and reused; anything else must be empty.
+    if [ -f "$dir/lab.env" ]; then
+      "$0" stop "$dir"
+      rm -rf "${dir:?}/pki" "${dir:?}/www" "${dir:?}/nginx-tmp" "$dir"/*.log "$dir"/*.conf "$dir"/*.out
+    elif [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+      die "$dir is not empty and holds no lab"
+    fi
     mkdir -p "$dir/www"
     dir=$(cd "$dir" && pwd)
     : >"$dir/.ports"

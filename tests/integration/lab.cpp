@@ -1,0 +1,167 @@
+#include "lab.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+namespace ota::test {
+namespace {
+
+std::map<std::string, std::string> read_env_file(const std::string& path) {
+    std::map<std::string, std::string> vars;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto eq = line.find('=');
+        if (eq == std::string::npos || line.empty() || line[0] == '#') continue;
+        vars[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return vars;
+}
+
+std::uint16_t to_port(const std::string& s) {
+    return static_cast<std::uint16_t>(std::strtoul(s.c_str(), nullptr, 10));
+}
+
+void run_script(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{OTA_LAB_SCRIPT};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ProcessResult r = run_process(argv, 60);
+    ASSERT_EQ(r.exit_code, 0) << "lab.sh " << args.at(0) << " failed:\n" << r.output;
+}
+
+}  // namespace
+
+const Lab& Lab::get() {
+    static const Lab lab = [] {
+        Lab l;
+        const char* override_env = std::getenv("OTA_LAB_ENV");
+        const std::string path = override_env ? override_env : OTA_LAB_ENV_FILE;
+        auto vars = read_env_file(path);
+        if (vars.empty()) return l;
+        l.dir = vars["LAB_DIR"];
+        l.mqtt_tls_port = to_port(vars["MQTT_TLS_PORT"]);
+        l.mqtt_tcp_port = to_port(vars["MQTT_TCP_PORT"]);
+        l.https_port = to_port(vars["HTTPS_PORT"]);
+        l.http_port = to_port(vars["HTTP_PORT"]);
+        l.ca_file = vars["CA_FILE"];
+        l.other_ca_file = vars["OTHER_CA_FILE"];
+        l.www_dir = vars["WWW_DIR"];
+        l.cloud_user = vars["CLOUD_USER"];
+        l.cloud_password = vars["CLOUD_PASSWORD"];
+        return l;
+    }();
+    if (lab.https_port == 0) {
+        ADD_FAILURE() << "no lab: run the tests through ctest (the 'lab' fixture starts it) "
+                         "or set OTA_LAB_ENV to a lab.env written by scripts/lab.sh start";
+    }
+    return lab;
+}
+
+void Lab::add_device(const std::string& pk, const std::string& dn, const std::string& ds) const {
+    run_script({"add-device", dir.string(), pk, dn, ds});
+}
+
+std::string Lab::put_file(const std::string& name, const std::vector<std::uint8_t>& data) const {
+    const auto path = www_dir / name;
+    std::filesystem::create_directories(path.parent_path());
+    const auto tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(data.data()),
+                  static_cast<std::streamsize>(data.size()));
+    }
+    std::filesystem::rename(tmp, path);
+    return https_url(name);
+}
+
+std::string Lab::https_url(const std::string& path) const {
+    return "https://127.0.0.1:" + std::to_string(https_port) + "/" + path;
+}
+
+std::string Lab::http_url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(http_port) + "/" + path;
+}
+
+void Lab::stop_broker() const { run_script({"stop-broker", dir.string()}); }
+void Lab::start_broker() const { run_script({"start-broker", dir.string()}); }
+
+std::string Lab::bin(const std::string& name) { return std::string(OTA_BIN_DIR) + "/" + name; }
+
+std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed) {
+    std::mt19937 gen(seed);
+    std::vector<std::uint8_t> out(n);
+    for (auto& b : out) b = static_cast<std::uint8_t>(gen() & 0xFF);
+    return out;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s) {
+    ProcessResult result;
+    int fds[2];
+    if (argv.empty() || pipe(fds) != 0) return result;
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return result;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    char buf[4096];
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            result.timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        pollfd p{fds[0], POLLIN, 0};
+        const int n = poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 200)));
+        if (n > 0) {
+            const ssize_t got = read(fds[0], buf, sizeof buf);
+            if (got <= 0) break;
+            result.output.append(buf, static_cast<std::size_t>(got));
+        }
+    }
+    close(fds[0]);
+    // The output may close before the process exits: keep honouring the deadline.
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            result.timed_out = true;
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        usleep(10000);
+    }
+    if (WIFEXITED(status)) {
+        result.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        result.exit_code = 128 + WTERMSIG(status);
+    }
+    return result;
+}
+
+}  // namespace ota::test

@@ -1,1 +1,219 @@
-// (empty: this part is being written)
+// FileSink: the image goes to `<final>.part` through plain POSIX file descriptors and is published
+// by rename(2), which replaces the final path atomically, so a reader of the final path sees either
+// the previous image or the complete new one, never a mixture.
+#include "ota/file_sink.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "ota/log.hpp"
+
+namespace ota {
+namespace {
+
+// The largest file offset the platform's off_t can express; images beyond it cannot be stored.
+constexpr std::uint64_t kMaxFileOffset =
+    static_cast<std::uint64_t>(std::numeric_limits<off_t>::max());
+
+// True when [offset, offset + len) lies inside an image of `size` bytes, without overflowing.
+bool range_fits(std::uint64_t offset, std::size_t len, std::uint64_t size) noexcept {
+    return offset <= size && static_cast<std::uint64_t>(len) <= size - offset;
+}
+
+// Out of space on the device, over quota, or over the process/file-system file size limit: the
+// image does not fit, which the client reports differently from a broken medium.
+bool is_no_space(int err) noexcept {
+#ifdef EDQUOT
+    if (err == EDQUOT) return true;
+#endif
+    return err == ENOSPC || err == EFBIG;
+}
+
+// Closes `fd`, returning 0 or the errno of a failed close. EINTR is not retried: on Linux the
+// descriptor is released even then, and retrying could close a descriptor another thread opened.
+int close_fd(int fd) noexcept {
+    return ::close(fd) == 0 ? 0 : errno;
+}
+
+// fsync with EINTR retried; returns 0 or errno.
+int fsync_fd(int fd) noexcept {
+    for (;;) {
+        if (::fsync(fd) == 0) return 0;
+        if (errno != EINTR) return errno;
+    }
+}
+
+// Directory whose entry changes when `path` is renamed into place.
+std::filesystem::path directory_of(const std::filesystem::path& path) {
+    std::filesystem::path dir = path.parent_path();
+    return dir.empty() ? std::filesystem::path(".") : dir;
+}
+
+// Records an I/O failure (errno text plus what was being done) and maps it to a status. Paths are
+// logged: they name local files, never credentials.
+Status record_io_failure(std::string& last_io_error, const char* operation,
+                         const std::filesystem::path& path, int err) {
+    last_io_error =
+        std::string(operation) + " " + path.string() + ": " + std::system_category().message(err);
+    log(LogLevel::warning, "file sink: " + last_io_error);
+    return is_no_space(err) ? Status::storage_full : Status::storage_failed;
+}
+
+}  // namespace
+
+FileSink::FileSink(std::filesystem::path final_path, std::uint64_t max_size)
+    : final_path_(std::move(final_path)),
+      part_path_(std::filesystem::path(final_path_).concat(".part")),
+      max_size_(max_size) {}
+
+FileSink::~FileSink() {
+    abort();
+}
+
+Status FileSink::begin(std::uint64_t expected_size) {
+    // Any earlier job is dropped first, also when this begin() is refused: after a failed begin()
+    // the sink is idle rather than still attached to an image the caller has given up on.
+    abort();
+    last_io_error_.clear();
+    if (expected_size > capacity() || expected_size > kMaxFileOffset) return Status::storage_full;
+
+    int fd = -1;
+    for (;;) {
+        // O_NOFOLLOW: a symlink planted at the partial path must not redirect the truncation.
+        fd = ::open(part_path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd >= 0 || errno != EINTR) break;
+    }
+    if (fd < 0) return record_io_failure(last_io_error_, "cannot create", part_path_, errno);
+
+    fd_ = fd;
+    expected_size_ = expected_size;
+    return Status::ok;
+}
+
+Status FileSink::write(std::uint64_t offset, const std::uint8_t* data, std::size_t len) {
+    if (fd_ < 0) return Status::invalid_state;
+    if (!range_fits(offset, len, expected_size_)) return Status::invalid_argument;
+    if (data == nullptr && len > 0) return Status::invalid_argument;
+
+    std::size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::pwrite(fd_, data + done, len - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return record_io_failure(last_io_error_, "cannot write", part_path_, errno);
+        }
+        if (n == 0) {
+            // POSIX allows a zero-byte write only for len == 0; anything else would loop forever.
+            return record_io_failure(last_io_error_, "cannot write", part_path_, EIO);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return Status::ok;
+}
+
+Status FileSink::read(std::uint64_t offset, std::uint8_t* out, std::size_t len) {
+    if (fd_ < 0) return Status::invalid_state;
+    if (!range_fits(offset, len, expected_size_)) return Status::invalid_argument;
+    if (out == nullptr && len > 0) return Status::invalid_argument;
+
+    std::size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::pread(fd_, out + done, len - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return record_io_failure(last_io_error_, "cannot read", part_path_, errno);
+        }
+        if (n == 0) {
+            // End of file inside the image: those bytes were never written (or were lost). The
+            // contract is all-or-error, so this is a storage failure, not a short success.
+            last_io_error_ = "cannot read " + part_path_.string() + ": end of file at offset " +
+                             std::to_string(offset + done);
+            log(LogLevel::warning, "file sink: " + last_io_error_);
+            return Status::storage_failed;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return Status::ok;
+}
+
+Status FileSink::flush() {
+    if (fd_ < 0) return Status::invalid_state;
+    const int err = fsync_fd(fd_);
+    if (err != 0) return record_io_failure(last_io_error_, "cannot sync", part_path_, err);
+    return Status::ok;
+}
+
+Status FileSink::commit() {
+    if (fd_ < 0) return Status::invalid_state;
+
+    // An image shorter than announced is a caller error (commit before the last byte arrived),
+    // not a storage fault, so it is invalid_state and the job stays open: the caller may still
+    // write the missing bytes and commit again, or abort. Holes inside the file cannot be seen
+    // here; the client verifies the digest before it commits.
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+        return record_io_failure(last_io_error_, "cannot stat", part_path_, errno);
+    }
+    const auto actual = static_cast<std::uint64_t>(st.st_size);
+    if (actual != expected_size_) {
+        log(LogLevel::warning, "file sink: commit refused, " + part_path_.string() + " holds " +
+                                   std::to_string(actual) + " of " +
+                                   std::to_string(expected_size_) + " bytes");
+        return Status::invalid_state;
+    }
+
+    // Data first, then the name: without this fsync a power cut after rename() could publish a
+    // file whose blocks never reached the medium.
+    int err = fsync_fd(fd_);
+    if (err != 0) return record_io_failure(last_io_error_, "cannot sync", part_path_, err);
+
+    // From here on the descriptor is gone, so every failure ends the job and removes the partial
+    // file; the final path still holds the previous image.
+    const int fd = std::exchange(fd_, -1);
+    err = close_fd(fd);
+    if (err != 0) {
+        const Status s = record_io_failure(last_io_error_, "cannot close", part_path_, err);
+        ::unlink(part_path_.c_str());
+        return s;
+    }
+    if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) {
+        const Status s = record_io_failure(last_io_error_, "cannot rename", part_path_, errno);
+        ::unlink(part_path_.c_str());
+        return s;
+    }
+
+    // The rename lives in the directory; sync it so the new name survives a power cut. If this
+    // fails the final path already holds the complete new image, but its durability is unknown,
+    // which the caller must hear about.
+    const std::filesystem::path dir = directory_of(final_path_);
+    int dir_fd = -1;
+    for (;;) {
+        dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd >= 0 || errno != EINTR) break;
+    }
+    if (dir_fd < 0) return record_io_failure(last_io_error_, "cannot open directory", dir, errno);
+    err = fsync_fd(dir_fd);
+    close_fd(dir_fd);
+    if (err != 0) return record_io_failure(last_io_error_, "cannot sync directory", dir, err);
+    return Status::ok;
+}
+
+void FileSink::abort() noexcept {
+    // Only an open job owns the partial file; an idle sink leaves the file system alone (another
+    // sink, or a later begin(), may be using that name). The final path is never touched here.
+    if (fd_ < 0) return;
+    close_fd(std::exchange(fd_, -1));
+    ::unlink(part_path_.c_str());
+    expected_size_ = 0;
+}
+
+}  // namespace ota

@@ -1,1 +1,438 @@
-// (empty: this part is being written)
+// FileSink against the real file system: every test runs in its own fresh temporary directory.
+#include "ota/file_sink.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ota/log.hpp"
+#include "ota/status.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+// A deterministic, non-repeating-looking byte pattern so misplaced chunks are detected.
+Bytes pattern(std::size_t n, std::uint8_t seed) {
+    Bytes out(n);
+    std::uint32_t x = 2463534242u ^ seed;
+    for (auto& b : out) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        b = static_cast<std::uint8_t>(x);
+    }
+    return out;
+}
+
+Bytes read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_file(const fs::path& p, const Bytes& data) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size()));
+    ASSERT_TRUE(out.good());
+}
+
+// Captures log records for the lifetime of the object, then restores the default sink.
+struct LogCapture {
+    std::vector<std::pair<ota::LogLevel, std::string>> records;
+    LogCapture() {
+        ota::set_log_sink([this](ota::LogLevel level, std::string_view msg) {
+            records.emplace_back(level, std::string(msg));
+        });
+    }
+    ~LogCapture() { ota::set_log_sink({}); }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+};
+
+class FileSinkTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::string templ = (fs::path(::testing::TempDir()) / "ota_file_sink_XXXXXX").string();
+        ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+        dir_ = templ;
+        final_ = dir_ / "firmware.bin";
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    // Writes `data` through the sink in chunks of `chunk` bytes, in order.
+    static void write_all(ota::FileSink& sink, const Bytes& data, std::size_t chunk) {
+        for (std::size_t off = 0; off < data.size(); off += chunk) {
+            const std::size_t n = std::min(chunk, data.size() - off);
+            ASSERT_EQ(sink.write(off, data.data() + off, n), ota::Status::ok) << "offset " << off;
+        }
+    }
+
+    fs::path dir_;
+    fs::path final_;
+};
+
+TEST_F(FileSinkTest, PartialPathIsFinalPathPlusPart) {
+    ota::FileSink sink(final_);
+    EXPECT_EQ(sink.final_path(), final_);
+    EXPECT_EQ(sink.partial_path(), dir_ / "firmware.bin.part");
+    EXPECT_EQ(sink.capacity(), std::numeric_limits<std::uint64_t>::max());
+    EXPECT_TRUE(sink.last_io_error().empty());
+}
+
+TEST_F(FileSinkTest, InOrderWritesReadBackAndCommit) {
+    const Bytes image = pattern(10000, 1);
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    EXPECT_TRUE(fs::exists(sink.partial_path()));
+    write_all(sink, image, 333);
+    ASSERT_EQ(sink.flush(), ota::Status::ok);
+
+    Bytes back(image.size());
+    ASSERT_EQ(sink.read(0, back.data(), back.size()), ota::Status::ok);
+    EXPECT_EQ(back, image);
+    Bytes middle(100);
+    ASSERT_EQ(sink.read(4321, middle.data(), middle.size()), ota::Status::ok);
+    EXPECT_EQ(middle, Bytes(image.begin() + 4321, image.begin() + 4421));
+
+    EXPECT_FALSE(fs::exists(final_)) << "nothing may be published before commit";
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    EXPECT_TRUE(sink.last_io_error().empty());
+}
+
+TEST_F(FileSinkTest, OutOfOrderWritesLandAtTheirOffsets) {
+    const Bytes image = pattern(4096, 2);
+    const std::size_t chunk = 512;
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    // Last chunk first, then the rest from the back, interleaved.
+    const std::size_t order[] = {7, 0, 5, 2, 6, 1, 4, 3};
+    for (std::size_t i : order) {
+        ASSERT_EQ(sink.write(i * chunk, image.data() + i * chunk, chunk), ota::Status::ok);
+    }
+    Bytes back(image.size());
+    ASSERT_EQ(sink.read(0, back.data(), back.size()), ota::Status::ok);
+    EXPECT_EQ(back, image);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+}
+
+TEST_F(FileSinkTest, OldImageStaysIntactUntilCommitReplacesItAtomically) {
+    const Bytes old_image = pattern(3000, 3);
+    const Bytes new_image = pattern(5000, 4);
+    write_file(final_, old_image);
+
+    // A reader holding the old image open keeps seeing the old bytes: commit swaps the name, it
+    // never rewrites the old file in place.
+    const int old_fd = ::open(final_.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(old_fd, 0);
+
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(new_image.size()), ota::Status::ok);
+    write_all(sink, new_image, 1000);
+    EXPECT_EQ(read_file(final_), old_image) << "final path changed before commit";
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), new_image);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+
+    Bytes via_old_fd(old_image.size());
+    EXPECT_EQ(::pread(old_fd, via_old_fd.data(), via_old_fd.size(), 0),
+              static_cast<ssize_t>(old_image.size()));
+    EXPECT_EQ(via_old_fd, old_image);
+    ::close(old_fd);
+}
+
+TEST_F(FileSinkTest, AbortRemovesPartialAndKeepsOldImage) {
+    const Bytes old_image = pattern(100, 5);
+    write_file(final_, old_image);
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(200), ota::Status::ok);
+    const Bytes half = pattern(100, 6);
+    ASSERT_EQ(sink.write(0, half.data(), half.size()), ota::Status::ok);
+    sink.abort();
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    EXPECT_EQ(read_file(final_), old_image);
+    // The job is over: further calls are out of state.
+    EXPECT_EQ(sink.write(0, half.data(), 1), ota::Status::invalid_state);
+    EXPECT_EQ(sink.commit(), ota::Status::invalid_state);
+    EXPECT_EQ(read_file(final_), old_image);
+}
+
+TEST_F(FileSinkTest, AbortIsSafeInAnyStateAndRepeatedly) {
+    const Bytes image = pattern(64, 7);
+    ota::FileSink sink(final_);
+    sink.abort();  // idle
+    sink.abort();
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, image.data(), image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    sink.abort();  // after commit: must not touch the committed image
+    sink.abort();
+    EXPECT_EQ(read_file(final_), image);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+}
+
+TEST_F(FileSinkTest, SecondBeginDiscardsTheFirstPartial) {
+    ota::FileSink sink(final_);
+    const Bytes first = pattern(1000, 8);
+    ASSERT_EQ(sink.begin(first.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, first.data(), first.size()), ota::Status::ok);
+
+    const Bytes second = pattern(10, 9);
+    ASSERT_EQ(sink.begin(second.size()), ota::Status::ok);
+    EXPECT_EQ(fs::file_size(sink.partial_path()), 0u) << "old partial bytes survived begin()";
+    // The new job has the new size: writing at the old job's offsets is out of range.
+    EXPECT_EQ(sink.write(500, first.data(), 10), ota::Status::invalid_argument);
+    ASSERT_EQ(sink.write(0, second.data(), second.size()), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), second);
+}
+
+TEST_F(FileSinkTest, WritesAndReadsOutsideTheImageAreInvalidArguments) {
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(100), ota::Status::ok);
+    const Bytes data = pattern(100, 10);
+    EXPECT_EQ(sink.write(1, data.data(), 100), ota::Status::invalid_argument);
+    EXPECT_EQ(sink.write(100, data.data(), 1), ota::Status::invalid_argument);
+    EXPECT_EQ(sink.write(101, data.data(), 0), ota::Status::invalid_argument);
+    // offset + len would wrap around to a small number.
+    EXPECT_EQ(sink.write(std::numeric_limits<std::uint64_t>::max(), data.data(), 2),
+              ota::Status::invalid_argument);
+    EXPECT_EQ(sink.write(0, nullptr, 1), ota::Status::invalid_argument);
+    EXPECT_EQ(sink.write(100, data.data(), 0), ota::Status::ok);  // empty write at the end
+
+    Bytes out(2);
+    EXPECT_EQ(sink.read(99, out.data(), 2), ota::Status::invalid_argument);
+    EXPECT_EQ(sink.read(std::numeric_limits<std::uint64_t>::max(), out.data(), 2),
+              ota::Status::invalid_argument);
+    EXPECT_EQ(sink.read(0, nullptr, 1), ota::Status::invalid_argument);
+    // Nothing out of range reached the file.
+    EXPECT_EQ(fs::file_size(sink.partial_path()), 0u);
+}
+
+TEST_F(FileSinkTest, ReadingBytesNeverWrittenFails) {
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(100), ota::Status::ok);
+    const Bytes head = pattern(40, 11);
+    ASSERT_EQ(sink.write(0, head.data(), head.size()), ota::Status::ok);
+    Bytes out(20);
+    EXPECT_EQ(sink.read(30, out.data(), out.size()), ota::Status::storage_failed);
+    EXPECT_FALSE(sink.last_io_error().empty());
+}
+
+TEST_F(FileSinkTest, CallsOutsideAJobAreInvalidState) {
+    ota::FileSink sink(final_);
+    const Bytes data = pattern(4, 12);
+    Bytes out(4);
+    EXPECT_EQ(sink.write(0, data.data(), data.size()), ota::Status::invalid_state);
+    EXPECT_EQ(sink.read(0, out.data(), out.size()), ota::Status::invalid_state);
+    EXPECT_EQ(sink.flush(), ota::Status::invalid_state);
+    EXPECT_EQ(sink.commit(), ota::Status::invalid_state);
+    EXPECT_FALSE(fs::exists(final_));
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+
+    ASSERT_EQ(sink.begin(data.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, data.data(), data.size()), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(sink.write(0, data.data(), data.size()), ota::Status::invalid_state);
+    EXPECT_EQ(sink.commit(), ota::Status::invalid_state);
+}
+
+TEST_F(FileSinkTest, BeginOverCapacityIsStorageFullAndCreatesNothing) {
+    ota::FileSink sink(final_, 1024);
+    EXPECT_EQ(sink.capacity(), 1024u);
+    EXPECT_EQ(sink.begin(1025), ota::Status::storage_full);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    const Bytes data = pattern(1, 13);
+    EXPECT_EQ(sink.write(0, data.data(), 1), ota::Status::invalid_state);
+    EXPECT_EQ(sink.begin(1024), ota::Status::ok);
+}
+
+TEST_F(FileSinkTest, RefusedBeginStillDropsTheEarlierJob) {
+    ota::FileSink sink(final_, 100);
+    ASSERT_EQ(sink.begin(50), ota::Status::ok);
+    EXPECT_EQ(sink.begin(101), ota::Status::storage_full);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    const Bytes data = pattern(1, 14);
+    EXPECT_EQ(sink.write(0, data.data(), 1), ota::Status::invalid_state);
+}
+
+TEST_F(FileSinkTest, CommitWithMissingBytesIsRefusedAndFinalUntouched) {
+    const Bytes old_image = pattern(77, 15);
+    write_file(final_, old_image);
+    const Bytes image = pattern(1000, 16);
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, image.data(), 600), ota::Status::ok);
+    EXPECT_EQ(sink.commit(), ota::Status::invalid_state);
+    EXPECT_EQ(read_file(final_), old_image);
+    EXPECT_TRUE(fs::exists(sink.partial_path())) << "the job stays open after a refused commit";
+
+    // The caller may complete the image and commit again.
+    ASSERT_EQ(sink.write(600, image.data() + 600, 400), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+}
+
+TEST_F(FileSinkTest, SinkCanBeReusedAfterCommit) {
+    ota::FileSink sink(final_);
+    const Bytes first = pattern(300, 17);
+    ASSERT_EQ(sink.begin(first.size()), ota::Status::ok);
+    write_all(sink, first, 64);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+
+    const Bytes second = pattern(123, 18);
+    ASSERT_EQ(sink.begin(second.size()), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), first);
+    write_all(sink, second, 50);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), second);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+}
+
+TEST_F(FileSinkTest, EmptyImageCommits) {
+    write_file(final_, pattern(10, 19));
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(0), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_TRUE(fs::exists(final_));
+    EXPECT_EQ(fs::file_size(final_), 0u);
+}
+
+TEST_F(FileSinkTest, DestructorAbortsUncommittedJob) {
+    const Bytes old_image = pattern(500, 20);
+    write_file(final_, old_image);
+    const fs::path part = fs::path(final_).concat(".part");
+    {
+        ota::FileSink sink(final_);
+        const Bytes image = pattern(500, 21);
+        ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+        ASSERT_EQ(sink.write(0, image.data(), image.size()), ota::Status::ok);  // complete, yet
+        ASSERT_TRUE(fs::exists(part));                                          // uncommitted
+    }
+    EXPECT_FALSE(fs::exists(part));
+    EXPECT_EQ(read_file(final_), old_image);
+}
+
+TEST_F(FileSinkTest, DestructorAfterCommitKeepsTheNewImage) {
+    const Bytes image = pattern(50, 22);
+    {
+        ota::FileSink sink(final_);
+        ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+        ASSERT_EQ(sink.write(0, image.data(), image.size()), ota::Status::ok);
+        ASSERT_EQ(sink.commit(), ota::Status::ok);
+    }
+    EXPECT_EQ(read_file(final_), image);
+}
+
+TEST_F(FileSinkTest, BeginInMissingDirectoryReportsTheError) {
+    LogCapture logs;
+    ota::FileSink sink(dir_ / "no-such-dir" / "firmware.bin");
+    EXPECT_EQ(sink.begin(10), ota::Status::storage_failed);
+    EXPECT_NE(sink.last_io_error().find("No such file"), std::string::npos) << sink.last_io_error();
+    EXPECT_NE(sink.last_io_error().find("no-such-dir"), std::string::npos);
+    ASSERT_FALSE(logs.records.empty());
+    EXPECT_EQ(logs.records.back().first, ota::LogLevel::warning);
+    const Bytes data = pattern(1, 23);
+    EXPECT_EQ(sink.write(0, data.data(), 1), ota::Status::invalid_state);
+    EXPECT_FALSE(fs::exists(dir_ / "no-such-dir"));
+}
+
+TEST_F(FileSinkTest, SymlinkAtPartialPathIsNotFollowed) {
+    const fs::path victim = dir_ / "victim.txt";
+    const Bytes victim_bytes = pattern(32, 24);
+    write_file(victim, victim_bytes);
+    fs::create_symlink(victim, fs::path(final_).concat(".part"));
+
+    ota::FileSink sink(final_);
+    EXPECT_EQ(sink.begin(10), ota::Status::storage_failed);
+    EXPECT_FALSE(sink.last_io_error().empty());
+    EXPECT_EQ(read_file(victim), victim_bytes) << "begin() truncated a file through a symlink";
+}
+
+// Lowers the soft file-size limit and ignores SIGXFSZ so that writing past the limit fails with
+// EFBIG instead of killing the process; restores both on destruction.
+class FileSizeLimit {
+  public:
+    explicit FileSizeLimit(rlim_t bytes) {
+        ok_ = ::getrlimit(RLIMIT_FSIZE, &saved_) == 0;
+        if (!ok_) return;
+        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit lowered = saved_;
+        lowered.rlim_cur = bytes;
+        ok_ = old_handler_ != SIG_ERR && ::setrlimit(RLIMIT_FSIZE, &lowered) == 0;
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &saved_);
+        if (old_handler_ != SIG_ERR) std::signal(SIGXFSZ, old_handler_);
+    }
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+    bool ok() const { return ok_; }
+
+  private:
+    rlimit saved_{};
+    void (*old_handler_)(int) = SIG_ERR;
+    bool ok_ = false;
+};
+
+TEST_F(FileSinkTest, WriteFailingLikeAFullDiskIsStorageFull) {
+    const Bytes old_image = pattern(64, 25);
+    write_file(final_, old_image);
+    const Bytes image = pattern(16384, 26);
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+
+    ota::Status write_status = ota::Status::ok;
+    std::uintmax_t part_size = 0;
+    {
+        LogCapture logs;
+        FileSizeLimit limit(4096);
+        ASSERT_TRUE(limit.ok());
+        // One call: the first pwrite stops short at the limit, the retry for the rest fails.
+        write_status = sink.write(0, image.data(), image.size());
+        part_size = fs::file_size(sink.partial_path());
+        ASSERT_FALSE(logs.records.empty());
+        EXPECT_EQ(logs.records.back().first, ota::LogLevel::warning);
+        EXPECT_NE(logs.records.back().second.find(sink.last_io_error()), std::string::npos);
+    }
+    EXPECT_EQ(write_status, ota::Status::storage_full);
+    EXPECT_FALSE(sink.last_io_error().empty());
+    EXPECT_NE(sink.last_io_error().find("too large"), std::string::npos) << sink.last_io_error();
+    EXPECT_EQ(part_size, 4096u) << "the short write was not continued up to the limit";
+
+    // The half-written image is not committable and never reaches the final path.
+    EXPECT_EQ(sink.commit(), ota::Status::invalid_state);
+    EXPECT_EQ(read_file(final_), old_image);
+    sink.abort();
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    EXPECT_EQ(read_file(final_), old_image);
+
+    // The limit is back: the same image now stores fine.
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, image.data(), image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+}
+
+}  // namespace

@@ -10,7 +10,8 @@
 extern "C" {
 #endif
 
-/* Return contract for every int-returning hook: 0 = success, negative = failure (the client
+/* Return contract for every int-returning hook: exactly 0 = success (do not return byte counts:
+ * any other value, positive or negative, is a failure); on failure the client
  * reports step -4 "burn failed" and stops). OTA_PERSIST_ERR_FULL tells the client the image does
  * not fit. Hooks left NULL are optional only where noted. */
 #define OTA_PERSIST_OK 0

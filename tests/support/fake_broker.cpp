@@ -1,1 +1,203 @@
-// (empty: this part is being written)
+#include "support/fake_broker.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace ota::test {
+namespace {
+
+/// Splits off the next topic level; `rest` loses it and its separator. `more` tells whether a
+/// separator followed (so that "a/" has an empty second level).
+std::string_view next_level(std::string_view& rest, bool& more) noexcept {
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+        const auto level = rest;
+        rest = {};
+        more = false;
+        return level;
+    }
+    const auto level = rest.substr(0, slash);
+    rest.remove_prefix(slash + 1);
+    more = true;
+    return level;
+}
+
+bool valid_topic_name(std::string_view topic) noexcept {
+    return !topic.empty() && topic.find_first_of("+#") == std::string_view::npos;
+}
+
+bool valid_filter(std::string_view filter) noexcept {
+    if (filter.empty()) return false;
+    std::string_view rest = filter;
+    bool more = true;
+    while (more) {
+        const auto level = next_level(rest, more);
+        if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) return false;
+        if (level == "#" && more) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+bool topic_matches(std::string_view filter, std::string_view topic) noexcept {
+    if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
+        (filter.front() == '+' || filter.front() == '#')) {
+        return false;
+    }
+    std::string_view f = filter;
+    std::string_view t = topic;
+    bool f_more = true;
+    bool t_more = true;
+    bool t_done = false;
+    while (f_more) {
+        const auto f_level = next_level(f, f_more);
+        if (f_level == "#") return true;  // matches the parent level too ("a/#" matches "a")
+        if (t_done) return false;
+        const auto t_level = next_level(t, t_more);
+        if (!t_more) t_done = true;
+        if (f_level != "+" && f_level != t_level) return false;
+    }
+    return t_done;
+}
+
+// ---- FakeBroker ---------------------------------------------------------------------------
+
+void FakeBroker::publish(std::string_view topic, std::string_view payload, int qos) {
+    route("cloud", topic, payload, qos);
+}
+
+std::vector<PublishedMessage> FakeBroker::published_on(std::string_view topic) const {
+    std::vector<PublishedMessage> out;
+    for (const auto& m : log_) {
+        if (m.topic == topic) out.push_back(m);
+    }
+    return out;
+}
+
+void FakeBroker::attach(FakeChannel& channel) {
+    channels_.push_back(&channel);
+}
+
+void FakeBroker::detach(FakeChannel& channel) noexcept {
+    channels_.erase(std::remove(channels_.begin(), channels_.end(), &channel), channels_.end());
+}
+
+void FakeBroker::route(std::string_view sender, std::string_view topic, std::string_view payload,
+                       int qos) {
+    log_.push_back(
+        PublishedMessage{std::string(sender), std::string(topic), std::string(payload), qos});
+    for (FakeChannel* ch : channels_) {
+        if (ch->connected_ && ch->wants(topic)) ch->enqueue_message(topic, payload);
+    }
+}
+
+// ---- FakeChannel --------------------------------------------------------------------------
+
+FakeChannel::FakeChannel(FakeBroker& broker, std::string name, bool connected)
+    : broker_(broker), name_(std::move(name)), connected_(connected) {
+    broker_.attach(*this);
+}
+
+FakeChannel::~FakeChannel() {
+    broker_.detach(*this);
+}
+
+Status FakeChannel::publish(std::string_view topic, std::string_view payload, int qos) {
+    if (!valid_topic_name(topic) || (qos != 0 && qos != 1)) return Status::invalid_argument;
+    if (publish_failure_ != Status::ok) return publish_failure_;
+    if (!connected_) return Status::not_connected;
+    broker_.route(name_, topic, payload, qos);
+    return Status::ok;
+}
+
+Status FakeChannel::subscribe(std::string_view topic_filter, int qos) {
+    if (!valid_filter(topic_filter) || (qos != 0 && qos != 1)) return Status::invalid_argument;
+    auto it = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                           [&](const Subscription& s) { return s.filter == topic_filter; });
+    if (it != subscriptions_.end()) {
+        it->qos = qos;
+    } else {
+        subscriptions_.push_back(Subscription{std::string(topic_filter), qos});
+    }
+    return connected_ ? Status::ok : Status::not_connected;
+}
+
+void FakeChannel::add_listener(ChannelListener& listener) {
+    if (std::find(listeners_.begin(), listeners_.end(), &listener) != listeners_.end()) return;
+    listeners_.push_back(&listener);
+}
+
+void FakeChannel::remove_listener(ChannelListener& listener) noexcept {
+    auto it = std::find(listeners_.begin(), listeners_.end(), &listener);
+    if (it == listeners_.end()) return;
+    if (delivering_ > 0) {
+        *it = nullptr;  // compacted after delivery, so indices stay valid meanwhile
+    } else {
+        listeners_.erase(it);
+    }
+}
+
+std::size_t FakeChannel::listener_count() const noexcept {
+    return static_cast<std::size_t>(
+        std::count_if(listeners_.begin(), listeners_.end(), [](auto* l) { return l != nullptr; }));
+}
+
+bool FakeChannel::is_subscribed(std::string_view filter) const noexcept {
+    return std::any_of(subscriptions_.begin(), subscriptions_.end(),
+                       [&](const Subscription& s) { return s.filter == filter; });
+}
+
+bool FakeChannel::wants(std::string_view topic) const noexcept {
+    return std::any_of(subscriptions_.begin(), subscriptions_.end(),
+                       [&](const Subscription& s) { return topic_matches(s.filter, topic); });
+}
+
+void FakeChannel::enqueue_message(std::string_view topic, std::string_view payload) {
+    inbox_.push_back(Event{EventKind::message, std::string(topic), std::string(payload)});
+}
+
+void FakeChannel::disconnect() {
+    if (!connected_) return;
+    connected_ = false;
+    inbox_.push_back(Event{EventKind::connection_lost, {}, {}});
+}
+
+void FakeChannel::reconnect() {
+    if (connected_) return;
+    connected_ = true;  // subscriptions_ are kept, i.e. restored on the broker
+    inbox_.push_back(Event{EventKind::connected, {}, {}});
+}
+
+Status FakeChannel::yield(std::chrono::milliseconds /*timeout*/) {
+    ++yields_;
+    if (inbox_.empty()) return Status::ok;  // the no-allocation path
+    ++delivering_;
+    // Only what was queued on entry: listeners publishing to themselves cannot loop forever.
+    for (std::size_t remaining = inbox_.size(); remaining > 0 && !inbox_.empty(); --remaining) {
+        const Event event = std::move(inbox_.front());
+        inbox_.pop_front();
+        for (std::size_t i = 0; i < listeners_.size(); ++i) {
+            ChannelListener* l = listeners_[i];
+            if (l == nullptr) continue;
+            switch (event.kind) {
+                case EventKind::message:
+                    l->on_message(event.topic, event.payload);
+                    break;
+                case EventKind::connected:
+                    l->on_connected();
+                    break;
+                case EventKind::connection_lost:
+                    l->on_connection_lost();
+                    break;
+            }
+        }
+    }
+    if (--delivering_ == 0) {
+        listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), nullptr),
+                         listeners_.end());
+    }
+    return Status::ok;
+}
+
+}  // namespace ota::test

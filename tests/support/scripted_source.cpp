@@ -1,1 +1,86 @@
-// (empty: this part is being written)
+#include "support/scripted_source.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace ota::test {
+
+Error ScriptedSource::open(std::string_view url, std::uint64_t offset) {
+    opens_.push_back(OpenCall{std::string(url), offset});
+    if (!open_error_.ok()) return open_error_;
+    open_ = true;
+    headers_known_ = false;
+    failed_ = false;
+    start_ = response_.honor_offset ? static_cast<std::size_t>(offset) : 0;
+    pos_ = start_;
+    idle_left_ = response_.idle_reads;
+    idle_end_left_ = response_.idle_before_end;
+    return {};
+}
+
+std::size_t ScriptedSource::available_end() const noexcept {
+    std::size_t end = response_.body.size() + response_.extra_bytes;
+    if (response_.end_after) end = std::min(end, *response_.end_after);
+    return end;
+}
+
+ReadResult ScriptedSource::read(std::uint8_t* buf, std::size_t len,
+                                std::chrono::milliseconds timeout) {
+    ++reads_;
+    last_timeout_ = timeout;
+    if (!open_ || failed_) return ReadResult{Status::fetch_failed, 0, false};
+    if (idle_left_ > 0) {
+        --idle_left_;
+        return {};
+    }
+    headers_known_ = true;
+    if (response_.fail_after && pos_ >= *response_.fail_after) {
+        failed_ = true;
+        return ReadResult{response_.fail_status, 0, false};
+    }
+    const std::size_t end = available_end();
+    if (pos_ >= end) {
+        if (response_.never_end) return {};
+        if (idle_end_left_ > 0) {
+            --idle_end_left_;
+            return {};
+        }
+        return ReadResult{Status::ok, 0, true};
+    }
+    std::size_t n = std::min({len, response_.max_chunk, end - pos_});
+    if (response_.fail_after) n = std::min(n, *response_.fail_after - pos_);
+    const std::size_t body_size = response_.body.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t at = pos_ + i;
+        buf[i] = at < body_size ? response_.body[at] : std::uint8_t{0xEE};
+    }
+    pos_ += n;
+    const bool end_now = response_.end_with_last_chunk && pos_ >= end && !response_.never_end &&
+                         response_.idle_before_end == 0;
+    return ReadResult{Status::ok, n, end_now};
+}
+
+int ScriptedSource::http_status() const noexcept {
+    return headers_known_ ? response_.status : 0;
+}
+
+std::string_view ScriptedSource::content_range() const noexcept {
+    return headers_known_ ? std::string_view(response_.content_range) : std::string_view{};
+}
+
+std::optional<std::uint64_t> ScriptedSource::content_length() const noexcept {
+    return headers_known_ ? response_.content_length : std::nullopt;
+}
+
+std::string ScriptedSource::last_error_detail() const {
+    if (!failed_) return {};
+    return std::string("scripted transfer failure: ") + to_string(response_.fail_status);
+}
+
+void ScriptedSource::close() noexcept {
+    ++closes_;
+    open_ = false;
+}
+
+}  // namespace ota::test

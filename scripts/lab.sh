@@ -148,6 +148,8 @@ http {
   sendfile on;
   gzip off;
   keepalive_timeout 30;
+  # Signed firmware URLs carry long query strings; the 8k default answers them with 414.
+  large_client_header_buffers 4 32k;
   server {
     listen 127.0.0.1:$HTTPS_PORT ssl;
     ssl_certificate $dir/pki/server.pem;

@@ -1,0 +1,681 @@
+// CurlByteSource: libcurl on a transfer thread of its own, feeding a bounded ring buffer.
+//
+// Why a thread and a ring: the client pulls bytes with read(buf, len, timeout) while libcurl
+// pushes them from its write callback. Running the transfer on its own thread lets TLS decryption
+// overlap with the client's hashing and storage, and the ring (one allocation per source) bounds
+// memory: when it is full the write callback blocks until read() frees space, which throttles
+// the download to the consumer's speed. The multi interface is used (rather than
+// curl_easy_perform) only so that close() can interrupt a transfer blocked on the network at once
+// with curl_multi_wakeup().
+//
+// Ownership of the shared state: `m` guards the ring indices, the completion fields and the
+// published flag. The transfer thread writes the header fields (hdr_*) only before it publishes
+// them; after that only the caller thread reads them, so they need no lock of their own. The
+// ring bytes themselves are copied outside the lock: the writer only touches the free region and
+// the reader only the filled one.
+#include "ota/curl_byte_source.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "ota/log.hpp"
+
+namespace ota {
+namespace {
+
+constexpr std::size_t kMinRingSize = 16 * 1024;
+constexpr std::size_t kMaxRingSize = 64 * 1024 * 1024;
+// libcurl's receive buffer. Larger than the 16 KiB default so that plain-HTTP transfers need fewer
+// callbacks; TLS hands over at most one record (16 KiB) per read either way.
+constexpr long kCurlBufferSize = 256 * 1024;
+// Upper bound of one curl_multi_poll() wait; close() wakes it earlier.
+constexpr int kPollMs = 1000;
+// A waiting side is woken once 1/kWakeFraction of the ring can be read (or written).
+constexpr std::size_t kWakeFraction = 4;
+// How long read() waits for that much data before it settles for any (bounds added latency).
+constexpr std::chrono::milliseconds kCoalesceWait{2};
+// read() waits at most this long per call, whatever the caller asks (avoids clock overflow).
+constexpr std::chrono::hours kMaxReadWait{24};
+
+/// The one mapping of libcurl results onto library statuses.
+Status status_from_curl(CURLcode rc) noexcept {
+    switch (rc) {
+        case CURLE_OK:
+            return Status::ok;
+        case CURLE_OPERATION_TIMEDOUT:
+            return Status::timeout;
+        case CURLE_OUT_OF_MEMORY:
+            return Status::no_memory;
+        case CURLE_URL_MALFORMAT:
+            return Status::invalid_argument;
+        case CURLE_FAILED_INIT:
+        case CURLE_UNKNOWN_OPTION:
+        case CURLE_NOT_BUILT_IN:
+        case CURLE_BAD_FUNCTION_ARGUMENT:
+            return Status::internal;
+        default:
+            return Status::fetch_failed;
+    }
+}
+
+CURLcode global_init() noexcept {
+    static std::once_flag once;
+    static CURLcode rc = CURLE_OK;
+    try {
+        std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+    } catch (...) {
+        return CURLE_FAILED_INIT;
+    }
+    return rc;
+}
+
+struct EasyDeleter {
+    void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
+};
+struct MultiDeleter {
+    void operator()(CURLM* h) const noexcept { curl_multi_cleanup(h); }
+};
+struct SlistDeleter {
+    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+struct UrlDeleter {
+    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+struct CurlStringDeleter {
+    void operator()(char* s) const noexcept { curl_free(s); }
+};
+using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
+using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
+using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
+using CurlString = std::unique_ptr<char, CurlStringDeleter>;
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto ca = static_cast<unsigned char>(a[i]);
+        const auto cb = static_cast<unsigned char>(b[i]);
+        const auto la = (ca >= 'A' && ca <= 'Z') ? ca + 32 : ca;
+        const auto lb = (cb >= 'A' && cb <= 'Z') ? cb + 32 : cb;
+        if (la != lb) return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+void replace_all(std::string& text, std::string_view what, std::string_view with) {
+    if (what.empty()) return;
+    std::size_t pos = 0;
+    while ((pos = text.find(what, pos)) != std::string::npos) {
+        text.replace(pos, what.size(), with);
+        pos += with.size();
+    }
+}
+
+/// `url` for messages: query and fragment redacted, and user credentials (user:pass@) hidden.
+std::string describe_url(std::string_view url) {
+    std::string out = redact_url(url);
+    const auto scheme_end = out.find("://");
+    if (scheme_end != std::string::npos) {
+        const auto auth_start = scheme_end + 3;
+        const auto auth_end = out.find_first_of("/?", auth_start);
+        const auto at = out.rfind('@', auth_end == std::string::npos ? out.size() : auth_end);
+        if (at != std::string::npos && at >= auth_start) {
+            out.replace(auth_start, at - auth_start, "<redacted>");
+        }
+    }
+    return out;
+}
+
+/// Removes every trace of `url`'s query string (and of any other URL's) from `text`.
+std::string scrub(std::string text, std::string_view url) {
+    replace_all(text, url, describe_url(url));
+    const auto q = url.find_first_of("?#");
+    if (q != std::string_view::npos && url.size() - q > 1) {
+        replace_all(text, url.substr(q), "?<redacted>");
+    }
+    // Any other URL in the message (a redirect target, say) loses its query too.
+    std::size_t pos = 0;
+    while ((pos = text.find("://", pos)) != std::string::npos) {
+        const auto end = text.find_first_of(" \t\r\n\"'<>", pos);
+        const auto stop = end == std::string::npos ? text.size() : end;
+        const auto cut = text.find_first_of("?#", pos);
+        if (cut != std::string::npos && cut < stop && text.compare(cut, 11, "?<redacted>") != 0) {
+            text.replace(cut, stop - cut, "?<redacted>");
+        }
+        pos += 3;
+    }
+    return text;
+}
+
+std::size_t ring_size(std::size_t requested) noexcept {
+    return std::clamp(requested, kMinRingSize, kMaxRingSize);
+}
+
+}  // namespace
+
+struct CurlByteSource::Impl {
+    explicit Impl(HttpOptions o) : opts(std::move(o)), cap(ring_size(opts.buffer_size)) {}
+    ~Impl() { close(); }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    Impl(Impl&&) = delete;
+    Impl& operator=(Impl&&) = delete;
+
+    const HttpOptions opts;
+    const std::size_t cap;
+
+    // libcurl handles: created by the first open(); used by the transfer thread while one runs
+    // and by open() (between transfers) otherwise.
+    MultiHandle multi;
+    EasyHandle easy;
+    HeaderList request_headers;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    std::string url;  // the current URL, kept for redaction of error texts
+
+    std::unique_ptr<std::uint8_t[]> ring;
+
+    std::mutex m;
+    std::condition_variable data_cv;   // transfer -> reader: bytes or completion
+    std::condition_variable space_cv;  // reader/close -> transfer: space freed or abort
+    std::atomic<bool> abort{false};
+    // Guarded by m.
+    std::size_t head = 0;   // index of the oldest unread byte
+    std::size_t count = 0;  // unread bytes in the ring
+    // Wake-up thresholds of a waiting reader / writer (0 = not waiting): each side signals the
+    // other only once the waiter can make real progress, which keeps thread hand-offs (the main
+    // cost on a loaded two-core device) to a few per ring's worth of data.
+    std::size_t reader_want = 0;
+    std::size_t writer_want = 0;
+    bool headers_ready = false;
+    bool finished = false;
+    Status final_status = Status::ok;
+    std::string final_detail;
+
+    // Transfer thread only (read by the caller after headers_ready, see the file comment).
+    int hdr_status = 0;
+    std::string hdr_range;
+    std::optional<std::uint64_t> hdr_length;
+    bool published = false;
+    bool rejecting_body = false;
+    bool body_rejected = false;
+
+    // Caller thread only.
+    std::thread worker;
+    bool opened = false;
+    bool seen_headers = false;
+    int status = 0;
+    std::string range;
+    std::optional<std::uint64_t> length;
+    std::string error_detail;
+
+    Error prepare();
+    Error configure();
+    Error validate(std::string_view u) const;
+    void run() noexcept;
+    void finish(CURLcode rc, CURLMcode mc) noexcept;
+    void publish_locked() noexcept;
+    std::size_t on_header(const char* data, std::size_t n) noexcept;
+    std::size_t on_body(const char* data, std::size_t n) noexcept;
+    void close() noexcept;
+
+    static std::size_t header_trampoline(char* data, std::size_t size, std::size_t nitems,
+                                         void* self) noexcept {
+        return static_cast<Impl*>(self)->on_header(data, size * nitems);
+    }
+    static std::size_t write_trampoline(char* data, std::size_t size, std::size_t nmemb,
+                                        void* self) noexcept {
+        return static_cast<Impl*>(self)->on_body(data, size * nmemb);
+    }
+};
+
+Error CurlByteSource::Impl::validate(std::string_view u) const {
+    if (u.empty()) return {Status::invalid_argument, "empty download URL"};
+    if (u.find('\0') != std::string_view::npos) {
+        return {Status::invalid_argument, "download URL contains a NUL byte"};
+    }
+    UrlHandle parsed(curl_url());
+    if (!parsed) return {Status::no_memory, "cannot parse the download URL"};
+    const std::string copy(u);
+    const CURLUcode uc = curl_url_set(parsed.get(), CURLUPART_URL, copy.c_str(), 0);
+    if (uc != CURLUE_OK) {
+        return {Status::invalid_argument,
+                "malformed download URL " + describe_url(u) + ": " + curl_url_strerror(uc)};
+    }
+    char* raw_scheme = nullptr;
+    if (curl_url_get(parsed.get(), CURLUPART_SCHEME, &raw_scheme, 0) != CURLUE_OK) {
+        return {Status::invalid_argument, "download URL without a scheme: " + describe_url(u)};
+    }
+    const CurlString scheme(raw_scheme);
+    const std::string_view s(scheme.get());
+    if (s == "https" || (s == "http" && opts.allow_http)) return {};
+    if (s == "http") {
+        return {
+            Status::invalid_argument,
+            "plain http download URL refused (HttpOptions::allow_http is off): " + describe_url(u)};
+    }
+    return {Status::invalid_argument,
+            "unsupported download URL scheme \"" + std::string(s) + "\" (https only)"};
+}
+
+Error CurlByteSource::Impl::prepare() {
+    if (const CURLcode rc = global_init(); rc != CURLE_OK) {
+        return {status_from_curl(rc),
+                std::string("curl_global_init failed: ") + curl_easy_strerror(rc)};
+    }
+    if (!ring) {
+        ring.reset(new (std::nothrow) std::uint8_t[cap]);
+        if (!ring) return {Status::no_memory, "cannot allocate the download buffer"};
+    }
+    if (!easy) {
+        if (Error e = configure(); !e.ok()) {
+            easy.reset();
+            multi.reset();
+            request_headers.reset();
+            return e;
+        }
+    }
+    return {};
+}
+
+// Options that stay the same for every transfer of this source.
+Error CurlByteSource::Impl::configure() {
+    multi.reset(curl_multi_init());
+    easy.reset(curl_easy_init());
+    curl_slist* hdrs = curl_slist_append(nullptr, "Accept-Encoding:");
+    request_headers.reset(hdrs);
+    if (!multi || !easy || !hdrs) return {Status::no_memory, "cannot create libcurl handles"};
+
+    CURL* h = easy.get();
+    CURLcode rc = CURLE_OK;
+    const char* failed = nullptr;
+    const auto check = [&](CURLcode r, const char* name) {
+        if (r != CURLE_OK && rc == CURLE_OK) {
+            rc = r;
+            failed = name;
+        }
+    };
+    const char* protocols = opts.allow_http ? "http,https" : "https";
+    check(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L), "NOSIGNAL");
+    check(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf), "ERRORBUFFER");
+    check(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Impl::header_trampoline), "HEADERFUNCTION");
+    check(curl_easy_setopt(h, CURLOPT_HEADERDATA, this), "HEADERDATA");
+    check(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Impl::write_trampoline), "WRITEFUNCTION");
+    check(curl_easy_setopt(h, CURLOPT_WRITEDATA, this), "WRITEDATA");
+    check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols), "PROTOCOLS_STR");
+    check(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols), "REDIR_PROTOCOLS_STR");
+    check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L), "FOLLOWLOCATION");
+    check(curl_easy_setopt(h, CURLOPT_MAXREDIRS, std::clamp(opts.max_redirects, 0L, 20L)),
+          "MAXREDIRS");
+    // The client judges the status; the body of an error response is dropped in on_body().
+    check(curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L), "FAILONERROR");
+    // Never ask for compression (it breaks Content-Length and Range) and never decode any.
+    check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs), "HTTPHEADER");
+    check(curl_easy_setopt(h, CURLOPT_HTTP_CONTENT_DECODING, 0L), "HTTP_CONTENT_DECODING");
+    check(curl_easy_setopt(h, CURLOPT_USERAGENT, "ota-device-sdk"), "USERAGENT");
+    if (!opts.ca_file.empty()) {
+        check(curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file.c_str()), "CAINFO");
+        // Trust exactly the configured bundle, not also the system's certificate directory.
+        check(curl_easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr)), "CAPATH");
+    }
+    const long verify = opts.insecure_skip_verify ? 0L : 1L;
+    check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify), "SSL_VERIFYPEER");
+    check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify * 2L), "SSL_VERIFYHOST");
+    const auto connect_ms = std::clamp<long long>(opts.connect_timeout.count(), 100, 120000);
+    check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms)),
+          "CONNECTTIMEOUT_MS");
+    if (opts.low_speed_bytes_per_s > 0) {
+        const auto window = std::clamp<long long>(opts.low_speed_window.count(), 1, 3600);
+        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT,
+                               static_cast<long>(opts.low_speed_bytes_per_s)),
+              "LOW_SPEED_LIMIT");
+        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(window)),
+              "LOW_SPEED_TIME");
+    }
+    check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kCurlBufferSize), "BUFFERSIZE");
+    if (rc != CURLE_OK) {
+        return {status_from_curl(rc),
+                std::string("libcurl rejected CURLOPT_") + failed + ": " + curl_easy_strerror(rc)};
+    }
+    if (opts.insecure_skip_verify) {
+        log(LogLevel::warning,
+            "firmware download: TLS certificate verification is OFF (insecure_skip_verify); "
+            "use this only in a lab");
+    }
+    return {};
+}
+
+// Called with m held: makes the header fields visible to read().
+void CurlByteSource::Impl::publish_locked() noexcept {
+    published = true;
+    headers_ready = true;
+}
+
+std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noexcept {
+    // Trailers (after the body) are not part of the response headers reported.
+    if (published) return n;
+    try {
+        const std::string_view line = trim(std::string_view(data, n));
+        if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
+            // A new response (after a redirect or a 1xx): forget the previous one's headers.
+            hdr_status = 0;
+            hdr_range.clear();
+            hdr_length.reset();
+            const auto sp = line.find(' ');
+            if (sp != std::string_view::npos) {
+                const std::string_view code = line.substr(sp + 1, 3);
+                int value = 0;
+                const auto [p, ec] = std::from_chars(code.data(), code.data() + code.size(), value);
+                if (ec == std::errc() && p == code.data() + code.size()) hdr_status = value;
+            }
+            return n;
+        }
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos) return n;
+        const std::string_view name = trim(line.substr(0, colon));
+        const std::string_view value = trim(line.substr(colon + 1));
+        if (iequals(name, "Content-Range")) {
+            hdr_range.assign(value);
+        } else if (iequals(name, "Content-Length")) {
+            std::uint64_t v = 0;
+            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec == std::errc() && p == value.data() + value.size()) {
+                hdr_length = v;
+            } else {
+                hdr_length.reset();
+            }
+        }
+        return n;
+    } catch (...) {
+        return CURL_WRITEFUNC_ERROR;
+    }
+}
+
+std::size_t CurlByteSource::Impl::on_body(const char* data, std::size_t n) noexcept {
+    if (abort.load(std::memory_order_relaxed)) return CURL_WRITEFUNC_ERROR;
+    try {
+        if (!published) {
+            // The header phase is over: everything read() needs is known now.
+            rejecting_body = hdr_status < 200 || hdr_status > 299;
+            std::lock_guard<std::mutex> lock(m);
+            publish_locked();
+        }
+        if (rejecting_body) {
+            // An error page is never image data: stop the transfer; finish() treats this as the
+            // normal end of a non-2xx response.
+            body_rejected = true;
+            return CURL_WRITEFUNC_ERROR;
+        }
+        std::size_t done = 0;
+        while (done < n) {
+            std::size_t tail = 0;
+            std::size_t room = 0;
+            {
+                std::unique_lock<std::mutex> lock(m);
+                if (count == cap) {
+                    // Full: sleep until a good share is free, not just a few bytes, so a slow
+                    // reader does not wake this thread for every read.
+                    writer_want = std::min(n - done, cap / kWakeFraction);
+                    space_cv.wait(lock, [&] { return cap - count >= writer_want || abort.load(); });
+                    writer_want = 0;
+                }
+                if (abort.load()) return CURL_WRITEFUNC_ERROR;
+                tail = (head + count) % cap;
+                room = cap - count;
+            }
+            // Copy into the free region (possibly wrapping) without holding the lock.
+            const std::size_t k = std::min(room, n - done);
+            const std::size_t first = std::min(k, cap - tail);
+            std::memcpy(ring.get() + tail, data + done, first);
+            if (k > first) std::memcpy(ring.get(), data + done + first, k - first);
+            bool wake = false;
+            {
+                std::lock_guard<std::mutex> lock(m);
+                count += k;
+                wake = reader_want != 0 && count >= reader_want;
+            }
+            if (wake) data_cv.notify_one();
+            done += k;
+        }
+        return n;
+    } catch (...) {
+        return CURL_WRITEFUNC_ERROR;
+    }
+}
+
+void CurlByteSource::Impl::run() noexcept {
+    CURLcode rc = CURLE_OK;
+    CURLMcode mc = curl_multi_add_handle(multi.get(), easy.get());
+    if (mc == CURLM_OK) {
+        // Ends when the transfer completes or fails (curl's own timeouts bound it) or on close().
+        for (;;) {
+            int running = 0;
+            mc = curl_multi_perform(multi.get(), &running);
+            if (mc != CURLM_OK || running == 0 || abort.load()) break;
+            mc = curl_multi_poll(multi.get(), nullptr, 0, kPollMs, nullptr);
+            if (mc != CURLM_OK) break;
+        }
+        int left = 0;
+        while (const CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
+            if (msg->msg == CURLMSG_DONE) rc = msg->data.result;
+        }
+        curl_multi_remove_handle(multi.get(), easy.get());
+    }
+    finish(rc, mc);
+}
+
+void CurlByteSource::Impl::finish(CURLcode rc, CURLMcode mc) noexcept {
+    Status st = Status::ok;
+    std::string detail;
+    try {
+        if (mc != CURLM_OK) {
+            st = mc == CURLM_OUT_OF_MEMORY ? Status::no_memory : Status::internal;
+            detail = "download of " + describe_url(url) +
+                     " failed: libcurl multi error: " + curl_multi_strerror(mc);
+        } else if (rc == CURLE_WRITE_ERROR && body_rejected) {
+            st = Status::ok;  // a non-2xx response whose body was dropped on purpose
+        } else if (rc != CURLE_OK) {
+            st = status_from_curl(rc);
+            const std::string_view text = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+            detail = scrub("download of " + url + " failed: " + std::string(trim(text)) +
+                               " (curl error " + std::to_string(static_cast<int>(rc)) + ")",
+                           url);
+        }
+    } catch (...) {
+        if (st == Status::ok && rc != CURLE_OK && !body_rejected) st = Status::fetch_failed;
+        detail.clear();
+    }
+    {
+        std::lock_guard<std::mutex> lock(m);
+        if (!published) publish_locked();
+        finished = true;
+        final_status = st;
+        final_detail = std::move(detail);
+    }
+    data_cv.notify_one();
+}
+
+void CurlByteSource::Impl::close() noexcept {
+    if (worker.joinable()) {
+        {
+            std::lock_guard<std::mutex> lock(m);
+            abort.store(true);
+        }
+        space_cv.notify_all();
+        curl_multi_wakeup(multi.get());
+        try {
+            worker.join();
+        } catch (...) {
+            // join() only throws for a thread that is not joinable or is this thread.
+        }
+    }
+    opened = false;
+}
+
+CurlByteSource::CurlByteSource(HttpOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+CurlByteSource::~CurlByteSource() = default;
+
+Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
+    Impl& s = *impl_;
+    s.close();
+    s.seen_headers = false;
+    s.status = 0;
+    s.range.clear();
+    s.length.reset();
+    s.error_detail.clear();
+
+    if (Error e = s.validate(url); !e.ok()) {
+        s.error_detail = e.detail;
+        return e;
+    }
+    if (Error e = s.prepare(); !e.ok()) {
+        s.error_detail = e.detail;
+        return e;
+    }
+
+    s.url.assign(url);
+    CURL* h = s.easy.get();
+    CURLcode rc = curl_easy_setopt(h, CURLOPT_URL, s.url.c_str());
+    // 20 digits for any 64-bit offset, '-' and NUL: the Range value can never be truncated.
+    char range_value[32] = {};
+    if (rc == CURLE_OK && offset > 0) {
+        const auto [end, ec] =
+            std::to_chars(range_value, range_value + sizeof range_value - 2, offset);
+        *end = '-';
+        rc = ec == std::errc() ? curl_easy_setopt(h, CURLOPT_RANGE, range_value)
+                               : CURLE_BAD_FUNCTION_ARGUMENT;
+    } else if (rc == CURLE_OK) {
+        rc = curl_easy_setopt(h, CURLOPT_RANGE, static_cast<char*>(nullptr));
+    }
+    if (rc != CURLE_OK) {
+        Error e{status_from_curl(rc),
+                std::string("cannot set up the download: ") + curl_easy_strerror(rc)};
+        s.error_detail = e.detail;
+        return e;
+    }
+
+    s.errbuf[0] = '\0';
+    s.hdr_status = 0;
+    s.hdr_range.clear();
+    s.hdr_length.reset();
+    s.published = false;
+    s.rejecting_body = false;
+    s.body_rejected = false;
+    {
+        std::lock_guard<std::mutex> lock(s.m);
+        s.abort.store(false);
+        s.head = 0;
+        s.count = 0;
+        s.headers_ready = false;
+        s.finished = false;
+        s.final_status = Status::ok;
+        s.final_detail.clear();
+    }
+    try {
+        s.worker = std::thread([&s] { s.run(); });
+    } catch (const std::system_error& ex) {
+        Error e{Status::internal, std::string("cannot start the download thread: ") + ex.what()};
+        s.error_detail = e.detail;
+        return e;
+    }
+    s.opened = true;
+    return {};
+}
+
+ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
+                                std::chrono::milliseconds timeout) {
+    Impl& s = *impl_;
+    if (!s.opened) return ReadResult{Status::invalid_state, 0, false};
+    if (buf == nullptr && len > 0) return ReadResult{Status::invalid_argument, 0, false};
+
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::clamp<std::chrono::milliseconds>(
+                              timeout, std::chrono::milliseconds::zero(), kMaxReadWait);
+    std::unique_lock<std::mutex> lock(s.m);
+    if (s.count == 0 && !s.finished) {
+        // Body bytes only enter the ring after the headers were published, so count > 0 means
+        // the headers are known. First wait briefly for a worthwhile amount, then for any.
+        const std::size_t want = std::clamp<std::size_t>(len, 1, s.cap / kWakeFraction);
+        s.reader_want = want;
+        const auto coalesce = std::min(deadline, std::chrono::steady_clock::now() + kCoalesceWait);
+        if (!s.data_cv.wait_until(lock, coalesce, [&] { return s.count >= want || s.finished; })) {
+            s.reader_want = 1;
+            s.data_cv.wait_until(lock, deadline, [&] { return s.count > 0 || s.finished; });
+        }
+        s.reader_want = 0;
+        if (s.count == 0 && !s.finished) return ReadResult{};
+    }
+    if (!s.seen_headers && s.headers_ready) {
+        // Published by the transfer thread under m; it no longer writes them in this transfer.
+        s.seen_headers = true;
+        s.status = s.hdr_status;
+        s.range = s.hdr_range;
+        s.length = s.hdr_length;
+    }
+    if (s.count > 0) {
+        if (len == 0) return ReadResult{};
+        const std::size_t head = s.head;
+        const std::size_t k = std::min(len, s.count);
+        lock.unlock();
+        // The filled region is the reader's: copy it out without holding the lock.
+        const std::size_t first = std::min(k, s.cap - head);
+        std::memcpy(buf, s.ring.get() + head, first);
+        if (k > first) std::memcpy(buf + first, s.ring.get(), k - first);
+        lock.lock();
+        s.head = (head + k) % s.cap;
+        s.count -= k;
+        const bool end = s.finished && s.count == 0 && s.final_status == Status::ok;
+        const bool wake = s.writer_want != 0 && s.cap - s.count >= s.writer_want;
+        lock.unlock();
+        if (wake) s.space_cv.notify_one();
+        return ReadResult{Status::ok, k, end};
+    }
+    // Finished and drained.
+    if (s.final_status != Status::ok) {
+        s.error_detail = s.final_detail;
+        return ReadResult{s.final_status, 0, false};
+    }
+    return ReadResult{Status::ok, 0, true};
+}
+
+int CurlByteSource::http_status() const noexcept {
+    return impl_->status;
+}
+
+std::string_view CurlByteSource::content_range() const noexcept {
+    return impl_->range;
+}
+
+std::optional<std::uint64_t> CurlByteSource::content_length() const noexcept {
+    return impl_->length;
+}
+
+std::string CurlByteSource::last_error_detail() const {
+    return impl_->error_detail;
+}
+
+void CurlByteSource::close() noexcept {
+    impl_->close();
+}
+
+}  // namespace ota

@@ -1,6 +1,7 @@
 #include "lab.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <sstream>
@@ -162,6 +164,89 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s) {
         result.exit_code = 128 + WTERMSIG(status);
     }
     return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     std::filesystem::path log_file)
+    : log_file_(std::move(log_file)) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    pid_ = pid;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+    if (pid_ > 0 && !exited_) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+    }
+}
+
+int BackgroundProcess::wait(double timeout_s) {
+    if (pid_ <= 0) return -1;
+    if (exited_) return exit_code_;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000));
+    for (;;) {
+        int status = 0;
+        const pid_t r = waitpid(pid_, &status, WNOHANG);
+        if (r == pid_) {
+            exited_ = true;
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                           : (WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1);
+            return exit_code_;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return -1;
+        usleep(20000);
+    }
+}
+
+bool BackgroundProcess::wait_for_output(const std::string& text, double timeout_s) const {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000));
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (output().find(text) != std::string::npos) return true;
+        usleep(50000);
+    }
+    return output().find(text) != std::string::npos;
+}
+
+std::string BackgroundProcess::output() const {
+    std::ifstream in(log_file_, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void BackgroundProcess::kill(int sig) {
+    if (pid_ > 0 && !exited_) ::kill(pid_, sig);
+}
+
+TempDir::TempDir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "ota-it.XXXXXX").string();
+    if (mkdtemp(templ.data()) != nullptr) path_ = templ;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace ota::test

@@ -56,4 +56,47 @@ struct ProcessResult {
 /// Runs argv[0] with arguments, killing it after `timeout_s` seconds.
 ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s);
 
+/// A process running in the background with its output going to a file; killed (SIGKILL) by the
+/// destructor if still running.
+class BackgroundProcess {
+public:
+    BackgroundProcess(const std::vector<std::string>& argv, std::filesystem::path log_file);
+    ~BackgroundProcess();
+    BackgroundProcess(const BackgroundProcess&) = delete;
+    BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+    /// Waits for the exit up to `timeout_s`; returns the exit code (128+signal when killed by a
+    /// signal), or -1 on timeout (the process keeps running).
+    int wait(double timeout_s);
+    /// True once `text` appears in the output, polling up to `timeout_s`.
+    bool wait_for_output(const std::string& text, double timeout_s) const;
+    /// Everything the process printed so far.
+    std::string output() const;
+    /// Sends `sig` (default SIGKILL) if the process is still running.
+    void kill(int sig = 9);
+    [[nodiscard]] int pid() const { return pid_; }
+
+private:
+    int pid_ = -1;
+    int exit_code_ = -1;
+    bool exited_ = false;
+    std::filesystem::path log_file_;
+};
+
+/// A fresh, empty temporary directory removed by the destructor.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// Reads a whole file (empty when missing).
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
+
 }  // namespace ota::test

@@ -1,7 +1,7 @@
 #include "lab.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -77,11 +77,7 @@ std::string Lab::put_file(const std::string& name, const std::vector<std::uint8_
     const auto path = www_dir / name;
     std::filesystem::create_directories(path.parent_path());
     const auto tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(data.data()),
-                  static_cast<std::streamsize>(data.size()));
-    }
+    write_file(tmp, data);
     std::filesystem::rename(tmp, path);
     return https_url(name);
 }
@@ -94,10 +90,16 @@ std::string Lab::http_url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(http_port) + "/" + path;
 }
 
-void Lab::stop_broker() const { run_script({"stop-broker", dir.string()}); }
-void Lab::start_broker() const { run_script({"start-broker", dir.string()}); }
+void Lab::stop_broker() const {
+    run_script({"stop-broker", dir.string()});
+}
+void Lab::start_broker() const {
+    run_script({"start-broker", dir.string()});
+}
 
-std::string Lab::bin(const std::string& name) { return std::string(OTA_BIN_DIR) + "/" + name; }
+std::string Lab::bin(const std::string& name) {
+    return std::string(OTA_BIN_DIR) + "/" + name;
+}
 
 std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed) {
     std::mt19937 gen(seed);
@@ -242,6 +244,12 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
     std::error_code ec;
     if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& data) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size()));
 }
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {

@@ -48,7 +48,7 @@ std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed);
 
 /// A process run to completion with a deadline; output captured.
 struct ProcessResult {
-    int exit_code = -1;     ///< exit status, or 128+signal, or -1 if it could not start
+    int exit_code = -1;      ///< exit status, or 128+signal, or -1 if it could not start
     bool timed_out = false;  ///< killed after the deadline
     std::string output;      ///< stdout and stderr interleaved
 };
@@ -59,7 +59,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s);
 /// A process running in the background with its output going to a file; killed (SIGKILL) by the
 /// destructor if still running.
 class BackgroundProcess {
-public:
+  public:
     BackgroundProcess(const std::vector<std::string>& argv, std::filesystem::path log_file);
     ~BackgroundProcess();
     BackgroundProcess(const BackgroundProcess&) = delete;
@@ -76,7 +76,7 @@ public:
     void kill(int sig = 9);
     [[nodiscard]] int pid() const { return pid_; }
 
-private:
+  private:
     int pid_ = -1;
     int exit_code_ = -1;
     bool exited_ = false;
@@ -85,16 +85,19 @@ private:
 
 /// A fresh, empty temporary directory removed by the destructor.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
+
+/// Writes `data` to `path` (replacing it).
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& data);
 
 /// Reads a whole file (empty when missing).
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path);

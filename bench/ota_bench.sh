@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Download benchmark on loopback: the same nginx HTTPS server serves one image to
+#   curl      `curl -o /dev/null URL`
+#   curl+md5  `curl URL | tee FILE | md5sum`  (download, hash and store: what an OTA must do)
+#   ota-md5   a full OTA job of this library with an MD5 job (push -> image verified on disk)
+#   ota-sha256  the same with a SHA-256 job
+# in alternating rounds, and reports for each the median wall time, MiB/s, peak RSS and the ratio
+# to plain curl. It also reports ota_mqtt's peak RSS for a small image, to show that memory does
+# not depend on the image size.
+#
+# Usage: bench/ota_bench.sh [--size MIB] [--small MIB] [--rounds N]   (defaults 256, 4, 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+size_mib=256
+small_mib=4
+rounds=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) size_mib=$2; shift ;;
+    --small) small_mib=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
+    *) echo "ota_bench.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+./scripts/deps.sh time
+build=build-release
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j2 --target ota_mqtt ota_cloud >/dev/null
+
+lab=$(mktemp -d /tmp/ota-bench.XXXXXX)
+cleanup() {
+  "$root/scripts/lab.sh" stop "$lab" >/dev/null 2>&1 || true
+  rm -rf "$lab"
+}
+trap cleanup EXIT
+./scripts/lab.sh start "$lab" >/dev/null
+# shellcheck disable=SC1091
+. "$lab/lab.env"
+pk=a1BenchProduct
+dn=bench-device
+ds=$(openssl rand -hex 16)
+./scripts/lab.sh add-device "$lab" "$pk" "$dn" "$ds"
+head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/big.bin"
+head -c "$((small_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/small.bin"
+out=$lab/out
+mkdir -p "$out"
+now_ns() { date +%s%N; }
+
+# Each run prints "<seconds> <peak RSS KiB>".
+run_curl() {
+  local t0 t1
+  t0=$(now_ns)
+  /usr/bin/time -f '%M' -o "$lab/rss" curl -s --cacert "$CA_FILE" -o /dev/null "https://127.0.0.1:$HTTPS_PORT/big.bin"
+  t1=$(now_ns)
+  echo "$(awk -v n=$((t1 - t0)) 'BEGIN{printf "%.3f", n/1e9}') $(cat "$lab/rss")"
+}
+
+run_curl_md5() {
+  local t0 t1
+  t0=$(now_ns)
+  /usr/bin/time -f '%M' -o "$lab/rss" sh -c \
+    "curl -s --cacert '$CA_FILE' 'https://127.0.0.1:$HTTPS_PORT/big.bin' | tee '$out/curl.bin' | md5sum >/dev/null && sync -f '$out/curl.bin'"
+  t1=$(now_ns)
+  rm -f "$out/curl.bin"
+  echo "$(awk -v n=$((t1 - t0)) 'BEGIN{printf "%.3f", n/1e9}') $(cat "$lab/rss")"
+}
+
+# run_ota FILE METHOD: device waits, cloud pushes; timed from the push to the device's exit.
+run_ota() {
+  local file=$1 method=$2 t0 t1 dpid rc
+  rm -f "$out/ota.bin"
+  /usr/bin/time -f '%M' -o "$lab/rss" "$build/bin/ota_mqtt" --product-key "$pk" --device-name "$dn" \
+    --device-secret "$ds" --version 1.0.0 --host 127.0.0.1 --port "$MQTT_TLS_PORT" \
+    --ca-file "$CA_FILE" --http-ca-file "$CA_FILE" --output "$out/ota.bin" --wait 60 \
+    >"$lab/device.log" 2>&1 &
+  dpid=$!
+  for _ in $(seq 1 100); do
+    grep -q "waiting for an upgrade job" "$lab/device.log" && break
+    sleep 0.05
+  done
+  t0=$(now_ns)
+  OTA_CLOUD_PASSWORD=$CLOUD_PASSWORD "$build/bin/ota_cloud" push --file "$WWW_DIR/$file" \
+    --url "https://127.0.0.1:$HTTPS_PORT/$file" --version 2.0.0 --sign-method "$method" \
+    --product-key "$pk" --device-name "$dn" --host 127.0.0.1 --port "$MQTT_TLS_PORT" \
+    --ca-file "$CA_FILE" --user "$CLOUD_USER" --timeout 300 >/dev/null &
+  set +e
+  wait "$dpid"
+  rc=$?
+  set -e
+  t1=$(now_ns)
+  wait || true
+  if [ "$rc" -ne 0 ] || ! cmp -s "$out/ota.bin" "$WWW_DIR/$file"; then
+    echo "ota_bench.sh: OTA run failed (exit $rc)" >&2
+    cat "$lab/device.log" >&2
+    exit 1
+  fi
+  echo "$(awk -v n=$((t1 - t0)) 'BEGIN{printf "%.3f", n/1e9}') $(cat "$lab/rss")"
+}
+
+declare -A times rss
+for ((r = 1; r <= rounds; r++)); do
+  echo "round $r/$rounds" >&2
+  read -r t m < <(run_curl);                 times[curl]+="$t "; rss[curl]+="$m "
+  read -r t m < <(run_curl_md5);             times[curl_md5]+="$t "; rss[curl_md5]+="$m "
+  read -r t m < <(run_ota big.bin md5);      times[ota_md5]+="$t "; rss[ota_md5]+="$m "
+  read -r t m < <(run_ota big.bin sha256);   times[ota_sha256]+="$t "; rss[ota_sha256]+="$m "
+done
+read -r _ small_rss < <(run_ota small.bin md5)
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+max() { tr ' ' '\n' | grep -v '^$' | sort -n | tail -1; }
+
+base=$(echo "${times[curl]}" | median)
+printf '\n%s MiB image over HTTPS on loopback, median of %d alternating rounds\n\n' "$size_mib" "$rounds"
+printf '| run | wall s (median) | MiB/s | peak RSS MiB | x curl |\n|---|---|---|---|---|\n'
+for k in curl curl_md5 ota_md5 ota_sha256; do
+  med=$(echo "${times[$k]}" | median)
+  peak=$(echo "${rss[$k]}" | max)
+  awk -v k="$k" -v t="$med" -v mib="$size_mib" -v r="$peak" -v b="$base" \
+    'BEGIN{printf "| %s | %.2f | %.1f | %.1f | %.2f |\n", k, t, mib/t, r/1024, t/b}'
+done
+big_rss=$(echo "${rss[ota_md5]}" | max)
+awk -v s="$small_mib" -v a="$small_rss" -v b="$size_mib" -v c="$big_rss" \
+  'BEGIN{printf "\nota_mqtt peak RSS: %.1f MiB for a %s MiB image, %.1f MiB for a %s MiB image (difference %.1f MiB)\n", a/1024, s, c/1024, b, (c-a)/1024}'
+echo "raw times (s): curl=[${times[curl]}] curl_md5=[${times[curl_md5]}] ota_md5=[${times[ota_md5]}] ota_sha256=[${times[ota_sha256]}]"

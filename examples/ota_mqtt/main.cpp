@@ -1,0 +1,331 @@
+// ota_mqtt: a device that waits for an upgrade job, downloads and verifies the image and stores it.
+//
+//   ota_mqtt --product-key PK --device-name DN --device-secret DS --version V [--host H] [--port P]
+//            [--region R] [--ca-file PEM | --no-tls] [--http-ca-file PEM] [--allow-http]
+//            [--module M] [--output PATH] [--request] [--wait SECONDS]
+//
+// Exit status: 0 image valid and stored; 2 usage or configuration error; 3 digest mismatch;
+// 4 download failed; 5 storage write failed; 6 no job within --wait; 1 anything else.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ota/auth.hpp"
+#include "ota/client.hpp"
+#include "ota/curl_byte_source.hpp"
+#include "ota/file_sink.hpp"
+#include "ota/log.hpp"
+#include "ota/paho_channel.hpp"
+
+namespace {
+
+enum ExitCode : int {
+    kOk = 0,
+    kOther = 1,
+    kUsage = 2,
+    kDigestMismatch = 3,
+    kDownloadFailed = 4,
+    kStorageFailed = 5,
+    kNoJob = 6,
+};
+
+const char* const kUsageText =
+    "usage: ota_mqtt --product-key PK --device-name DN --device-secret DS --version V\n"
+    "                [--host H] [--port P] [--region R] [--ca-file PEM | --no-tls]\n"
+    "                [--http-ca-file PEM] [--allow-http] [--module M] [--output PATH]\n"
+    "                [--request] [--wait SECONDS]\n"
+    "Waits for an upgrade job, downloads it over HTTPS, verifies its digest and stores it at\n"
+    "--output (default ota.bin) only when it is valid.\n"
+    "Exit: 0 stored, 2 usage/configuration, 3 digest mismatch, 4 download failed,\n"
+    "      5 storage failed, 6 no job within --wait, 1 other.\n";
+
+struct Args {
+    ota::DeviceIdentity device;
+    std::string version;
+    std::string host;
+    std::optional<unsigned long> port;
+    std::string region{ota::kDefaultRegion};
+    std::string ca_file;
+    bool no_tls = false;
+    std::string http_ca_file;
+    bool allow_http = false;
+    std::string module;
+    std::string output = "ota.bin";
+    bool request = false;
+    std::optional<double> wait_s;
+};
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+    g_stop.store(true);
+}
+
+bool parse_number(const char* text, double& out) {
+    char* end = nullptr;
+    out = std::strtod(text, &end);
+    return end != text && *end == '\0';
+}
+
+// Returns an error message, or empty on success.
+std::string parse_args(int argc, char** argv, Args& a) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string opt = argv[i];
+        auto value = [&](std::string& out) -> bool {
+            if (i + 1 >= argc) return false;
+            out = argv[++i];
+            return true;
+        };
+        std::string v;
+        if (opt == "--product-key") {
+            if (!value(a.device.product_key)) return opt + " needs a value";
+        } else if (opt == "--device-name") {
+            if (!value(a.device.device_name)) return opt + " needs a value";
+        } else if (opt == "--device-secret") {
+            if (!value(a.device.device_secret)) return opt + " needs a value";
+        } else if (opt == "--version") {
+            if (!value(a.version)) return opt + " needs a value";
+        } else if (opt == "--host") {
+            if (!value(a.host)) return opt + " needs a value";
+        } else if (opt == "--port") {
+            double p = 0;
+            if (!value(v) || !parse_number(v.c_str(), p) || p < 1 || p > 65535 ||
+                p != static_cast<double>(static_cast<unsigned long>(p))) {
+                return "--port needs a number from 1 to 65535";
+            }
+            a.port = static_cast<unsigned long>(p);
+        } else if (opt == "--region") {
+            if (!value(a.region)) return opt + " needs a value";
+        } else if (opt == "--ca-file") {
+            if (!value(a.ca_file)) return opt + " needs a value";
+        } else if (opt == "--no-tls") {
+            a.no_tls = true;
+        } else if (opt == "--http-ca-file") {
+            if (!value(a.http_ca_file)) return opt + " needs a value";
+        } else if (opt == "--allow-http") {
+            a.allow_http = true;
+        } else if (opt == "--module") {
+            if (!value(a.module)) return opt + " needs a value";
+        } else if (opt == "--output") {
+            if (!value(a.output) || a.output.empty()) return "--output needs a path";
+        } else if (opt == "--request") {
+            a.request = true;
+        } else if (opt == "--wait") {
+            double w = 0;
+            if (!value(v) || !parse_number(v.c_str(), w) || w < 0) {
+                return "--wait needs a number of seconds >= 0";
+            }
+            a.wait_s = w;
+        } else if (opt == "-h" || opt == "--help") {
+            return "help";
+        } else {
+            return "unknown option " + opt;
+        }
+    }
+    if (a.device.product_key.empty() || a.device.device_name.empty() ||
+        a.device.device_secret.empty() || a.version.empty()) {
+        return "--product-key, --device-name, --device-secret and --version are required";
+    }
+    if (a.no_tls && !a.ca_file.empty()) return "--ca-file and --no-tls exclude each other";
+    return {};
+}
+
+// Draws a progress bar on a terminal, or prints a line every 10 percent otherwise.
+class ProgressView {
+  public:
+    explicit ProgressView(bool tty) : tty_(tty), start_(std::chrono::steady_clock::now()) {}
+
+    void update(std::uint64_t done, std::uint64_t total) {
+        const int percent = total == 0 ? 100 : static_cast<int>(done * 100 / total);
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        const double mib = static_cast<double>(done) / (1024.0 * 1024.0);
+        if (tty_) {
+            const auto now = std::chrono::steady_clock::now();
+            if (done != total && now - last_draw_ < std::chrono::milliseconds(100)) return;
+            last_draw_ = now;
+            const int width = 30;
+            const int filled = percent * width / 100;
+            std::fprintf(stderr, "\r[%.*s%*s] %3d%% %8.1f MiB %7.1f MiB/s", filled,
+                         "##############################", width - filled, "", percent, mib,
+                         secs > 0 ? mib / secs : 0.0);
+            if (done == total) std::fputc('\n', stderr);
+            std::fflush(stderr);
+        } else if (percent / 10 != last_decile_) {
+            last_decile_ = percent / 10;
+            std::printf("progress %d%% (%llu/%llu bytes)\n", percent,
+                        static_cast<unsigned long long>(done),
+                        static_cast<unsigned long long>(total));
+            std::fflush(stdout);
+        }
+    }
+
+  private:
+    bool tty_;
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point last_draw_{};
+    int last_decile_ = -1;
+};
+
+int exit_code_for(ota::Status s) {
+    switch (s) {
+        case ota::Status::digest_mismatch:
+            return kDigestMismatch;
+        case ota::Status::storage_failed:
+        case ota::Status::storage_full:
+            return kStorageFailed;
+        case ota::Status::fetch_failed:
+        case ota::Status::size_mismatch:
+        case ota::Status::timeout:
+            return kDownloadFailed;
+        default:
+            return kOther;
+    }
+}
+
+int run(const Args& a) {
+    ota::ConnectOptions co;
+    co.custom_host = a.host;
+    co.region = a.region;
+    co.secure_mode = a.no_tls ? ota::SecureMode::tcp : ota::SecureMode::tls;
+    if (a.port) co.port = static_cast<std::uint16_t>(*a.port);
+    ota::ConnectionInfo conn;
+    if (const ota::Error e = ota::make_connection_info(a.device, co, conn); !e.ok()) {
+        std::fprintf(stderr, "ota_mqtt: %s\n", e.message().c_str());
+        return kUsage;
+    }
+
+    ota::MqttOptions mo;
+    mo.host = conn.host;
+    mo.port = conn.port;
+    mo.client_id = conn.client_id;
+    mo.username = conn.username;
+    mo.password = conn.password;
+    mo.use_tls = !a.no_tls;
+    mo.ca_file = a.ca_file;
+    ota::PahoChannel channel(std::move(mo));
+    std::printf("connecting to %s:%u (%s)\n", conn.host.c_str(), static_cast<unsigned>(conn.port),
+                a.no_tls ? "plain TCP" : "TLS");
+    if (const ota::Error e = channel.connect(); !e.ok()) {
+        std::fprintf(stderr, "ota_mqtt: cannot connect to the broker: %s\n", e.message().c_str());
+        return e.status == ota::Status::invalid_argument ? kUsage : kOther;
+    }
+
+    ota::HttpOptions ho;
+    ho.ca_file = a.http_ca_file;
+    ho.allow_http = a.allow_http;
+    ota::CurlByteSource source(std::move(ho));
+    ota::FileSink sink(a.output);
+
+    ota::ClientOptions opts;
+    opts.product_key = a.device.product_key;
+    opts.device_name = a.device.device_name;
+    opts.module = a.module;
+    opts.allow_http = a.allow_http;
+    ota::OtaClient client(channel, source, std::move(opts));
+    if (const ota::Error e = client.init(); !e.ok()) {
+        std::fprintf(stderr, "ota_mqtt: %s\n", e.message().c_str());
+        return e.status == ota::Status::invalid_argument ? kUsage : kOther;
+    }
+    if (const ota::Error e = client.set_sink(&sink); !e.ok()) {
+        std::fprintf(stderr, "ota_mqtt: %s\n", e.message().c_str());
+        return kOther;
+    }
+    if (const ota::Error e = client.report_version(a.version); !e.ok()) {
+        std::fprintf(stderr, "ota_mqtt: cannot report the version: %s\n", e.message().c_str());
+        return e.status == ota::Status::invalid_argument ? kUsage : kOther;
+    }
+    std::printf("reported version %s%s%s\n", a.version.c_str(), a.module.empty() ? "" : ", module ",
+                a.module.c_str());
+    if (a.request) {
+        if (const ota::Error e = client.request_image(); !e.ok()) {
+            std::fprintf(stderr, "ota_mqtt: firmware/get failed: %s\n", e.message().c_str());
+        }
+    }
+    std::printf("waiting for an upgrade job%s\n", a.wait_s ? "" : " (Ctrl-C to stop)");
+    std::fflush(stdout);
+
+    const auto deadline =
+        a.wait_s ? std::optional(std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     std::chrono::duration<double>(*a.wait_s)))
+                 : std::nullopt;
+    while (!client.is_fetching()) {
+        if (g_stop.load()) return kOther;
+        if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+            std::fprintf(stderr, "ota_mqtt: no upgrade job within %g s\n", *a.wait_s);
+            return kNoJob;
+        }
+        (void)client.poll(std::chrono::milliseconds(200));
+    }
+
+    std::printf("job: version %s, %llu bytes, %s %s\n", std::string(client.version()).c_str(),
+                static_cast<unsigned long long>(client.file_size()),
+                ota::to_string(client.job()->digest.algorithm),
+                std::string(client.expected_digest()).c_str());
+    std::fflush(stdout);
+
+    ProgressView view(isatty(STDERR_FILENO) != 0);
+    std::vector<std::uint8_t> buf(64 * 1024);
+    while (!client.is_fetch_finished()) {
+        if (g_stop.load()) {
+            (void)client.report_progress(ota::kStepGeneralFailed, "interrupted on the device");
+            return kOther;
+        }
+        const ota::FetchResult r =
+            client.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(1000));
+        if (r.status != ota::Status::ok) {
+            std::fprintf(stderr, "\nota_mqtt: download failed: %s\n",
+                         client.last_error().message().c_str());
+            return exit_code_for(client.last_error().status);
+        }
+        view.update(client.fetched_size(), client.file_size());
+    }
+
+    bool valid = false;
+    const ota::Error e = client.check_firmware(valid);
+    if (!valid) {
+        std::fprintf(stderr, "ota_mqtt: %s\n",
+                     e.ok() ? client.last_error().message().c_str() : e.message().c_str());
+        if (e.status == ota::Status::storage_failed || e.status == ota::Status::storage_full) {
+            return kStorageFailed;
+        }
+        return kDigestMismatch;
+    }
+    std::printf("image %s verified and stored at %s (%llu bytes)\n",
+                std::string(client.version()).c_str(), a.output.c_str(),
+                static_cast<unsigned long long>(client.file_size()));
+    return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args args;
+    const std::string err = parse_args(argc, argv, args);
+    if (err == "help") {
+        std::fputs(kUsageText, stdout);
+        return kOk;
+    }
+    if (!err.empty()) {
+        std::fprintf(stderr, "ota_mqtt: %s\n%s", err.c_str(), kUsageText);
+        return kUsage;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    ota::set_log_level(ota::LogLevel::warning);
+    try {
+        return run(args);
+    } catch (const std::exception& ex) {
+        std::fprintf(stderr, "ota_mqtt: unexpected error: %s\n", ex.what());
+        return kOther;
+    }
+}

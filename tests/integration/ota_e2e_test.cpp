@@ -375,5 +375,87 @@ TEST_F(SeedCExample, ReportsAnInvalidFirmware) {
     EXPECT_FALSE(std::filesystem::exists(out()));
 }
 
+// The seed's advanced (linkkit) example, ported (compiled as C): FOTA callback + persistence HAL.
+class LinkkitExample : public OtaEndToEnd {
+  protected:
+    std::vector<std::string> linkkit_cmd(const Device& d, const std::string& module = {},
+                                         const std::string& fail_write_after = {}) const {
+        std::vector<std::string> argv{Lab::bin("linkkit_fota"),
+                                      d.pk,
+                                      d.dn,
+                                      d.ds,
+                                      "1.0.0",
+                                      "127.0.0.1",
+                                      std::to_string(lab.mqtt_tls_port),
+                                      lab.ca_file,
+                                      lab.ca_file,
+                                      out().string()};
+        if (!module.empty() || !fail_write_after.empty()) argv.push_back(module);
+        if (!fail_write_after.empty()) argv.push_back(fail_write_after);
+        return argv;
+    }
+};
+
+TEST_F(LinkkitExample, CallbackDownloadsThroughThePersistenceHooks) {
+    const Device d = make_device("lk");
+    const auto image = random_bytes(1024 * 1024 + 5, 14);
+    BackgroundProcess device(linkkit_cmd(d), tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for FOTA", 20)) << device.output();
+    const ProcessResult cloud = push(d, "lk-" + d.dn + ".bin", image);
+    EXPECT_EQ(cloud.exit_code, 0) << cloud.output;
+    EXPECT_EQ(device.wait(60), 0) << device.output();
+    const std::string log = device.output();
+    EXPECT_NE(log.find("New Firmware Version: 1.1.0"), std::string::npos) << log;
+    EXPECT_NE(log.find("persistence start"), std::string::npos) << log;
+    EXPECT_NE(log.find("persistence stop: succeeded"), std::string::npos) << log;
+    EXPECT_EQ(read_file(out()), image);
+}
+
+TEST_F(LinkkitExample, ModuleCallbackIsToldTheModule) {
+    const Device d = make_device("lkmod");
+    const auto image = random_bytes(64 * 1024, 15);
+    BackgroundProcess device(linkkit_cmd(d, "mcu"), tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for FOTA", 20)) << device.output();
+    const ProcessResult cloud = push(d, "lkmod-" + d.dn + ".bin", image, {"--module", "mcu"});
+    EXPECT_EQ(cloud.exit_code, 0) << cloud.output;
+    EXPECT_EQ(device.wait(60), 0) << device.output();
+    EXPECT_NE(device.output().find("New Firmware Version: 1.1.0, module: mcu"), std::string::npos)
+        << device.output();
+    EXPECT_EQ(read_file(out()), image);
+}
+
+TEST_F(LinkkitExample, FailedWriteReportsMinus4AndStopIsToldTheFailure) {
+    const Device d = make_device("lkw");
+    const auto image = random_bytes(512 * 1024, 16);
+    BackgroundProcess device(linkkit_cmd(d, "", "100000"), tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for FOTA", 20)) << device.output();
+    const ProcessResult cloud = push(d, "lkw-" + d.dn + ".bin", image);
+    EXPECT_EQ(cloud.exit_code, 3) << cloud.output;
+    EXPECT_NE(cloud.output.find("step -4"), std::string::npos) << cloud.output;
+    EXPECT_EQ(device.wait(60), 1) << device.output();
+    EXPECT_NE(device.output().find("persistence stop: failed"), std::string::npos)
+        << device.output();
+    EXPECT_FALSE(std::filesystem::exists(out()));
+}
+
+TEST_F(LinkkitExample, DigestMismatchStopsWithFailure) {
+    const Device d = make_device("lkbad");
+    auto served = random_bytes(128 * 1024, 17);
+    auto announced = served;
+    announced[7] ^= 0x80;
+    const std::string url = lab.put_file("lkbad-" + d.dn + ".bin", served);
+    const auto announced_path = tmp.path() / "announced.bin";
+    write_file(announced_path, announced);
+    BackgroundProcess device(linkkit_cmd(d), tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for FOTA", 20)) << device.output();
+    const ProcessResult cloud = run_process(push_cmd(d, announced_path, url), 90);
+    EXPECT_EQ(cloud.exit_code, 3) << cloud.output;
+    EXPECT_NE(cloud.output.find("step -3"), std::string::npos) << cloud.output;
+    EXPECT_EQ(device.wait(60), 1) << device.output();
+    EXPECT_NE(device.output().find("persistence stop: failed"), std::string::npos)
+        << device.output();
+    EXPECT_FALSE(std::filesystem::exists(out()));
+}
+
 }  // namespace
 }  // namespace ota::test

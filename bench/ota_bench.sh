@@ -2,7 +2,9 @@
 # Download benchmark on loopback: the same nginx HTTPS server serves one image to
 #   curl      `curl -o /dev/null URL`
 #   curl+md5  `curl URL | tee FILE | md5sum`  (download, hash and store: what an OTA must do)
-#   ota-md5   a full OTA job of this library with an MD5 job (push -> image verified on disk)
+#   ota-md5   a full OTA job of this library with an MD5 job: from the moment ota_cloud publishes
+#             the push to the moment ota_mqtt prints that the image is verified and stored (fsynced
+#             and renamed into place); MQTT connects and disconnects are not counted
 #   ota-sha256  the same with a SHA-256 job
 # in alternating rounds, and reports for each the median wall time, MiB/s, peak RSS and the ratio
 # to plain curl. It also reports ota_mqtt's peak RSS for a small image, to show that memory does
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
 done
 
 ./scripts/deps.sh time
-build=build-release
+command -v stdbuf >/dev/null || { echo "ota_bench.sh: needs stdbuf (coreutils)" >&2; exit 1; }
+build="build-release"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j2 --target ota_mqtt ota_cloud >/dev/null
 
@@ -69,53 +72,77 @@ run_curl_md5() {
   echo "$(awk -v n=$((t1 - t0)) 'BEGIN{printf "%.3f", n/1e9}') $(cat "$lab/rss")"
 }
 
-# run_ota FILE METHOD: device waits, cloud pushes; timed from the push to the device's exit.
+# Prefixes every line read with the wall-clock time it arrived (bash's $EPOCHREALTIME, no fork).
+stamp_lines() {
+  local line
+  while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done
+}
+
+# run_ota FILE METHOD: the device waits, the cloud pushes. Timed from the moment ota_cloud publishes
+# the push (its own --timestamps stamp, taken just before the publish) to the moment the device
+# prints "verified and stored" (its stdout is line-buffered with stdbuf and stamped as each line
+# arrives). Neither process's start-up (MQTT connect, hashing the image for the push) nor its
+# teardown (MQTT disconnect) is counted. Also prints the download-only time (push -> "progress
+# 100%") and the commit time (100% -> stored) as the third and fourth field.
 run_ota() {
-  local file=$1 method=$2 t0 t1 dpid rc
-  rm -f "$out/ota.bin"
-  /usr/bin/time -f '%M' -o "$lab/rss" "$build/bin/ota_mqtt" --product-key "$pk" --device-name "$dn" \
-    --device-secret "$ds" --version 1.0.0 --host 127.0.0.1 --port "$MQTT_TLS_PORT" \
-    --ca-file "$CA_FILE" --http-ca-file "$CA_FILE" --output "$out/ota.bin" --wait 60 \
-    >"$lab/device.log" 2>&1 &
+  local file=$1 method=$2 dpid rc t0 t_done t_ok
+  rm -f "$out/ota.bin" "$lab/device.rc"
+  (
+    set +e
+    /usr/bin/time -f '%M' -o "$lab/rss" stdbuf -oL "$build/bin/ota_mqtt" --product-key "$pk" \
+      --device-name "$dn" --device-secret "$ds" --version 1.0.0 --host 127.0.0.1 \
+      --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --http-ca-file "$CA_FILE" \
+      --output "$out/ota.bin" --wait 60 2>&1
+    echo $? >"$lab/device.rc"
+  ) | stamp_lines >"$lab/device.log" &
   dpid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 200); do
     grep -q "waiting for an upgrade job" "$lab/device.log" && break
     sleep 0.05
   done
-  t0=$(now_ns)
-  OTA_CLOUD_PASSWORD=$CLOUD_PASSWORD "$build/bin/ota_cloud" push --file "$WWW_DIR/$file" \
-    --url "https://127.0.0.1:$HTTPS_PORT/$file" --version 2.0.0 --sign-method "$method" \
-    --product-key "$pk" --device-name "$dn" --host 127.0.0.1 --port "$MQTT_TLS_PORT" \
-    --ca-file "$CA_FILE" --user "$CLOUD_USER" --timeout 300 >/dev/null &
-  set +e
-  wait "$dpid"
-  rc=$?
-  set -e
-  t1=$(now_ns)
+  OTA_CLOUD_PASSWORD=$CLOUD_PASSWORD "$build/bin/ota_cloud" push --timestamps \
+    --file "$WWW_DIR/$file" --url "https://127.0.0.1:$HTTPS_PORT/$file" --version 2.0.0 \
+    --sign-method "$method" --product-key "$pk" --device-name "$dn" --host 127.0.0.1 \
+    --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --user "$CLOUD_USER" --timeout 300 \
+    --settle 0.2 >"$lab/cloud.log" &
+  wait "$dpid" || true
   wait || true
-  if [ "$rc" -ne 0 ] || ! cmp -s "$out/ota.bin" "$WWW_DIR/$file"; then
-    echo "ota_bench.sh: OTA run failed (exit $rc)" >&2
-    cat "$lab/device.log" >&2
+  rc=$(cat "$lab/device.rc" 2>/dev/null || echo "?")
+  t0=$(awk '/ pushed version /{print $1; exit}' "$lab/cloud.log")
+  t_done=$(awk '/ progress 100% /{print $1; exit}' "$lab/device.log")
+  t_ok=$(awk '/ verified and stored /{print $1; exit}' "$lab/device.log")
+  if [ "$rc" != 0 ] || [ -z "$t0" ] || [ -z "$t_done" ] || [ -z "$t_ok" ] ||
+    ! cmp -s "$out/ota.bin" "$WWW_DIR/$file"; then
+    echo "ota_bench.sh: OTA run failed (device exit $rc)" >&2
+    cat "$lab/device.log" "$lab/cloud.log" >&2
     exit 1
   fi
-  echo "$(awk -v n=$((t1 - t0)) 'BEGIN{printf "%.3f", n/1e9}') $(cat "$lab/rss")"
+  awk -v a="$t0" -v b="$t_ok" -v c="$t_done" -v r="$(cat "$lab/rss")" \
+    'BEGIN{printf "%.3f %s %.3f %.3f\n", b-a, r, c-a, b-c}'
 }
 
-declare -A times rss
+declare -A times rss phases
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= rounds; r++)); do
-  echo "round $r/$rounds" >&2
-  read -r t m < <(run_curl);                 times[curl]+="$t "; rss[curl]+="$m "
-  read -r t m < <(run_curl_md5);             times[curl_md5]+="$t "; rss[curl_md5]+="$m "
-  read -r t m < <(run_ota big.bin md5);      times[ota_md5]+="$t "; rss[ota_md5]+="$m "
-  read -r t m < <(run_ota big.bin sha256);   times[ota_sha256]+="$t "; rss[ota_sha256]+="$m "
+  echo "round $r/$rounds (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  read -r t m < <(run_curl);                         times[curl]+="$t "; rss[curl]+="$m "
+  read -r t m < <(run_curl_md5);                     times[curl_md5]+="$t "; rss[curl_md5]+="$m "
+  read -r t m dl cm < <(run_ota big.bin md5);        times[ota_md5]+="$t "; rss[ota_md5]+="$m "
+  phases[ota_md5]+="$dl+$cm "
+  read -r t m dl cm < <(run_ota big.bin sha256);     times[ota_sha256]+="$t "; rss[ota_sha256]+="$m "
+  phases[ota_sha256]+="$dl+$cm "
 done
-read -r _ small_rss < <(run_ota small.bin md5)
+read -r _ small_rss _ _ < <(run_ota small.bin md5)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 max() { tr ' ' '\n' | grep -v '^$' | sort -n | tail -1; }
 
 base=$(echo "${times[curl]}" | median)
-printf '\n%s MiB image over HTTPS on loopback, median of %d alternating rounds\n\n' "$size_mib" "$rounds"
+printf '\n%s MiB image over HTTPS on loopback, median of %d alternating rounds\n' "$size_mib" "$rounds"
+printf '%s, %s CPUs, load average %s before and %s after\n\n' \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" "$(nproc)" \
+  "$load_before" "$load_after"
 printf '| run | wall s (median) | MiB/s | peak RSS MiB | x curl |\n|---|---|---|---|---|\n'
 for k in curl curl_md5 ota_md5 ota_sha256; do
   med=$(echo "${times[$k]}" | median)
@@ -127,3 +154,4 @@ big_rss=$(echo "${rss[ota_md5]}" | max)
 awk -v s="$small_mib" -v a="$small_rss" -v b="$size_mib" -v c="$big_rss" \
   'BEGIN{printf "\nota_mqtt peak RSS: %.1f MiB for a %s MiB image, %.1f MiB for a %s MiB image (difference %.1f MiB)\n", a/1024, s, c/1024, b, (c-a)/1024}'
 echo "raw times (s): curl=[${times[curl]}] curl_md5=[${times[curl_md5]}] ota_md5=[${times[ota_md5]}] ota_sha256=[${times[ota_sha256]}]"
+echo "ota phases (s, push->100% + 100%->stored): ota_md5=[${phases[ota_md5]}] ota_sha256=[${phases[ota_sha256]}]"

@@ -2,8 +2,8 @@
 //
 //   ota_cloud push --file PATH --url URL --version V  <device> <broker> [--sign-method md5|sha256]
 //                  [--module M] [--ext-data JSON] [--serve-get] [--no-push] [--wait-inform]
-//                  [--timeout SECONDS] [--settle SECONDS]
-//   ota_cloud raw  --topic T --payload TEXT <broker>
+//                  [--timeout SECONDS] [--settle SECONDS] [--timestamps]
+//   ota_cloud raw  --topic T --payload TEXT <broker> [--timestamps]
 //
 //   <device>: --product-key PK --device-name DN
 //   <broker>: --host H --port P [--ca-file PEM | --no-tls] --user U  (password from the
@@ -13,6 +13,9 @@
 // answers every firmware/get with it), then prints the device's version reports and progress
 // until the device reports 100 and no failure follows within --settle seconds (default 1.5; exit
 // 0), a failure step (exit 3), or --timeout passes (exit 6).
+// The image is read and hashed in pieces, before connecting. --timestamps starts every line on
+// stdout with the wall-clock time of its event (seconds since the epoch); for "pushed version"
+// that is the moment just before the push was published.
 // Exit 2: usage error; 1: anything else.
 #include <chrono>
 #include <cstdio>
@@ -37,9 +40,9 @@ const char* const kUsageText =
     "                      --host H --port P [--ca-file PEM | --no-tls] --user U [--password P]\n"
     "                      [--sign-method md5|sha256] [--module M] [--ext-data JSON]\n"
     "                      [--serve-get] [--no-push] [--wait-inform] [--timeout SECONDS]\n"
-    "                      [--settle SECONDS]\n"
+    "                      [--settle SECONDS] [--timestamps]\n"
     "       ota_cloud raw --topic T --payload TEXT --host H --port P [--ca-file PEM | --no-tls]\n"
-    "                      --user U [--password P]\n"
+    "                      --user U [--password P] [--timestamps]\n"
     "The broker password may also come from the OTA_CLOUD_PASSWORD environment variable.\n";
 
 constexpr int kExitOk = 0;
@@ -50,7 +53,8 @@ constexpr int kExitTimeout = 6;
 
 using Options = std::map<std::string, std::string>;
 
-const std::vector<std::string> kFlags = {"--no-tls", "--serve-get", "--no-push", "--wait-inform"};
+const std::vector<std::string> kFlags = {"--no-tls", "--serve-get", "--no-push", "--wait-inform",
+                                         "--timestamps"};
 
 bool is_flag(const std::string& opt) {
     for (const auto& f : kFlags) {
@@ -111,11 +115,43 @@ std::unique_ptr<ota::PahoChannel> connect_broker(const Options& o, std::string& 
     return ch;
 }
 
-bool read_file(const std::string& path, std::vector<std::uint8_t>& out) {
+// Size and digest of the file at `path`, read in 1 MiB pieces (memory does not grow with the
+// image). Returns an error message, or empty on success.
+std::string digest_file(const std::string& path, ota::DigestAlgorithm alg, std::uint64_t& size,
+                        std::string& hex) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return true;
+    if (!in) return "cannot read " + path;
+    ota::Hasher hasher;
+    if (hasher.start(alg) != ota::Status::ok) return "cannot start the digest";
+    std::vector<char> buf(1024 * 1024);
+    size = 0;
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto got = static_cast<std::size_t>(in.gcount());
+        if (got == 0) break;
+        if (hasher.update(reinterpret_cast<const std::uint8_t*>(buf.data()), got) !=
+            ota::Status::ok) {
+            return "digest update failed";
+        }
+        size += got;
+    }
+    if (in.bad()) return "cannot read " + path;
+    if (hasher.finish_hex(hex) != ota::Status::ok) return "digest finish failed";
+    return {};
+}
+
+// With --timestamps every line on stdout starts with the wall-clock time (seconds since the
+// epoch, microseconds) of the event it reports, so that a benchmark can line it up with another
+// process's output.
+bool g_timestamps = false;
+
+double epoch_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void stamp(double at) {
+    if (g_timestamps) std::printf("%.6f ", at);
 }
 
 // Prints what the device reports and remembers the outcome.
@@ -128,6 +164,7 @@ class DeviceWatcher final : public ota::ChannelListener {
         const auto j = nlohmann::json::parse(payload, nullptr, false);
         const nlohmann::json params =
             (j.is_object() && j.contains("params")) ? j["params"] : nlohmann::json::object();
+        stamp(epoch_seconds());
         if (topic == topics_.inform) {
             const std::string v = params.value("version", "");
             std::printf("device reports version %s\n", v.c_str());
@@ -177,6 +214,7 @@ int cmd_raw(const Options& o) {
         std::fprintf(stderr, "ota_cloud: publish failed\n");
         return kExitOther;
     }
+    stamp(epoch_seconds());
     std::printf("published %zu bytes on %s\n", get(o, "--payload").size(), topic.c_str());
     return kExitOk;
 }
@@ -206,20 +244,13 @@ int cmd_push(const Options& o) {
         std::fprintf(stderr, "ota_cloud push: --sign-method is md5 or sha256\n");
         return kExitUsage;
     }
-    std::vector<std::uint8_t> image;
-    if (!read_file(file, image)) {
-        std::fprintf(stderr, "ota_cloud push: cannot read %s\n", file.c_str());
+    std::uint64_t image_size = 0;
+    if (const std::string e = digest_file(file, job.digest.algorithm, image_size, job.digest.hex);
+        !e.empty()) {
+        std::fprintf(stderr, "ota_cloud push: %s\n", e.c_str());
         return kExitUsage;
     }
-    job.size = image.size();
-    if (const ota::Error e =
-            ota::digest_hex(job.digest.algorithm, image.data(), image.size(), job.digest.hex);
-        !e.ok()) {
-        std::fprintf(stderr, "ota_cloud push: %s\n", e.message().c_str());
-        return kExitOther;
-    }
-    image.clear();
-    image.shrink_to_fit();
+    job.size = image_size;
     const double timeout_s = o.count("--timeout") ? std::atof(get(o, "--timeout").c_str()) : 600.0;
     const double settle_s = o.count("--settle") ? std::atof(get(o, "--settle").c_str()) : 1.5;
 
@@ -241,6 +272,7 @@ int cmd_push(const Options& o) {
             return kExitOther;
         }
     }
+    stamp(epoch_seconds());
     std::printf("watching device %s/%s\n", pk.c_str(), dn.c_str());
     std::fflush(stdout);
     const auto deadline = std::chrono::steady_clock::now() +
@@ -249,15 +281,19 @@ int cmd_push(const Options& o) {
     auto timed_out = [&] { return std::chrono::steady_clock::now() >= deadline; };
 
     if (o.count("--wait-inform")) {
+        stamp(epoch_seconds());
         std::printf("waiting for the device to report its version\n");
         std::fflush(stdout);
         while (!watcher.informed && !timed_out()) (void)ch->yield(std::chrono::milliseconds(200));
     }
     if (o.count("--no-push") == 0 && !timed_out()) {
+        // Taken before publishing: the device may start while the PUBACK is still on its way.
+        const double pushed_at = epoch_seconds();
         if (ch->publish(topics.upgrade, push, 1) != ota::Status::ok) {
             std::fprintf(stderr, "ota_cloud: cannot publish the upgrade push\n");
             return kExitOther;
         }
+        stamp(pushed_at);
         std::printf("pushed version %s: %llu bytes, %s %s\n", job.version.c_str(),
                     static_cast<unsigned long long>(job.size), ota::to_string(job.digest.algorithm),
                     job.digest.hex.c_str());
@@ -295,6 +331,7 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
     const std::string cmd = argv[1];
+    g_timestamps = opts->count("--timestamps") != 0;
     try {
         if (cmd == "push") return cmd_push(*opts);
         if (cmd == "raw") return cmd_raw(*opts);

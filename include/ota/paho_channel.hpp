@@ -29,6 +29,13 @@ namespace ota {
 /// answered every SUBSCRIBE is on_connected() queued, so a listener that announces the firmware
 /// version from on_connected() does so with its downlink topics already in place.
 ///
+/// Several channels in one process: paho's C library (1.3.12, Debian 12) serves all clients of a
+/// process from one receive thread, which notices a new socket only once its current poll (up to
+/// a second) returns. The first channel connects in tens of milliseconds; each further one, while
+/// another is connected, takes about two seconds (measured on loopback: 0.16 s, then 2.15 s).
+/// This is eclipse-paho/paho.mqtt.c issue 1430 (fixed upstream by pull request 1642); a process
+/// with one connection (a device, ota_cloud) is not affected.
+///
 /// Threading: paho's threads only queue events (at most MqttOptions::max_queued_messages
 /// messages; further ones are dropped and logged); listeners run inside yield() on the caller's
 /// thread and may publish or subscribe from there. publish() with QoS 1 and subscribe() block the

@@ -11,7 +11,8 @@
 # DIR/lab.env (shell syntax) holds: LAB_DIR MQTT_TLS_PORT MQTT_TCP_PORT HTTPS_PORT HTTP_PORT
 # CA_FILE WWW_DIR CLOUD_USER CLOUD_PASSWORD. Files put in WWW_DIR are served at
 # https://127.0.0.1:$HTTPS_PORT/<name> (and plain http on HTTP_PORT); /status/404 and /status/500
-# answer with those codes. nginx's access log (DIR/nginx-access.log) records each request's Range.
+# answer with those codes; over https, /norange/<name> ignores Range and /slow/<name> is limited
+# to 4 MB/s per connection. nginx's access log (DIR/nginx-access.log) records each request's Range.
 set -euo pipefail
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
@@ -157,6 +158,10 @@ http {
     root $WWW_DIR;
     location = /status/404 { return 404; }
     location = /status/500 { return 500; }
+    # Fault tests: the same files with Range support off (200 to every Range request) and
+    # rate-limited per connection (so that events land mid-download).
+    location /norange/ { alias $WWW_DIR/; max_ranges 0; }
+    location /slow/ { alias $WWW_DIR/; limit_rate 4m; }
   }
   server {
     listen 127.0.0.1:$HTTP_PORT;

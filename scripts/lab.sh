@@ -22,11 +22,14 @@ cmd=$1
 dir=$2
 shift 2
 
-# A port nobody listens on right now. Bounded: 200 tries.
+# A port nobody listens on right now. Bounded: 200 tries. Drawn from 20000-32767, below Linux's
+# ephemeral range (32768-60999 by default): a port there can be taken at any moment as the local
+# end of some outgoing connection, which the connect probe cannot see, and bind() then fails with
+# "Address already in use".
 free_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12768))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       if ! grep -qw "$p" "$dir/.ports" 2>/dev/null; then
         echo "$p" >>"$dir/.ports"

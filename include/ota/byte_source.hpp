@@ -27,7 +27,7 @@ struct ReadResult {
 /// read() returned bytes or end_of_body. A status other than ok ends the transfer; open() again
 /// to retry. The source does not judge the status code: the client does.
 class ByteSource {
-public:
+  public:
     virtual ~ByteSource() = default;
 
     /// Starts fetching `url` from `offset`. invalid_argument for a URL the source cannot handle.
@@ -45,6 +45,13 @@ public:
 
     /// The `Content-Length` of the current response, when announced.
     [[nodiscard]] virtual std::optional<std::uint64_t> content_length() const noexcept = 0;
+
+    /// The delay a 429 or 503 response asked for in its `Retry-After` header (delta-seconds),
+    /// when present; valid once http_status() is. Sources that do not parse it keep the default
+    /// (none), and the client then uses its own backoff alone.
+    [[nodiscard]] virtual std::optional<std::chrono::seconds> retry_after() const noexcept {
+        return std::nullopt;
+    }
 
     /// Explanation of the last failure (no secrets, URLs redacted), empty if none.
     [[nodiscard]] virtual std::string last_error_detail() const = 0;

@@ -36,15 +36,24 @@ struct FetchResult {
 /// One device's (or one module's) OTA client.
 ///
 /// Transitions: UNINITED -init-> INITED -valid push/get_reply-> PUSHED -first fetch_yield->
-/// FETCHING -all bytes, end of body-> FETCHED -reset()-> INITED. A fatal download, size or
-/// storage failure goes back to INITED after reporting the failure step. A new push is taken in
+/// FETCHING -all bytes, end of body-> FETCHED -reset()-> INITED. Transient download failures
+/// (dropped connection, timeout, stall, HTTP 408/429/5xx) stay in FETCHING: the client backs off
+/// and resumes with a Range request (ClientOptions::retry). A permanent download, size or
+/// storage failure, or running out of attempts or time, goes back to INITED after reporting the
+/// failure step (-2 download, -4 storage; a job larger than the sink's capacity is -4 before
+/// anything is downloaded). With a sink that keeps resume records (ClientOptions::resume), the
+/// same job arriving after a crash continues where the durable part of the image ends.
+///
+/// Broker outages never stop a download. While the channel is down, progress 0..99 the client
+/// reports itself is dropped; its final 100 and its failure steps are queued (a few at most) and
+/// published once, when the channel is connected again. A new push is taken in
 /// INITED, PUSHED and FETCHED (replacing the job, fresh digest) and ignored in FETCHING and
 /// UNINITED. A malformed push is reported as step -1 and leaves the state untouched.
 ///
 /// Not thread-safe: use one client from one thread (the channel hands messages over inside
 /// poll()/fetch_yield()). Several clients may share one channel (e.g. one per module).
 class OtaClient {
-public:
+  public:
     /// `channel` and `source` must outlive the client. The client registers itself as a channel
     /// listener in init() and removes itself in deinit()/destructor.
     OtaClient(MqttChannel& channel, ByteSource& source, ClientOptions options,
@@ -66,15 +75,18 @@ public:
     [[nodiscard]] Error report_version(std::string_view version);
 
     /// Publishes a progress step (-4..100) with an optional description, subject to the
-    /// ProgressPolicy. At most one failure step is sent per job (the first one). Returns ok
-    /// also when the report was suppressed by the policy; invalid_argument outside -4..100.
+    /// ProgressPolicy. At most one failure step is sent per job (the first one, including one the
+    /// client queued itself). Returns ok also when the report was suppressed by the policy;
+    /// invalid_argument outside -4..100; not_connected while the channel is down (the
+    /// application's own reports are not queued).
     [[nodiscard]] Error report_progress(int step, std::string_view desc = {});
 
     /// Publishes firmware/get (QoS 1) asking the cloud for the pending job.
     [[nodiscard]] Error request_image();
 
     /// Hands queued channel events (pushes, get_replies, reconnects) to this and every other
-    /// listener of the channel, waiting up to `timeout` for the first.
+    /// listener of the channel, waiting up to `timeout` for the first; then publishes reports
+    /// that waited for the broker, if it is connected.
     [[nodiscard]] Error poll(std::chrono::milliseconds timeout);
 
     /// True in PUSHED and FETCHING.
@@ -85,10 +97,13 @@ public:
     /// Downloads the next piece of the image into `buf` (copying once), feeds the digest and, if a
     /// sink is set, writes it there. Waits up to `timeout` for data. Also delivers queued channel
     /// events first (without waiting). Starts the download (progress 0) on the first call after a
-    /// push. On the last byte it waits up to ClientOptions::end_of_body_wait for the end of the body
-    /// and moves to FETCHED. Failures are reported to the cloud (-2 download, -4 storage) and the
-    /// client returns to INITED. invalid_state outside PUSHED/FETCHING, invalid_argument for a
-    /// null/empty buffer. Does not allocate per chunk.
+    /// push. On the last byte it waits up to ClientOptions::end_of_body_wait for the end of the
+    /// body and moves to FETCHED. Returns {ok, 0} ("nothing yet") while no data arrived, while
+    /// re-hashing a resumed partial image (using `buf` as scratch space) and while backing off
+    /// between attempts; it then never blocks longer than `timeout` (the wait is spent in the
+    /// channel's yield()). Permanent failures are reported to the cloud (-2 download, -4 storage)
+    /// and the client returns to INITED. invalid_state outside PUSHED/FETCHING, invalid_argument
+    /// for a null/empty buffer. Does not allocate per chunk.
     [[nodiscard]] FetchResult fetch_yield(std::uint8_t* buf, std::size_t len,
                                           std::chrono::milliseconds timeout);
 
@@ -114,7 +129,12 @@ public:
     void set_job_handler(std::function<void(const UpgradeJob&)> handler);
 
     [[nodiscard]] OtaState state() const noexcept;
+    /// Bytes of the image fetched so far (including those a crash-resumed download found in the
+    /// sink).
     [[nodiscard]] std::uint64_t fetched_size() const noexcept;
+    /// How many of the client's own reports (final 100, failure steps) wait for the broker. An
+    /// application about to exit can poll() until this is 0 so that the cloud hears the outcome.
+    [[nodiscard]] std::size_t queued_reports() const noexcept;
     /// The job's size in bytes, 0 without a job.
     [[nodiscard]] std::uint64_t file_size() const noexcept;
     /// The current job, or nullptr.
@@ -129,7 +149,7 @@ public:
     [[nodiscard]] const Error& last_error() const noexcept;
     [[nodiscard]] const ClientOptions& options() const noexcept;
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

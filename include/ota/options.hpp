@@ -12,8 +12,78 @@ namespace ota {
 /// `min_points` above the last sent step AND at least `min_interval` after it; 0 (download
 /// started), 100 and failures (negative steps) are always sent.
 struct ProgressPolicy {
-    int min_points = 5;                         ///< 1..100; the official SDK uses 5
+    int min_points = 5;                          ///< 1..100; the official SDK uses 5
     std::chrono::milliseconds min_interval{50};  ///< >= 0; the official SDK uses 50 ms
+};
+
+/// How a download survives transient failures (PROTOCOL.md section 5, "Resume").
+///
+/// What is retried: transport errors and timeouts of the byte source, a stalled transfer (see
+/// `stall_floor_bytes_per_s`), a body that ends before the announced size, and the HTTP statuses
+/// 408, 429 and 5xx. Every retry continues from the bytes already fetched with
+/// `Range: bytes=<fetched>-` and the same running digest. Everything else fails the job at once:
+/// other 4xx statuses, 416, a 206 whose `Content-Range` does not start at the fetched offset or
+/// whose total is not the job's size, a Content-Length or body length that disagrees with the
+/// size (step -2), storage errors (-4) and a digest mismatch (-3).
+///
+/// Delay before retry n (n = 1 for the first retry after a failure):
+/// `min(max_backoff, initial_backoff * multiplier^(n-1))`, reduced by a random fraction in
+/// [0, jitter), and never shorter than the server's `Retry-After` (itself capped at
+/// max_backoff). The client does not sleep: fetch_yield() returns "nothing yet" while it waits.
+struct RetryPolicy {
+    /// Attempts in a row that end without a single new byte before the download fails (step -2).
+    /// An attempt that stored new bytes resets this count and the backoff, so a long download
+    /// over a connection that drops now and then still completes. 1..10000; 1 = never retry;
+    /// default 10.
+    int max_attempts = 10;
+    /// No new attempt starts later than this after the job's first attempt (the download then
+    /// fails with step -2); a transfer that is still making progress is not cut. 1 s..7 days;
+    /// default 30 min.
+    std::chrono::milliseconds total_deadline{30 * 60 * 1000};
+    /// Delay before the first retry. 1 ms..max_backoff; default 1 s.
+    std::chrono::milliseconds initial_backoff{1000};
+    /// Upper bound of every delay, also of an honoured Retry-After. initial_backoff..1 h;
+    /// default 60 s.
+    std::chrono::milliseconds max_backoff{60000};
+    /// Growth factor of the delay per failed attempt. 1.0..10.0; default 2.
+    double multiplier = 2.0;
+    /// Each delay is shortened by a random fraction in [0, jitter), so that many devices cut off
+    /// at once do not reconnect in lockstep. 0.0 (no jitter) up to but excluding 1.0;
+    /// default 0.2.
+    double jitter = 0.2;
+    /// Seed of the jitter's pseudo-random generator; 0 = a different seed per client (from
+    /// std::random_device). Set it to make delays reproducible in tests.
+    std::uint64_t jitter_seed = 0;
+    /// Stall detection: a transfer that delivers fewer than `stall_floor_bytes_per_s` *
+    /// `stall_window` bytes within `stall_window` (waiting for headers included) is abandoned
+    /// and retried like a dropped connection. 0 disables; default 1024 B/s. Time during which the
+    /// application did not call fetch_yield() does not count. HttpOptions::low_speed_* is the
+    /// transport-level equivalent of the real byte source; either one firing is a transient error.
+    std::uint32_t stall_floor_bytes_per_s = 1024;
+    /// The stall detector's window. 1 s..1 h; default 30 s.
+    std::chrono::milliseconds stall_window{30000};
+};
+
+/// Crash/power-loss resume (a "resume record" kept through the FirmwareSink).
+///
+/// While downloading into a sink that supports it (FirmwareSink::save_record, e.g. FileSink), the
+/// client flushes the sink and stores a small record: the job's identity (version, size, digest
+/// algorithm and hex, URL without its query string, module) and how many bytes are durable.
+/// When the process starts again and the same job arrives (push or firmware/get), the client
+/// reopens the partial image, re-hashes the durable bytes and continues with a Range request. A
+/// record for another job, a malformed or torn record, or one that claims more bytes than the
+/// partial image holds is discarded and the download starts from byte 0. The record is removed
+/// after commit and after abort. The final digest check still guards the whole image.
+struct ResumePolicy {
+    /// Keep resume records at all. Default on; without a sink that supports records it has no
+    /// effect.
+    bool enabled = true;
+    /// A record is saved only after at least this many new bytes... (1 B..1 GiB; default 1 MiB)
+    std::uint64_t record_every_bytes = 1024 * 1024;
+    /// ...AND at least this long after the previous record (whichever comes later), which bounds
+    /// the flush rate on slow media. 0..1 h; default 2 s. A record is also saved (without these
+    /// limits) whenever a transient failure interrupts the download.
+    std::chrono::milliseconds record_min_interval{2000};
 };
 
 /// Options of one OtaClient. Obtain defaults with `ClientOptions{}` and set the identity.
@@ -30,11 +100,20 @@ struct ClientOptions {
     bool auto_progress = true;
 
     /// Jobs announcing more bytes than this are refused before downloading (step -1).
-    /// 1..UINT64_MAX; default 8 GiB.
+    /// 1..UINT64_MAX; default 8 GiB. Independently, a job larger than the sink's
+    /// FirmwareSink::capacity() fails with step -4 ("does not fit the storage") before anything
+    /// is downloaded.
     std::uint64_t max_image_size = 8ULL * 1024 * 1024 * 1024;
 
-    /// Accept plain http:// image URLs. Off by default: only https:// is fetched.
+    /// Accept plain http:// image URLs. Off by default: only https:// is fetched (such jobs are
+    /// refused with step -1). The byte source has its own switch (HttpOptions::allow_http).
     bool allow_http = false;
+
+    /// Retries, backoff and stall detection of the download.
+    RetryPolicy retry;
+
+    /// Crash/power-loss resume through the sink's resume record.
+    ResumePolicy resume;
 
     /// After the last byte, how long fetch_yield waits for the server to confirm the end of the
     /// body (to detect a body longer than announced). 1 ms .. 60 s; default 5 s.
@@ -44,11 +123,11 @@ struct ClientOptions {
 /// Options of the paho-based MQTT channel (PahoChannel). Fill host/port/credentials from
 /// make_connection_info(); everything else has production defaults.
 struct MqttOptions {
-    std::string host;         ///< broker host name or address; required
-    std::uint16_t port = 443; ///< 1..65535
-    std::string client_id;    ///< required
+    std::string host;          ///< broker host name or address; required
+    std::uint16_t port = 443;  ///< 1..65535
+    std::string client_id;     ///< required
     std::string username;
-    std::string password;     ///< secret: never logged
+    std::string password;  ///< secret: never logged
 
     /// TLS is on unless plain TCP is explicitly chosen (securemode 3).
     bool use_tls = true;
@@ -57,8 +136,8 @@ struct MqttOptions {
     /// Turns off broker certificate verification. Insecure: for lab use only; logged as a warning.
     bool insecure_skip_verify = false;
 
-    std::chrono::seconds keepalive{60};  ///< 10..1200 s; the seed uses 60 s
-    bool clean_session = false;          ///< the seed uses clean_session 0
+    std::chrono::seconds keepalive{60};                ///< 10..1200 s; the seed uses 60 s
+    bool clean_session = false;                        ///< the seed uses clean_session 0
     std::chrono::milliseconds connect_timeout{10000};  ///< first connect; 100 ms..120 s
     std::chrono::milliseconds reconnect_min{1000};     ///< first reconnect delay; >= 100 ms
     std::chrono::milliseconds reconnect_max{60000};    ///< backoff cap; >= reconnect_min
@@ -77,9 +156,9 @@ struct HttpOptions {
     bool allow_http = false;
     std::chrono::milliseconds connect_timeout{15000};  ///< TCP+TLS connect; 100 ms..120 s
     /// A transfer slower than low_speed_bytes_per_s for low_speed_window fails (stall detection).
-    std::uint32_t low_speed_bytes_per_s = 1024;       ///< 0 disables
-    std::chrono::seconds low_speed_window{30};        ///< 1..3600 s
-    long max_redirects = 5;                           ///< 0..20; redirects must stay https
+    std::uint32_t low_speed_bytes_per_s = 1024;  ///< 0 disables
+    std::chrono::seconds low_speed_window{30};   ///< 1..3600 s
+    long max_redirects = 5;                      ///< 0..20; redirects must stay https
     /// Bytes buffered between the transfer thread and read(); bounds memory use. 16 KiB..64 MiB.
     std::size_t buffer_size = 512 * 1024;
 };

@@ -7,9 +7,23 @@
 //    without an answer, the following fetch_yield() calls keep reading (into the caller's buffer,
 //    returning 0) until the deadline; a body that has not ended by then fails the download (-2,
 //    Status::timeout): exactly `size` bytes cannot be confirmed.
-//  - Failures in the download path are reported (-2 / -4) once, the sink's partial image is
-//    dropped, the source closed and the job forgotten (state INITED). A digest mismatch keeps the
-//    state FETCHED (the result is cached) until reset() or a new push.
+//  - Failures in the download path are either transient or permanent (RetryPolicy in
+//    options.hpp). A transient one (transport error, timeout, stall, short body, HTTP 408/429/
+//    5xx) closes the source and schedules another attempt after a backoff; fetch_yield() keeps
+//    returning "nothing yet" meanwhile, waiting at most its timeout inside the channel's yield()
+//    so that MQTT traffic is still served. The next attempt asks for `Range: bytes=<fetched>-`
+//    and continues the same digest. A permanent failure (or running out of attempts or time) is
+//    reported (-2 / -4) once, the sink's partial image is dropped, the source closed and the job
+//    forgotten (state INITED). A digest mismatch keeps the state FETCHED (the result is cached)
+//    until reset() or a new push.
+//  - Crash resume: with a sink that keeps resume records, the client periodically flushes the
+//    sink and saves the job's identity with the flushed byte count (resume_record.hpp). When the
+//    same job starts again, the stored bytes are re-hashed through the sink (in the caller's
+//    buffer, a bounded amount per fetch_yield) and the download continues from there.
+//  - Reports the client makes itself: 1..99 (and 0) are dropped while the channel is down; the
+//    final 100 and failure steps are queued and published once it is back (on_connected, or the
+//    next poll()/fetch_yield() that finds it connected). The application's own report_progress()
+//    is never queued: it returns not_connected and the application decides.
 //  - Refused jobs (size 0, too large, multi-file, plain http) and malformed pushes are reported as
 //    step -1 outside the per-job failure budget: they never became the current job.
 //  - The fetch hot path touches only preallocated state: no string is built and no std::function
@@ -19,17 +33,22 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <limits>
 #include <new>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "core/backoff.hpp"
 #include "core/content_range.hpp"
 #include "core/progress_throttle.hpp"
+#include "core/resume_record.hpp"
 #include "ota/client.hpp"
 #include "ota/log.hpp"
 
@@ -61,6 +80,14 @@ constexpr int kInformQos = 1;
 constexpr int kFirmwareGetQos = 1;
 /// Untrusted header values quoted in a progress desc are cut to this length.
 constexpr std::size_t kMaxQuotedHeader = 64;
+/// Final (100) and failure reports waiting for the broker; older ones are dropped beyond this.
+constexpr std::size_t kMaxQueuedReports = 8;
+constexpr int kMaxAttemptsLimit = 10000;
+constexpr std::chrono::milliseconds kMaxTotalDeadline{7LL * 24 * 3600 * 1000};
+constexpr std::chrono::milliseconds kMaxBackoffLimit{3600 * 1000};
+constexpr std::chrono::milliseconds kMaxStallWindow{3600 * 1000};
+constexpr std::chrono::milliseconds kMaxRecordInterval{3600 * 1000};
+constexpr std::uint64_t kMaxRecordEveryBytes = 1ULL << 30;
 
 bool log_enabled(LogLevel level) noexcept {
     return static_cast<int>(level) >= static_cast<int>(log_level());
@@ -86,6 +113,48 @@ Error check_topic_level(const char* what, std::string_view value, std::size_t ma
                         " contains a character not allowed in a topic level ('/', '+', '#' or a "
                         "control character)"};
         }
+    }
+    return {};
+}
+
+Error validate_retry_and_resume(const ClientOptions& o) {
+    const RetryPolicy& r = o.retry;
+    const auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; };
+    if (r.max_attempts < 1 || r.max_attempts > kMaxAttemptsLimit) {
+        return {Status::invalid_argument,
+                "retry.max_attempts must be in 1..10000, got " + std::to_string(r.max_attempts)};
+    }
+    if (r.total_deadline < std::chrono::seconds(1) || r.total_deadline > kMaxTotalDeadline) {
+        return {Status::invalid_argument,
+                "retry.total_deadline must be in 1 s .. 7 days, got " + ms(r.total_deadline)};
+    }
+    if (r.max_backoff < std::chrono::milliseconds(1) || r.max_backoff > kMaxBackoffLimit) {
+        return {Status::invalid_argument,
+                "retry.max_backoff must be in 1 ms .. 1 h, got " + ms(r.max_backoff)};
+    }
+    if (r.initial_backoff < std::chrono::milliseconds(1) || r.initial_backoff > r.max_backoff) {
+        return {
+            Status::invalid_argument,
+            "retry.initial_backoff must be in 1 ms .. max_backoff, got " + ms(r.initial_backoff)};
+    }
+    // Written as negations so that NaN is rejected too.
+    if (!(r.multiplier >= 1.0 && r.multiplier <= 10.0)) {
+        return {Status::invalid_argument, "retry.multiplier must be in 1.0 .. 10.0"};
+    }
+    if (!(r.jitter >= 0.0 && r.jitter < 1.0)) {
+        return {Status::invalid_argument, "retry.jitter must be in 0.0 .. 1.0 (excluded)"};
+    }
+    if (r.stall_window < std::chrono::seconds(1) || r.stall_window > kMaxStallWindow) {
+        return {Status::invalid_argument,
+                "retry.stall_window must be in 1 s .. 1 h, got " + ms(r.stall_window)};
+    }
+    const ResumePolicy& p = o.resume;
+    if (p.record_every_bytes < 1 || p.record_every_bytes > kMaxRecordEveryBytes) {
+        return {Status::invalid_argument, "resume.record_every_bytes must be in 1 .. 1 GiB"};
+    }
+    if (p.record_min_interval.count() < 0 || p.record_min_interval > kMaxRecordInterval) {
+        return {Status::invalid_argument,
+                "resume.record_min_interval must be in 0 .. 1 h, got " + ms(p.record_min_interval)};
     }
     return {};
 }
@@ -119,7 +188,19 @@ Error validate_options(const ClientOptions& o) {
         return {Status::invalid_argument, "end_of_body_wait must be in 1 ms .. 60 s, got " +
                                               std::to_string(o.end_of_body_wait.count()) + " ms"};
     }
-    return {};
+    return validate_retry_and_resume(o);
+}
+
+std::uint64_t jitter_seed(std::uint64_t configured) noexcept {
+    if (configured != 0) return configured;
+    try {
+        std::random_device rd;
+        return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    } catch (...) {
+        // No entropy source: the time still spreads devices that start at different moments.
+        return static_cast<std::uint64_t>(
+            std::chrono::steady_clock::now().time_since_epoch().count());
+    }
 }
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
@@ -158,7 +239,8 @@ class OtaClient::Impl final : public ChannelListener {
           source_(source),
           options_(std::move(options)),
           clock_(clock),
-          throttle_(options_.progress) {}
+          throttle_(options_.progress),
+          random_(jitter_seed(options_.retry.jitter_seed)) {}
 
     ~Impl() override { deinit(); }
     Impl(const Impl&) = delete;
@@ -199,6 +281,7 @@ class OtaClient::Impl final : public ChannelListener {
         drop_job();
         state_ = OtaState::uninited;
         reported_version_.reset();
+        queued_reports_.clear();
     }
 
     // ---- reports --------------------------------------------------------------------------
@@ -219,6 +302,7 @@ class OtaClient::Impl final : public ChannelListener {
             return {Status::invalid_argument,
                     "progress step " + std::to_string(step) + " is outside -4..100"};
         }
+        flush_queued_reports();  // keeps the cloud's view in order
         return report(step, desc);
     }
 
@@ -232,6 +316,7 @@ class OtaClient::Impl final : public ChannelListener {
 
     Error poll(std::chrono::milliseconds timeout) {
         const Status s = channel_.yield(timeout);
+        if (!queued_reports_.empty()) flush_queued_reports();
         if (s != Status::ok) return {s, "channel yield failed"};
         return {};
     }
@@ -241,6 +326,7 @@ class OtaClient::Impl final : public ChannelListener {
     FetchResult fetch_yield(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout) {
         // Queued pushes, replies and reconnects first; the channel does not allocate when idle.
         (void)channel_.yield(std::chrono::milliseconds(0));
+        if (!queued_reports_.empty()) flush_queued_reports();
         if (state_ != OtaState::pushed && state_ != OtaState::fetching) {
             last_error_ = {Status::invalid_state,
                            std::string("fetch_yield() called in state ") + to_string(state_)};
@@ -250,70 +336,25 @@ class OtaClient::Impl final : public ChannelListener {
             last_error_ = {Status::invalid_argument, "fetch_yield() needs a non-empty buffer"};
             return {Status::invalid_argument, 0};
         }
-        if (state_ == OtaState::pushed && !start_download()) return {last_error_.status, 0};
+        if (state_ == OtaState::pushed) {
+            if (!start_download()) return {last_error_.status, 0};
+        }
+        switch (phase_) {
+            case Phase::rehash:
+                return rehash_step(buf, len, timeout);
+            case Phase::backoff:
+                return backoff_step(buf, len, timeout);
+            case Phase::idle:
+                // Only reachable when a failure already dropped the job.
+                return {last_error_.ok() ? Status::internal : last_error_.status, 0};
+            case Phase::streaming:
+                break;
+        }
         if (awaiting_end_) {
             const Status s = await_end(buf, len);
             return {s, 0};
         }
-
-        const ReadResult r = source_.read(buf, len, timeout);
-        if (r.status != Status::ok) {
-            return fail(r.status, kStepFetchFailed,
-                        "download failed: " + describe_source_failure(r.status));
-        }
-        if (r.bytes == 0 && !r.end_of_body) return {};  // nothing yet
-        if (!headers_checked_) {
-            if (!validate_response()) return {last_error_.status, 0};
-            headers_checked_ = true;
-        }
-        if (r.bytes > len) {
-            return fail(Status::internal, kStepFetchFailed,
-                        "download failed: the byte source returned more bytes than requested");
-        }
-        const std::uint64_t size = job_->size;
-        if (r.bytes == 0) {  // end of body before `size` bytes
-            return fail(Status::size_mismatch, kStepFetchFailed,
-                        "download failed: body shorter than announced: got " +
-                            std::to_string(fetched_) + " of " + std::to_string(size) + " bytes");
-        }
-        if (r.bytes > size - fetched_) {
-            return fail(Status::size_mismatch, kStepFetchFailed,
-                        "download failed: body longer than announced size of " +
-                            std::to_string(size) + " bytes");
-        }
-        if (const Status s = hasher_.update(buf, r.bytes); s != Status::ok) {
-            return fail(s, kStepGeneralFailed,
-                        std::string("digest update failed: ") + to_string(s));
-        }
-        if (sink_ != nullptr) {
-            if (const Status s = sink_->write(fetched_, buf, r.bytes); s != Status::ok) {
-                return fail(s, kStepBurnFailed,
-                            "storage failed: writing " + std::to_string(r.bytes) +
-                                " bytes at offset " + std::to_string(fetched_) +
-                                " failed: " + to_string(s));
-            }
-        }
-        fetched_ += r.bytes;
-
-        if (fetched_ == size) {
-            if (r.end_of_body) {
-                finish_fetch();
-                return {Status::ok, r.bytes};
-            }
-            awaiting_end_ = true;
-            end_deadline_ = clock_.now() + options_.end_of_body_wait;
-            // The caller's buffer holds the bytes being returned: probe into the scratch buffer.
-            const Status s = await_end(scratch_.data(), scratch_.size());
-            if (s != Status::ok) return {s, 0};
-            return {Status::ok, r.bytes};
-        }
-        if (r.end_of_body) {
-            return fail(Status::size_mismatch, kStepFetchFailed,
-                        "download failed: body shorter than announced: got " +
-                            std::to_string(fetched_) + " of " + std::to_string(size) + " bytes");
-        }
-        if (options_.auto_progress) auto_progress();
-        return {Status::ok, r.bytes};
+        return stream_step(buf, len, timeout);
     }
 
     Error check_firmware(bool& valid) {
@@ -331,7 +372,7 @@ class OtaClient::Impl final : public ChannelListener {
         const Status hs = hasher_.finish_hex(actual);
         if (hs != Status::ok) {
             const std::string desc = std::string("digest could not be computed: ") + to_string(hs);
-            (void)report(kStepCheckFailed, desc);
+            (void)report_own(kStepCheckFailed, desc);
             abort_sink();
             result.error = {hs, desc};
             last_error_ = result.error;
@@ -343,13 +384,15 @@ class OtaClient::Impl final : public ChannelListener {
                     const std::string desc =
                         std::string("storage failed: committing the image failed: ") +
                         to_string(cs);
-                    (void)report(kStepBurnFailed, desc);
+                    (void)report_own(kStepBurnFailed, desc);
                     abort_sink();
                     result.valid = false;
                     result.error = {Status::storage_failed, desc};
                     last_error_ = result.error;
                 } else {
                     sink_active_ = false;
+                    if (records_supported_) sink_->clear_record();
+                    records_ = false;
                 }
             }
         } else {
@@ -357,7 +400,7 @@ class OtaClient::Impl final : public ChannelListener {
                                      to_string(job_->digest.algorithm) + " " + job_->digest.hex +
                                      ", got " + actual;
             log(LogLevel::error, desc);
-            (void)report(kStepCheckFailed, desc);
+            (void)report_own(kStepCheckFailed, desc);
             abort_sink();
             last_error_ = {Status::digest_mismatch, desc};
         }
@@ -379,7 +422,7 @@ class OtaClient::Impl final : public ChannelListener {
                     std::string("restart_download() called in state ") + to_string(state_)};
         }
         close_source();
-        abort_sink();
+        abort_sink();  // also removes the resume record: the restart is from byte 0
         clear_download_progress();
         throttle_.reset();
         state_ = OtaState::pushed;
@@ -407,7 +450,11 @@ class OtaClient::Impl final : public ChannelListener {
     // ---- getters --------------------------------------------------------------------------
 
     OtaState state() const noexcept { return state_; }
-    std::uint64_t fetched_size() const noexcept { return fetched_; }
+    std::uint64_t fetched_size() const noexcept {
+        // While a resumed image is re-hashed, its stored bytes already count as fetched.
+        return phase_ == Phase::rehash ? rehash_target_ : fetched_;
+    }
+    std::size_t queued_reports() const noexcept { return queued_reports_.size(); }
     std::uint64_t file_size() const noexcept { return job_ ? job_->size : 0; }
     const UpgradeJob* job() const noexcept { return job_ ? &*job_ : nullptr; }
     std::string_view expected_digest() const noexcept {
@@ -449,13 +496,18 @@ class OtaClient::Impl final : public ChannelListener {
     }
 
     void on_connected() override {
-        if (state_ == OtaState::uninited || !reported_version_) return;
+        if (state_ == OtaState::uninited) return;
         try {
-            if (auto e = publish_inform(); !e.ok()) {
-                log(LogLevel::warning, "re-reporting the version failed: " + e.message());
+            if (reported_version_) {
+                if (auto e = publish_inform(); !e.ok()) {
+                    log(LogLevel::warning, "re-reporting the version failed: " + e.message());
+                }
             }
+            flush_queued_reports();
         } catch (const std::exception& e) {
-            log(LogLevel::error, std::string("re-reporting the version failed: ") + e.what());
+            log(LogLevel::error, std::string("re-reporting after a reconnect failed: ") + e.what());
+        } catch (...) {
+            log(LogLevel::error, "re-reporting after a reconnect failed: unknown exception");
         }
     }
 
@@ -463,6 +515,21 @@ class OtaClient::Impl final : public ChannelListener {
     struct CheckResult {
         bool valid = false;
         Error error;
+    };
+
+    /// Where a FETCHING download is.
+    enum class Phase {
+        idle,       ///< no download (not FETCHING)
+        rehash,     ///< re-hashing the bytes a previous run left in the sink
+        streaming,  ///< an attempt is open: reading from the source
+        backoff,    ///< between attempts: waiting for next_attempt_at_
+    };
+
+    /// Final (100) or failure report waiting for the broker.
+    struct QueuedReport {
+        int step = 0;
+        std::string desc;
+        std::string module;
     };
 
     std::uint64_t next_id() noexcept { return next_id_++; }
@@ -489,7 +556,8 @@ class OtaClient::Impl final : public ChannelListener {
         return channel_.publish(topics_.progress, payload, options_.progress_qos);
     }
 
-    /// A progress report under the policy and the one-failure-per-job rule.
+    /// A progress report under the policy and the one-failure-per-job rule (the application's
+    /// report_progress: never queued).
     Error report(int step, std::string_view desc) {
         if (step < 0 && failure_reported_) return {};
         const auto now = clock_.now();
@@ -501,12 +569,72 @@ class OtaClient::Impl final : public ChannelListener {
         return {};
     }
 
+    /// A report the client makes itself. While the channel is down, 0..99 are dropped and 100 or
+    /// a failure is queued for the reconnect; such a report counts as made. Never fails the
+    /// download: the result is informational.
+    Error report_own(int step, std::string_view desc) {
+        const bool must_arrive = step < 0 || step == kStepMax;
+        if (step < 0 && failure_reported_) return {};
+        if (!queued_reports_.empty()) flush_queued_reports();
+        const auto now = clock_.now();
+        if (!throttle_.should_send(step, now)) return {};
+        if (!must_arrive && !channel_.is_connected()) return {};  // QoS0 progress: dropped
+        Status s = Status::not_connected;
+        if (queued_reports_.empty() && channel_.is_connected()) {
+            s = publish_progress(step, desc, current_module());
+        }
+        if (s == Status::not_connected && must_arrive) {
+            queue_report(step, desc);
+            s = Status::ok;
+        }
+        if (s != Status::ok) return {s, "progress report not published"};
+        throttle_.mark_sent(step, now);
+        if (step < 0) failure_reported_ = true;
+        return {};
+    }
+
+    void queue_report(int step, std::string_view desc) {
+        if (queued_reports_.size() >= kMaxQueuedReports) {
+            log(LogLevel::warning,
+                "too many progress reports waiting for the broker: dropping "
+                "the oldest (step " +
+                    std::to_string(queued_reports_.front().step) + ")");
+            queued_reports_.pop_front();
+        }
+        queued_reports_.push_back(
+            QueuedReport{step, std::string(desc), std::string(current_module())});
+        log_lazy(LogLevel::info, [&] {
+            return "MQTT is down: progress step " + std::to_string(step) +
+                   " will be reported after the reconnect";
+        });
+    }
+
+    /// Publishes queued reports, oldest first, while the channel takes them. Each is sent once:
+    /// one that fails for another reason than the connection is dropped (logged).
+    void flush_queued_reports() {
+        while (!queued_reports_.empty() && channel_.is_connected()) {
+            const QueuedReport& q = queued_reports_.front();
+            const Status s = publish_progress(q.step, q.desc, q.module);
+            if (s == Status::not_connected) return;
+            if (s != Status::ok) {
+                log(LogLevel::warning, "dropping progress step " + std::to_string(q.step) +
+                                           " that waited for the broker: " + to_string(s));
+            } else {
+                log_lazy(LogLevel::info, [&] {
+                    return "reported progress step " + std::to_string(q.step) +
+                           " after the reconnect";
+                });
+            }
+            queued_reports_.pop_front();
+        }
+    }
+
     void auto_progress() {
         // Capped at 99: 100 is reported when the end of the body has been confirmed.
         const int percent = std::min(percent_of(fetched_, job_->size), 99);
         if (percent <= 0) return;  // 0 went out when the download started
         if (!throttle_.should_send(percent, clock_.now())) return;
-        (void)report(percent, {});
+        (void)report_own(percent, {});
     }
 
     void handle_malformed(const DecodeError& error, const char* what) {
@@ -590,6 +718,10 @@ class OtaClient::Impl final : public ChannelListener {
         }
     }
 
+    // ---- download: attempts ---------------------------------------------------------------
+
+    /// PUSHED -> FETCHING: digest, sink (fresh or resumed) and the first attempt. False when the
+    /// download already failed (reported, state INITED).
     bool start_download() {
         const UpgradeJob& job = *job_;
         clear_download_progress();
@@ -598,31 +730,249 @@ class OtaClient::Impl final : public ChannelListener {
                        std::string("starting the digest failed: ") + to_string(s));
             return false;
         }
+        const auto now = clock_.now();
+        download_started_ = now;
+        recorded_at_ = now;
+        std::uint64_t resume_from = 0;
         if (sink_ != nullptr) {
+            if (job.size > sink_->capacity()) {
+                (void)fail(Status::storage_full, kStepBurnFailed,
+                           "storage failed: the image of " + std::to_string(job.size) +
+                               " bytes does not fit the storage (capacity " +
+                               std::to_string(sink_->capacity()) + " bytes)");
+                return false;
+            }
             sink_active_ = true;  // a refused begin() is aborted too, to leave the sink idle
-            if (const Status s = sink_->begin(job.size); s != Status::ok) {
+            const Status s = prepare_sink(resume_from);
+            if (s != Status::ok) {
                 (void)fail(s, kStepBurnFailed,
                            "storage failed: could not begin an image of " +
                                std::to_string(job.size) + " bytes: " + to_string(s));
                 return false;
             }
         }
-        if (Error e = source_.open(job.url, 0); !e.ok()) {
-            (void)fail(Status::fetch_failed, kStepFetchFailed,
-                       "download failed: could not start the download: " + e.message());
+        state_ = OtaState::fetching;
+        log_lazy(LogLevel::info, [&] {
+            return "downloading version " + job.version + " from " + redact_url(job.url) +
+                   (resume_from > 0 ? " (resuming at byte " + std::to_string(resume_from) + ")"
+                                    : std::string());
+        });
+        if (options_.auto_progress) (void)report_own(0, {});
+        if (resume_from > 0) {
+            phase_ = Phase::rehash;
+            rehash_target_ = resume_from;
+            rehashed_ = 0;
+            return true;
+        }
+        return start_attempt();
+    }
+
+    /// Opens the source at fetched_. True when the download goes on (streaming, or backing off
+    /// after a transient open failure), false after a permanent failure.
+    bool start_attempt() {
+        ++attempts_;
+        const auto now = clock_.now();
+        headers_checked_ = false;
+        awaiting_end_ = false;
+        attempt_bytes_ = 0;
+        stall_window_start_ = now;
+        stall_window_bytes_ = 0;
+        last_read_call_ = now;
+        if (Error e = source_.open(job_->url, fetched_); !e.ok()) {
+            const std::string why = "could not start the download: " + e.message();
+            if (e.status == Status::fetch_failed || e.status == Status::timeout) {
+                return transient(Status::fetch_failed, why).status == Status::ok;
+            }
+            (void)fail(Status::fetch_failed, kStepFetchFailed, "download failed: " + why);
             return false;
         }
         source_open_ = true;
-        state_ = OtaState::fetching;
-        log_lazy(LogLevel::info, [&] {
-            return "downloading version " + job.version + " from " + redact_url(job.url);
-        });
-        if (options_.auto_progress) (void)report(0, {});
+        phase_ = Phase::streaming;
+        if (attempts_ > 1) {
+            log_lazy(LogLevel::info, [&] {
+                return "download attempt " + std::to_string(attempts_) + " for version " +
+                       job_->version + " from byte " + std::to_string(fetched_);
+            });
+        }
         return true;
     }
 
-    /// Checks the response headers once the first bytes (or the end) arrived.
-    bool validate_response() {
+    /// One read of the open attempt (not yet at the end of the image).
+    FetchResult stream_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout) {
+        const ReadResult r = source_.read(buf, len, timeout);
+        if (r.status != Status::ok) {
+            const std::string why = describe_source_failure(r.status);
+            if (r.status == Status::timeout || r.status == Status::fetch_failed) {
+                return transient(r.status, why);
+            }
+            return fail(r.status, kStepFetchFailed, "download failed: " + why);
+        }
+        if (r.bytes == 0 && !r.end_of_body) {  // nothing yet
+            if (stalled(clock_.now())) return transient(Status::timeout, stall_description());
+            return {};
+        }
+        if (!headers_checked_) {
+            if (auto verdict = check_response()) return *verdict;
+            headers_checked_ = true;
+        }
+        if (r.bytes > len) {
+            return fail(Status::internal, kStepFetchFailed,
+                        "download failed: the byte source returned more bytes than requested");
+        }
+        const std::uint64_t size = job_->size;
+        if (r.bytes == 0) {  // end of body before `size` bytes: resumable
+            return transient(Status::size_mismatch, short_body_description());
+        }
+        if (r.bytes > size - fetched_) {
+            return fail(Status::size_mismatch, kStepFetchFailed,
+                        "download failed: body longer than announced size of " +
+                            std::to_string(size) + " bytes");
+        }
+        if (const Status s = hasher_.update(buf, r.bytes); s != Status::ok) {
+            return fail(s, kStepGeneralFailed,
+                        std::string("digest update failed: ") + to_string(s));
+        }
+        if (sink_ != nullptr) {
+            if (const Status s = sink_->write(fetched_, buf, r.bytes); s != Status::ok) {
+                return fail(s, kStepBurnFailed,
+                            "storage failed: writing " + std::to_string(r.bytes) +
+                                " bytes at offset " + std::to_string(fetched_) +
+                                " failed: " + to_string(s));
+            }
+        }
+        fetched_ += r.bytes;
+        attempt_bytes_ += r.bytes;
+
+        if (fetched_ == size) {
+            if (r.end_of_body) {
+                finish_fetch();
+                return {Status::ok, r.bytes};
+            }
+            awaiting_end_ = true;
+            end_deadline_ = clock_.now() + options_.end_of_body_wait;
+            // The caller's buffer holds the bytes being returned: probe into the scratch buffer.
+            const Status s = await_end(scratch_.data(), scratch_.size());
+            if (s != Status::ok) return {s, 0};
+            return {Status::ok, r.bytes};
+        }
+        if (r.end_of_body) {
+            // These bytes are stored; the rest is asked for again.
+            const FetchResult t = transient(Status::size_mismatch, short_body_description());
+            return t.status == Status::ok ? FetchResult{Status::ok, r.bytes} : t;
+        }
+        if (const Status s = maybe_save_record(false); s != Status::ok) {
+            return fail(s, kStepBurnFailed,
+                        std::string("storage failed: flushing the image failed: ") + to_string(s));
+        }
+        if (options_.auto_progress) auto_progress();
+        if (stalled(clock_.now())) {
+            const FetchResult t = transient(Status::timeout, stall_description());
+            return t.status == Status::ok ? FetchResult{Status::ok, r.bytes} : t;
+        }
+        return {Status::ok, r.bytes};
+    }
+
+    std::string short_body_description() const {
+        return "body shorter than announced: got " + std::to_string(fetched_) + " of " +
+               std::to_string(job_->size) + " bytes";
+    }
+
+    std::string stall_description() const {
+        return "stalled: fewer than " + std::to_string(options_.retry.stall_floor_bytes_per_s) +
+               " bytes/s over " + std::to_string(options_.retry.stall_window.count()) + " ms";
+    }
+
+    /// Stall detector (RetryPolicy::stall_*): true when the window that just ended brought too
+    /// few bytes. Time the application spent away from fetch_yield() does not count.
+    bool stalled(Clock::time_point now) noexcept {
+        const RetryPolicy& rp = options_.retry;
+        if (rp.stall_floor_bytes_per_s == 0) return false;
+        if (now - last_read_call_ > rp.stall_window) {
+            stall_window_start_ = now;
+            stall_window_bytes_ = attempt_bytes_;
+        }
+        last_read_call_ = now;
+        if (now - stall_window_start_ < rp.stall_window) return false;
+        const auto window_ms = static_cast<std::uint64_t>(rp.stall_window.count());
+        const std::uint64_t need = rp.stall_floor_bytes_per_s * window_ms / 1000;
+        const bool slow = attempt_bytes_ - stall_window_bytes_ < need;
+        stall_window_start_ = now;
+        stall_window_bytes_ = attempt_bytes_;
+        return slow;
+    }
+
+    /// Ends the current attempt after a transient failure and schedules the next one, or fails
+    /// the download when no attempt or time is left. {ok, 0} while the download goes on.
+    FetchResult transient(Status status, const std::string& why,
+                          std::optional<std::chrono::seconds> retry_after = std::nullopt) {
+        close_source();
+        awaiting_end_ = false;
+        headers_checked_ = false;
+        if (fetched_ > high_water_) {  // this attempt stored new bytes
+            high_water_ = fetched_;
+            failures_in_row_ = 0;
+        }
+        ++failures_in_row_;
+        const RetryPolicy& rp = options_.retry;
+        if (failures_in_row_ >= rp.max_attempts) {
+            std::string desc = "download failed: " + why;
+            if (rp.max_attempts > 1) {
+                desc += " (gave up after " + std::to_string(failures_in_row_) +
+                        " attempts in a row without progress)";
+            }
+            return fail(status, kStepFetchFailed, std::move(desc));
+        }
+        const auto now = clock_.now();
+        const auto delay =
+            detail::backoff_delay(rp, failures_in_row_, random_.next_unit(), retry_after);
+        if (now + delay - download_started_ > rp.total_deadline) {
+            return fail(status, kStepFetchFailed,
+                        "download failed: " + why +
+                            " (no time left for another attempt within "
+                            "the total deadline of " +
+                            std::to_string(rp.total_deadline.count()) + " ms)");
+        }
+        // The pause is a good moment to make the progress so far survive a crash.
+        if (const Status s = maybe_save_record(true); s != Status::ok) {
+            return fail(s, kStepBurnFailed,
+                        std::string("storage failed: flushing the image failed: ") + to_string(s));
+        }
+        phase_ = Phase::backoff;
+        next_attempt_at_ = now + delay;
+        log_lazy(LogLevel::warning, [&] {
+            return "download of version " + job_->version + " interrupted at byte " +
+                   std::to_string(fetched_) + " of " + std::to_string(job_->size) + ": " + why +
+                   "; retrying in " + std::to_string(delay.count()) + " ms (" +
+                   std::to_string(failures_in_row_) + " of at most " +
+                   std::to_string(rp.max_attempts) + " attempts without progress)";
+        });
+        return {};
+    }
+
+    /// Waits (at most `timeout`, serving the channel) for the next attempt, then starts it and
+    /// reads from it for whatever is left of `timeout`.
+    FetchResult backoff_step(std::uint8_t* buf, std::size_t len,
+                             std::chrono::milliseconds timeout) {
+        timeout = std::max(timeout, std::chrono::milliseconds(0));
+        const auto entered = clock_.now();
+        if (entered < next_attempt_at_) {
+            const auto left =
+                std::chrono::ceil<std::chrono::milliseconds>(next_attempt_at_ - entered);
+            const auto wait = std::min(left, timeout);
+            if (wait.count() > 0) (void)channel_.yield(wait);
+            if (!queued_reports_.empty()) flush_queued_reports();
+            if (state_ != OtaState::fetching || phase_ != Phase::backoff) return {};
+            if (clock_.now() < next_attempt_at_) return {};
+        }
+        if (!start_attempt()) return {last_error_.status, 0};
+        if (phase_ != Phase::streaming) return {};
+        const auto spent = std::chrono::ceil<std::chrono::milliseconds>(clock_.now() - entered);
+        return stream_step(buf, len, std::max(timeout - spent, std::chrono::milliseconds(0)));
+    }
+
+    /// Checks the response headers once the first bytes (or the end) arrived: nothing when the
+    /// attempt may go on, else what fetch_yield returns (after transient() or fail()).
+    std::optional<FetchResult> check_response() {
         const std::uint64_t size = job_->size;
         const int http = source_.http_status();
         if (http == 206) {
@@ -630,26 +980,63 @@ class OtaClient::Impl final : public ChannelListener {
             const auto range = detail::parse_content_range(raw);
             if (!range || range->first != fetched_ || !range->total || *range->total != size ||
                 range->last != size - 1) {
-                (void)fail(Status::fetch_failed, kStepFetchFailed,
-                           "download failed: HTTP 206 with Content-Range " + quote_header(raw) +
-                               ", expected bytes " + std::to_string(fetched_) + "-" +
-                               std::to_string(size - 1) + "/" + std::to_string(size));
-                return false;
+                return fail(Status::fetch_failed, kStepFetchFailed,
+                            "download failed: HTTP 206 with Content-Range " + quote_header(raw) +
+                                ", expected bytes " + std::to_string(fetched_) + "-" +
+                                std::to_string(size - 1) + "/" + std::to_string(size));
             }
-        } else if (http != 200 || fetched_ != 0) {
-            (void)fail(Status::fetch_failed, kStepFetchFailed,
-                       http == 0 ? std::string("download failed: no HTTP status")
-                                 : "download failed: HTTP " + std::to_string(http));
-            return false;
+        } else if (http == 200) {
+            if (fetched_ != 0) {
+                // The server ignored the Range request: the body starts at byte 0 again.
+                if (auto r = restart_from_zero()) return r;
+            }
+        } else if (http == 408 || http == 429 || (http >= 500 && http <= 599)) {
+            return transient(Status::fetch_failed, "HTTP " + std::to_string(http),
+                             source_.retry_after());
+        } else if (http == 0) {
+            return transient(Status::fetch_failed, "the response carried no HTTP status");
+        } else if (http == 416) {
+            return fail(Status::fetch_failed, kStepFetchFailed,
+                        "download failed: HTTP 416 (range not satisfiable) for bytes " +
+                            std::to_string(fetched_) + "- of a " + std::to_string(size) +
+                            "-byte image");
+        } else {
+            return fail(Status::fetch_failed, kStepFetchFailed,
+                        "download failed: HTTP " + std::to_string(http));
         }
         if (const auto length = source_.content_length(); length && *length != size - fetched_) {
-            (void)fail(Status::size_mismatch, kStepFetchFailed,
-                       "download failed: Content-Length " + std::to_string(*length) +
-                           " does not match the announced size of " + std::to_string(size) +
-                           " bytes");
-            return false;
+            return fail(
+                Status::size_mismatch, kStepFetchFailed,
+                "download failed: Content-Length " + std::to_string(*length) +
+                    " does not match the announced size of " + std::to_string(size) + " bytes" +
+                    (fetched_ > 0 ? " from byte " + std::to_string(fetched_) : std::string()));
         }
-        return true;
+        return std::nullopt;
+    }
+
+    /// A 200 answered a Range request: fresh digest, sink begun again, from byte 0.
+    std::optional<FetchResult> restart_from_zero() {
+        log_lazy(LogLevel::warning, [&] {
+            return "the server ignored the Range request for bytes " + std::to_string(fetched_) +
+                   "- (HTTP 200): restarting version " + job_->version + " from byte 0";
+        });
+        if (const Status s = hasher_.start(job_->digest.algorithm); s != Status::ok) {
+            return fail(s, kStepGeneralFailed,
+                        std::string("restarting the digest failed: ") + to_string(s));
+        }
+        fetched_ = 0;
+        throttle_.reset();
+        if (sink_ != nullptr) {
+            if (records_supported_) sink_->clear_record();
+            recorded_bytes_ = 0;
+            recorded_at_ = clock_.now();
+            if (const Status s = sink_->begin(job_->size); s != Status::ok) {
+                return fail(s, kStepBurnFailed,
+                            "storage failed: could not begin an image of " +
+                                std::to_string(job_->size) + " bytes: " + to_string(s));
+            }
+        }
+        return std::nullopt;
     }
 
     /// One read after the last byte: ok while still waiting, or the failure (already handled).
@@ -687,12 +1074,164 @@ class OtaClient::Impl final : public ChannelListener {
     void finish_fetch() {
         awaiting_end_ = false;
         close_source();
+        phase_ = Phase::idle;
         state_ = OtaState::fetched;
         log_lazy(LogLevel::info, [&] {
             return "downloaded version " + job_->version + " (" + std::to_string(fetched_) +
-                   " bytes)";
+                   " bytes" +
+                   (attempts_ > 1 ? ", " + std::to_string(attempts_) + " attempts"
+                                  : std::string()) +
+                   ")";
         });
-        if (options_.auto_progress) (void)report(kStepMax, {});
+        if (options_.auto_progress) (void)report_own(kStepMax, {});
+    }
+
+    // ---- download: crash resume -----------------------------------------------------------
+
+    /// Begins the sink for the current job, or resumes the partial image of an earlier run of
+    /// the same job (`resume_from` = the bytes to re-hash). Any record that does not match is
+    /// discarded. The status is begin()'s.
+    Status prepare_sink(std::uint64_t& resume_from) {
+        const UpgradeJob& job = *job_;
+        resume_from = 0;
+        records_ = false;
+        records_supported_ = false;
+        recorded_bytes_ = 0;
+        if (options_.resume.enabled) {
+            record_ = detail::resume_identity(job);
+            record_identity_len_ = record_.size();
+            if (record_identity_len_ + detail::kResumeRecordTailMax <=
+                FirmwareSink::kMaxResumeRecordSize) {
+                record_.reserve(record_identity_len_ + detail::kResumeRecordTailMax);
+                std::vector<std::uint8_t> stored;
+                const Status ls = sink_->load_record(stored);
+                if (ls != Status::invalid_state) {
+                    records_supported_ = true;
+                    records_ = true;  // a failing save turns this off again for the job
+                    if (ls == Status::ok && !stored.empty()) {
+                        if (resume_partial(stored, resume_from)) return Status::ok;
+                    } else if (ls != Status::ok) {
+                        log(LogLevel::warning, std::string("cannot load the resume record: ") +
+                                                   to_string(ls) + "; starting from byte 0");
+                        sink_->clear_record();
+                    }
+                }
+            }
+        }
+        return sink_->begin(job.size);
+    }
+
+    /// Tries to resume from the `stored` record: true (sink resumed, `resume_from` set) or false
+    /// (record removed; the caller begins afresh).
+    bool resume_partial(const std::vector<std::uint8_t>& stored, std::uint64_t& resume_from) {
+        const UpgradeJob& job = *job_;
+        const std::string_view text(reinterpret_cast<const char*>(stored.data()), stored.size());
+        const std::string_view identity(record_.data(), record_identity_len_);
+        const auto bytes = detail::parse_resume_record(text, identity);
+        std::string why;
+        if (!bytes) {
+            why = "it belongs to another job or is damaged";
+        } else if (*bytes == 0 || *bytes > job.size) {
+            why = "it claims " + std::to_string(*bytes) + " bytes of " + std::to_string(job.size);
+        } else {
+            std::uint64_t have = 0;
+            const Status rs = sink_->resume(job.size, have);
+            if (rs == Status::ok && have >= *bytes) {
+                resume_from = *bytes;
+                recorded_bytes_ = *bytes;
+                return true;
+            }
+            why = rs == Status::ok
+                      ? "the partial image holds only " + std::to_string(have) + " of the " +
+                            std::to_string(*bytes) + " recorded bytes"
+                      : std::string("the partial image cannot be reopened: ") + to_string(rs);
+        }
+        log(LogLevel::warning, "discarding the resume record for version " + job.version + ": " +
+                                   why + "; starting from byte 0");
+        sink_->clear_record();
+        return false;
+    }
+
+    /// Re-hashes (a bounded part of) the resumed bytes, then starts the first attempt.
+    FetchResult rehash_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout) {
+        const auto deadline = clock_.now() + timeout;
+        while (rehashed_ < rehash_target_) {
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(len, rehash_target_ - rehashed_));
+            if (const Status s = sink_->read(rehashed_, buf, n); s != Status::ok) {
+                log(LogLevel::warning, "cannot read back the partial image of version " +
+                                           job_->version + " at byte " + std::to_string(rehashed_) +
+                                           ": " + to_string(s) + "; starting from byte 0");
+                if (auto r = discard_resumed()) return *r;
+                break;
+            }
+            if (const Status s = hasher_.update(buf, n); s != Status::ok) {
+                return fail(s, kStepGeneralFailed,
+                            std::string("digest update failed: ") + to_string(s));
+            }
+            rehashed_ += n;
+            if (rehashed_ < rehash_target_ && clock_.now() >= deadline) return {};
+        }
+        fetched_ = rehashed_;
+        high_water_ = fetched_;
+        if (fetched_ > 0) {
+            log_lazy(LogLevel::info, [&] {
+                return "re-hashed " + std::to_string(fetched_) + " stored bytes of version " +
+                       job_->version + "; continuing the download there";
+            });
+        }
+        if (fetched_ == job_->size) {  // everything was already stored
+            phase_ = Phase::idle;
+            finish_fetch();
+            return {};
+        }
+        if (options_.auto_progress) auto_progress();
+        if (!start_attempt()) return {last_error_.status, 0};
+        return {};
+    }
+
+    /// The resumed bytes cannot be used: drop them and start at byte 0.
+    std::optional<FetchResult> discard_resumed() {
+        rehashed_ = 0;
+        rehash_target_ = 0;
+        if (records_supported_) sink_->clear_record();
+        recorded_bytes_ = 0;
+        if (const Status s = hasher_.start(job_->digest.algorithm); s != Status::ok) {
+            return fail(s, kStepGeneralFailed,
+                        std::string("restarting the digest failed: ") + to_string(s));
+        }
+        if (const Status s = sink_->begin(job_->size); s != Status::ok) {
+            return fail(s, kStepBurnFailed,
+                        "storage failed: could not begin an image of " +
+                            std::to_string(job_->size) + " bytes: " + to_string(s));
+        }
+        return std::nullopt;
+    }
+
+    /// Flushes the sink and saves the resume record when enough new bytes and time passed
+    /// (ResumePolicy), or whenever there is something new with `force`. Only a failing flush is
+    /// an error; a failing save turns records off for this job.
+    Status maybe_save_record(bool force) {
+        if (!records_ || sink_ == nullptr || fetched_ <= recorded_bytes_) return Status::ok;
+        const auto now = clock_.now();
+        if (!force && (fetched_ - recorded_bytes_ < options_.resume.record_every_bytes ||
+                       now - recorded_at_ < options_.resume.record_min_interval)) {
+            return Status::ok;
+        }
+        // Durable bytes first: the record must never claim more than the medium holds.
+        if (const Status s = sink_->flush(); s != Status::ok) return s;
+        detail::finish_resume_record(record_, record_identity_len_, fetched_);
+        const Status s = sink_->save_record(reinterpret_cast<const std::uint8_t*>(record_.data()),
+                                            record_.size());
+        if (s != Status::ok) {
+            log(LogLevel::warning, std::string("cannot save the resume record: ") + to_string(s) +
+                                       "; this download will not survive a restart");
+            records_ = false;
+            return Status::ok;
+        }
+        recorded_bytes_ = fetched_;
+        recorded_at_ = now;
+        return Status::ok;
     }
 
     std::string describe_source_failure(Status s) const {
@@ -707,7 +1246,7 @@ class OtaClient::Impl final : public ChannelListener {
             return desc + " (version " + (job_ ? job_->version : std::string()) + ", url " +
                    (job_ ? redact_url(job_->url) : std::string()) + ")";
         });
-        if (auto e = report(step, desc); !e.ok()) {
+        if (auto e = report_own(step, desc); !e.ok()) {
             log_lazy(LogLevel::warning,
                      [&] { return "reporting the failure failed: " + e.message(); });
         }
@@ -723,9 +1262,15 @@ class OtaClient::Impl final : public ChannelListener {
         source_open_ = false;
     }
 
+    /// Drops the sink's partial image and the resume record that points at it.
     void abort_sink() noexcept {
-        if (sink_ != nullptr && sink_active_) sink_->abort();
+        if (sink_ != nullptr && sink_active_) {
+            if (records_supported_) sink_->clear_record();
+            sink_->abort();
+        }
         sink_active_ = false;
+        records_ = false;
+        records_supported_ = false;
     }
 
     void clear_download_progress() noexcept {
@@ -733,6 +1278,14 @@ class OtaClient::Impl final : public ChannelListener {
         headers_checked_ = false;
         awaiting_end_ = false;
         check_.reset();
+        phase_ = Phase::idle;
+        attempts_ = 0;
+        failures_in_row_ = 0;
+        high_water_ = 0;
+        attempt_bytes_ = 0;
+        rehash_target_ = 0;
+        rehashed_ = 0;
+        recorded_bytes_ = 0;
     }
 
     /// Forgets the current job, releasing the source and any uncommitted image.
@@ -769,6 +1322,32 @@ class OtaClient::Impl final : public ChannelListener {
     detail::ProgressThrottle throttle_;
     bool failure_reported_ = false;
     std::optional<CheckResult> check_;
+
+    // Attempts and retries (RetryPolicy).
+    Phase phase_ = Phase::idle;
+    std::size_t attempts_ = 0;      // source opens for this job
+    int failures_in_row_ = 0;       // failed attempts since the last one that made progress
+    std::uint64_t high_water_ = 0;  // most bytes fetched before the current attempt
+    Clock::time_point download_started_{};
+    Clock::time_point next_attempt_at_{};
+    detail::JitterRandom random_;
+    // Stall detection.
+    std::uint64_t attempt_bytes_ = 0;  // bytes received in the current attempt
+    std::uint64_t stall_window_bytes_ = 0;
+    Clock::time_point stall_window_start_{};
+    Clock::time_point last_read_call_{};
+
+    // Crash resume (ResumePolicy).
+    bool records_supported_ = false;  // the sink keeps resume records
+    bool records_ = false;            // ...and this job saves them
+    std::string record_;              // identity, then the tail written by each save
+    std::size_t record_identity_len_ = 0;
+    std::uint64_t recorded_bytes_ = 0;  // bytes covered by the last saved record
+    Clock::time_point recorded_at_{};
+    std::uint64_t rehash_target_ = 0;
+    std::uint64_t rehashed_ = 0;
+
+    std::deque<QueuedReport> queued_reports_;
 };
 
 // ---- OtaClient: forwards to Impl, keeping exceptions inside the library ----------------------
@@ -870,6 +1449,9 @@ OtaState OtaClient::state() const noexcept {
 }
 std::uint64_t OtaClient::fetched_size() const noexcept {
     return impl_->fetched_size();
+}
+std::size_t OtaClient::queued_reports() const noexcept {
+    return impl_->queued_reports();
 }
 std::uint64_t OtaClient::file_size() const noexcept {
     return impl_->file_size();

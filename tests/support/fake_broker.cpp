@@ -169,8 +169,9 @@ void FakeChannel::reconnect() {
     inbox_.push_back(Event{EventKind::connected, {}, {}});
 }
 
-Status FakeChannel::yield(std::chrono::milliseconds /*timeout*/) {
+Status FakeChannel::yield(std::chrono::milliseconds timeout) {
     ++yields_;
+    max_yield_timeout_ = std::max(max_yield_timeout_, timeout);
     if (inbox_.empty()) return Status::ok;  // the no-allocation path
     ++delivering_;
     // Only what was queued on entry: listeners publishing to themselves cannot loop forever.

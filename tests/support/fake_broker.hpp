@@ -102,6 +102,10 @@ class FakeChannel final : public MqttChannel {
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     /// Number of yield() calls so far.
     [[nodiscard]] std::size_t yield_count() const noexcept { return yields_; }
+    /// The longest timeout any yield() call was given so far.
+    [[nodiscard]] std::chrono::milliseconds max_yield_timeout() const noexcept {
+        return max_yield_timeout_;
+    }
 
   private:
     friend class FakeBroker;
@@ -122,6 +126,7 @@ class FakeChannel final : public MqttChannel {
     std::deque<Event> inbox_;
     int delivering_ = 0;
     std::size_t yields_ = 0;
+    std::chrono::milliseconds max_yield_timeout_{0};
 };
 
 /// A Clock that only moves when told to.

@@ -7,11 +7,31 @@
 namespace ota::test {
 
 Error ScriptedSource::open(std::string_view url, std::uint64_t offset) {
-    opens_.push_back(OpenCall{std::string(url), offset});
+    opens_.push_back(OpenCall{std::string(url), offset,
+                              clock_ != nullptr ? clock_->now() : Clock::time_point{}});
+    if (!upcoming_.empty()) {
+        response_ = std::move(upcoming_.front());
+        upcoming_.pop_front();
+    }
+    open_ = false;
     if (!open_error_.ok()) return open_error_;
+    if (response_.open_error) return *response_.open_error;
     open_ = true;
     headers_known_ = false;
     failed_ = false;
+    if (response_.range_from_offset) {
+        const std::size_t total = response_.body.size();
+        response_.honor_offset = true;
+        response_.content_length = total - std::min<std::size_t>(offset, total);
+        if (offset > 0) {
+            response_.status = 206;
+            response_.content_range = "bytes " + std::to_string(offset) + "-" +
+                                      std::to_string(total - 1) + "/" + std::to_string(total);
+        } else {
+            response_.status = 200;
+            response_.content_range.clear();
+        }
+    }
     start_ = response_.honor_offset ? static_cast<std::size_t>(offset) : 0;
     pos_ = start_;
     idle_left_ = response_.idle_reads;
@@ -39,6 +59,7 @@ ReadResult ScriptedSource::read(std::uint8_t* buf, std::size_t len,
         failed_ = true;
         return ReadResult{response_.fail_status, 0, false};
     }
+    if (response_.stall_after && pos_ >= *response_.stall_after) return {};
     const std::size_t end = available_end();
     if (pos_ >= end) {
         if (response_.never_end) return {};
@@ -50,6 +71,7 @@ ReadResult ScriptedSource::read(std::uint8_t* buf, std::size_t len,
     }
     std::size_t n = std::min({len, response_.max_chunk, end - pos_});
     if (response_.fail_after) n = std::min(n, *response_.fail_after - pos_);
+    if (response_.stall_after) n = std::min(n, *response_.stall_after - pos_);
     const std::size_t body_size = response_.body.size();
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t at = pos_ + i;
@@ -71,6 +93,10 @@ std::string_view ScriptedSource::content_range() const noexcept {
 
 std::optional<std::uint64_t> ScriptedSource::content_length() const noexcept {
     return headers_known_ ? response_.content_length : std::nullopt;
+}
+
+std::optional<std::chrono::seconds> ScriptedSource::retry_after() const noexcept {
+    return headers_known_ ? response_.retry_after : std::nullopt;
 }
 
 std::string ScriptedSource::last_error_detail() const {

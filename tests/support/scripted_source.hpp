@@ -4,17 +4,19 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ota/byte_source.hpp"
+#include "ota/clock.hpp"
 #include "ota/status.hpp"
 
 namespace ota::test {
 
-/// What the scripted server answers to every open().
+/// What the scripted server answers to an open() (see ScriptedSource::set_script).
 struct ScriptedResponse {
     int status = 200;                             ///< HTTP status code
     std::string content_range;                    ///< raw header value, empty = absent
@@ -30,6 +32,15 @@ struct ScriptedResponse {
     bool never_end = false;            ///< after the last byte, never signal end_of_body
     bool end_with_last_chunk = false;  ///< signal end_of_body together with the last bytes
     bool honor_offset = false;         ///< serve from open()'s offset instead of from 0
+    /// Answer like a server that honours Range: serve from open()'s offset and, when it is > 0,
+    /// reply 206 with the matching Content-Range and Content-Length (computed at open()).
+    bool range_from_offset = false;
+    /// After this absolute position, read() returns nothing forever (a stalled transfer).
+    std::optional<std::size_t> stall_after;
+    /// What retry_after() reports once the headers are known.
+    std::optional<std::chrono::seconds> retry_after;
+    /// open() fails with this error (the call is still recorded).
+    std::optional<Error> open_error;
 };
 
 /// Replays a ScriptedResponse. read() never allocates.
@@ -38,13 +49,23 @@ class ScriptedSource final : public ByteSource {
     struct OpenCall {
         std::string url;
         std::uint64_t offset = 0;
+        Clock::time_point at{};  ///< the clock's time of the call (set_clock), else epoch
     };
 
     ScriptedSource() = default;
     explicit ScriptedSource(ScriptedResponse response) : response_(std::move(response)) {}
 
-    /// Replaces the script; takes effect at the next open().
-    void set_response(ScriptedResponse response) { response_ = std::move(response); }
+    /// One response for every open() from now on (also changes the current transfer's script).
+    void set_response(ScriptedResponse response) {
+        upcoming_.clear();
+        response_ = std::move(response);
+    }
+    /// A sequence of responses: each open() takes the next one; the last one repeats.
+    void set_script(std::vector<ScriptedResponse> responses) {
+        upcoming_.assign(responses.begin(), responses.end());
+    }
+    /// Records the time of each open() from `clock` (nullptr: no time).
+    void set_clock(const Clock* clock) noexcept { clock_ = clock; }
     [[nodiscard]] ScriptedResponse& response() noexcept { return response_; }
     /// Makes the next open() calls fail with `error` (Status::ok restores).
     void set_open_error(Error error) { open_error_ = std::move(error); }
@@ -55,6 +76,7 @@ class ScriptedSource final : public ByteSource {
     [[nodiscard]] int http_status() const noexcept override;
     [[nodiscard]] std::string_view content_range() const noexcept override;
     [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept override;
+    [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept override;
     [[nodiscard]] std::string last_error_detail() const override;
     void close() noexcept override;
 
@@ -71,6 +93,8 @@ class ScriptedSource final : public ByteSource {
     [[nodiscard]] std::size_t available_end() const noexcept;
 
     ScriptedResponse response_;
+    std::deque<ScriptedResponse> upcoming_;
+    const Clock* clock_ = nullptr;
     Error open_error_;
     std::vector<OpenCall> opens_;
     bool open_ = false;

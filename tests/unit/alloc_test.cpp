@@ -166,7 +166,8 @@ TEST(AllocationCounter, CountsOnlyInsideTheWindow) {
 /// One device, one job of `chunks` x 4 KiB, all fakes preallocated before counting starts.
 class Rig {
   public:
-    Rig(std::size_t chunks, bool auto_progress)
+    /// `record_every_chunk`: save a resume record after every chunk (flush + save).
+    Rig(std::size_t chunks, bool auto_progress, bool record_every_chunk = false)
         : body_(make_body(chunks * kChunk)),
           sink_(body_.size()),
           buf_(kChunk),
@@ -193,6 +194,10 @@ class Rig {
         o.product_key = "a1X2bEnP82z";
         o.device_name = "example1";
         o.auto_progress = auto_progress;
+        if (record_every_chunk) {
+            o.resume.record_every_bytes = kChunk;
+            o.resume.record_min_interval = 0ms;
+        }
         client_ = std::make_unique<OtaClient>(channel_, source_, o, clock_);
         EXPECT_TRUE(client_->init().ok());
         EXPECT_TRUE(client_->set_sink(&sink_).ok());
@@ -212,6 +217,7 @@ class Rig {
     }
 
     FakeBroker& broker() { return broker_; }
+    FakeChannel& channel() { return channel_; }
     OtaClient& client() { return *client_; }
     MemorySink& sink() { return sink_; }
     const std::vector<std::uint8_t>& body() const { return body_; }
@@ -255,6 +261,33 @@ TEST(FetchAllocations, ZeroAllocationsPerChunkInSteadyState) {
     EXPECT_TRUE(valid);
     EXPECT_EQ(rig.sink().data(), rig.body());
     EXPECT_EQ(rig.sink().buffer_capacity(), sink_capacity);  // the preallocated sink never grew
+}
+
+/// Steady-state chunks with the expensive extras switched on: a resume record saved after every
+/// chunk, and auto progress while the broker is away (reports are then dropped, not composed).
+TEST(FetchAllocations, ZeroAllocationsPerChunkWithRecordsAndBrokerDown) {
+    constexpr std::size_t kChunks = 300;
+    Rig rig(kChunks, /*auto_progress=*/true, /*record_every_chunk=*/true);
+    rig.push();
+    std::size_t bad_results = 0;
+    g_allocations.store(0);
+    for (std::size_t i = 0; i < kChunks; ++i) {
+        if (i == 5) rig.channel().disconnect();
+        const bool steady = i >= 10 && i < 290;
+        if (steady) g_counting.store(true);
+        const FetchResult r = rig.step();
+        if (steady) g_counting.store(false);
+        if (r.status != Status::ok || r.bytes != kChunk) ++bad_results;
+    }
+    EXPECT_EQ(bad_results, 0U);
+    EXPECT_EQ(g_allocations.load(), 0U) << "allocations between chunk 10 and chunk 290";
+    EXPECT_GE(rig.sink().record_saves, 280U);  // the record path really ran
+    EXPECT_EQ(rig.client().state(), OtaState::fetched);
+    rig.channel().reconnect();
+    EXPECT_TRUE(rig.client().poll(0ms).ok());
+    bool valid = false;
+    ASSERT_TRUE(rig.client().check_firmware(valid).ok());
+    EXPECT_TRUE(valid);
 }
 
 struct JobCost {

@@ -106,6 +106,14 @@ ClientOptions default_options(std::string dn = kDn) {
     return o;
 }
 
+/// Options under which the first transient failure ends the job (retries are covered by
+/// client_reliability_test.cpp).
+ClientOptions no_retry_options() {
+    ClientOptions o = default_options();
+    o.retry.max_attempts = 1;
+    return o;
+}
+
 struct FetchOutcome {
     std::vector<std::uint8_t> bytes;
     FetchResult last;
@@ -335,7 +343,7 @@ TEST_F(ClientTest, DigestMismatchReportedOnceAndSinkAborted) {
 // ---- download failures ----------------------------------------------------------------------
 
 TEST_F(ClientTest, ShortBodyFailsWithSizeMismatch) {
-    make_client();
+    make_client(no_retry_options());
     ASSERT_TRUE(client->set_sink(&sink).ok());
     auto r = ok_response(kBodyA);
     r.end_after = 6000;
@@ -359,7 +367,7 @@ TEST_F(ClientTest, ShortBodyFailsWithSizeMismatch) {
 }
 
 TEST_F(ClientTest, ShortBodyEndingWithTheLastChunk) {
-    make_client();
+    make_client(no_retry_options());
     auto r = ok_response(kBodyA);
     r.end_after = 2500;
     r.content_length.reset();
@@ -433,7 +441,7 @@ TEST_F(ClientTest, Http404IsNeverStored) {
 }
 
 TEST_F(ClientTest, Http500WithEmptyBodyFails) {
-    make_client();
+    make_client(no_retry_options());
     ASSERT_TRUE(client->set_sink(&sink).ok());
     ScriptedResponse r;
     r.status = 500;
@@ -500,7 +508,7 @@ TEST_F(ClientTest, ContentLengthMustMatchTheAnnouncedSize) {
 }
 
 TEST_F(ClientTest, TransportFailureMidwayReportsTheSourceDetail) {
-    make_client();
+    make_client(no_retry_options());
     ASSERT_TRUE(client->set_sink(&sink).ok());
     auto r = ok_response(kBodyA);
     r.fail_after = 3000;

@@ -9,6 +9,7 @@
 //                            value is a HAL bug, so it is logged rather than taken as success)
 #include <new>
 #include <string>
+#include <vector>
 
 #include "ota/log.hpp"
 #include "ota/ota_persistence.h"
@@ -84,7 +85,60 @@ class CHalSink final : public FirmwareSink {
         return hal_.capacity == 0 ? FirmwareSink::capacity() : hal_.capacity;
     }
 
+    Status resume(std::uint64_t expected_size, std::uint64_t& stored) override {
+        stored = 0;
+        if (!resumable()) return Status::invalid_state;
+        abort();  // as begin(): an open job is dropped first
+        if (expected_size > capacity()) return Status::storage_full;
+        std::uint64_t length = 0;
+        hal_may_hold_image_ = true;  // the partial image is the HAL's again: abort() must reach it
+        const Status s = map_result("resume", hal_.resume(hal_.ctx, expected_size, &length));
+        if (s != Status::ok || length > expected_size) {
+            // Idle afterwards, and the HAL drops whatever it may have reopened: the client
+            // begins the image afresh next.
+            abort();
+            return s != Status::ok ? s : Status::invalid_argument;
+        }
+        open_ = true;
+        expected_size_ = expected_size;
+        stored = length;
+        return Status::ok;
+    }
+
+    Status save_record(const std::uint8_t* data, std::size_t len) override {
+        if (!resumable()) return Status::invalid_state;
+        if (len > kMaxResumeRecordSize || (data == nullptr && len > 0)) {
+            return Status::invalid_argument;
+        }
+        return map_result("save_record", hal_.save_record(hal_.ctx, data, len));
+    }
+
+    Status load_record(std::vector<std::uint8_t>& out) override {
+        out.clear();
+        if (!resumable()) return Status::invalid_state;
+        out.resize(kMaxResumeRecordSize);
+        std::size_t len = 0;
+        const Status s =
+            map_result("load_record", hal_.load_record(hal_.ctx, out.data(), out.size(), &len));
+        if (s != Status::ok || len > out.size()) {
+            out.clear();
+            return s != Status::ok ? s : Status::storage_failed;
+        }
+        out.resize(len);
+        return Status::ok;
+    }
+
+    void clear_record() noexcept override {
+        if (resumable()) hal_.clear_record(hal_.ctx);
+    }
+
   private:
+    /// Resuming needs every resume hook and read (for re-hashing the stored bytes).
+    bool resumable() const noexcept {
+        return hal_.resume != nullptr && hal_.save_record != nullptr &&
+               hal_.load_record != nullptr && hal_.clear_record != nullptr && hal_.read != nullptr;
+    }
+
     bool range_fits(std::uint64_t offset, std::size_t len) const noexcept {
         return offset <= expected_size_ &&
                static_cast<std::uint64_t>(len) <= expected_size_ - offset;

@@ -86,11 +86,31 @@ Status record_io_failure(std::string& last_io_error, const char* operation,
     return is_no_space(err) ? Status::storage_full : Status::storage_failed;
 }
 
+// Opens `path` with `flags`, retrying on EINTR; returns the descriptor or -1 (errno set).
+int open_retrying(const std::filesystem::path& path, int flags, mode_t mode = 0) noexcept {
+    for (;;) {
+        const int fd = ::open(path.c_str(), flags, mode);
+        if (fd >= 0 || errno != EINTR) return fd;
+    }
+}
+
+// fsyncs directory `dir`; returns 0 or errno.
+int fsync_directory(const std::filesystem::path& dir) noexcept {
+    const int dir_fd = open_retrying(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return errno;
+    const int err = fsync_fd(dir_fd);
+    close_fd(dir_fd);
+    return err;
+}
+
 }  // namespace
 
 FileSink::FileSink(std::filesystem::path final_path, std::uint64_t max_size)
     : final_path_(std::move(final_path)),
       part_path_(std::filesystem::path(final_path_).concat(".part")),
+      record_path_(std::filesystem::path(final_path_).concat(".resume")),
+      record_tmp_path_(std::filesystem::path(final_path_).concat(".resume.tmp")),
+      dir_path_(directory_of(final_path_)),
       max_size_(max_size) {}
 
 FileSink::~FileSink() {
@@ -206,13 +226,16 @@ Status FileSink::commit() {
     if (err != 0) {
         const Status s = record_io_failure(last_io_error_, "cannot close", part_path_, err);
         ::unlink(part_path_.c_str());
+        clear_record();
         return s;
     }
     if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) {
         const Status s = record_io_failure(last_io_error_, "cannot rename", part_path_, errno);
         ::unlink(part_path_.c_str());
+        clear_record();
         return s;
     }
+    clear_record();  // the partial file it described is now the final image
 
     // The rename lives in the directory; sync it so the new name survives a power cut. If this
     // fails the final path already holds the complete new image, but its durability is unknown,
@@ -236,7 +259,125 @@ void FileSink::abort() noexcept {
     if (fd_ < 0) return;
     close_fd(std::exchange(fd_, -1));
     ::unlink(part_path_.c_str());
+    clear_record();  // it would point at the partial file just removed
     expected_size_ = 0;
+}
+
+Status FileSink::resume(std::uint64_t expected_size, std::uint64_t& stored) {
+    stored = 0;
+    abort();  // as begin(): an open job is dropped first
+    last_io_error_.clear();
+    if (expected_size > capacity() || expected_size > kMaxFileOffset) return Status::storage_full;
+
+    // No O_CREAT, no O_TRUNC: only an existing partial file is taken, as it is.
+    const int fd = open_retrying(part_path_, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOENT) {
+            last_io_error_ = "no partial image at " + part_path_.string();
+            return Status::storage_failed;
+        }
+        return record_io_failure(last_io_error_, "cannot reopen", part_path_, err);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        close_fd(fd);
+        return record_io_failure(last_io_error_, "cannot stat", part_path_, err);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close_fd(fd);
+        last_io_error_ = part_path_.string() + " is not a regular file";
+        return Status::storage_failed;
+    }
+    const auto length = static_cast<std::uint64_t>(st.st_size);
+    if (length > expected_size) {
+        close_fd(fd);
+        last_io_error_ = part_path_.string() + " holds " + std::to_string(length) +
+                         " bytes, more than the " + std::to_string(expected_size) + " expected";
+        return Status::invalid_argument;
+    }
+    fd_ = fd;
+    expected_size_ = expected_size;
+    stored = length;
+    return Status::ok;
+}
+
+Status FileSink::save_record(const std::uint8_t* data, std::size_t len) {
+    if (len > kMaxResumeRecordSize || (data == nullptr && len > 0)) {
+        return Status::invalid_argument;
+    }
+    // Written aside and renamed over the record: a power cut leaves the old or the new one.
+    const int fd = open_retrying(record_tmp_path_,
+                                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return record_io_failure(last_io_error_, "cannot create", record_tmp_path_, errno);
+    std::size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            close_fd(fd);
+            ::unlink(record_tmp_path_.c_str());
+            return record_io_failure(last_io_error_, "cannot write", record_tmp_path_, err);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    int err = fsync_fd(fd);
+    const int close_err = close_fd(fd);
+    if (err == 0) err = close_err;
+    if (err != 0) {
+        ::unlink(record_tmp_path_.c_str());
+        return record_io_failure(last_io_error_, "cannot sync", record_tmp_path_, err);
+    }
+    if (::rename(record_tmp_path_.c_str(), record_path_.c_str()) != 0) {
+        err = errno;
+        ::unlink(record_tmp_path_.c_str());
+        return record_io_failure(last_io_error_, "cannot rename", record_tmp_path_, err);
+    }
+    err = fsync_directory(dir_path_);
+    if (err != 0) return record_io_failure(last_io_error_, "cannot sync directory", dir_path_, err);
+    return Status::ok;
+}
+
+Status FileSink::load_record(std::vector<std::uint8_t>& out) {
+    out.clear();
+    const int fd = open_retrying(record_path_, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOENT) return Status::ok;  // no record
+        return record_io_failure(last_io_error_, "cannot open", record_path_, err);
+    }
+    // One byte more than allowed, to tell a record of the maximum size from a larger file.
+    out.resize(kMaxResumeRecordSize + 1);
+    std::size_t done = 0;
+    for (;;) {
+        const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int err = errno;
+            close_fd(fd);
+            out.clear();
+            return record_io_failure(last_io_error_, "cannot read", record_path_, err);
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+        if (done == out.size()) break;
+    }
+    close_fd(fd);
+    if (done > kMaxResumeRecordSize) {
+        out.clear();
+        last_io_error_ = record_path_.string() + " is larger than a resume record can be";
+        log(LogLevel::warning, "file sink: " + last_io_error_);
+        return Status::storage_failed;
+    }
+    out.resize(done);
+    return Status::ok;
+}
+
+void FileSink::clear_record() noexcept {
+    ::unlink(record_path_.c_str());
+    ::unlink(record_tmp_path_.c_str());
 }
 
 }  // namespace ota

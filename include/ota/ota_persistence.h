@@ -35,6 +35,23 @@ typedef struct ota_persistence_hal {
     void (*abort)(void *ctx);
     /* Largest image in bytes; 0 = unlimited. */
     uint64_t capacity;
+
+    /* Crash resume (optional; added later, so zero-initialise the struct, e.g. with memset or
+     * `= {0}`: NULL hooks mean "not supported" and the client always starts over with begin).
+     * All four, plus `read`, are needed for resuming; with any of them NULL the adapter reports
+     * "not supported" for all. */
+    /* Reopen the partial image an earlier begin left behind (for an image of `expected_size`
+     * bytes) without discarding it, and store its length in *stored. Fail (non-zero) when there
+     * is none or it cannot be used; the client then calls begin. */
+    int (*resume)(void *ctx, uint64_t expected_size, uint64_t *stored);
+    /* Durably store `len` bytes (at most 16 KiB) as the resume record, replacing the previous
+     * one atomically: after a power cut, load_record yields the old or the new one, whole. */
+    int (*save_record)(void *ctx, const uint8_t *buf, size_t len);
+    /* Copy the resume record into `buf` (room for `cap` bytes) and its length into *len;
+     * *len = 0 when there is none. A record larger than `cap` is a failure. */
+    int (*load_record)(void *ctx, uint8_t *buf, size_t cap, size_t *len);
+    /* Remove the resume record, if any. */
+    void (*clear_record)(void *ctx);
 } ota_persistence_hal_t;
 
 #ifdef __cplusplus

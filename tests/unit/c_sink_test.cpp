@@ -2,6 +2,7 @@
 // injectable return codes, as a C application would write it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -403,6 +404,213 @@ TEST(CSinkTest, HalStructIsCopied) {
     ASSERT_EQ(sink->begin(5), ota::Status::ok);
     EXPECT_EQ(f.begin_calls, 1);
     EXPECT_EQ(other.begin_calls, 0);
+}
+
+// ---- crash-resume hooks ------------------------------------------------------------------------
+
+// A "flash" that also survives restarts: the partial image's length and the resume record.
+struct ResumableFlash {
+    MemFlash flash;
+    std::uint64_t partial_length = 0;  // bytes the partial image holds
+    bool has_partial = false;
+    std::vector<std::uint8_t> record;
+    int resume_calls = 0, save_calls = 0, load_calls = 0, clear_calls = 0;
+    int resume_rc = OTA_PERSIST_OK, save_rc = OTA_PERSIST_OK, load_rc = OTA_PERSIST_OK;
+    std::size_t load_len_override = 0;  // > 0: report this length (a buggy HAL)
+};
+
+ResumableFlash* resumable_of(void* ctx) {
+    return static_cast<ResumableFlash*>(ctx);
+}
+
+int rf_begin(void* ctx, uint64_t expected_size) {
+    ResumableFlash* r = resumable_of(ctx);
+    r->has_partial = true;
+    r->partial_length = 0;
+    return mem_begin(&r->flash, expected_size);
+}
+int rf_write(void* ctx, uint64_t offset, const uint8_t* buf, size_t len) {
+    ResumableFlash* r = resumable_of(ctx);
+    const int rc = mem_write(&r->flash, offset, buf, len);
+    if (rc == OTA_PERSIST_OK && offset + len > r->partial_length) r->partial_length = offset + len;
+    return rc;
+}
+int rf_read(void* ctx, uint64_t offset, uint8_t* buf, size_t len) {
+    return mem_read(&resumable_of(ctx)->flash, offset, buf, len);
+}
+int rf_commit(void* ctx) {
+    ResumableFlash* r = resumable_of(ctx);
+    r->has_partial = false;
+    return mem_commit(&r->flash);
+}
+void rf_abort(void* ctx) {
+    ResumableFlash* r = resumable_of(ctx);
+    r->has_partial = false;
+    mem_abort(&r->flash);
+}
+int rf_resume(void* ctx, uint64_t expected_size, uint64_t* stored) {
+    ResumableFlash* r = resumable_of(ctx);
+    ++r->resume_calls;
+    if (r->resume_rc != OTA_PERSIST_OK) return r->resume_rc;
+    if (!r->has_partial) return OTA_PERSIST_ERR_IO;
+    r->flash.staging.resize(static_cast<std::size_t>(expected_size));
+    *stored = r->partial_length;
+    return OTA_PERSIST_OK;
+}
+int rf_save(void* ctx, const uint8_t* buf, size_t len) {
+    ResumableFlash* r = resumable_of(ctx);
+    ++r->save_calls;
+    if (r->save_rc != OTA_PERSIST_OK) return r->save_rc;
+    r->record.assign(buf, buf + len);
+    return OTA_PERSIST_OK;
+}
+int rf_load(void* ctx, uint8_t* buf, size_t cap, size_t* len) {
+    ResumableFlash* r = resumable_of(ctx);
+    ++r->load_calls;
+    if (r->load_rc != OTA_PERSIST_OK) return r->load_rc;
+    if (r->record.size() > cap) return OTA_PERSIST_ERR_IO;
+    if (!r->record.empty()) std::memcpy(buf, r->record.data(), r->record.size());
+    *len = r->load_len_override > 0 ? r->load_len_override : r->record.size();
+    return OTA_PERSIST_OK;
+}
+void rf_clear(void* ctx) {
+    ResumableFlash* r = resumable_of(ctx);
+    ++r->clear_calls;
+    r->record.clear();
+}
+
+ota_persistence_hal_t resumable_hal(ResumableFlash* r) {
+    ota_persistence_hal_t hal;
+    std::memset(&hal, 0, sizeof hal);
+    hal.ctx = r;
+    hal.begin = rf_begin;
+    hal.write = rf_write;
+    hal.read = rf_read;
+    hal.commit = rf_commit;
+    hal.abort = rf_abort;
+    hal.resume = rf_resume;
+    hal.save_record = rf_save;
+    hal.load_record = rf_load;
+    hal.clear_record = rf_clear;
+    return hal;
+}
+
+TEST(CSinkTest, ZeroedResumeHooksMeanNotSupported) {
+    MemFlash f;
+    auto sink = make_sink(full_hal(&f));  // memset to zero, resume hooks never set
+    ASSERT_NE(sink, nullptr);
+    std::uint64_t stored = 7;
+    EXPECT_EQ(sink->resume(8, stored), ota::Status::invalid_state);
+    EXPECT_EQ(stored, 0U);
+    std::vector<std::uint8_t> record{1, 2, 3};
+    EXPECT_EQ(sink->save_record(record.data(), record.size()), ota::Status::invalid_state);
+    EXPECT_EQ(sink->load_record(record), ota::Status::invalid_state);
+    EXPECT_TRUE(record.empty());
+    sink->clear_record();  // harmless
+    EXPECT_EQ(f.begin_calls + f.abort_calls, 0);
+}
+
+TEST(CSinkTest, ResumeNeedsEveryResumeHookAndRead) {
+    for (int missing = 0; missing < 5; ++missing) {
+        ResumableFlash r;
+        ota_persistence_hal_t hal = resumable_hal(&r);
+        switch (missing) {
+            case 0:
+                hal.resume = nullptr;
+                break;
+            case 1:
+                hal.save_record = nullptr;
+                break;
+            case 2:
+                hal.load_record = nullptr;
+                break;
+            case 3:
+                hal.clear_record = nullptr;
+                break;
+            default:
+                hal.read = nullptr;
+                break;
+        }
+        auto sink = make_sink(hal);
+        ASSERT_NE(sink, nullptr);
+        std::vector<std::uint8_t> record;
+        EXPECT_EQ(sink->load_record(record), ota::Status::invalid_state) << missing;
+        std::uint64_t stored = 0;
+        EXPECT_EQ(sink->resume(8, stored), ota::Status::invalid_state) << missing;
+        EXPECT_EQ(r.resume_calls + r.load_calls, 0) << missing;
+    }
+}
+
+TEST(CSinkTest, RecordAndResumeReachTheHal) {
+    ResumableFlash r;
+    ResumableFlash saved;
+    const auto image = bytes(100, 3);
+    {
+        auto sink = make_sink(resumable_hal(&r));
+        ASSERT_NE(sink, nullptr);
+        std::vector<std::uint8_t> loaded{9};
+        ASSERT_EQ(sink->load_record(loaded), ota::Status::ok);
+        EXPECT_TRUE(loaded.empty());
+        ASSERT_EQ(sink->begin(image.size()), ota::Status::ok);
+        ASSERT_EQ(sink->write(0, image.data(), 40), ota::Status::ok);
+        const std::vector<std::uint8_t> record{'r', 'e', 'c'};
+        ASSERT_EQ(sink->save_record(record.data(), record.size()), ota::Status::ok);
+        ASSERT_EQ(sink->load_record(loaded), ota::Status::ok);
+        EXPECT_EQ(loaded, record);
+        saved = r;  // what a crash leaves: the destructor's abort never runs on a device
+    }
+    r = saved;
+    auto sink = make_sink(resumable_hal(&r));
+    ASSERT_NE(sink, nullptr);
+    std::uint64_t stored = 0;
+    ASSERT_EQ(sink->resume(image.size(), stored), ota::Status::ok);
+    EXPECT_EQ(stored, 40U);
+    std::vector<std::uint8_t> back(40);
+    ASSERT_EQ(sink->read(0, back.data(), back.size()), ota::Status::ok);
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), image.begin()));
+    ASSERT_EQ(sink->write(40, image.data() + 40, 60), ota::Status::ok);
+    ASSERT_EQ(sink->commit(), ota::Status::ok);
+    EXPECT_EQ(r.flash.committed, image);
+    sink->clear_record();
+    EXPECT_EQ(r.clear_calls, 1);
+    EXPECT_TRUE(r.record.empty());
+}
+
+TEST(CSinkTest, ResumeFailuresAndBadHalAnswers) {
+    ResumableFlash r;
+    auto sink = make_sink(resumable_hal(&r));
+    ASSERT_NE(sink, nullptr);
+    std::uint64_t stored = 0;
+    EXPECT_EQ(sink->resume(50, stored), ota::Status::storage_failed) << "no partial image";
+    r.has_partial = true;
+    r.partial_length = 80;
+    EXPECT_EQ(sink->resume(50, stored), ota::Status::invalid_argument) << "longer than expected";
+    EXPECT_GE(r.flash.abort_calls, 1) << "the HAL is told to drop what it reopened";
+    EXPECT_EQ(sink->write(0, bytes(1, 1).data(), 1), ota::Status::invalid_state);
+
+    r.has_partial = true;
+    r.resume_rc = OTA_PERSIST_ERR_FULL;
+    EXPECT_EQ(sink->resume(50, stored), ota::Status::storage_full);
+
+    ResumableFlash capped;
+    ota_persistence_hal_t hal = resumable_hal(&capped);
+    hal.capacity = 10;
+    auto small = make_sink(hal);
+    EXPECT_EQ(small->resume(11, stored), ota::Status::storage_full);
+    EXPECT_EQ(capped.resume_calls, 0);
+
+    std::vector<std::uint8_t> loaded;
+    r.record = {1, 2, 3};
+    r.load_len_override = ota::FirmwareSink::kMaxResumeRecordSize + 1;  // claims too much
+    EXPECT_EQ(sink->load_record(loaded), ota::Status::storage_failed);
+    EXPECT_TRUE(loaded.empty());
+    r.load_len_override = 0;
+    r.load_rc = OTA_PERSIST_ERR_IO;
+    EXPECT_EQ(sink->load_record(loaded), ota::Status::storage_failed);
+    r.save_rc = OTA_PERSIST_ERR_FULL;
+    EXPECT_EQ(sink->save_record(loaded.data(), 0), ota::Status::storage_full);
+    const std::vector<std::uint8_t> huge(ota::FirmwareSink::kMaxResumeRecordSize + 1);
+    EXPECT_EQ(sink->save_record(huge.data(), huge.size()), ota::Status::invalid_argument);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
@@ -14,12 +15,18 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "ota/client.hpp"
+#include "ota/digest.hpp"
 #include "ota/log.hpp"
 #include "ota/status.hpp"
+#include "support/fake_broker.hpp"
+#include "support/scripted_source.hpp"
 
 namespace fs = std::filesystem;
 
@@ -432,6 +439,264 @@ TEST_F(FileSinkTest, WriteFailingLikeAFullDiskIsStorageFull) {
     ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
     ASSERT_EQ(sink.write(0, image.data(), image.size()), ota::Status::ok);
     ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+}
+
+}  // namespace
+
+// ---- crash resume: the record file and reopening the partial image ---------------------------
+
+namespace {
+
+Bytes text_bytes(const std::string& s) {
+    return Bytes(s.begin(), s.end());
+}
+
+TEST_F(FileSinkTest, ResumeRecordRoundTripsAndIsReplacedWhole) {
+    ota::FileSink sink(final_);
+    EXPECT_EQ(sink.record_path(), dir_ / "firmware.bin.resume");
+    Bytes loaded = text_bytes("stale");
+    ASSERT_EQ(sink.load_record(loaded), ota::Status::ok);
+    EXPECT_TRUE(loaded.empty()) << "no record yet";
+
+    const Bytes first = text_bytes("first record");
+    ASSERT_EQ(sink.save_record(first.data(), first.size()), ota::Status::ok);  // while idle
+    ASSERT_EQ(sink.load_record(loaded), ota::Status::ok);
+    EXPECT_EQ(loaded, first);
+    const Bytes second = text_bytes("2nd");
+    ASSERT_EQ(sink.save_record(second.data(), second.size()), ota::Status::ok);
+    ASSERT_EQ(sink.load_record(loaded), ota::Status::ok);
+    EXPECT_EQ(loaded, second);  // shorter than the first: nothing of it is left over
+    EXPECT_FALSE(fs::exists(dir_ / "firmware.bin.resume.tmp"));
+
+    sink.clear_record();
+    sink.clear_record();  // repeatable
+    EXPECT_FALSE(fs::exists(sink.record_path()));
+    ASSERT_EQ(sink.load_record(loaded), ota::Status::ok);
+    EXPECT_TRUE(loaded.empty());
+}
+
+TEST_F(FileSinkTest, ResumeRecordSizeLimits) {
+    ota::FileSink sink(final_);
+    const Bytes largest(ota::FirmwareSink::kMaxResumeRecordSize, 'x');
+    ASSERT_EQ(sink.save_record(largest.data(), largest.size()), ota::Status::ok);
+    Bytes loaded;
+    ASSERT_EQ(sink.load_record(loaded), ota::Status::ok);
+    EXPECT_EQ(loaded, largest);
+    const Bytes too_large(ota::FirmwareSink::kMaxResumeRecordSize + 1, 'x');
+    EXPECT_EQ(sink.save_record(too_large.data(), too_large.size()), ota::Status::invalid_argument);
+    // A file of that size placed there by something else is not taken as a record.
+    write_file(sink.record_path(), too_large);
+    LogCapture logs;
+    EXPECT_EQ(sink.load_record(loaded), ota::Status::storage_failed);
+    EXPECT_TRUE(loaded.empty());
+}
+
+TEST_F(FileSinkTest, ResumeReopensThePartialImageWithoutTruncatingIt) {
+    const Bytes image = pattern(10000, 40);
+    // What a killed process leaves: 3000 bytes of the partial image.
+    write_file(dir_ / "firmware.bin.part", Bytes(image.begin(), image.begin() + 3000));
+    ota::FileSink sink(final_);
+    std::uint64_t stored = 0;
+    ASSERT_EQ(sink.resume(image.size(), stored), ota::Status::ok);
+    EXPECT_EQ(stored, 3000U);
+    Bytes back(3000);
+    ASSERT_EQ(sink.read(0, back.data(), back.size()), ota::Status::ok);
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), image.begin()));
+    ASSERT_EQ(sink.write(3000, image.data() + 3000, image.size() - 3000), ota::Status::ok);
+    const Bytes record = text_bytes("record");
+    ASSERT_EQ(sink.save_record(record.data(), record.size()), ota::Status::ok);
+    ASSERT_EQ(sink.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    EXPECT_FALSE(fs::exists(sink.record_path())) << "commit removes the record";
+}
+
+TEST_F(FileSinkTest, ResumeRefusals) {
+    ota::FileSink sink(final_, 5000);
+    std::uint64_t stored = 99;
+    LogCapture logs;
+    EXPECT_EQ(sink.resume(4000, stored), ota::Status::storage_failed) << "no partial image";
+    EXPECT_EQ(stored, 0U);
+    EXPECT_FALSE(fs::exists(sink.partial_path())) << "resume never creates one";
+    write_file(sink.partial_path(), pattern(3000, 41));
+    EXPECT_EQ(sink.resume(2000, stored), ota::Status::invalid_argument) << "longer than expected";
+    EXPECT_EQ(sink.resume(6000, stored), ota::Status::storage_full) << "over capacity";
+    EXPECT_EQ(sink.write(0, pattern(10, 1).data(), 10), ota::Status::invalid_state)
+        << "idle after a refused resume";
+    EXPECT_EQ(read_file(sink.partial_path()).size(), 3000U) << "a refusal leaves the file alone";
+
+    // A symlink planted at the partial path is not followed.
+    fs::remove(sink.partial_path());
+    const fs::path victim = dir_ / "victim";
+    write_file(victim, pattern(100, 42));
+    fs::create_symlink(victim, sink.partial_path());
+    EXPECT_NE(sink.resume(4000, stored), ota::Status::ok);
+    EXPECT_EQ(read_file(victim), pattern(100, 42));
+}
+
+TEST_F(FileSinkTest, AbortRemovesPartialAndRecordButAnIdleSinkTouchesNothing) {
+    write_file(dir_ / "firmware.bin.part", pattern(100, 43));
+    write_file(dir_ / "firmware.bin.resume", text_bytes("left by a killed process"));
+    {
+        ota::FileSink idle(final_);
+        idle.abort();
+    }  // an idle sink's destructor and abort() leave a crashed run's files for the next one
+    EXPECT_TRUE(fs::exists(dir_ / "firmware.bin.part"));
+    EXPECT_TRUE(fs::exists(dir_ / "firmware.bin.resume"));
+
+    ota::FileSink sink(final_);
+    std::uint64_t stored = 0;
+    ASSERT_EQ(sink.resume(1000, stored), ota::Status::ok);
+    sink.abort();
+    EXPECT_FALSE(fs::exists(dir_ / "firmware.bin.part"));
+    EXPECT_FALSE(fs::exists(dir_ / "firmware.bin.resume"));
+}
+
+}  // namespace
+
+// ---- crash resume end to end: OtaClient + FileSink ------------------------------------------
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kUpgradeTopic = "/ota/device/upgrade/pk1/dn1";
+
+class FileSinkResumeTest : public FileSinkTest {
+  protected:
+    std::string push_json(const Bytes& body, const std::string& url) const {
+        std::string md5;
+        EXPECT_TRUE(ota::digest_hex(ota::DigestAlgorithm::md5, body.data(), body.size(), md5).ok());
+        return nlohmann::json{
+            {"code", "1000"},
+            {"data", {{"size", body.size()}, {"version", "2.0.0"}, {"url", url}, {"md5", md5}}},
+            {"id", 1},
+            {"message", "success"}}
+            .dump();
+    }
+
+    static ota::test::ScriptedResponse ranged(const Bytes& body) {
+        ota::test::ScriptedResponse r;
+        r.body = body;
+        r.max_chunk = 1000;
+        r.range_from_offset = true;
+        return r;
+    }
+
+    static ota::ClientOptions options() {
+        ota::ClientOptions o;
+        o.product_key = "pk1";
+        o.device_name = "dn1";
+        o.resume.record_every_bytes = 2000;
+        o.resume.record_min_interval = 0ms;
+        return o;
+    }
+
+    /// One device run over `final_`: takes the job and fetches until `stop_at` bytes (or the
+    /// end); with a stop, the partial and record files are saved aside before the client and
+    /// sink unwind (which would remove them), as if the process had been killed there. Returns
+    /// the source's open() offsets.
+    std::vector<std::uint64_t> run(const Bytes& body, std::uint64_t stop_at, bool* valid = nullptr,
+                                   const std::string& url = "https://h/fw.bin?Signature=S1") {
+        ota::test::FakeBroker broker;
+        ota::test::FakeChannel channel(broker, "dev");
+        ota::test::ScriptedSource source(ranged(body));
+        ota::test::ManualClock clock;
+        ota::FileSink sink(final_);
+        ota::OtaClient client(channel, source, options(), clock);
+        EXPECT_TRUE(client.init().ok());
+        EXPECT_TRUE(client.set_sink(&sink).ok());
+        broker.publish(kUpgradeTopic, push_json(body, url));
+        EXPECT_TRUE(client.poll(0ms).ok());
+        Bytes buf(1000);
+        for (int i = 0; i < 1000 && client.is_fetching() && client.fetched_size() < stop_at; ++i) {
+            EXPECT_EQ(client.fetch_yield(buf.data(), buf.size(), 10ms).status, ota::Status::ok);
+            clock.advance(100ms);
+        }
+        std::vector<std::uint64_t> offsets;
+        for (const auto& o : source.opens()) offsets.push_back(o.offset);
+        if (client.is_fetch_finished()) {
+            bool ok = false;
+            EXPECT_TRUE(client.check_firmware(ok).ok());
+            if (valid != nullptr) *valid = ok;
+        } else {
+            for (const char* ext : {".part", ".resume"}) {
+                const fs::path p = fs::path(final_).concat(ext);
+                if (fs::exists(p)) fs::copy_file(p, fs::path(p).concat(".kept"));
+            }
+        }
+        return offsets;
+    }
+
+    /// Puts the files saved by run() back, as the restarted process finds them.
+    void restore_crash_files() {
+        for (const char* ext : {".part", ".resume"}) {
+            const fs::path p = fs::path(final_).concat(ext);
+            const fs::path kept = fs::path(p).concat(".kept");
+            if (fs::exists(kept)) fs::rename(kept, p);
+        }
+    }
+};
+
+TEST_F(FileSinkResumeTest, KilledRunIsResumedFromTheRecordAndTheImageIsExact) {
+    const Bytes image = pattern(10000, 50);
+    run(image, 5000);
+    restore_crash_files();
+    ASSERT_TRUE(fs::exists(fs::path(final_).concat(".resume")));
+    EXPECT_EQ(fs::file_size(fs::path(final_).concat(".part")), 5000U);
+    bool valid = false;
+    // The job arrives again with a freshly signed URL: same object, same job.
+    const auto offsets = run(image, ~0ULL, &valid, "https://h/fw.bin?Signature=S2");
+    EXPECT_EQ(offsets, (std::vector<std::uint64_t>{4000}));  // the last record: 4000 bytes
+    EXPECT_TRUE(valid);
+    EXPECT_EQ(read_file(final_), image);
+    EXPECT_FALSE(fs::exists(fs::path(final_).concat(".part")));
+    EXPECT_FALSE(fs::exists(fs::path(final_).concat(".resume")));
+}
+
+TEST_F(FileSinkResumeTest, GarbageOrTornRecordFilesAreIgnored) {
+    const Bytes image = pattern(10000, 51);
+    run(image, 5000);
+    restore_crash_files();
+    const Bytes good = read_file(fs::path(final_).concat(".resume"));
+    ASSERT_FALSE(good.empty());
+    const Bytes part = read_file(fs::path(final_).concat(".part"));
+    for (const Bytes& bad :
+         {Bytes(good.begin(), good.begin() + good.size() / 2), pattern(300, 52), Bytes{}}) {
+        write_file(fs::path(final_).concat(".part"), part);
+        write_file(fs::path(final_).concat(".resume"), bad);
+        bool valid = false;
+        LogCapture logs;  // the discarded record is logged as a warning
+        const auto offsets = run(image, ~0ULL, &valid);
+        EXPECT_EQ(offsets, (std::vector<std::uint64_t>{0})) << "restarted from byte 0";
+        EXPECT_TRUE(valid);
+        EXPECT_EQ(read_file(final_), image);
+        EXPECT_FALSE(fs::exists(fs::path(final_).concat(".resume")));
+    }
+}
+
+TEST_F(FileSinkResumeTest, AnotherJobDiscardsThePartialImage) {
+    run(pattern(10000, 53), 5000);
+    restore_crash_files();
+    const Bytes other = pattern(7000, 54);
+    bool valid = false;
+    const auto offsets = run(other, ~0ULL, &valid);
+    EXPECT_EQ(offsets, (std::vector<std::uint64_t>{0}));
+    EXPECT_TRUE(valid);
+    EXPECT_EQ(read_file(final_), other);
+}
+
+TEST_F(FileSinkResumeTest, PartialImageShorterThanTheRecordIsDiscarded) {
+    const Bytes image = pattern(10000, 55);
+    run(image, 5000);
+    restore_crash_files();
+    fs::resize_file(fs::path(final_).concat(".part"), 1000);  // lost on the medium
+    bool valid = false;
+    LogCapture logs;
+    const auto offsets = run(image, ~0ULL, &valid);
+    EXPECT_EQ(offsets, (std::vector<std::uint64_t>{0}));
+    EXPECT_TRUE(valid);
     EXPECT_EQ(read_file(final_), image);
 }
 

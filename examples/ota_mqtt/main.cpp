@@ -2,7 +2,10 @@
 //
 //   ota_mqtt --product-key PK --device-name DN --device-secret DS --version V [--host H] [--port P]
 //            [--region R] [--ca-file PEM | --no-tls] [--http-ca-file PEM] [--allow-http]
-//            [--module M] [--output PATH] [--request] [--wait SECONDS]
+//            [--module M] [--output PATH] [--request] [--wait SECONDS] [--max-attempts N]
+//
+// Restarted with the same --output after a crash, it resumes the same job where the durable part
+// of <output>.part ends (the resume record is <output>.resume).
 //
 // Exit status: 0 image valid and stored; 2 usage or configuration error; 3 digest mismatch;
 // 4 download failed; 5 storage write failed; 6 no job within --wait; 1 anything else.
@@ -41,9 +44,11 @@ const char* const kUsageText =
     "usage: ota_mqtt --product-key PK --device-name DN --device-secret DS --version V\n"
     "                [--host H] [--port P] [--region R] [--ca-file PEM | --no-tls]\n"
     "                [--http-ca-file PEM] [--allow-http] [--module M] [--output PATH]\n"
-    "                [--request] [--wait SECONDS]\n"
+    "                [--request] [--wait SECONDS] [--max-attempts N]\n"
     "Waits for an upgrade job, downloads it over HTTPS, verifies its digest and stores it at\n"
-    "--output (default ota.bin) only when it is valid.\n"
+    "--output (default ota.bin) only when it is valid. Dropped downloads are resumed (up to\n"
+    "--max-attempts attempts in a row without progress, default 10); after a crash, run it\n"
+    "again with the same --output to continue the same job.\n"
     "Exit: 0 stored, 2 usage/configuration, 3 digest mismatch, 4 download failed,\n"
     "      5 storage failed, 6 no job within --wait, 1 other.\n";
 
@@ -61,6 +66,7 @@ struct Args {
     std::string output = "ota.bin";
     bool request = false;
     std::optional<double> wait_s;
+    int max_attempts = ota::RetryPolicy{}.max_attempts;
 };
 
 std::atomic<bool> g_stop{false};
@@ -124,6 +130,13 @@ std::string parse_args(int argc, char** argv, Args& a) {
                 return "--wait needs a number of seconds >= 0";
             }
             a.wait_s = w;
+        } else if (opt == "--max-attempts") {
+            double n = 0;
+            if (!value(v) || !parse_number(v.c_str(), n) || n < 1 || n > 10000 ||
+                n != static_cast<double>(static_cast<int>(n))) {
+                return "--max-attempts needs a whole number from 1 to 10000";
+            }
+            a.max_attempts = static_cast<int>(n);
         } else if (opt == "-h" || opt == "--help") {
             return "help";
         } else {
@@ -191,6 +204,24 @@ int exit_code_for(ota::Status s) {
     }
 }
 
+// The cloud must hear how the job ended: a final report the client queued while the broker was
+// away is delivered before the process exits (waiting at most 30 s for the broker).
+int deliver_reports(ota::OtaClient& client, int exit_code) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    if (client.queued_reports() > 0) {
+        std::printf("waiting for the broker to deliver the final report\n");
+        std::fflush(stdout);
+    }
+    while (client.queued_reports() > 0 && !g_stop.load() &&
+           std::chrono::steady_clock::now() < deadline) {
+        (void)client.poll(std::chrono::milliseconds(200));
+    }
+    if (client.queued_reports() > 0) {
+        std::fprintf(stderr, "ota_mqtt: the final report could not be delivered\n");
+    }
+    return exit_code;
+}
+
 int run(const Args& a) {
     ota::ConnectOptions co;
     co.custom_host = a.host;
@@ -230,6 +261,7 @@ int run(const Args& a) {
     opts.device_name = a.device.device_name;
     opts.module = a.module;
     opts.allow_http = a.allow_http;
+    opts.retry.max_attempts = a.max_attempts;
     ota::OtaClient client(channel, source, std::move(opts));
     if (const ota::Error e = client.init(); !e.ok()) {
         std::fprintf(stderr, "ota_mqtt: %s\n", e.message().c_str());
@@ -285,7 +317,7 @@ int run(const Args& a) {
         if (r.status != ota::Status::ok) {
             std::fprintf(stderr, "\nota_mqtt: download failed: %s\n",
                          client.last_error().message().c_str());
-            return exit_code_for(client.last_error().status);
+            return deliver_reports(client, exit_code_for(client.last_error().status));
         }
         view.update(client.fetched_size(), client.file_size());
     }
@@ -296,14 +328,14 @@ int run(const Args& a) {
         std::fprintf(stderr, "ota_mqtt: %s\n",
                      e.ok() ? client.last_error().message().c_str() : e.message().c_str());
         if (e.status == ota::Status::storage_failed || e.status == ota::Status::storage_full) {
-            return kStorageFailed;
+            return deliver_reports(client, kStorageFailed);
         }
-        return kDigestMismatch;
+        return deliver_reports(client, kDigestMismatch);
     }
     std::printf("image %s verified and stored at %s (%llu bytes)\n",
                 std::string(client.version()).c_str(), a.output.c_str(),
                 static_cast<unsigned long long>(client.file_size()));
-    return kOk;
+    return deliver_reports(client, kOk);
 }
 
 }  // namespace

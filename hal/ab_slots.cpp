@@ -541,6 +541,7 @@ Error AbBootControl::boot(BootResult& out) {
             }
             log(LogLevel::error,
                 "A/B boot: the new image in " + slot_name(cand) + " does not verify; dropping it");
+            out.fell_back = true;
         } else {
             log(LogLevel::warning, "A/B boot: " + slot_name(cand) + " (version " +
                                        r.slots[cand_index].version +

@@ -317,6 +317,8 @@ TEST_F(AbSlotsTest, CorruptPendingImageIsNeverBooted) {
     ASSERT_EQ(flash->corrupt(layout.slot_offset[1] + 20000, 0x10), Status::ok);
     const BootResult r = reboot();
     EXPECT_EQ(r.slot, 0);
+    EXPECT_TRUE(r.fell_back);
+    EXPECT_FALSE(r.rolled_back);
     EXPECT_EQ(r.state, BootState::confirmed);
     EXPECT_EQ(r.image.version, "1.0.0");
     auto check = control();

@@ -71,6 +71,10 @@ class CurlByteSource final : public ByteSource {
     /// The final response's `Content-Length`, when announced.
     [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept override;
 
+    /// The final response's `Retry-After` in delta-seconds (capped at a day), when present; an
+    /// HTTP-date value is ignored.
+    [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept override;
+
     /// Why the last open() or transfer failed (URLs redacted), empty if it did not.
     [[nodiscard]] std::string last_error_detail() const override;
 

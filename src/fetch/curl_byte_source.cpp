@@ -214,6 +214,7 @@ struct CurlByteSource::Impl {
     int hdr_status = 0;
     std::string hdr_range;
     std::optional<std::uint64_t> hdr_length;
+    std::optional<std::chrono::seconds> hdr_retry_after;
     bool published = false;
     bool rejecting_body = false;
     bool body_rejected = false;
@@ -225,6 +226,7 @@ struct CurlByteSource::Impl {
     int status = 0;
     std::string range;
     std::optional<std::uint64_t> length;
+    std::optional<std::chrono::seconds> retry_after;
     std::string error_detail;
 
     Error prepare();
@@ -379,6 +381,7 @@ std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noe
             hdr_status = 0;
             hdr_range.clear();
             hdr_length.reset();
+            hdr_retry_after.reset();
             const auto sp = line.find(' ');
             if (sp != std::string_view::npos) {
                 const std::string_view code = line.substr(sp + 1, 3);
@@ -394,6 +397,16 @@ std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noe
         const std::string_view value = trim(line.substr(colon + 1));
         if (iequals(name, "Content-Range")) {
             hdr_range.assign(value);
+        } else if (iequals(name, "Retry-After")) {
+            // Only the delta-seconds form; an HTTP-date is ignored (the client's own backoff
+            // applies). Capped at a day: the client caps it much lower anyway.
+            std::uint64_t v = 0;
+            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec == std::errc() && p == value.data() + value.size() && !value.empty()) {
+                hdr_retry_after = std::chrono::seconds(std::min<std::uint64_t>(v, 86400));
+            } else if (ec == std::errc::result_out_of_range) {
+                hdr_retry_after = std::chrono::seconds(86400);
+            }
         } else if (iequals(name, "Content-Length")) {
             std::uint64_t v = 0;
             const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
@@ -542,6 +555,7 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     s.status = 0;
     s.range.clear();
     s.length.reset();
+    s.retry_after.reset();
     s.error_detail.clear();
 
     if (Error e = s.validate(url); !e.ok()) {
@@ -578,6 +592,7 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     s.hdr_status = 0;
     s.hdr_range.clear();
     s.hdr_length.reset();
+    s.hdr_retry_after.reset();
     s.published = false;
     s.rejecting_body = false;
     s.body_rejected = false;
@@ -631,6 +646,7 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
         s.status = s.hdr_status;
         s.range = s.hdr_range;
         s.length = s.hdr_length;
+        s.retry_after = s.hdr_retry_after;
     }
     if (s.count > 0) {
         if (len == 0) return ReadResult{};
@@ -668,6 +684,10 @@ std::string_view CurlByteSource::content_range() const noexcept {
 
 std::optional<std::uint64_t> CurlByteSource::content_length() const noexcept {
     return impl_->length;
+}
+
+std::optional<std::chrono::seconds> CurlByteSource::retry_after() const noexcept {
+    return impl_->retry_after;
 }
 
 std::string CurlByteSource::last_error_detail() const {

@@ -38,11 +38,14 @@ struct FetchResult {
 /// Transitions: UNINITED -init-> INITED -valid push/get_reply-> PUSHED -first fetch_yield->
 /// FETCHING -all bytes, end of body-> FETCHED -reset()-> INITED. Transient download failures
 /// (dropped connection, timeout, stall, HTTP 408/429/5xx) stay in FETCHING: the client backs off
-/// and resumes with a Range request (ClientOptions::retry). A permanent download, size or
-/// storage failure, or running out of attempts or time, goes back to INITED after reporting the
-/// failure step (-2 download, -4 storage; a job larger than the sink's capacity is -4 before
-/// anything is downloaded). With a sink that keeps resume records (ClientOptions::resume), the
-/// same job arriving after a crash continues where the durable part of the image ends.
+/// and resumes with a Range request (ClientOptions::retry); if the server ignores the Range and
+/// sends the whole image again, a sink is restarted from byte 0, and without a sink the bytes the
+/// application already received are skipped, so fetch_yield never hands out a byte twice. A
+/// permanent download, size or storage failure, or running out of attempts or time, goes back to
+/// INITED after reporting the failure step (-2 download, -4 storage; a job larger than the sink's
+/// capacity is -4 before anything is downloaded). With a sink that keeps resume records
+/// (ClientOptions::resume), the same job arriving after a crash continues where the durable part of
+/// the image ends.
 ///
 /// Broker outages never stop a download. While the channel is down, progress 0..99 the client
 /// reports itself is dropped; its final 100 and its failure steps are queued (a few at most) and

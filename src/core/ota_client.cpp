@@ -12,7 +12,10 @@
 //    5xx) closes the source and schedules another attempt after a backoff; fetch_yield() keeps
 //    returning "nothing yet" meanwhile, waiting at most its timeout inside the channel's yield()
 //    so that MQTT traffic is still served. The next attempt asks for `Range: bytes=<fetched>-`
-//    and continues the same digest. A permanent failure (or running out of attempts or time) is
+//    and continues the same digest. A 200 to that request means the server ignored the Range:
+//    with a sink the download restarts at byte 0 (fresh digest, sink begun again); without one
+//    the application already stored the first bytes itself, so they are skipped in the new body
+//    instead of being handed out twice. A permanent failure (or running out of attempts or time) is
 //    reported (-2 / -4) once, the sink's partial image is dropped, the source closed and the job
 //    forgotten (state INITED). A digest mismatch keeps the state FETCHED (the result is cached)
 //    until reset() or a new push.
@@ -33,6 +36,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -775,6 +779,7 @@ class OtaClient::Impl final : public ChannelListener {
         headers_checked_ = false;
         awaiting_end_ = false;
         attempt_bytes_ = 0;
+        skip_ = 0;
         stall_window_start_ = now;
         stall_window_bytes_ = 0;
         last_read_call_ = now;
@@ -819,46 +824,56 @@ class OtaClient::Impl final : public ChannelListener {
             return fail(Status::internal, kStepFetchFailed,
                         "download failed: the byte source returned more bytes than requested");
         }
+        std::size_t got = r.bytes;
+        if (skip_ > 0 && got > 0) {
+            // A full body answered a Range request and the application already holds the start
+            // of the image: drop that part again, the new bytes follow in place.
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(got, skip_));
+            skip_ -= n;
+            attempt_bytes_ += n;
+            got -= n;
+            if (got > 0) std::memmove(buf, buf + n, got);
+            if (got == 0 && !r.end_of_body) return {};
+        }
         const std::uint64_t size = job_->size;
-        if (r.bytes == 0) {  // end of body before `size` bytes: resumable
+        if (got == 0) {  // end of body before `size` bytes: resumable
             return transient(Status::size_mismatch, short_body_description());
         }
-        if (r.bytes > size - fetched_) {
+        if (got > size - fetched_) {
             return fail(Status::size_mismatch, kStepFetchFailed,
                         "download failed: body longer than announced size of " +
                             std::to_string(size) + " bytes");
         }
-        if (const Status s = hasher_.update(buf, r.bytes); s != Status::ok) {
+        if (const Status s = hasher_.update(buf, got); s != Status::ok) {
             return fail(s, kStepGeneralFailed,
                         std::string("digest update failed: ") + to_string(s));
         }
         if (sink_ != nullptr) {
-            if (const Status s = sink_->write(fetched_, buf, r.bytes); s != Status::ok) {
+            if (const Status s = sink_->write(fetched_, buf, got); s != Status::ok) {
                 return fail(s, kStepBurnFailed,
-                            "storage failed: writing " + std::to_string(r.bytes) +
-                                " bytes at offset " + std::to_string(fetched_) +
-                                " failed: " + to_string(s));
+                            "storage failed: writing " + std::to_string(got) + " bytes at offset " +
+                                std::to_string(fetched_) + " failed: " + to_string(s));
             }
         }
-        fetched_ += r.bytes;
-        attempt_bytes_ += r.bytes;
+        fetched_ += got;
+        attempt_bytes_ += got;
 
         if (fetched_ == size) {
             if (r.end_of_body) {
                 finish_fetch();
-                return {Status::ok, r.bytes};
+                return {Status::ok, got};
             }
             awaiting_end_ = true;
             end_deadline_ = clock_.now() + options_.end_of_body_wait;
             // The caller's buffer holds the bytes being returned: probe into the scratch buffer.
             const Status s = await_end(scratch_.data(), scratch_.size());
             if (s != Status::ok) return {s, 0};
-            return {Status::ok, r.bytes};
+            return {Status::ok, got};
         }
         if (r.end_of_body) {
             // These bytes are stored; the rest is asked for again.
             const FetchResult t = transient(Status::size_mismatch, short_body_description());
-            return t.status == Status::ok ? FetchResult{Status::ok, r.bytes} : t;
+            return t.status == Status::ok ? FetchResult{Status::ok, got} : t;
         }
         if (const Status s = maybe_save_record(false); s != Status::ok) {
             return fail(s, kStepBurnFailed,
@@ -867,9 +882,9 @@ class OtaClient::Impl final : public ChannelListener {
         if (options_.auto_progress) auto_progress();
         if (stalled(clock_.now())) {
             const FetchResult t = transient(Status::timeout, stall_description());
-            return t.status == Status::ok ? FetchResult{Status::ok, r.bytes} : t;
+            return t.status == Status::ok ? FetchResult{Status::ok, got} : t;
         }
-        return {Status::ok, r.bytes};
+        return {Status::ok, got};
     }
 
     std::string short_body_description() const {
@@ -988,7 +1003,11 @@ class OtaClient::Impl final : public ChannelListener {
         } else if (http == 200) {
             if (fetched_ != 0) {
                 // The server ignored the Range request: the body starts at byte 0 again.
-                if (auto r = restart_from_zero()) return r;
+                if (sink_ != nullptr) {
+                    if (auto r = restart_from_zero()) return r;
+                } else {
+                    skip_delivered_prefix();
+                }
             }
         } else if (http == 408 || http == 429 || (http >= 500 && http <= 599)) {
             return transient(Status::fetch_failed, "HTTP " + std::to_string(http),
@@ -1004,14 +1023,29 @@ class OtaClient::Impl final : public ChannelListener {
             return fail(Status::fetch_failed, kStepFetchFailed,
                         "download failed: HTTP " + std::to_string(http));
         }
-        if (const auto length = source_.content_length(); length && *length != size - fetched_) {
-            return fail(
-                Status::size_mismatch, kStepFetchFailed,
-                "download failed: Content-Length " + std::to_string(*length) +
-                    " does not match the announced size of " + std::to_string(size) + " bytes" +
-                    (fetched_ > 0 ? " from byte " + std::to_string(fetched_) : std::string()));
+        const std::uint64_t body_starts_at = http == 200 ? 0 : fetched_;
+        if (const auto length = source_.content_length();
+            length && *length != size - body_starts_at) {
+            return fail(Status::size_mismatch, kStepFetchFailed,
+                        "download failed: Content-Length " + std::to_string(*length) +
+                            " does not match the announced size of " + std::to_string(size) +
+                            " bytes" +
+                            (body_starts_at > 0 ? " from byte " + std::to_string(body_starts_at)
+                                                : std::string()));
         }
         return std::nullopt;
+    }
+
+    /// A 200 answered a Range request and there is no sink: the application has stored the
+    /// first fetched_ bytes itself and cannot be told to start over, so the same number of bytes
+    /// is dropped from the new body and the running digest goes on (the final check still covers
+    /// every byte handed out). Nothing is ever handed out twice.
+    void skip_delivered_prefix() {
+        log_lazy(LogLevel::warning, [&] {
+            return "the server ignored the Range request for bytes " + std::to_string(fetched_) +
+                   "- (HTTP 200): skipping the bytes already delivered";
+        });
+        skip_ = fetched_;
     }
 
     /// A 200 answered a Range request: fresh digest, sink begun again, from byte 0.
@@ -1283,6 +1317,7 @@ class OtaClient::Impl final : public ChannelListener {
         failures_in_row_ = 0;
         high_water_ = 0;
         attempt_bytes_ = 0;
+        skip_ = 0;
         rehash_target_ = 0;
         rehashed_ = 0;
         recorded_bytes_ = 0;
@@ -1333,6 +1368,7 @@ class OtaClient::Impl final : public ChannelListener {
     detail::JitterRandom random_;
     // Stall detection.
     std::uint64_t attempt_bytes_ = 0;  // bytes received in the current attempt
+    std::uint64_t skip_ = 0;           // bytes of a full body that the application already has
     std::uint64_t stall_window_bytes_ = 0;
     Clock::time_point stall_window_start_{};
     Clock::time_point last_read_call_{};

@@ -12,7 +12,7 @@
 # CA_FILE WWW_DIR CLOUD_USER CLOUD_PASSWORD. Files put in WWW_DIR are served at
 # https://127.0.0.1:$HTTPS_PORT/<name> (and plain http on HTTP_PORT); /status/404 and /status/500
 # answer with those codes; over https, /norange/<name> ignores Range and /slow/<name> is limited
-# to 4 MB/s per connection. nginx's access log (DIR/nginx-access.log) records each request's Range.
+# to 2 MiB/s per connection. nginx's access log (DIR/nginx-access.log) records each request's Range.
 set -euo pipefail
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
@@ -164,7 +164,7 @@ http {
     # Fault tests: the same files with Range support off (200 to every Range request) and
     # rate-limited per connection (so that events land mid-download).
     location /norange/ { alias $WWW_DIR/; max_ranges 0; }
-    location /slow/ { alias $WWW_DIR/; limit_rate 4m; }
+    location /slow/ { alias $WWW_DIR/; limit_rate 2m; }
   }
   server {
     listen 127.0.0.1:$HTTP_PORT;

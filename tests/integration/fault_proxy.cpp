@@ -117,6 +117,8 @@ std::string Fault::describe() const {
         case Kind::delay:
             return "delay " + std::to_string(duration.count()) + " ms per " +
                    std::to_string(chunk) + " bytes";
+        case Kind::drop_tail:
+            return "cut " + std::to_string(after) + " bytes before the end";
     }
     return "?";
 }
@@ -134,6 +136,7 @@ struct FaultProxy::Conn {
     bool reset = false;
     Clock::time_point stall_until{};
     Clock::time_point next_chunk{};
+    Clock::time_point last_server_data{};
 
     Conn() = default;
     Conn(const Conn&) = delete;
@@ -160,6 +163,16 @@ struct FaultProxy::Conn {
                     std::min<std::uint64_t>(fault.after - sent_down, SIZE_MAX));
             case Fault::Kind::delay:
                 return now < next_chunk ? 0 : fault.chunk;
+            case Fault::Kind::drop_tail: {
+                const std::size_t queued = down.size();
+                const std::size_t above_tail =
+                    queued > fault.after ? queued - static_cast<std::size_t>(fault.after) : 0;
+                const std::size_t before_start =
+                    sent_down < Fault::kDropTailStart
+                        ? static_cast<std::size_t>(Fault::kDropTailStart - sent_down)
+                        : 0;
+                return std::max(above_tail, before_start);
+            }
             case Fault::Kind::pass:
                 break;
         }
@@ -304,8 +317,10 @@ bool FaultProxy::pump(Conn& c) {
         c.up.shut = true;
     }
 
+    const std::size_t queued_before = c.down.size();
     if (!c.down.fill(c.sfd)) return false;
     now = Clock::now();
+    if (c.down.size() > queued_before) c.last_server_data = now;
     const long down = c.down.drain(c.cfd, c.allowed_down(now));
     if (down < 0) return false;
     c.sent_down += static_cast<std::uint64_t>(down);
@@ -319,6 +334,15 @@ bool FaultProxy::pump(Conn& c) {
         std::lock_guard<std::mutex> lock(mu_);
         records_[c.index].bytes_down = c.sent_down;
         records_[c.index].bytes_up = c.sent_up;
+    }
+    // drop_tail: what is still held back once the server went quiet (or closed) is the tail.
+    if (c.fault.kind == Fault::Kind::drop_tail && !c.fired && c.down.size() > 0 &&
+        c.sent_down >= Fault::kDropTailStart &&
+        (c.down.eof || now - c.last_server_data >= c.fault.duration)) {
+        c.fired = true;
+        std::lock_guard<std::mutex> lock(mu_);
+        records_[c.index].fault_fired = true;
+        return false;
     }
     const bool limited = c.fault.kind == Fault::Kind::cut || c.fault.kind == Fault::Kind::reset ||
                          c.fault.kind == Fault::Kind::stall;
@@ -361,6 +385,10 @@ void FaultProxy::run() {
                         cev |= POLLOUT;
                     } else if (c->fault.kind == Fault::Kind::delay) {
                         wait = std::min(wait, std::chrono::ceil<milliseconds>(c->next_chunk - now));
+                    }
+                    if (c->fault.kind == Fault::Kind::drop_tail && !c->fired) {
+                        wait = std::min(wait, std::chrono::ceil<milliseconds>(
+                                                  c->last_server_data + c->fault.duration - now));
                     }
                 }
             }

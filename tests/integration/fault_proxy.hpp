@@ -26,6 +26,10 @@ struct Fault {
         reset,  ///< forward `after` bytes, then abort the client side (RST)
         stall,  ///< forward `after` bytes, then forward nothing for `duration`, keeping both open
         delay,  ///< wait `duration` before each `chunk` bytes sent to the client
+        /// hold back the last `after` bytes the server sends before it goes quiet for
+        /// `duration`, then close both sides without them (a cut just before the end of a
+        /// response whose exact length is unknown in advance)
+        drop_tail,
     };
     Kind kind = Kind::pass;
     std::uint64_t after = 0;
@@ -47,6 +51,15 @@ struct Fault {
     static Fault delay_each(std::chrono::milliseconds d, std::size_t chunk = 16 * 1024) {
         return {Kind::delay, 0, d, chunk};
     }
+    /// Close both sides `n` bytes before the end of what the server sends (the end being where
+    /// it stays quiet for `idle`); those `n` bytes never reach the client. The first
+    /// kDropTailStart bytes (TLS handshake, response headers) are never held back. n <= 32 KiB.
+    static Fault drop_tail(std::uint64_t n,
+                           std::chrono::milliseconds idle = std::chrono::milliseconds(300)) {
+        return {Kind::drop_tail, n, idle, 16 * 1024};
+    }
+    /// Bytes a drop_tail fault forwards before it starts holding anything back.
+    static constexpr std::uint64_t kDropTailStart = 64 * 1024;
     /// "cut after 1048576 bytes" and the like, for test messages.
     [[nodiscard]] std::string describe() const;
 };
@@ -56,7 +69,7 @@ struct ConnectionRecord {
     Fault fault;
     std::uint64_t bytes_down = 0;  ///< server -> client, forwarded
     std::uint64_t bytes_up = 0;    ///< client -> server, forwarded
-    bool fault_fired = false;      ///< the cut/reset/stall took place
+    bool fault_fired = false;      ///< the cut/reset/stall/drop_tail took place
     bool server_refused = false;   ///< the target could not be reached
     std::chrono::steady_clock::time_point accepted_at;
 };

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "ota/signature.hpp"
+#include "ota/version.hpp"
+
 namespace ota {
 
 /// How often progress is reported to the cloud. Steps 1..99 are sent only when they are at least
@@ -118,6 +121,20 @@ struct ClientOptions {
     /// After the last byte, how long fetch_yield waits for the server to confirm the end of the
     /// body (to detect a body longer than announced). 1 ms .. 60 s; default 5 s.
     std::chrono::milliseconds end_of_body_wait{5000};
+
+    /// Image signatures (signature.hpp). Default: no keys and not required, so signatures are
+    /// ignored as in the original SDK. With trusted keys, a signature present in a job's extData
+    /// is verified once the announced digest matched and before the sink is committed; a bad one
+    /// fails the job with step -3 and the image is never committed. `required` also fails jobs
+    /// that carry no signature (init() refuses `required` without a trusted key).
+    SignaturePolicy signature;
+
+    /// Anti-downgrade (version.hpp): jobs whose version is not acceptable relative to the version
+    /// last passed to OtaClient::report_version() are refused with step -1 before anything is
+    /// downloaded, leaving the state untouched. Default `allow` (the original SDK's behaviour);
+    /// before any version was reported every job is accepted.
+    DowngradePolicy downgrade = DowngradePolicy::allow;
+
 };
 
 /// Options of the paho-based MQTT channel (PahoChannel). Fill host/port/credentials from

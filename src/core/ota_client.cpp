@@ -27,8 +27,9 @@
 //    final 100 and failure steps are queued and published once it is back (on_connected, or the
 //    next poll()/fetch_yield() that finds it connected). The application's own report_progress()
 //    is never queued: it returns not_connected and the application decides.
-//  - Refused jobs (size 0, too large, multi-file, plain http) and malformed pushes are reported as
-//    step -1 outside the per-job failure budget: they never became the current job.
+//  - Refused jobs (size 0, too large, multi-file, plain http, a downgrade under DowngradePolicy)
+//    and malformed pushes are reported as step -1 outside the per-job failure budget: they never
+//    became the current job.
 //  - The fetch hot path touches only preallocated state: no string is built and no std::function
 //    copied per chunk; progress messages are composed only when the throttle lets one through.
 #include <algorithm>
@@ -192,6 +193,7 @@ Error validate_options(const ClientOptions& o) {
         return {Status::invalid_argument, "end_of_body_wait must be in 1 ms .. 60 s, got " +
                                               std::to_string(o.end_of_body_wait.count()) + " ms"};
     }
+    if (Error e = o.signature.validate(); !e.ok()) return e;
     return validate_retry_and_resume(o);
 }
 
@@ -382,7 +384,17 @@ class OtaClient::Impl final : public ChannelListener {
             last_error_ = result.error;
         } else if (hex_equal(job_->digest.hex, actual)) {
             result.valid = true;
-            if (sink_ != nullptr && sink_active_) {
+            // Without a need for the digest (no signature, none required) the policy accepts.
+            if (options_.signature.needs_digest(job_->ext_data_json)) {
+                if (Error se = check_signature(actual); !se.ok()) {
+                    log(LogLevel::error, se.detail);
+                    (void)report_own(kStepCheckFailed, se.detail);
+                    abort_sink();
+                    result.valid = false;  // like a digest mismatch: valid false, call ok
+                    last_error_ = se;
+                }
+            }
+            if (result.valid && sink_ != nullptr && sink_active_) {
                 const Status cs = sink_->commit();
                 if (cs != Status::ok) {
                     const std::string desc =
@@ -411,6 +423,17 @@ class OtaClient::Impl final : public ChannelListener {
         check_ = result;
         valid = result.valid;
         return result.error;
+    }
+
+    /// The signature policy's verdict on the fetched image whose job digest is `actual_hex`.
+    Error check_signature(std::string_view actual_hex) {
+        std::array<std::uint8_t, kSignedDigestSize> sha{};
+        if (const Status s = image_sha256(actual_hex, sha.data()); s != Status::ok) {
+            return {s, std::string("signature check failed: the image's SHA-256 could not be "
+                                   "computed: ") +
+                           to_string(s)};
+        }
+        return check_image_signature(options_.signature, job_->ext_data_json, sha.data());
     }
 
     void reset() noexcept {
@@ -672,6 +695,13 @@ class OtaClient::Impl final : public ChannelListener {
         } else if (!starts_with_nocase(job.url, "https://")) {
             return Error{Status::invalid_argument, "unsupported image URL scheme (https required)"};
         }
+        if (reported_version_) {
+            if (Error e =
+                    check_upgrade_allowed(options_.downgrade, *reported_version_, job.version);
+                !e.ok()) {
+                return e;
+            }
+        }
         return std::nullopt;
     }
 
@@ -729,7 +759,9 @@ class OtaClient::Impl final : public ChannelListener {
     bool start_download() {
         const UpgradeJob& job = *job_;
         clear_download_progress();
-        if (const Status s = hasher_.start(job.digest.algorithm); s != Status::ok) {
+        sig_sha_ = options_.signature.needs_digest(job.ext_data_json) &&
+                   job.digest.algorithm != DigestAlgorithm::sha256;
+        if (const Status s = start_digests(); s != Status::ok) {
             (void)fail(s, kStepGeneralFailed,
                        std::string("starting the digest failed: ") + to_string(s));
             return false;
@@ -844,7 +876,7 @@ class OtaClient::Impl final : public ChannelListener {
                         "download failed: body longer than announced size of " +
                             std::to_string(size) + " bytes");
         }
-        if (const Status s = hasher_.update(buf, got); s != Status::ok) {
+        if (const Status s = update_digests(buf, got); s != Status::ok) {
             return fail(s, kStepGeneralFailed,
                         std::string("digest update failed: ") + to_string(s));
         }
@@ -1054,7 +1086,7 @@ class OtaClient::Impl final : public ChannelListener {
             return "the server ignored the Range request for bytes " + std::to_string(fetched_) +
                    "- (HTTP 200): restarting version " + job_->version + " from byte 0";
         });
-        if (const Status s = hasher_.start(job_->digest.algorithm); s != Status::ok) {
+        if (const Status s = start_digests(); s != Status::ok) {
             return fail(s, kStepGeneralFailed,
                         std::string("restarting the digest failed: ") + to_string(s));
         }
@@ -1118,6 +1150,39 @@ class OtaClient::Impl final : public ChannelListener {
                    ")";
         });
         if (options_.auto_progress) (void)report_own(kStepMax, {});
+    }
+
+    /// (Re)starts the job's digest and, when the signature check needs a SHA-256 the job's own
+    /// digest does not give, the second (SHA-256) digest.
+    Status start_digests() {
+        if (const Status s = hasher_.start(job_->digest.algorithm); s != Status::ok) return s;
+        if (sig_sha_) return sig_hasher_.start(DigestAlgorithm::sha256);
+        return Status::ok;
+    }
+
+    /// Feeds fetched (or re-read) bytes to the running digests. Does not allocate.
+    Status update_digests(const std::uint8_t* data, std::size_t len) noexcept {
+        if (const Status s = hasher_.update(data, len); s != Status::ok) return s;
+        if (sig_sha_) return sig_hasher_.update(data, len);
+        return Status::ok;
+    }
+
+    /// The image's SHA-256 for the signature check: from the second digest, or (SHA-256 jobs)
+    /// decoded from the job's own digest, already computed as `actual_hex`.
+    Status image_sha256(std::string_view actual_hex, std::uint8_t out[kSignedDigestSize]) {
+        if (sig_sha_) return sig_hasher_.finish(out, kSignedDigestSize);
+        if (job_->digest.algorithm != DigestAlgorithm::sha256 ||
+            actual_hex.size() != 2 * kSignedDigestSize) {
+            return Status::internal;
+        }
+        const auto nibble = [](char c) {
+            return static_cast<unsigned>(c >= 'a' ? c - 'a' + 10 : c - '0');
+        };
+        for (std::size_t i = 0; i < kSignedDigestSize; ++i) {  // finish_hex: lower-case
+            out[i] = static_cast<std::uint8_t>(nibble(actual_hex[2 * i]) << 4U |
+                                               nibble(actual_hex[2 * i + 1]));
+        }
+        return Status::ok;
     }
 
     // ---- download: crash resume -----------------------------------------------------------
@@ -1199,7 +1264,7 @@ class OtaClient::Impl final : public ChannelListener {
                 if (auto r = discard_resumed()) return *r;
                 break;
             }
-            if (const Status s = hasher_.update(buf, n); s != Status::ok) {
+            if (const Status s = update_digests(buf, n); s != Status::ok) {
                 return fail(s, kStepGeneralFailed,
                             std::string("digest update failed: ") + to_string(s));
             }
@@ -1230,7 +1295,7 @@ class OtaClient::Impl final : public ChannelListener {
         rehash_target_ = 0;
         if (records_supported_) sink_->clear_record();
         recorded_bytes_ = 0;
-        if (const Status s = hasher_.start(job_->digest.algorithm); s != Status::ok) {
+        if (const Status s = start_digests(); s != Status::ok) {
             return fail(s, kStepGeneralFailed,
                         std::string("restarting the digest failed: ") + to_string(s));
         }
@@ -1347,6 +1412,8 @@ class OtaClient::Impl final : public ChannelListener {
     std::optional<UpgradeJob> job_;
     std::uint64_t fetched_ = 0;
     Hasher hasher_;
+    bool sig_sha_ = false;  // a second SHA-256 digest runs for the signature check
+    Hasher sig_hasher_;
     FirmwareSink* sink_ = nullptr;
     bool sink_active_ = false;  // begin() called, neither committed nor aborted since
     bool source_open_ = false;

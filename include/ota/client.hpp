@@ -33,6 +33,13 @@ struct FetchResult {
     std::size_t bytes = 0;
 };
 
+/// Gives the sink for file `index` (0-based) of `count` of a multi-file job
+/// (ClientOptions::multi_file). Called on the application's thread when that file's download
+/// starts; the sink must stay valid until the file is committed or the job dropped. Returning
+/// nullptr fails the job with step -4.
+using FileSinkProvider =
+    std::function<FirmwareSink*(const JobFile& file, std::size_t index, std::size_t count)>;
+
 /// One device's (or one module's) OTA client.
 ///
 /// Transitions: UNINITED -init-> INITED -valid push/get_reply-> PUSHED -first fetch_yield->
@@ -128,6 +135,16 @@ class OtaClient {
     /// invalid_state while FETCHING.
     [[nodiscard]] Error set_sink(FirmwareSink* sink);
 
+    /// Where the files of a multi-file job go (ClientOptions::multi_file must be on too, else
+    /// such jobs are refused with step -1). Each file is downloaded with the same retry and
+    /// resume machinery (Range per file) into the sink the provider returns, verified against its
+    /// own digest and committed before the next file starts; fetch_yield() still hands out every
+    /// byte. A file that fails fails the job once (-2, -3 or -4); files committed before it stay
+    /// committed. Progress, fetched_size() and file_size() cover the whole job; the job reaches
+    /// FETCHED after the last file, and check_firmware() then returns the cached verdict. The
+    /// sink of set_sink() is not used for multi-file jobs.
+    void set_file_sink_provider(FileSinkProvider provider);
+
     /// Called (on the application's thread) when a new job has been accepted (state PUSHED).
     void set_job_handler(std::function<void(const UpgradeJob&)> handler);
 
@@ -140,6 +157,11 @@ class OtaClient {
     [[nodiscard]] std::size_t queued_reports() const noexcept;
     /// The job's size in bytes, 0 without a job.
     [[nodiscard]] std::uint64_t file_size() const noexcept;
+    /// 0-based index of the file being downloaded in a multi-file job (0 otherwise).
+    [[nodiscard]] std::size_t file_index() const noexcept;
+    /// Files of the current job: its files[] count for a multi-file job, 1 for a single image,
+    /// 0 without a job.
+    [[nodiscard]] std::size_t file_count() const noexcept;
     /// The current job, or nullptr.
     [[nodiscard]] const UpgradeJob* job() const noexcept;
     /// The job's expected digest (hex as announced), empty without a job.

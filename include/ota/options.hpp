@@ -135,6 +135,12 @@ struct ClientOptions {
     /// before any version was reported every job is accepted.
     DowngradePolicy downgrade = DowngradePolicy::allow;
 
+    /// Accept multi-file jobs (`files[]`, PROTOCOL.md section 3). Off by default: such jobs are
+    /// refused with step -1, keeping the basic API's one-image semantics. When on, the files are
+    /// downloaded one after another into the sink the file sink provider returns for each
+    /// (OtaClient::set_file_sink_provider), each verified against its own digest and committed
+    /// before the next one starts; progress covers the whole job.
+    bool multi_file = false;
 };
 
 /// Options of the paho-based MQTT channel (PahoChannel). Fill host/port/credentials from

@@ -466,7 +466,8 @@ class OtaClient::Impl final : public ChannelListener {
                     "the current sink holds an unverified image: check_firmware() or reset() "
                     "first"};
         }
-        sink_ = sink;
+        app_sink_ = sink;
+        if (!multi_job_) sink_ = sink;
         return {};
     }
 
@@ -479,11 +480,25 @@ class OtaClient::Impl final : public ChannelListener {
     OtaState state() const noexcept { return state_; }
     std::uint64_t fetched_size() const noexcept {
         // While a resumed image is re-hashed, its stored bytes already count as fetched.
-        return phase_ == Phase::rehash ? rehash_target_ : fetched_;
+        return done_bytes_ + (phase_ == Phase::rehash ? rehash_target_ : fetched_);
     }
     std::size_t queued_reports() const noexcept { return queued_reports_.size(); }
-    std::uint64_t file_size() const noexcept { return job_ ? job_->size : 0; }
-    const UpgradeJob* job() const noexcept { return job_ ? &*job_ : nullptr; }
+    std::uint64_t file_size() const noexcept {
+        if (multi_job_) return multi_job_->size;
+        return job_ ? job_->size : 0;
+    }
+    const UpgradeJob* job() const noexcept {
+        if (multi_job_) return &*multi_job_;
+        return job_ ? &*job_ : nullptr;
+    }
+    std::size_t file_index() const noexcept { return multi_job_ ? file_index_ : 0; }
+    std::size_t file_count() const noexcept {
+        if (multi_job_) return multi_job_->files.size();
+        return job_ ? 1 : 0;
+    }
+    void set_file_sink_provider(FileSinkProvider provider) {
+        file_sink_provider_ = std::move(provider);
+    }
     std::string_view expected_digest() const noexcept {
         return job_ ? std::string_view(job_->digest.hex) : std::string_view{};
     }
@@ -658,7 +673,8 @@ class OtaClient::Impl final : public ChannelListener {
 
     void auto_progress() {
         // Capped at 99: 100 is reported when the end of the body has been confirmed.
-        const int percent = std::min(percent_of(fetched_, job_->size), 99);
+        const std::uint64_t total = multi_job_ ? multi_job_->size : job_->size;
+        const int percent = std::min(percent_of(done_bytes_ + fetched_, total), 99);
         if (percent <= 0) return;  // 0 went out when the download started
         if (!throttle_.should_send(percent, clock_.now())) return;
         (void)report_own(percent, {});
@@ -678,9 +694,7 @@ class OtaClient::Impl final : public ChannelListener {
 
     /// Why a well-formed job cannot be taken, or nothing.
     std::optional<Error> refusal(const UpgradeJob& job) const {
-        if (!job.files.empty()) {
-            return Error{Status::invalid_argument, "multi-file jobs need the multi-file API"};
-        }
+        if (!job.files.empty()) return multi_file_refusal(job);
         if (job.size == 0) return Error{Status::malformed_message, "image size is 0"};
         if (job.size > options_.max_image_size) {
             return Error{Status::storage_full,
@@ -703,6 +717,53 @@ class OtaClient::Impl final : public ChannelListener {
             }
         }
         return std::nullopt;
+    }
+
+    /// Why a multi-file job cannot be taken, or nothing.
+    std::optional<Error> multi_file_refusal(const UpgradeJob& job) const {
+        if (!options_.multi_file || !file_sink_provider_) {
+            // The multi-file API: ClientOptions::multi_file and a file sink provider.
+            return Error{Status::invalid_argument, "multi-file jobs need the multi-file API"};
+        }
+        if (options_.signature.needs_digest(job.ext_data_json)) {
+            return Error{Status::invalid_argument,
+                         "image signatures are not supported for multi-file jobs"};
+        }
+        if (job.size > options_.max_image_size) {
+            return Error{Status::storage_full,
+                         "job size " + std::to_string(job.size) + " exceeds the limit of " +
+                             std::to_string(options_.max_image_size) + " bytes"};
+        }
+        for (std::size_t i = 0; i < job.files.size(); ++i) {
+            const JobFile& f = job.files[i];
+            const std::string which =
+                "file " + std::to_string(i + 1) + " of " + std::to_string(job.files.size());
+            if (f.size == 0) return Error{Status::malformed_message, which + ": size is 0"};
+            const bool http = starts_with_nocase(f.url, "http://");
+            if ((http && !options_.allow_http) ||
+                (!http && !starts_with_nocase(f.url, "https://"))) {
+                return Error{Status::invalid_argument,
+                             which + ": unsupported image URL scheme (https required)"};
+            }
+        }
+        if (reported_version_) {
+            if (Error e =
+                    check_upgrade_allowed(options_.downgrade, *reported_version_, job.version);
+                !e.ok()) {
+                return e;
+            }
+        }
+        return std::nullopt;
+    }
+
+    /// Points the download machinery (job_'s url, size and digest) at file `index` of the
+    /// multi-file job.
+    void load_file(std::size_t index) {
+        file_index_ = index;
+        const JobFile& f = multi_job_->files[index];
+        job_->url = f.url;
+        job_->size = f.size;
+        job_->digest = f.digest;
     }
 
     void take_job(UpgradeJob job) {
@@ -736,6 +797,10 @@ class OtaClient::Impl final : public ChannelListener {
 
         drop_job();  // a PUSHED or FETCHED job is replaced; its uncommitted image is dropped
         job_ = std::move(job);
+        if (!job_->files.empty()) {
+            multi_job_ = *job_;
+            load_file(0);
+        }
         state_ = OtaState::pushed;
         throttle_.reset();
         failure_reported_ = false;
@@ -770,6 +835,16 @@ class OtaClient::Impl final : public ChannelListener {
         download_started_ = now;
         recorded_at_ = now;
         std::uint64_t resume_from = 0;
+        if (multi_job_) {
+            sink_ = file_sink_provider_(multi_job_->files[file_index_], file_index_,
+                                        multi_job_->files.size());
+            if (sink_ == nullptr) {
+                (void)fail(Status::storage_failed, kStepBurnFailed,
+                           "storage failed: no sink for file " + std::to_string(file_index_ + 1) +
+                               " of " + std::to_string(multi_job_->files.size()));
+                return false;
+            }
+        }
         if (sink_ != nullptr) {
             if (job.size > sink_->capacity()) {
                 (void)fail(Status::storage_full, kStepBurnFailed,
@@ -793,7 +868,7 @@ class OtaClient::Impl final : public ChannelListener {
                    (resume_from > 0 ? " (resuming at byte " + std::to_string(resume_from) + ")"
                                     : std::string());
         });
-        if (options_.auto_progress) (void)report_own(0, {});
+        if (options_.auto_progress && file_index_ == 0) (void)report_own(0, {});
         if (resume_from > 0) {
             phase_ = Phase::rehash;
             rehash_target_ = resume_from;
@@ -892,7 +967,7 @@ class OtaClient::Impl final : public ChannelListener {
 
         if (fetched_ == size) {
             if (r.end_of_body) {
-                finish_fetch();
+                if (const Status s = finish_fetch(); s != Status::ok) return {s, 0};
                 return {Status::ok, got};
             }
             awaiting_end_ = true;
@@ -1123,10 +1198,7 @@ class OtaClient::Impl final : public ChannelListener {
                             std::to_string(job_->size) + " bytes")
                 .status;
         }
-        if (r.end_of_body) {
-            finish_fetch();
-            return Status::ok;
-        }
+        if (r.end_of_body) return finish_fetch();
         if (clock_.now() >= end_deadline_) {
             return fail(Status::timeout, kStepFetchFailed,
                         "download failed: the body did not end within " +
@@ -1137,7 +1209,9 @@ class OtaClient::Impl final : public ChannelListener {
         return Status::ok;
     }
 
-    void finish_fetch() {
+    /// The current image (or file) is complete: FETCHED, or for a multi-file job the file is
+    /// verified and committed and the next one is set up. Not ok when that failed (reported).
+    Status finish_fetch() {
         awaiting_end_ = false;
         close_source();
         phase_ = Phase::idle;
@@ -1149,7 +1223,30 @@ class OtaClient::Impl final : public ChannelListener {
                                   : std::string()) +
                    ")";
         });
+        if (multi_job_) return finish_file();
         if (options_.auto_progress) (void)report_own(kStepMax, {});
+        return Status::ok;
+    }
+
+    /// Multi-file: verifies and commits the file just fetched (check_firmware), then moves on to
+    /// the next file (state PUSHED) or, after the last, stays FETCHED with the cached verdict.
+    Status finish_file() {
+        bool valid = false;
+        (void)check_firmware(valid);  // reports -3/-4 itself and aborts the file's sink
+        if (!valid) {
+            const Error e = last_error_;
+            return fail(e.status, kStepCheckFailed, e.detail).status;  // not reported twice
+        }
+        done_bytes_ += job_->size;
+        if (file_index_ + 1 == multi_job_->files.size()) {
+            fetched_ = 0;  // fetched_size() = done_bytes_ = the whole job
+            if (options_.auto_progress) (void)report_own(kStepMax, {});
+            return Status::ok;
+        }
+        load_file(file_index_ + 1);
+        check_.reset();
+        state_ = OtaState::pushed;
+        return Status::ok;
     }
 
     /// (Re)starts the job's digest and, when the signature check needs a SHA-256 the job's own
@@ -1281,7 +1378,7 @@ class OtaClient::Impl final : public ChannelListener {
         }
         if (fetched_ == job_->size) {  // everything was already stored
             phase_ = Phase::idle;
-            finish_fetch();
+            if (const Status s = finish_fetch(); s != Status::ok) return {s, 0};
             return {};
         }
         if (options_.auto_progress) auto_progress();
@@ -1394,6 +1491,10 @@ class OtaClient::Impl final : public ChannelListener {
         abort_sink();
         clear_download_progress();
         job_.reset();
+        multi_job_.reset();
+        sink_ = app_sink_;
+        file_index_ = 0;
+        done_bytes_ = 0;
     }
 
     MqttChannel& channel_;
@@ -1407,6 +1508,13 @@ class OtaClient::Impl final : public ChannelListener {
     std::optional<std::string> reported_version_;
     Error last_error_;
     std::function<void(const UpgradeJob&)> job_handler_;
+    FileSinkProvider file_sink_provider_;
+
+    // Multi-file jobs: the job as announced; job_ then describes the file being downloaded.
+    std::optional<UpgradeJob> multi_job_;
+    std::size_t file_index_ = 0;
+    std::uint64_t done_bytes_ = 0;      // bytes of the files already verified and committed
+    FirmwareSink* app_sink_ = nullptr;  // set_sink()'s, restored after a multi-file job
 
     // The current job and its download.
     std::optional<UpgradeJob> job_;
@@ -1537,6 +1645,18 @@ void OtaClient::reset() noexcept {
 
 Error OtaClient::restart_download() {
     return guarded([&] { return impl_->restart_download(); });
+}
+
+void OtaClient::set_file_sink_provider(FileSinkProvider provider) {
+    impl_->set_file_sink_provider(std::move(provider));
+}
+
+std::size_t OtaClient::file_index() const noexcept {
+    return impl_->file_index();
+}
+
+std::size_t OtaClient::file_count() const noexcept {
+    return impl_->file_count();
 }
 
 Error OtaClient::set_sink(FirmwareSink* sink) {

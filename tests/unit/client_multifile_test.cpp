@@ -1,0 +1,228 @@
+// OtaClient with multi-file jobs (files[], PROTOCOL.md section 3): each file downloaded into its
+// own sink, verified against its own digest and committed in turn; progress over the whole job.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ota/client.hpp"
+#include "ota/digest.hpp"
+#include "support/fake_broker.hpp"
+#include "support/memory_sink.hpp"
+#include "support/scripted_source.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using ota::ClientOptions;
+using ota::DigestAlgorithm;
+using ota::Error;
+using ota::FetchResult;
+using ota::FirmwareSink;
+using ota::JobFile;
+using ota::OtaClient;
+using ota::OtaState;
+using ota::Status;
+using ota::test::FakeBroker;
+using ota::test::FakeChannel;
+using ota::test::ManualClock;
+using ota::test::MemorySink;
+using ota::test::ScriptedResponse;
+using ota::test::ScriptedSource;
+
+const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
+const std::string kProgressTopic = "/ota/device/progress/a1X2bEnP82z/example1";
+
+std::vector<std::uint8_t> pattern(std::size_t n, unsigned mul, unsigned add) {
+    std::vector<std::uint8_t> out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>((i * mul + add) & 0xFFU);
+    return out;
+}
+
+const std::vector<std::vector<std::uint8_t>> kFiles = {pattern(5000, 31, 7), pattern(1200, 13, 1),
+                                                       pattern(8000, 7, 3)};
+
+std::string md5_of(const std::vector<std::uint8_t>& b) {
+    std::string out;
+    EXPECT_TRUE(ota::digest_hex(DigestAlgorithm::md5, b.data(), b.size(), out).ok());
+    return out;
+}
+
+std::string url_of(std::size_t i) {
+    return "https://ota.example.com/fw/part" + std::to_string(i) + ".bin?Signature=S";
+}
+
+std::string multi_push(int bad_digest_at = -1) {
+    json files = json::array();
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < kFiles.size(); ++i) {
+        std::string sign = md5_of(kFiles[i]);
+        if (static_cast<int>(i) == bad_digest_at) sign = md5_of(pattern(10, 1, 1));
+        files.push_back({{"fileName", "part" + std::to_string(i) + ".bin"},
+                         {"fileSize", kFiles[i].size()},
+                         {"fileUrl", url_of(i)},
+                         {"fileSign", sign}});
+        total += kFiles[i].size();
+    }
+    (void)total;
+    json data = {{"version", "3.0.0"}, {"signMethod", "Md5"}, {"files", files}};
+    return json{{"code", "1000"}, {"data", data}, {"id", 1}, {"message", "success"}}.dump();
+}
+
+class MultiFileTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::vector<ScriptedResponse> script;
+        for (const auto& body : kFiles) {
+            ScriptedResponse r;
+            r.content_length = body.size();
+            r.body = body;
+            r.max_chunk = 700;
+            script.push_back(r);
+        }
+        source.set_script(script);
+        for (auto& s : sinks) s = std::make_unique<MemorySink>(1U << 14);
+    }
+
+    void make_client(bool multi = true, bool provider = true) {
+        ClientOptions o;
+        o.product_key = "a1X2bEnP82z";
+        o.device_name = "example1";
+        o.multi_file = multi;
+        o.progress.min_points = 1;
+        o.progress.min_interval = 0ms;
+        client = std::make_unique<OtaClient>(channel, source, o, clock);
+        ASSERT_TRUE(client->init().ok());
+        if (provider) {
+            client->set_file_sink_provider(
+                [this](const JobFile& f, std::size_t index, std::size_t count) -> FirmwareSink* {
+                    calls.push_back({f.name, index, count});
+                    return sinks[index].get();
+                });
+        }
+    }
+
+    FetchResult fetch_all(std::vector<std::uint8_t>& bytes) {
+        std::vector<std::uint8_t> buf(1000);
+        FetchResult last;
+        for (int i = 0; i < 10000 && client->is_fetching(); ++i) {
+            last = client->fetch_yield(buf.data(), buf.size(), 100ms);
+            if (last.status != Status::ok) break;
+            bytes.insert(bytes.end(), buf.begin(),
+                         buf.begin() + static_cast<std::ptrdiff_t>(last.bytes));
+            clock.advance(10ms);
+        }
+        return last;
+    }
+
+    std::vector<int> steps() const {
+        std::vector<int> out;
+        for (const auto& m : broker.published_on(kProgressTopic)) {
+            out.push_back(
+                std::stoi(json::parse(m.payload).at("params").at("step").get<std::string>()));
+        }
+        return out;
+    }
+
+    struct Call {
+        std::string name;
+        std::size_t index;
+        std::size_t count;
+    };
+
+    FakeBroker broker;
+    FakeChannel channel{broker, "dev"};
+    ScriptedSource source;
+    ManualClock clock;
+    std::unique_ptr<MemorySink> sinks[3];
+    std::vector<Call> calls;
+    std::unique_ptr<OtaClient> client;
+};
+
+TEST_F(MultiFileTest, ThreeFilesCommittedInOrder) {
+    make_client();
+    broker.publish(kUpgradeTopic, multi_push());
+    ASSERT_TRUE(client->poll(0ms).ok());
+    ASSERT_EQ(client->state(), OtaState::pushed);
+    EXPECT_EQ(client->file_count(), 3U);
+    EXPECT_EQ(client->file_size(), 5000U + 1200U + 8000U);
+
+    std::vector<std::uint8_t> bytes;
+    const FetchResult last = fetch_all(bytes);
+    EXPECT_EQ(last.status, Status::ok);
+    EXPECT_EQ(client->state(), OtaState::fetched);
+    EXPECT_EQ(client->fetched_size(), client->file_size());
+    EXPECT_EQ(client->file_index(), 2U);
+
+    std::vector<std::uint8_t> all;
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(sinks[i]->phase(), MemorySink::Phase::committed) << i;
+        EXPECT_EQ(sinks[i]->data(), kFiles[i]) << i;
+        all.insert(all.end(), kFiles[i].begin(), kFiles[i].end());
+    }
+    EXPECT_EQ(bytes, all);
+    ASSERT_EQ(calls.size(), 3U);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(calls[i].index, i);
+        EXPECT_EQ(calls[i].count, 3U);
+        EXPECT_EQ(calls[i].name, "part" + std::to_string(i) + ".bin");
+    }
+    ASSERT_EQ(source.opens().size(), 3U);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(source.opens()[i].url, url_of(i));
+
+    const auto s = steps();
+    ASSERT_GE(s.size(), 3U);
+    EXPECT_EQ(s.front(), 0);
+    EXPECT_EQ(s.back(), 100);
+    for (std::size_t i = 1; i < s.size(); ++i) EXPECT_GT(s[i], s[i - 1]) << i;
+    EXPECT_EQ(std::count(s.begin(), s.end(), 100), 1);
+
+    bool valid = false;
+    EXPECT_TRUE(client->check_firmware(valid).ok());
+    EXPECT_TRUE(valid);
+}
+
+TEST_F(MultiFileTest, BadDigestOnSecondFileFailsAndThirdIsNeverFetched) {
+    make_client();
+    broker.publish(kUpgradeTopic, multi_push(1));
+    ASSERT_TRUE(client->poll(0ms).ok());
+    std::vector<std::uint8_t> bytes;
+    const FetchResult last = fetch_all(bytes);
+    EXPECT_EQ(last.status, Status::digest_mismatch);
+    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(sinks[0]->phase(), MemorySink::Phase::committed);
+    EXPECT_EQ(sinks[1]->phase(), MemorySink::Phase::aborted);
+    EXPECT_EQ(sinks[1]->commits, 0U);
+    EXPECT_EQ(sinks[2]->begins, 0U);
+    EXPECT_EQ(source.opens().size(), 2U);
+    const auto s = steps();
+    EXPECT_EQ(std::count_if(s.begin(), s.end(), [](int x) { return x < 0; }), 1);
+    EXPECT_EQ(s.back(), -3);
+}
+
+TEST_F(MultiFileTest, RefusedWhenTheOptionIsOff) {
+    make_client(false);
+    broker.publish(kUpgradeTopic, multi_push());
+    ASSERT_TRUE(client->poll(0ms).ok());
+    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_TRUE(source.opens().empty());
+    ASSERT_EQ(steps().size(), 1U);
+    EXPECT_EQ(steps()[0], -1);
+}
+
+TEST_F(MultiFileTest, RefusedWithoutAProvider) {
+    make_client(true, false);
+    broker.publish(kUpgradeTopic, multi_push());
+    ASSERT_TRUE(client->poll(0ms).ok());
+    EXPECT_EQ(client->state(), OtaState::inited);
+    ASSERT_EQ(steps().size(), 1U);
+    EXPECT_EQ(steps()[0], -1);
+}
+
+}  // namespace

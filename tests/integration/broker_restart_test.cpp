@@ -29,147 +29,24 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-/// A lab of its own in a temporary directory (stopping the shared broker would disturb other
-/// tests), stopped and removed when the guard goes.
-class PrivateLab {
-  public:
-    PrivateLab() {
-        char tmpl[] = "/tmp/ota-restart-lab-XXXXXX";
-        const char* d = mkdtemp(tmpl);
-        if (d == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed";
-            return;
-        }
-        dir_ = d;
-        const auto r = run_process({OTA_LAB_SCRIPT, "start", dir_}, 60);
-        if (r.exit_code != 0) {
-            ADD_FAILURE() << "lab.sh start failed:\n" << r.output;
-            return;
-        }
-        std::map<std::string, std::string> env;
-        std::ifstream in(dir_ + "/lab.env");
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto eq = line.find('=');
-            if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-        }
-        const auto port = [&](const char* key) {
-            return static_cast<std::uint16_t>(std::strtoul(env[key].c_str(), nullptr, 10));
-        };
-        lab_.dir = env["LAB_DIR"];
-        lab_.mqtt_tls_port = port("MQTT_TLS_PORT");
-        lab_.mqtt_tcp_port = port("MQTT_TCP_PORT");
-        lab_.https_port = port("HTTPS_PORT");
-        lab_.http_port = port("HTTP_PORT");
-        lab_.ca_file = env["CA_FILE"];
-        lab_.other_ca_file = env["OTHER_CA_FILE"];
-        lab_.www_dir = env["WWW_DIR"];
-        lab_.cloud_user = env["CLOUD_USER"];
-        lab_.cloud_password = env["CLOUD_PASSWORD"];
-        ok_ = lab_.https_port != 0 && lab_.mqtt_tls_port != 0;
-    }
-    ~PrivateLab() {
-        if (dir_.empty()) return;
-        run_process({OTA_LAB_SCRIPT, "stop", dir_}, 60);
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    PrivateLab(const PrivateLab&) = delete;
-    PrivateLab& operator=(const PrivateLab&) = delete;
-
-    [[nodiscard]] bool ok() const { return ok_; }
-    /// The private lab's addresses; Lab's helpers (add_device, put_file, stop_broker, ...) act
-    /// on it because they use its `dir`.
-    [[nodiscard]] const Lab& lab() const { return lab_; }
-
-  private:
-    std::string dir_;
-    Lab lab_;
-    bool ok_ = false;
-};
-
-int max_progress(const std::string& output) {
-    static const std::regex re(R"(progress (\d+)%)");
-    int best = -1;
-    for (auto it = std::sregex_iterator(output.begin(), output.end(), re);
-         it != std::sregex_iterator(); ++it) {
-        best = std::max(best, std::stoi((*it)[1].str()));
-    }
-    return best;
-}
-
-bool wait_for_progress(BackgroundProcess& device, int percent, std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-        if (max_progress(device.output()) >= percent) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
-
 class BrokerRestart : public ::testing::Test {
   protected:
     void SetUp() override {
         ASSERT_TRUE(priv.ok());
-        const Lab& lab = priv.lab();
-        pk = "pkRestart";
-        dn = "dn" + std::to_string(getpid());
-        ds = "restart-secret";
-        lab.add_device(pk, dn, ds);
+        dev = make_device("restart", priv.lab());
     }
 
     std::vector<std::string> device_cmd(std::uint16_t mqtt_port) const {
-        const Lab& lab = priv.lab();
-        return {Lab::bin("ota_mqtt"),
-                "--product-key",
-                pk,
-                "--device-name",
-                dn,
-                "--device-secret",
-                ds,
-                "--version",
-                "1.0.0",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                std::to_string(mqtt_port),
-                "--ca-file",
-                lab.ca_file,
-                "--http-ca-file",
-                lab.ca_file,
-                "--output",
-                out().string(),
-                "--wait",
-                "60"};
+        Lab via = priv.lab();
+        via.mqtt_tls_port = mqtt_port;
+        return ota_mqtt_cmd(via, dev, out(), {"--wait", "60"});
     }
 
     std::vector<std::string> cloud_cmd(const std::string& name,
                                        std::vector<std::string> extra) const {
         const Lab& lab = priv.lab();
-        std::vector<std::string> argv{Lab::bin("ota_cloud"),
-                                      "push",
-                                      "--file",
-                                      (lab.www_dir / name).string(),
-                                      "--url",
-                                      lab.https_url("slow/" + name),
-                                      "--version",
-                                      "1.1.0",
-                                      "--product-key",
-                                      pk,
-                                      "--device-name",
-                                      dn,
-                                      "--host",
-                                      "127.0.0.1",
-                                      "--port",
-                                      std::to_string(lab.mqtt_tls_port),
-                                      "--ca-file",
-                                      lab.ca_file,
-                                      "--user",
-                                      lab.cloud_user,
-                                      "--password",
-                                      lab.cloud_password};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        return argv;
+        return cloud_push_cmd(lab, dev, lab.www_dir / name, lab.https_url("slow/" + name),
+                              std::move(extra));
     }
 
     std::filesystem::path out() const { return tmp.path() / "ota.bin"; }
@@ -242,11 +119,9 @@ class BrokerRestart : public ::testing::Test {
                                        .count()));
     }
 
-    PrivateLab priv;
+    PrivateLab priv{"restart"};
     TempDir tmp;
-    std::string pk;
-    std::string dn;
-    std::string ds;
+    Device dev;
 };
 
 // The broker is away for the end of the download: the 100 can only be sent after it is back.

@@ -32,118 +32,15 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kImageSize = 64 * 1024 * 1024;
 
-struct Device {
-    std::string pk;
-    std::string dn;
-    std::string ds;
-};
-
-Device make_device(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    const std::string n = std::to_string(getpid()) + "x" + std::to_string(counter++);
-    Device d{"pk" + n, tag + "-" + n, "secret-" + n};
-    Lab::get().add_device(d.pk, d.dn, d.ds);
-    return d;
-}
-
 std::vector<std::string> device_cmd(const Lab& lab, const Device& d,
                                     const std::filesystem::path& out) {
-    return {Lab::bin("ota_mqtt"),
-            "--product-key",
-            d.pk,
-            "--device-name",
-            d.dn,
-            "--device-secret",
-            d.ds,
-            "--version",
-            "1.0.0",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            std::to_string(lab.mqtt_tls_port),
-            "--ca-file",
-            lab.ca_file,
-            "--http-ca-file",
-            lab.ca_file,
-            "--output",
-            out.string(),
-            "--wait",
-            "60"};
+    return ota_mqtt_cmd(lab, d, out, {"--wait", "60"});
 }
 
 std::vector<std::string> push_cmd(const Lab& lab, const Device& d,
                                   const std::filesystem::path& file, const std::string& url,
                                   const std::string& timeout_s) {
-    return {Lab::bin("ota_cloud"),
-            "push",
-            "--file",
-            file.string(),
-            "--url",
-            url,
-            "--version",
-            "1.1.0",
-            "--product-key",
-            d.pk,
-            "--device-name",
-            d.dn,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            std::to_string(lab.mqtt_tls_port),
-            "--ca-file",
-            lab.ca_file,
-            "--user",
-            lab.cloud_user,
-            "--password",
-            lab.cloud_password,
-            "--timeout",
-            timeout_s};
-}
-
-/// The highest "progress N%" ota_mqtt printed so far (-1 if none).
-int max_progress(const std::string& output) {
-    static const std::regex re(R"(progress (\d+)%)");
-    int best = -1;
-    for (auto it = std::sregex_iterator(output.begin(), output.end(), re);
-         it != std::sregex_iterator(); ++it) {
-        best = std::max(best, std::stoi((*it)[1].str()));
-    }
-    return best;
-}
-
-/// Waits until the device printed at least `percent`; false after `timeout` or when it exited.
-bool wait_for_progress(BackgroundProcess& device, int percent, std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-        if (max_progress(device.output()) >= percent) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
-
-struct AccessLine {
-    int status = 0;
-    std::uint64_t bytes = 0;
-    std::string range;
-};
-
-/// nginx's access log lines for `path` (see scripts/lab.sh for the format).
-std::vector<AccessLine> access_lines(const std::string& path) {
-    std::ifstream in(Lab::get().dir / "nginx-access.log");
-    std::vector<AccessLine> out;
-    std::string line;
-    const std::string needle = "\"GET " + path + " HTTP/1.1\" ";
-    while (std::getline(in, line)) {
-        const auto at = line.find(needle);
-        if (at == std::string::npos) continue;
-        std::istringstream rest(line.substr(at + needle.size()));
-        AccessLine a;
-        rest >> a.status >> a.bytes;
-        const auto r = line.find("range=\"");
-        if (r != std::string::npos) a.range = line.substr(r + 7, line.find('"', r + 7) - (r + 7));
-        out.push_back(a);
-    }
-    return out;
+    return cloud_push_cmd(lab, d, file, url, {"--timeout", timeout_s});
 }
 
 TEST(CrashResume, KilledThreeTimesMidDownloadResumesWithRangesAndLittleWaste) {

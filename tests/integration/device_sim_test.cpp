@@ -19,20 +19,6 @@
 namespace ota::test {
 namespace {
 
-struct Device {
-    std::string pk;
-    std::string dn;
-    std::string ds;
-};
-
-Device make_device(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    const std::string n = std::to_string(getpid()) + "s" + std::to_string(counter++);
-    Device d{"pk" + n, tag + "-" + n, "secret-" + n};
-    Lab::get().add_device(d.pk, d.dn, d.ds);
-    return d;
-}
-
 // Subscribes to a device's inform and progress topics with the cloud's credentials and records
 // what the device reports, in order.
 class CloudWatcher final : public ChannelListener {
@@ -135,35 +121,11 @@ class DeviceSimTest : public ::testing::Test {
                        const std::vector<std::uint8_t>& image, const std::string& settle) const {
         const std::string name = "sim-" + d.dn + "-" + version + ".bin";
         const std::string url = lab.put_file(name, image);
-        return run_process({Lab::bin("ota_cloud"),
-                            "push",
-                            "--file",
-                            (lab.www_dir / name).string(),
-                            "--url",
-                            url,
-                            "--version",
-                            version,
-                            "--product-key",
-                            d.pk,
-                            "--device-name",
-                            d.dn,
-                            "--sign-method",
-                            "sha256",
-                            "--host",
-                            "127.0.0.1",
-                            "--port",
-                            std::to_string(lab.mqtt_tls_port),
-                            "--ca-file",
-                            lab.ca_file,
-                            "--user",
-                            lab.cloud_user,
-                            "--password",
-                            lab.cloud_password,
-                            "--settle",
-                            settle,
-                            "--timeout",
-                            "60"},
-                           90);
+        return run_process(
+            cloud_push_cmd(lab, d, lab.www_dir / name, url,
+                           {"--sign-method", "sha256", "--settle", settle, "--timeout", "60"},
+                           version),
+            90);
     }
 
     static bool contains(const std::string& text, const std::string& what) {

@@ -64,41 +64,6 @@ std::string test_name() {
     return name;
 }
 
-std::string read_text(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-/// nginx access log lines (`addr "GET <path> HTTP/1.1" <status> <bytes> range="<range>"`) for
-/// requests whose path is exactly `path`.
-struct AccessLine {
-    int status = 0;
-    std::uint64_t bytes = 0;
-    std::string range;
-};
-
-std::vector<AccessLine> access_lines(const std::string& path) {
-    std::vector<AccessLine> out;
-    std::istringstream in(read_text(Lab::get().dir / "nginx-access.log"));
-    std::string line;
-    const std::string needle = "\"GET " + path + " HTTP/1.1\" ";
-    while (std::getline(in, line)) {
-        const auto at = line.find(needle);
-        if (at == std::string::npos) continue;
-        std::istringstream rest(line.substr(at + needle.size()));
-        AccessLine a;
-        rest >> a.status >> a.bytes;
-        const auto r = line.find("range=\"");
-        if (r != std::string::npos) {
-            a.range = line.substr(r + 7, line.find('"', r + 7) - (r + 7));
-        }
-        out.push_back(a);
-    }
-    return out;
-}
-
 /// The lines for `path` after the first `skip` (logged before the test's download), waiting
 /// until there are at least `n` (nginx logs a request when its response ends).
 std::vector<AccessLine> wait_access_lines(const std::string& path, std::size_t skip,

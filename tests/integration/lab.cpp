@@ -7,13 +7,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <random>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 namespace ota::test {
 namespace {
@@ -43,24 +46,27 @@ void run_script(const std::vector<std::string>& args) {
 
 }  // namespace
 
+Lab Lab::from_env_file(const std::filesystem::path& path) {
+    Lab l;
+    auto vars = read_env_file(path.string());
+    if (vars.empty()) return l;
+    l.dir = vars["LAB_DIR"];
+    l.mqtt_tls_port = to_port(vars["MQTT_TLS_PORT"]);
+    l.mqtt_tcp_port = to_port(vars["MQTT_TCP_PORT"]);
+    l.https_port = to_port(vars["HTTPS_PORT"]);
+    l.http_port = to_port(vars["HTTP_PORT"]);
+    l.ca_file = vars["CA_FILE"];
+    l.other_ca_file = vars["OTHER_CA_FILE"];
+    l.www_dir = vars["WWW_DIR"];
+    l.cloud_user = vars["CLOUD_USER"];
+    l.cloud_password = vars["CLOUD_PASSWORD"];
+    return l;
+}
+
 const Lab& Lab::get() {
     static const Lab lab = [] {
-        Lab l;
         const char* override_env = std::getenv("OTA_LAB_ENV");
-        const std::string path = override_env ? override_env : OTA_LAB_ENV_FILE;
-        auto vars = read_env_file(path);
-        if (vars.empty()) return l;
-        l.dir = vars["LAB_DIR"];
-        l.mqtt_tls_port = to_port(vars["MQTT_TLS_PORT"]);
-        l.mqtt_tcp_port = to_port(vars["MQTT_TCP_PORT"]);
-        l.https_port = to_port(vars["HTTPS_PORT"]);
-        l.http_port = to_port(vars["HTTP_PORT"]);
-        l.ca_file = vars["CA_FILE"];
-        l.other_ca_file = vars["OTHER_CA_FILE"];
-        l.www_dir = vars["WWW_DIR"];
-        l.cloud_user = vars["CLOUD_USER"];
-        l.cloud_password = vars["CLOUD_PASSWORD"];
-        return l;
+        return from_env_file(override_env ? override_env : OTA_LAB_ENV_FILE);
     }();
     if (lab.https_port == 0) {
         ADD_FAILURE() << "no lab: run the tests through ctest (the 'lab' fixture starts it) "
@@ -244,6 +250,121 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
     std::error_code ec;
     if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+PrivateLab::PrivateLab(const std::string& tag) {
+    std::string tmpl = "/tmp/ota-" + tag + "-lab-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+        ADD_FAILURE() << "mkdtemp failed";
+        return;
+    }
+    dir_ = tmpl;
+    const auto r = run_process({OTA_LAB_SCRIPT, "start", dir_}, 60);
+    if (r.exit_code != 0) {
+        ADD_FAILURE() << "lab.sh start failed:\n" << r.output;
+        return;
+    }
+    lab_ = Lab::from_env_file(dir_ + "/lab.env");
+    ok_ = lab_.https_port != 0 && lab_.mqtt_tls_port != 0;
+}
+
+PrivateLab::~PrivateLab() {
+    if (dir_.empty()) return;
+    run_process({OTA_LAB_SCRIPT, "stop", dir_}, 60);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+}
+
+Device make_device(const std::string& tag, const Lab& lab) {
+    static std::atomic<int> counter{0};
+    const std::string n = std::to_string(getpid()) + "x" + std::to_string(counter++);
+    Device d{"pk" + n, tag + "-" + n, "secret-" + n};
+    lab.add_device(d.pk, d.dn, d.ds);
+    return d;
+}
+
+std::vector<std::string> ota_mqtt_cmd(const Lab& lab, const Device& d,
+                                      const std::filesystem::path& output,
+                                      std::vector<std::string> extra, Transport transport) {
+    const bool tls = transport == Transport::tls;
+    std::vector<std::string> argv{Lab::bin("ota_mqtt"),
+                                  "--product-key",
+                                  d.pk,
+                                  "--device-name",
+                                  d.dn,
+                                  "--device-secret",
+                                  d.ds,
+                                  "--version",
+                                  "1.0.0",
+                                  "--host",
+                                  "127.0.0.1",
+                                  "--port",
+                                  std::to_string(tls ? lab.mqtt_tls_port : lab.mqtt_tcp_port)};
+    if (tls) {
+        argv.insert(argv.end(), {"--ca-file", lab.ca_file});
+    } else {
+        argv.emplace_back("--no-tls");
+    }
+    argv.insert(argv.end(), {"--http-ca-file", lab.ca_file, "--output", output.string()});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
+std::vector<std::string> cloud_broker_args(const Lab& lab) {
+    return {"--host",     "127.0.0.1",       "--port", std::to_string(lab.mqtt_tls_port),
+            "--ca-file",  lab.ca_file,       "--user", lab.cloud_user,
+            "--password", lab.cloud_password};
+}
+
+std::vector<std::string> cloud_push_cmd(const Lab& lab, const Device& d,
+                                        const std::filesystem::path& file, const std::string& url,
+                                        std::vector<std::string> extra,
+                                        const std::string& version) {
+    std::vector<std::string> argv{
+        Lab::bin("ota_cloud"), "push",  "--file",        file.string(), "--url",         url,
+        "--version",           version, "--product-key", d.pk,          "--device-name", d.dn};
+    const auto broker = cloud_broker_args(lab);
+    argv.insert(argv.end(), broker.begin(), broker.end());
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
+int max_progress(const std::string& output) {
+    static const std::regex re(R"(progress (\d+)%)");
+    int best = -1;
+    for (auto it = std::sregex_iterator(output.begin(), output.end(), re);
+         it != std::sregex_iterator(); ++it) {
+        best = std::max(best, std::stoi((*it)[1].str()));
+    }
+    return best;
+}
+
+bool wait_for_progress(const BackgroundProcess& device, int percent,
+                       std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (max_progress(device.output()) >= percent) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+std::vector<AccessLine> access_lines(const std::string& path) {
+    std::ifstream in(Lab::get().dir / "nginx-access.log");
+    std::vector<AccessLine> out;
+    std::string line;
+    const std::string needle = "\"GET " + path + " HTTP/1.1\" ";
+    while (std::getline(in, line)) {
+        const auto at = line.find(needle);
+        if (at == std::string::npos) continue;
+        std::istringstream rest(line.substr(at + needle.size()));
+        AccessLine a;
+        rest >> a.status >> a.bytes;
+        const auto r = line.find("range=\"");
+        if (r != std::string::npos) a.range = line.substr(r + 7, line.find('"', r + 7) - (r + 7));
+        out.push_back(a);
+    }
+    return out;
 }
 
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& data) {

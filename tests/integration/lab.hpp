@@ -1,6 +1,7 @@
 // Access to the loopback lab (scripts/lab.sh) from integration tests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -24,6 +25,9 @@ struct Lab {
     /// Loads the lab started by the ctest fixture; fails the current test (and returns an empty
     /// Lab) when it is missing.
     static const Lab& get();
+
+    /// Reads a lab.env written by `scripts/lab.sh start`; a Lab with zero ports when missing.
+    static Lab from_env_file(const std::filesystem::path& path);
 
     /// Registers a device with the broker (password = its Aliyun signature, ACL = its topics).
     void add_device(const std::string& pk, const std::string& dn, const std::string& ds) const;
@@ -95,6 +99,79 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+/// A lab of its own in a temporary directory (for tests that stop the broker: stopping the shared
+/// one would disturb other tests), started with scripts/lab.sh and stopped and removed when the
+/// guard goes. Lab's helpers (add_device, put_file, stop_broker, ...) act on it through lab().
+class PrivateLab {
+  public:
+    /// Starts the lab in /tmp/ota-<tag>-lab-XXXXXX; adds a test failure when that fails.
+    explicit PrivateLab(const std::string& tag);
+    ~PrivateLab();
+    PrivateLab(const PrivateLab&) = delete;
+    PrivateLab& operator=(const PrivateLab&) = delete;
+
+    /// True when the lab started and its lab.env was read.
+    [[nodiscard]] bool ok() const { return ok_; }
+    /// The private lab's addresses and credentials.
+    [[nodiscard]] const Lab& lab() const { return lab_; }
+    /// Broker control (lab().stop_broker() / start_broker()).
+    void stop_broker() const { lab_.stop_broker(); }
+    void start_broker() const { lab_.start_broker(); }
+
+  private:
+    std::string dir_;
+    Lab lab_;
+    bool ok_ = false;
+};
+
+/// A device's Aliyun triple.
+struct Device {
+    std::string pk;
+    std::string dn;
+    std::string ds;
+};
+
+/// A device registered with `lab`'s broker under a name unique to this test process, `tag` in
+/// its device name.
+Device make_device(const std::string& tag, const Lab& lab = Lab::get());
+
+/// How ota_mqtt reaches the broker: the lab's TLS listener (with --ca-file) or, explicitly, its
+/// plain TCP listener (--no-tls).
+enum class Transport { tls, tcp };
+
+/// The ota_mqtt example's command line for `d` against `lab`, version 1.0.0, HTTPS trusted
+/// through the lab's CA, storing to `output`, followed by `extra`.
+std::vector<std::string> ota_mqtt_cmd(const Lab& lab, const Device& d,
+                                      const std::filesystem::path& output,
+                                      std::vector<std::string> extra = {},
+                                      Transport transport = Transport::tls);
+
+/// ota_cloud's broker options for `lab` (TLS listener, the cloud's credentials).
+std::vector<std::string> cloud_broker_args(const Lab& lab);
+
+/// `ota_cloud push` announcing `file` served at `url` as `version` to `d`, followed by `extra`.
+std::vector<std::string> cloud_push_cmd(const Lab& lab, const Device& d,
+                                        const std::filesystem::path& file, const std::string& url,
+                                        std::vector<std::string> extra = {},
+                                        const std::string& version = "1.1.0");
+
+/// The highest "progress N%" ota_mqtt printed in `output` (-1 if none).
+int max_progress(const std::string& output);
+
+/// Waits until `device` printed at least `percent`; false after `timeout`.
+bool wait_for_progress(const BackgroundProcess& device, int percent,
+                       std::chrono::milliseconds timeout);
+
+/// One nginx access log line (`addr "GET <path> HTTP/1.1" <status> <bytes> range="<range>"`).
+struct AccessLine {
+    int status = 0;
+    std::uint64_t bytes = 0;
+    std::string range;
+};
+
+/// The shared lab's nginx access log lines for requests whose path is exactly `path`.
+std::vector<AccessLine> access_lines(const std::string& path);
 
 /// Writes `data` to `path` (replacing it).
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& data);

@@ -13,21 +13,6 @@
 namespace ota::test {
 namespace {
 
-struct Device {
-    std::string pk;
-    std::string dn;
-    std::string ds;
-};
-
-// A device registered with the broker under a name unique to this test process.
-Device make_device(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    const std::string n = std::to_string(getpid()) + "x" + std::to_string(counter++);
-    Device d{"pk" + n, tag + "-" + n, "secret-" + n};
-    Lab::get().add_device(d.pk, d.dn, d.ds);
-    return d;
-}
-
 class OtaEndToEnd : public ::testing::Test {
   protected:
     const Lab& lab = Lab::get();
@@ -37,45 +22,15 @@ class OtaEndToEnd : public ::testing::Test {
 
     std::vector<std::string> device_cmd(const Device& d,
                                         std::vector<std::string> extra = {}) const {
-        std::vector<std::string> argv{Lab::bin("ota_mqtt"),
-                                      "--product-key",
-                                      d.pk,
-                                      "--device-name",
-                                      d.dn,
-                                      "--device-secret",
-                                      d.ds,
-                                      "--version",
-                                      "1.0.0",
-                                      "--host",
-                                      "127.0.0.1",
-                                      "--port",
-                                      std::to_string(lab.mqtt_tls_port),
-                                      "--ca-file",
-                                      lab.ca_file,
-                                      "--http-ca-file",
-                                      lab.ca_file,
-                                      "--output",
-                                      out().string()};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        return argv;
+        return ota_mqtt_cmd(lab, d, out(), std::move(extra));
     }
 
-    std::vector<std::string> broker_args() const {
-        return {"--host",     "127.0.0.1",       "--port", std::to_string(lab.mqtt_tls_port),
-                "--ca-file",  lab.ca_file,       "--user", lab.cloud_user,
-                "--password", lab.cloud_password};
-    }
+    std::vector<std::string> broker_args() const { return cloud_broker_args(lab); }
 
     std::vector<std::string> push_cmd(const Device& d, const std::filesystem::path& file,
                                       const std::string& url,
                                       std::vector<std::string> extra = {}) const {
-        std::vector<std::string> argv{
-            Lab::bin("ota_cloud"), "push",  "--file",        file.string(), "--url",         url,
-            "--version",           "1.1.0", "--product-key", d.pk,          "--device-name", d.dn};
-        const auto b = broker_args();
-        argv.insert(argv.end(), b.begin(), b.end());
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        return argv;
+        return cloud_push_cmd(lab, d, file, url, std::move(extra));
     }
 
     // Publishes a job for `image` served as www/<name> and returns the cloud's result.
@@ -291,26 +246,7 @@ TEST_F(OtaEndToEnd, PlainHttpUrlIsRefusedUnlessAllowed) {
 TEST_F(OtaEndToEnd, PlainTcpBrokerWhenExplicitlyChosen) {
     const Device d = make_device("tcp");
     const auto image = random_bytes(64 * 1024, 11);
-    std::vector<std::string> argv{Lab::bin("ota_mqtt"),
-                                  "--product-key",
-                                  d.pk,
-                                  "--device-name",
-                                  d.dn,
-                                  "--device-secret",
-                                  d.ds,
-                                  "--version",
-                                  "1.0.0",
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  std::to_string(lab.mqtt_tcp_port),
-                                  "--no-tls",
-                                  "--http-ca-file",
-                                  lab.ca_file,
-                                  "--output",
-                                  out().string(),
-                                  "--wait",
-                                  "60"};
+    const auto argv = ota_mqtt_cmd(lab, d, out(), {"--wait", "60"}, Transport::tcp);
     BackgroundProcess device(argv, tmp.path() / "device.log");
     expect_waiting(device);
     EXPECT_NE(device.output().find("plain TCP"), std::string::npos) << device.output();

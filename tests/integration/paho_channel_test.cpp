@@ -72,6 +72,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using test::Lab;
+using test::PrivateLab;
 
 // ---- helpers ------------------------------------------------------------------------------------
 
@@ -636,65 +637,8 @@ TEST(PahoChannel, ListenersRemovedDuringDeliveryAreNotCalledAgain) {
 
 // ---- reconnecting (private broker: stopping the shared one would disturb other tests) ---------
 
-// A second lab in a temporary directory, stopped and removed when the guard goes.
-class PrivateLab {
-  public:
-    PrivateLab() {
-        char tmpl[] = "/tmp/ota-channel-lab-XXXXXX";
-        const char* d = mkdtemp(tmpl);
-        if (d == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed";
-            return;
-        }
-        dir_ = d;
-        const auto r = test::run_process({OTA_LAB_SCRIPT, "start", dir_}, 60);
-        if (r.exit_code != 0) {
-            ADD_FAILURE() << "lab.sh start failed:\n" << r.output;
-            return;
-        }
-        std::map<std::string, std::string> env;
-        std::ifstream in(dir_ + "/lab.env");
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto eq = line.find('=');
-            if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-        }
-        lab_.dir = dir_;
-        lab_.mqtt_tls_port = static_cast<std::uint16_t>(std::stoi(env["MQTT_TLS_PORT"]));
-        lab_.mqtt_tcp_port = static_cast<std::uint16_t>(std::stoi(env["MQTT_TCP_PORT"]));
-        lab_.ca_file = env["CA_FILE"];
-        lab_.other_ca_file = env["OTHER_CA_FILE"];
-        lab_.cloud_user = env["CLOUD_USER"];
-        lab_.cloud_password = env["CLOUD_PASSWORD"];
-        ok_ = true;
-    }
-    ~PrivateLab() {
-        if (dir_.empty()) return;
-        test::run_process({OTA_LAB_SCRIPT, "stop", dir_}, 60);
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    PrivateLab(const PrivateLab&) = delete;
-    PrivateLab& operator=(const PrivateLab&) = delete;
-
-    bool ok() const { return ok_; }
-    const Lab& lab() const { return lab_; }
-    void stop_broker() const { run("stop-broker"); }
-    void start_broker() const { run("start-broker"); }
-
-  private:
-    void run(const char* cmd) const {
-        const auto r = test::run_process({OTA_LAB_SCRIPT, cmd, dir_}, 60);
-        ASSERT_EQ(r.exit_code, 0) << "lab.sh " << cmd << " failed:\n" << r.output;
-    }
-
-    std::string dir_;
-    Lab lab_;
-    bool ok_ = false;
-};
-
 TEST(PahoChannelRestart, ReconnectsByItselfAndRestoresSubscriptionsAfterALongOutage) {
-    PrivateLab priv;
+    PrivateLab priv("channel");
     ASSERT_TRUE(priv.ok());
     const Lab& lab = priv.lab();
     LogCapture logs;

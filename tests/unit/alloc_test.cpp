@@ -16,9 +16,7 @@
 
 #include "ota/client.hpp"
 #include "ota/digest.hpp"
-#include "support/fake_broker.hpp"
-#include "support/memory_sink.hpp"
-#include "support/scripted_source.hpp"
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -130,15 +128,9 @@ using ota::FetchResult;
 using ota::OtaClient;
 using ota::OtaState;
 using ota::Status;
-using ota::test::FakeBroker;
-using ota::test::FakeChannel;
-using ota::test::ManualClock;
-using ota::test::MemorySink;
-using ota::test::ScriptedResponse;
-using ota::test::ScriptedSource;
+using namespace ota::test::client_fixture;
 
 constexpr std::size_t kChunk = 4096;
-const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
 
 std::vector<std::uint8_t> make_body(std::size_t size) {
     std::vector<std::uint8_t> body(size);
@@ -190,9 +182,7 @@ class Rig {
                                {"id", 1},
                                {"message", "success"}}
                     .dump();
-        ClientOptions o;
-        o.product_key = "a1X2bEnP82z";
-        o.device_name = "example1";
+        ClientOptions o = device_options();
         o.auto_progress = auto_progress;
         if (record_every_chunk) {
             o.resume.record_every_bytes = kChunk;

@@ -12,9 +12,7 @@
 
 #include "ota/client.hpp"
 #include "ota/digest.hpp"
-#include "support/fake_broker.hpp"
-#include "support/memory_sink.hpp"
-#include "support/scripted_source.hpp"
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -29,30 +27,10 @@ using ota::JobFile;
 using ota::OtaClient;
 using ota::OtaState;
 using ota::Status;
-using ota::test::FakeBroker;
-using ota::test::FakeChannel;
-using ota::test::ManualClock;
-using ota::test::MemorySink;
-using ota::test::ScriptedResponse;
-using ota::test::ScriptedSource;
-
-const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
-const std::string kProgressTopic = "/ota/device/progress/a1X2bEnP82z/example1";
-
-std::vector<std::uint8_t> pattern(std::size_t n, unsigned mul, unsigned add) {
-    std::vector<std::uint8_t> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>((i * mul + add) & 0xFFU);
-    return out;
-}
+using namespace ota::test::client_fixture;
 
 const std::vector<std::vector<std::uint8_t>> kFiles = {pattern(5000, 31, 7), pattern(1200, 13, 1),
                                                        pattern(8000, 7, 3)};
-
-std::string md5_of(const std::vector<std::uint8_t>& b) {
-    std::string out;
-    EXPECT_TRUE(ota::digest_hex(DigestAlgorithm::md5, b.data(), b.size(), out).ok());
-    return out;
-}
 
 std::string url_of(std::size_t i) {
     return "https://ota.example.com/fw/part" + std::to_string(i) + ".bin?Signature=S";
@@ -91,9 +69,7 @@ class MultiFileTest : public ::testing::Test {
     }
 
     void make_client(bool multi = true, bool provider = true) {
-        ClientOptions o;
-        o.product_key = "a1X2bEnP82z";
-        o.device_name = "example1";
+        ClientOptions o = device_options();
         o.multi_file = multi;
         o.progress.min_points = 1;
         o.progress.min_interval = 0ms;

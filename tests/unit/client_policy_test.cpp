@@ -18,9 +18,7 @@
 #include "ota/digest.hpp"
 #include "ota/signature.hpp"
 #include "ota/version.hpp"
-#include "support/fake_broker.hpp"
-#include "support/memory_sink.hpp"
-#include "support/scripted_source.hpp"
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -34,17 +32,8 @@ using ota::FetchResult;
 using ota::OtaClient;
 using ota::OtaState;
 using ota::Status;
-using ota::test::FakeBroker;
-using ota::test::FakeChannel;
-using ota::test::ManualClock;
-using ota::test::MemorySink;
-using ota::test::ScriptedResponse;
-using ota::test::ScriptedSource;
+using namespace ota::test::client_fixture;
 
-constexpr const char* kPk = "a1X2bEnP82z";
-constexpr const char* kDn = "example1";
-const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
-const std::string kProgressTopic = "/ota/device/progress/a1X2bEnP82z/example1";
 const std::string kUrl = "https://ota.example.com/fw/image.bin?Signature=SECRET";
 
 std::string data_path(const std::string& name) {
@@ -57,19 +46,7 @@ std::string read_text(const std::string& name) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::vector<std::uint8_t> pattern(std::size_t n, unsigned mul, unsigned add) {
-    std::vector<std::uint8_t> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>((i * mul + add) & 0xFFU);
-    return out;
-}
-
 const std::vector<std::uint8_t> kBody = pattern(10000, 31, 7);
-
-std::string hex_of(DigestAlgorithm alg, const std::vector<std::uint8_t>& body) {
-    std::string out;
-    EXPECT_TRUE(ota::digest_hex(alg, body.data(), body.size(), out).ok());
-    return out;
-}
 
 std::array<std::uint8_t, 32> sha256_of(const std::vector<std::uint8_t>& body) {
     ota::Hasher h;
@@ -185,9 +162,7 @@ ClientOptions with_keys(bool required, const std::string& pub = "ec_p256_public.
 // ---- signatures ----------------------------------------------------------------------------
 
 TEST_F(ClientPolicyTest, RequiredWithoutKeysIsRejectedByInit) {
-    ClientOptions o;
-    o.product_key = kPk;
-    o.device_name = kDn;
+    ClientOptions o = device_options();
     o.signature.required = true;
     OtaClient c(channel, source, o, clock);
     EXPECT_EQ(c.init().status, Status::invalid_argument);

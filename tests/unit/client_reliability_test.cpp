@@ -16,9 +16,7 @@
 #include "ota/client.hpp"
 #include "ota/digest.hpp"
 #include "ota/log.hpp"
-#include "support/fake_broker.hpp"
-#include "support/memory_sink.hpp"
-#include "support/scripted_source.hpp"
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -31,36 +29,12 @@ using ota::OtaClient;
 using ota::OtaState;
 using ota::RetryPolicy;
 using ota::Status;
-using ota::test::FakeBroker;
-using ota::test::FakeChannel;
-using ota::test::ManualClock;
-using ota::test::MemorySink;
-using ota::test::ScriptedResponse;
-using ota::test::ScriptedSource;
+using namespace ota::test::client_fixture;
 
-constexpr const char* kPk = "a1X2bEnP82z";
-constexpr const char* kDn = "example1";
-const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
-const std::string kProgressTopic = "/ota/device/progress/a1X2bEnP82z/example1";
-const std::string kUrl =
-    "https://ota.example.com/fw/image.bin?Expires=1582951757&OSSAccessKeyId=KEYID&Signature="
-    "SECRETSIGNATURE";
 // The same object signed again later: a re-pushed job carries a different query string.
 const std::string kResignedUrl =
     "https://ota.example.com/fw/image.bin?Expires=1582999999&OSSAccessKeyId=KEYID&Signature="
     "OTHERSIGNATURE";
-
-std::vector<std::uint8_t> pattern(std::size_t n, unsigned mul, unsigned add) {
-    std::vector<std::uint8_t> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>((i * mul + add) & 0xFFU);
-    return out;
-}
-
-std::string md5_of(const std::vector<std::uint8_t>& body) {
-    std::string hex;
-    EXPECT_TRUE(ota::digest_hex(ota::DigestAlgorithm::md5, body.data(), body.size(), hex).ok());
-    return hex;
-}
 
 const std::vector<std::uint8_t> kBody = pattern(10000, 31, 7);
 const std::vector<std::uint8_t> kOtherBody = pattern(8000, 13, 1);
@@ -118,9 +92,7 @@ ScriptedResponse status_only(int status, std::optional<std::chrono::seconds> ret
 }
 
 ClientOptions options() {
-    ClientOptions o;
-    o.product_key = kPk;
-    o.device_name = kDn;
+    ClientOptions o = device_options();
     o.retry.jitter = 0.0;  // exact delays unless a test asks for jitter
     o.retry.jitter_seed = 1;
     return o;

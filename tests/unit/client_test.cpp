@@ -15,9 +15,7 @@
 #include <vector>
 
 #include "ota/log.hpp"
-#include "support/fake_broker.hpp"
-#include "support/memory_sink.hpp"
-#include "support/scripted_source.hpp"
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -30,36 +28,12 @@ using ota::OtaClient;
 using ota::OtaState;
 using ota::Status;
 using ota::UpgradeJob;
-using ota::test::FakeBroker;
-using ota::test::FakeChannel;
-using ota::test::ManualClock;
-using ota::test::MemorySink;
-using ota::test::ScriptedResponse;
-using ota::test::ScriptedSource;
-
-constexpr const char* kPk = "a1X2bEnP82z";
-constexpr const char* kDn = "example1";
-const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
-const std::string kInformTopic = "/ota/device/inform/a1X2bEnP82z/example1";
-const std::string kProgressTopic = "/ota/device/progress/a1X2bEnP82z/example1";
-const std::string kGetTopic = "/sys/a1X2bEnP82z/example1/thing/ota/firmware/get";
-const std::string kGetReplyTopic = "/sys/a1X2bEnP82z/example1/thing/ota/firmware/get_reply";
-const std::string kUrl =
-    "https://ota.example.com/fw/image.bin?Expires=1582951757&OSSAccessKeyId=KEYID&Signature="
-    "SECRETSIGNATURE";
+using namespace ota::test::client_fixture;
 
 // Digests of the pattern bodies, computed independently (Python hashlib).
 constexpr const char* kMd5A = "7aa168c7ccb71034c84662c1f56456e1";  // pattern(10000, 31, 7)
 constexpr const char* kSha256A = "470b2cd71bff57ce8be0be3fc23df273052c4bb10a1235fddb8f158d6f928546";
 constexpr const char* kMd5B = "2819f531ec50dcc709a326cef042678f";  // pattern(3000, 13, 1)
-
-std::vector<std::uint8_t> pattern(std::size_t n, unsigned mul, unsigned add) {
-    std::vector<std::uint8_t> out(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        out[i] = static_cast<std::uint8_t>((i * mul + add) & 0xFFU);
-    }
-    return out;
-}
 
 const std::vector<std::uint8_t> kBodyA = pattern(10000, 31, 7);
 const std::vector<std::uint8_t> kBodyB = pattern(3000, 13, 1);
@@ -100,8 +74,7 @@ ScriptedResponse ok_response(const std::vector<std::uint8_t>& body, std::size_t 
 }
 
 ClientOptions default_options(std::string dn = kDn) {
-    ClientOptions o;
-    o.product_key = kPk;
+    ClientOptions o = device_options();
     o.device_name = std::move(dn);
     return o;
 }

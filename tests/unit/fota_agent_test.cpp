@@ -9,20 +9,13 @@
 
 #include "ota/digest.hpp"
 #include "ota/protocol.hpp"
-#include "support/fake_broker.hpp"
-#include "support/memory_sink.hpp"
-#include "support/scripted_source.hpp"
+#include "support/client_fixture.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using ota::Status;
-using ota::test::FakeBroker;
-using ota::test::FakeChannel;
-using ota::test::ManualClock;
-using ota::test::MemorySink;
-using ota::test::ScriptedResponse;
-using ota::test::ScriptedSource;
+using namespace ota::test::client_fixture;
 
 constexpr const char* kPk = "a1FotaProd";
 constexpr const char* kDn = "fota-dev";

@@ -1,0 +1,69 @@
+// Fixture code shared by the OtaClient unit tests: the fakes, the example device and its topics,
+// body generators, digests and the base ClientOptions. Test files bring it in with
+// `using namespace ota::test::client_fixture;` (their own declarations take precedence).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ota/client.hpp"
+#include "ota/digest.hpp"
+#include "support/fake_broker.hpp"
+#include "support/memory_sink.hpp"
+#include "support/scripted_source.hpp"
+
+namespace ota::test::client_fixture {
+
+using ota::test::FakeBroker;
+using ota::test::FakeChannel;
+using ota::test::ManualClock;
+using ota::test::MemorySink;
+using ota::test::ScriptedResponse;
+using ota::test::ScriptedSource;
+
+/// The example device of the platform's documentation, and its topics.
+inline constexpr const char* kPk = "a1X2bEnP82z";
+inline constexpr const char* kDn = "example1";
+inline const std::string kUpgradeTopic = "/ota/device/upgrade/a1X2bEnP82z/example1";
+inline const std::string kInformTopic = "/ota/device/inform/a1X2bEnP82z/example1";
+inline const std::string kProgressTopic = "/ota/device/progress/a1X2bEnP82z/example1";
+inline const std::string kGetTopic = "/sys/a1X2bEnP82z/example1/thing/ota/firmware/get";
+inline const std::string kGetReplyTopic = "/sys/a1X2bEnP82z/example1/thing/ota/firmware/get_reply";
+
+/// A signed OSS URL as the platform sends it (its query string must never be logged).
+inline const std::string kUrl =
+    "https://ota.example.com/fw/image.bin?Expires=1582951757&OSSAccessKeyId=KEYID&Signature="
+    "SECRETSIGNATURE";
+
+/// `n` bytes, byte i = (i * mul + add) mod 256.
+inline std::vector<std::uint8_t> pattern(std::size_t n, unsigned mul, unsigned add) {
+    std::vector<std::uint8_t> out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>((i * mul + add) & 0xFFU);
+    return out;
+}
+
+/// Lower-case hex digest of `body` (fails the test when hashing fails).
+inline std::string hex_of(DigestAlgorithm alg, const std::vector<std::uint8_t>& body) {
+    std::string out;
+    EXPECT_TRUE(ota::digest_hex(alg, body.data(), body.size(), out).ok());
+    return out;
+}
+
+/// Lower-case hex MD5 of `body`.
+inline std::string md5_of(const std::vector<std::uint8_t>& body) {
+    return hex_of(DigestAlgorithm::md5, body);
+}
+
+/// ClientOptions for the example device, everything else at its default.
+inline ClientOptions device_options() {
+    ClientOptions o;
+    o.product_key = kPk;
+    o.device_name = kDn;
+    return o;
+}
+
+}  // namespace ota::test::client_fixture

@@ -219,6 +219,10 @@ EOF
   add-device)
     [ $# -eq 3 ] || die "usage: lab.sh add-device DIR PK DN DS"
     pk=$1 dn=$2 ds=$3
+    # Tests run in parallel (ctest -j) against one lab: mosquitto_passwd rewrites the whole file,
+    # so two concurrent add-device calls would lose one of the devices. Serialise them.
+    exec 9>"$dir/.add-device.lock"
+    flock -w 30 9 || die "add-device: lock $dir/.add-device.lock is held too long"
     mosquitto_passwd -b "$dir/mosquitto.passwd" "$dn&$pk" "$(device_password "$pk" "$dn" "$ds")"
     cat >>"$dir/mosquitto.acl" <<EOF
 

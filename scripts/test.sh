@@ -3,7 +3,8 @@
 # Usage: scripts/test.sh [--sanitize | --tsan] [--no-fuzz] [--fuzz-seconds N] [-- <ctest args>]
 #   (default)        build/: unit, install and integration tests, then the libFuzzer pass
 #                    (scripts/fuzz.sh, N seconds per target, default 60) when clang is installed
-#   --sanitize       build-sanitize/: every test (the install test excepted) under ASan+UBSan
+#   --sanitize       build-sanitize/: every test (the install test excepted) under ASan+UBSan,
+#                    leak suppressions in tests/lsan.supp
 #   --tsan           build-tsan/: the unit tests and the threaded integration suites (broker
 #                    channel, HTTPS fetcher) under ThreadSanitizer, suppressions in tests/tsan.supp
 #   --no-fuzz        skip the fuzz pass (also: OTA_FUZZ_SECONDS=0)
@@ -42,7 +43,9 @@ case "$mode" in
     build_dir=build-sanitize
     cmake_args+=("-DOTA_SANITIZE=address,undefined" -DCMAKE_BUILD_TYPE=Debug)
     # Leak checking is on by default on Linux; UBSan findings abort (-fno-sanitize-recover=all).
+    # tests/lsan.supp: only leaks rooted inside OpenSSL (paho's detached threads at exit).
     export ASAN_OPTIONS="detect_stack_use_after_return=1:strict_string_checks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
     ;;
   tsan)

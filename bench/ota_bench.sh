@@ -10,7 +10,10 @@
 # to plain curl. It also reports ota_mqtt's peak RSS for a small image, to show that memory does
 # not depend on the image size.
 #
-# Usage: bench/ota_bench.sh [--size MIB] [--small MIB] [--rounds N]   (defaults 256, 4, 3)
+# Usage: bench/ota_bench.sh [--size MIB] [--small MIB] [--rounds N] [--idle-wait SECONDS]
+#        (defaults 256, 4, 3, 0)
+# --idle-wait S: before each timed run, wait up to S seconds for a one-second window in which the
+# CPUs are less than 15 % busy (for shared machines); the busy share before each run is reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -18,11 +21,13 @@ root=$(pwd)
 size_mib=256
 small_mib=4
 rounds=3
+idle_wait=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size_mib=$2; shift ;;
     --small) small_mib=$2; shift ;;
     --rounds) rounds=$2; shift ;;
+    --idle-wait) idle_wait=$2; shift ;;
     *) echo "ota_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,6 +57,28 @@ head -c "$((small_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/small.bin"
 out=$lab/out
 mkdir -p "$out"
 now_ns() { date +%s%N; }
+
+# Share (percent) of CPU time that was busy during the next second, from /proc/stat.
+busy_percent() {
+  local a b c d e f g h t1 i1 t2 i2
+  read -r _ a b c d e f g h _ </proc/stat
+  t1=$((a + b + c + d + e + f + g + h)); i1=$((d + e))
+  sleep 1
+  read -r _ a b c d e f g h _ </proc/stat
+  t2=$((a + b + c + d + e + f + g + h)); i2=$((d + e))
+  echo $((100 - 100 * (i2 - i1) / (t2 - t1)))
+}
+
+# With --idle-wait, waits (bounded) for a quiet second; logs how busy the machine was.
+await_quiet() {
+  local what=$1 b end=$((SECONDS + idle_wait))
+  [ "$idle_wait" -gt 0 ] || return 0
+  b=$(busy_percent)
+  while [ "$b" -ge 15 ] && [ "$SECONDS" -lt "$end" ]; do b=$(busy_percent); done
+  echo "  $what: CPUs ${b}% busy in the second before" >&2
+  busy_log+="$b "
+}
+busy_log=""
 
 # Each run prints "<seconds> <peak RSS KiB>".
 run_curl() {
@@ -125,10 +152,14 @@ declare -A times rss phases
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= rounds; r++)); do
   echo "round $r/$rounds (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  await_quiet curl
   read -r t m < <(run_curl);                         times[curl]+="$t "; rss[curl]+="$m "
+  await_quiet curl_md5
   read -r t m < <(run_curl_md5);                     times[curl_md5]+="$t "; rss[curl_md5]+="$m "
+  await_quiet ota_md5
   read -r t m dl cm < <(run_ota big.bin md5);        times[ota_md5]+="$t "; rss[ota_md5]+="$m "
   phases[ota_md5]+="$dl+$cm "
+  await_quiet ota_sha256
   read -r t m dl cm < <(run_ota big.bin sha256);     times[ota_sha256]+="$t "; rss[ota_sha256]+="$m "
   phases[ota_sha256]+="$dl+$cm "
 done
@@ -154,4 +185,5 @@ big_rss=$(echo "${rss[ota_md5]}" | max)
 awk -v s="$small_mib" -v a="$small_rss" -v b="$size_mib" -v c="$big_rss" \
   'BEGIN{printf "\nota_mqtt peak RSS: %.1f MiB for a %s MiB image, %.1f MiB for a %s MiB image (difference %.1f MiB)\n", a/1024, s, c/1024, b, (c-a)/1024}'
 echo "raw times (s): curl=[${times[curl]}] curl_md5=[${times[curl_md5]}] ota_md5=[${times[ota_md5]}] ota_sha256=[${times[ota_sha256]}]"
+[ -z "$busy_log" ] || echo "CPU busy % in the second before each timed run: [$busy_log]"
 echo "ota phases (s, push->100% + 100%->stored): ota_md5=[${phases[ota_md5]}] ota_sha256=[${phases[ota_sha256]}]"

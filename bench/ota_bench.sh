@@ -7,7 +7,7 @@
 #             and renamed into place); MQTT connects and disconnects are not counted
 #   ota-sha256  the same with a SHA-256 job
 # in alternating rounds, and reports for each the median wall time, MiB/s, peak RSS and the ratio
-# to plain curl. It also reports ota_mqtt's peak RSS for a small image, to show that memory does
+# to plain curl, and (to show how noisy the machine was) the best time and best-to-best ratio. It also reports ota_mqtt's peak RSS for a small image, to show that memory does
 # not depend on the image size.
 #
 # Usage: bench/ota_bench.sh [--size MIB] [--small MIB] [--rounds N] [--idle-wait SECONDS]
@@ -168,18 +168,22 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 max() { tr ' ' '\n' | grep -v '^$' | sort -n | tail -1; }
+min() { tr ' ' '\n' | grep -v '^$' | sort -n | head -1; }
 
 base=$(echo "${times[curl]}" | median)
+base_min=$(echo "${times[curl]}" | min)
 printf '\n%s MiB image over HTTPS on loopback, median of %d alternating rounds\n' "$size_mib" "$rounds"
 printf '%s, %s CPUs, load average %s before and %s after\n\n' \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" "$(nproc)" \
   "$load_before" "$load_after"
-printf '| run | wall s (median) | MiB/s | peak RSS MiB | x curl |\n|---|---|---|---|---|\n'
+printf '| run | wall s (median) | MiB/s | peak RSS MiB | x curl | best wall s | best x best curl |\n'
+printf '|---|---|---|---|---|---|---|\n'
 for k in curl curl_md5 ota_md5 ota_sha256; do
   med=$(echo "${times[$k]}" | median)
+  best=$(echo "${times[$k]}" | min)
   peak=$(echo "${rss[$k]}" | max)
-  awk -v k="$k" -v t="$med" -v mib="$size_mib" -v r="$peak" -v b="$base" \
-    'BEGIN{printf "| %s | %.2f | %.1f | %.1f | %.2f |\n", k, t, mib/t, r/1024, t/b}'
+  awk -v k="$k" -v t="$med" -v mib="$size_mib" -v r="$peak" -v b="$base" -v m="$best" -v bm="$base_min" \
+    'BEGIN{printf "| %s | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f |\n", k, t, mib/t, r/1024, t/b, m, m/bm}'
 done
 big_rss=$(echo "${rss[ota_md5]}" | max)
 awk -v s="$small_mib" -v a="$small_rss" -v b="$size_mib" -v c="$big_rss" \

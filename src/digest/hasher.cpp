@@ -1,9 +1,10 @@
-// Hasher: the one RAII owner of an Mbed TLS generic message-digest context.
+// Hasher: the one RAII owner of an Mbed TLS generic message-digest context (SHA-256) and of the
+// built-in MD5 (src/digest/md5.hpp: MD5 bounds an MD5 job's download speed, and ours is faster).
 //
-// The generic mbedtls_md_* API is used instead of mbedtls_md5_* / mbedtls_sha256_* so the code
-// keeps compiling when Mbed TLS moves the per-algorithm headers (4.x). mbedtls_md_setup() allocates
-// the algorithm state once; start(), update() and finish() then reuse it, so feeding data never
-// allocates, and restarting a job with the same algorithm does not either.
+// The generic mbedtls_md_* API is used instead of mbedtls_sha256_* so the code keeps compiling
+// when Mbed TLS moves the per-algorithm headers (4.x). mbedtls_md_setup() allocates the algorithm
+// state once; start(), update() and finish() then reuse it, so feeding data never allocates, and
+// restarting a job with the same algorithm does not either.
 #include <mbedtls/md.h>
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <new>
 #include <string>
 
+#include "md5.hpp"
 #include "ota/digest.hpp"
 
 namespace ota {
@@ -21,7 +23,7 @@ namespace {
 mbedtls_md_type_t md_type(DigestAlgorithm alg) noexcept {
     switch (alg) {
         case DigestAlgorithm::md5:
-            return MBEDTLS_MD_MD5;
+            break;  // built in
         case DigestAlgorithm::sha256:
             return MBEDTLS_MD_SHA256;
     }
@@ -40,6 +42,8 @@ struct Hasher::Impl {
     mbedtls_md_context_t ctx;
     // Algorithm the context was set up for; MBEDTLS_MD_NONE until the first successful setup.
     mbedtls_md_type_t setup_type = MBEDTLS_MD_NONE;
+    // MD5 does not use ctx.
+    detail::Md5 md5;
 
     Impl() noexcept { mbedtls_md_init(&ctx); }
     ~Impl() { mbedtls_md_free(&ctx); }
@@ -71,14 +75,20 @@ Hasher& Hasher::operator=(Hasher&& other) noexcept {
 Status Hasher::start(DigestAlgorithm alg) {
     // Whatever happens below, the previous digest is gone.
     active_ = false;
-    const mbedtls_md_type_t type = md_type(alg);
-    const mbedtls_md_info_t* info = mbedtls_md_info_from_type(type);
-    if (info == nullptr) return Status::crypto_failed;
-
+    if (alg != DigestAlgorithm::md5 && alg != DigestAlgorithm::sha256) return Status::crypto_failed;
     if (!impl_) {
         impl_.reset(new (std::nothrow) Impl());
         if (!impl_) return Status::no_memory;
     }
+    if (alg == DigestAlgorithm::md5) {
+        impl_->md5.reset();
+        alg_ = alg;
+        active_ = true;
+        return Status::ok;
+    }
+    const mbedtls_md_type_t type = md_type(alg);
+    const mbedtls_md_info_t* info = mbedtls_md_info_from_type(type);
+    if (info == nullptr) return Status::crypto_failed;
     if (impl_->setup_type != type) {
         // A context cannot be set up twice: free and re-init it to switch algorithms.
         mbedtls_md_free(&impl_->ctx);
@@ -99,6 +109,10 @@ Status Hasher::update(const std::uint8_t* data, std::size_t len) noexcept {
     if (!active_ || !impl_) return Status::invalid_state;
     if (len == 0) return Status::ok;
     if (data == nullptr) return Status::invalid_argument;
+    if (alg_ == DigestAlgorithm::md5) {
+        impl_->md5.update(data, len);
+        return Status::ok;
+    }
     const int rc = mbedtls_md_update(&impl_->ctx, data, len);
     if (rc != 0) {
         // The running state is unusable after a failed update; force a fresh start().
@@ -112,6 +126,11 @@ Status Hasher::finish(std::uint8_t* out, std::size_t out_len) noexcept {
     if (!active_ || !impl_) return Status::invalid_state;
     // Nothing is truncated, and the digest stays running so the caller can retry.
     if (out == nullptr || out_len < digest_size(alg_)) return Status::buffer_too_small;
+    if (alg_ == DigestAlgorithm::md5) {
+        impl_->md5.finish(out);
+        active_ = false;
+        return Status::ok;
+    }
     const int rc = mbedtls_md_finish(&impl_->ctx, out);
     active_ = false;
     return status_from_mbedtls(rc);

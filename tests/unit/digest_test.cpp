@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <mbedtls/md.h>
+
 #include "ota/status.hpp"
 
 namespace ota {
@@ -376,6 +378,76 @@ TEST(HexHelpers, IsHexDigest) {
     // Right length, a non-hex character.
     EXPECT_FALSE(is_hex_digest("900150983cd24fb0d6963f7d28e17f7g", DigestAlgorithm::md5));
     EXPECT_FALSE(is_hex_digest("900150983cd24fb0d6963f7d28e17f7 ", DigestAlgorithm::md5));
+}
+
+// The built-in MD5 (src/digest/md5.cpp) against Mbed TLS's as the reference: every length from 0
+// to 1,100 bytes (all padding cases: 55/56/63/64 bytes into a block, one and two padding blocks)
+// fed in random chunks, and a multi-MiB input fed in uneven pieces.
+std::string mbedtls_md5_hex(const std::vector<std::uint8_t>& data) {
+    std::array<unsigned char, 16> raw{};
+    const mbedtls_md_info_t* info = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
+    if (info == nullptr || mbedtls_md(info, data.data(), data.size(), raw.data()) != 0) return "";
+    return to_hex(raw.data(), raw.size());
+}
+
+std::string chunked_md5_hex(const std::vector<std::uint8_t>& data, std::mt19937& rng) {
+    Hasher h;
+    if (h.start(DigestAlgorithm::md5) != Status::ok) return "start failed";
+    std::size_t off = 0;
+    while (off < data.size()) {
+        std::uniform_int_distribution<std::size_t> pick(1, 150);
+        const std::size_t n = std::min(pick(rng), data.size() - off);
+        if (h.update(data.data() + off, n) != Status::ok) return "update failed";
+        off += n;
+    }
+    std::string out;
+    if (h.finish_hex(out) != Status::ok) return "finish failed";
+    return out;
+}
+
+TEST(Md5, MatchesMbedTlsForEveryLengthUpTo1100) {
+    std::mt19937 rng(1321);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<std::uint8_t> data;
+    for (std::size_t len = 0; len <= 1100; ++len) {
+        data.resize(len);
+        for (auto& b : data) b = static_cast<std::uint8_t>(byte(rng));
+        const std::string want = mbedtls_md5_hex(data);
+        ASSERT_EQ(want.size(), 32U);
+        ASSERT_EQ(chunked_md5_hex(data, rng), want) << "length " << len;
+        std::string whole;
+        ASSERT_TRUE(digest_hex(DigestAlgorithm::md5, data.data(), data.size(), whole).ok());
+        ASSERT_EQ(whole, want) << "length " << len;
+    }
+}
+
+TEST(Md5, MatchesMbedTlsForMegabytesInUnevenPieces) {
+    std::mt19937 rng(64);
+    std::vector<std::uint8_t> data((5U << 20) + 13U);
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (auto& b : data) b = static_cast<std::uint8_t>(byte(rng));
+    const std::string want = mbedtls_md5_hex(data);
+    Hasher h;
+    ASSERT_EQ(h.start(DigestAlgorithm::md5), Status::ok);
+    std::size_t off = 0;
+    std::uniform_int_distribution<std::size_t> pick(1, 300000);
+    while (off < data.size()) {
+        const std::size_t n = std::min(pick(rng), data.size() - off);
+        ASSERT_EQ(h.update(data.data() + off, n), Status::ok);
+        off += n;
+    }
+    std::string got;
+    ASSERT_EQ(h.finish_hex(got), Status::ok);
+    EXPECT_EQ(got, want);
+}
+
+TEST(Md5, MillionAs) {
+    const std::string a(1000000, 'a');
+    std::string out;
+    ASSERT_TRUE(digest_hex(DigestAlgorithm::md5, reinterpret_cast<const std::uint8_t*>(a.data()),
+                           a.size(), out)
+                    .ok());
+    EXPECT_EQ(out, "7707d6ae4e027c70eea2a935c2296f21");
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
-// Hasher: the one RAII owner of an Mbed TLS generic message-digest context (SHA-256) and of the
-// built-in MD5 (src/digest/md5.hpp: MD5 bounds an MD5 job's download speed, and ours is faster).
+// Hasher: the one RAII owner of the running digest. Which code computes it:
+//   MD5      the built-in implementation (src/digest/md5.hpp: MD5 bounds an MD5 job's download
+//            speed, and ours is faster than Mbed TLS's)
+//   SHA-256  the SHA-NI implementation (src/digest/sha256_ni.hpp) on CPUs that have it, else an
+//            Mbed TLS generic message-digest context
 //
 // The generic mbedtls_md_* API is used instead of mbedtls_sha256_* so the code keeps compiling
 // when Mbed TLS moves the per-algorithm headers (4.x). mbedtls_md_setup() allocates the algorithm
@@ -15,6 +18,7 @@
 #include <string>
 
 #include "md5.hpp"
+#include "sha256_ni.hpp"
 #include "ota/digest.hpp"
 
 namespace ota {
@@ -42,8 +46,10 @@ struct Hasher::Impl {
     mbedtls_md_context_t ctx;
     // Algorithm the context was set up for; MBEDTLS_MD_NONE until the first successful setup.
     mbedtls_md_type_t setup_type = MBEDTLS_MD_NONE;
-    // MD5 does not use ctx.
+    // Which of the three engines the running digest uses; ctx only for mbedtls.
+    enum class Engine { md5, sha_ni, mbedtls } engine = Engine::mbedtls;
     detail::Md5 md5;
+    detail::Sha256Ni sha_ni;
 
     Impl() noexcept { mbedtls_md_init(&ctx); }
     ~Impl() { mbedtls_md_free(&ctx); }
@@ -80,12 +86,19 @@ Status Hasher::start(DigestAlgorithm alg) {
         impl_.reset(new (std::nothrow) Impl());
         if (!impl_) return Status::no_memory;
     }
-    if (alg == DigestAlgorithm::md5) {
-        impl_->md5.reset();
+    if (alg == DigestAlgorithm::md5 || detail::sha256_ni_available()) {
+        if (alg == DigestAlgorithm::md5) {
+            impl_->engine = Impl::Engine::md5;
+            impl_->md5.reset();
+        } else {
+            impl_->engine = Impl::Engine::sha_ni;
+            impl_->sha_ni.reset();
+        }
         alg_ = alg;
         active_ = true;
         return Status::ok;
     }
+    impl_->engine = Impl::Engine::mbedtls;
     const mbedtls_md_type_t type = md_type(alg);
     const mbedtls_md_info_t* info = mbedtls_md_info_from_type(type);
     if (info == nullptr) return Status::crypto_failed;
@@ -109,9 +122,15 @@ Status Hasher::update(const std::uint8_t* data, std::size_t len) noexcept {
     if (!active_ || !impl_) return Status::invalid_state;
     if (len == 0) return Status::ok;
     if (data == nullptr) return Status::invalid_argument;
-    if (alg_ == DigestAlgorithm::md5) {
-        impl_->md5.update(data, len);
-        return Status::ok;
+    switch (impl_->engine) {
+        case Impl::Engine::md5:
+            impl_->md5.update(data, len);
+            return Status::ok;
+        case Impl::Engine::sha_ni:
+            impl_->sha_ni.update(data, len);
+            return Status::ok;
+        case Impl::Engine::mbedtls:
+            break;
     }
     const int rc = mbedtls_md_update(&impl_->ctx, data, len);
     if (rc != 0) {
@@ -126,10 +145,17 @@ Status Hasher::finish(std::uint8_t* out, std::size_t out_len) noexcept {
     if (!active_ || !impl_) return Status::invalid_state;
     // Nothing is truncated, and the digest stays running so the caller can retry.
     if (out == nullptr || out_len < digest_size(alg_)) return Status::buffer_too_small;
-    if (alg_ == DigestAlgorithm::md5) {
-        impl_->md5.finish(out);
-        active_ = false;
-        return Status::ok;
+    switch (impl_->engine) {
+        case Impl::Engine::md5:
+            impl_->md5.finish(out);
+            active_ = false;
+            return Status::ok;
+        case Impl::Engine::sha_ni:
+            impl_->sha_ni.finish(out);
+            active_ = false;
+            return Status::ok;
+        case Impl::Engine::mbedtls:
+            break;
     }
     const int rc = mbedtls_md_finish(&impl_->ctx, out);
     active_ = false;

@@ -11,8 +11,6 @@
 //   I(b,c,d) = c ^ (b | ~d)             ~d ready early
 #include "md5.hpp"
 
-#include <algorithm>
-#include <cstring>
 
 namespace ota::detail {
 namespace {
@@ -160,45 +158,17 @@ void compress(std::array<u32, 4>& state, const std::uint8_t* p, std::size_t bloc
 
 void Md5::reset() noexcept {
     state_ = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
-    total_ = 0;
+    feeder_.reset();
 }
 
 void Md5::update(const std::uint8_t* data, std::size_t len) noexcept {
-    if (len == 0) return;
-    std::size_t used = static_cast<std::size_t>(total_ % 64);
-    total_ += len;
-    if (used != 0) {
-        const std::size_t take = std::min<std::size_t>(64 - used, len);
-        std::memcpy(pending_.data() + used, data, take);
-        data += take;
-        len -= take;
-        used += take;
-        if (used < 64) return;
-        compress(state_, pending_.data(), 1);
-    }
-    const std::size_t whole = len / 64;
-    if (whole != 0) {
-        compress(state_, data, whole);
-        data += whole * 64;
-        len -= whole * 64;
-    }
-    if (len != 0) std::memcpy(pending_.data(), data, len);
+    feeder_.update(data, len, [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
 }
 
 void Md5::finish(std::uint8_t* out) noexcept {
-    const std::uint64_t bits = total_ * 8;  // the length modulo 2^64 bits, as RFC 1321 says
-    std::size_t used = static_cast<std::size_t>(total_ % 64);
-    pending_[used++] = 0x80;
-    if (used > 56) {
-        std::memset(pending_.data() + used, 0, 64 - used);
-        compress(state_, pending_.data(), 1);
-        used = 0;
-    }
-    std::memset(pending_.data() + used, 0, 56 - used);
-    store_le32(pending_.data() + 56, static_cast<u32>(bits));
-    store_le32(pending_.data() + 60, static_cast<u32>(bits >> 32));
-    compress(state_, pending_.data(), 1);
-    for (int i = 0; i < 4; ++i) store_le32(out + 4 * i, state_[static_cast<std::size_t>(i)]);
+    feeder_.finish(LengthOrder::little_endian,
+                   [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
+    for (std::size_t i = 0; i < 4; ++i) store_le32(out + 4 * i, state_[i]);
 }
 
 }  // namespace ota::detail

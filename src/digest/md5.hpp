@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "block_feeder.hpp"
+
 namespace ota::detail {
 
 class Md5 {
@@ -28,8 +30,7 @@ class Md5 {
 
   private:
     std::array<std::uint32_t, 4> state_{};
-    std::uint64_t total_ = 0;                 // bytes fed so far
-    std::array<std::uint8_t, 64> pending_{};  // a partial block
+    BlockFeeder feeder_;
 };
 
 }  // namespace ota::detail

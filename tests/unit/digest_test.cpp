@@ -16,6 +16,7 @@
 
 #include <mbedtls/md.h>
 
+#include "digest/sha256_ni.hpp"
 #include "ota/status.hpp"
 
 namespace ota {
@@ -380,64 +381,100 @@ TEST(HexHelpers, IsHexDigest) {
     EXPECT_FALSE(is_hex_digest("900150983cd24fb0d6963f7d28e17f7 ", DigestAlgorithm::md5));
 }
 
-// The built-in MD5 (src/digest/md5.cpp) against Mbed TLS's as the reference: every length from 0
-// to 1,100 bytes (all padding cases: 55/56/63/64 bytes into a block, one and two padding blocks)
-// fed in random chunks, and a multi-MiB input fed in uneven pieces.
-std::string mbedtls_md5_hex(const std::vector<std::uint8_t>& data) {
-    std::array<unsigned char, 16> raw{};
-    const mbedtls_md_info_t* info = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
-    if (info == nullptr || mbedtls_md(info, data.data(), data.size(), raw.data()) != 0) return "";
-    return to_hex(raw.data(), raw.size());
+// The built-in MD5 (src/digest/md5.cpp) and the SHA-NI SHA-256 (src/digest/sha256_ni.cpp) against
+// Mbed TLS's as the reference: every length from 0 to 1,100 bytes (all padding cases: 55/56/63/64
+// bytes into a block, one and two padding blocks) fed in random chunks, and a multi-MiB input fed
+// in uneven pieces. SHA-256 runs twice: with SHA-NI (when this CPU has it) and with it switched
+// off, so the Mbed TLS path is covered on every machine.
+struct Engine {
+    const char* name;
+    DigestAlgorithm alg;
+    bool disable_sha_ni;
+};
+
+void PrintTo(const Engine& e, std::ostream* os) {
+    *os << e.name;
 }
 
-std::string chunked_md5_hex(const std::vector<std::uint8_t>& data, std::mt19937& rng) {
-    Hasher h;
-    if (h.start(DigestAlgorithm::md5) != Status::ok) return "start failed";
-    std::size_t off = 0;
-    while (off < data.size()) {
-        std::uniform_int_distribution<std::size_t> pick(1, 150);
-        const std::size_t n = std::min(pick(rng), data.size() - off);
-        if (h.update(data.data() + off, n) != Status::ok) return "update failed";
-        off += n;
+class DigestEngines : public ::testing::TestWithParam<Engine> {
+  protected:
+    void SetUp() override { detail::set_sha256_ni_disabled(GetParam().disable_sha_ni); }
+    void TearDown() override { detail::set_sha256_ni_disabled(false); }
+
+    static std::string reference_hex(DigestAlgorithm alg, const std::vector<std::uint8_t>& data) {
+        std::array<unsigned char, 32> raw{};
+        const mbedtls_md_info_t* info = mbedtls_md_info_from_type(
+            alg == DigestAlgorithm::md5 ? MBEDTLS_MD_MD5 : MBEDTLS_MD_SHA256);
+        if (info == nullptr || mbedtls_md(info, data.data(), data.size(), raw.data()) != 0) {
+            return "";
+        }
+        return to_hex(raw.data(), digest_size(alg));
     }
-    std::string out;
-    if (h.finish_hex(out) != Status::ok) return "finish failed";
-    return out;
-}
 
-TEST(Md5, MatchesMbedTlsForEveryLengthUpTo1100) {
+    static std::string chunked_hex(DigestAlgorithm alg, const std::vector<std::uint8_t>& data,
+                                   std::mt19937& rng, std::size_t max_chunk) {
+        Hasher h;
+        if (h.start(alg) != Status::ok) return "start failed";
+        std::size_t off = 0;
+        std::uniform_int_distribution<std::size_t> pick(1, max_chunk);
+        while (off < data.size()) {
+            const std::size_t n = std::min(pick(rng), data.size() - off);
+            if (h.update(data.data() + off, n) != Status::ok) return "update failed";
+            off += n;
+        }
+        std::string out;
+        if (h.finish_hex(out) != Status::ok) return "finish failed";
+        return out;
+    }
+};
+
+TEST_P(DigestEngines, MatchesMbedTlsForEveryLengthUpTo1100) {
+    const DigestAlgorithm alg = GetParam().alg;
     std::mt19937 rng(1321);
     std::uniform_int_distribution<int> byte(0, 255);
     std::vector<std::uint8_t> data;
     for (std::size_t len = 0; len <= 1100; ++len) {
         data.resize(len);
         for (auto& b : data) b = static_cast<std::uint8_t>(byte(rng));
-        const std::string want = mbedtls_md5_hex(data);
-        ASSERT_EQ(want.size(), 32U);
-        ASSERT_EQ(chunked_md5_hex(data, rng), want) << "length " << len;
+        const std::string want = reference_hex(alg, data);
+        ASSERT_EQ(want.size(), digest_size(alg) * 2);
+        ASSERT_EQ(chunked_hex(alg, data, rng, 150), want) << "length " << len;
         std::string whole;
-        ASSERT_TRUE(digest_hex(DigestAlgorithm::md5, data.data(), data.size(), whole).ok());
+        ASSERT_TRUE(digest_hex(alg, data.data(), data.size(), whole).ok());
         ASSERT_EQ(whole, want) << "length " << len;
     }
 }
 
-TEST(Md5, MatchesMbedTlsForMegabytesInUnevenPieces) {
+TEST_P(DigestEngines, MatchesMbedTlsForMegabytesInUnevenPieces) {
+    const DigestAlgorithm alg = GetParam().alg;
     std::mt19937 rng(64);
     std::vector<std::uint8_t> data((5U << 20) + 13U);
     std::uniform_int_distribution<int> byte(0, 255);
     for (auto& b : data) b = static_cast<std::uint8_t>(byte(rng));
-    const std::string want = mbedtls_md5_hex(data);
+    EXPECT_EQ(chunked_hex(alg, data, rng, 300000), reference_hex(alg, data));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Builtin, DigestEngines,
+    ::testing::Values(Engine{"md5", DigestAlgorithm::md5, false},
+                      Engine{"sha256_default", DigestAlgorithm::sha256, false},
+                      Engine{"sha256_without_sha_ni", DigestAlgorithm::sha256, true}),
+    [](const ::testing::TestParamInfo<Engine>& p) { return std::string(p.param.name); });
+
+// A Hasher started while SHA-NI was on keeps its engine when it is switched off mid-digest.
+TEST(DigestEngineSwitch, RunningDigestKeepsItsEngine) {
+    const std::string input(1000, 'x');
+    const auto* p = reinterpret_cast<const std::uint8_t*>(input.data());
+    std::string want;
+    ASSERT_TRUE(digest_hex(DigestAlgorithm::sha256, p, input.size(), want).ok());
     Hasher h;
-    ASSERT_EQ(h.start(DigestAlgorithm::md5), Status::ok);
-    std::size_t off = 0;
-    std::uniform_int_distribution<std::size_t> pick(1, 300000);
-    while (off < data.size()) {
-        const std::size_t n = std::min(pick(rng), data.size() - off);
-        ASSERT_EQ(h.update(data.data() + off, n), Status::ok);
-        off += n;
-    }
+    ASSERT_EQ(h.start(DigestAlgorithm::sha256), Status::ok);
+    ASSERT_EQ(h.update(p, 500), Status::ok);
+    detail::set_sha256_ni_disabled(true);
+    ASSERT_EQ(h.update(p + 500, 500), Status::ok);
     std::string got;
     ASSERT_EQ(h.finish_hex(got), Status::ok);
+    detail::set_sha256_ni_disabled(false);
     EXPECT_EQ(got, want);
 }
 

@@ -419,7 +419,8 @@ TEST(SignatureVerify, GarbageNeverVerifiesNorCrashes) {
     const SignatureVerifier v =
         verifier_with({{"ec_p256_public.pem", ""}, {"rsa2048_public.pem", ""}});
     std::mt19937 rng(7);
-    for (const std::size_t len : {0, 1, 2, 8, 64, 70, 71, 72, 255, 256, 257, 512, 1024, 1025}) {
+    for (const std::size_t len :
+         {0U, 1U, 2U, 8U, 64U, 70U, 71U, 72U, 255U, 256U, 257U, 512U, 1024U, 1025U}) {
         for (const auto alg : {kSignatureEcdsaP256Sha256, kSignatureRsaPssSha256}) {
             Bytes junk(len);
             for (auto& b : junk) b = static_cast<std::uint8_t>(rng());

@@ -199,6 +199,59 @@ TEST_F(ClientPolicyTest, Md5JobWithSignatureOverOtherBytesFails) {
     EXPECT_EQ(client->last_error().status, Status::digest_mismatch);
 }
 
+// A signed MD5 job keeps a second, SHA-256 digest for the signature. After a crash the resumed job
+// must rebuild both from the stored bytes: if the SHA-256 skipped them, the signature would not
+// verify for a correct image.
+TEST_F(ClientPolicyTest, SignedMd5JobResumedAfterACrashStillVerifies) {
+    ClientOptions o = with_keys(true);
+    o.resume.record_every_bytes = 2000;
+    o.resume.record_min_interval = 0ms;
+    const Push job{"2.0.0", DigestAlgorithm::md5, signed_ext_data(kBody)};
+    ScriptedResponse ranged;
+    ranged.body = kBody;
+    ranged.max_chunk = 1000;
+    ranged.range_from_offset = true;
+
+    MemorySink survivor{1U << 16};
+    {
+        source.set_response(ranged);
+        make_client(o);
+        push(job);
+        std::vector<std::uint8_t> buf(1000);
+        for (int i = 0; i < 100 && client->fetched_size() < 5000; ++i) {
+            ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 10ms).status, Status::ok);
+            clock.advance(100ms);
+        }
+        ASSERT_GE(client->fetched_size(), 5000U);
+        survivor = sink;  // what the storage holds when the power goes
+        survivor.power_cycle();
+        client.reset();
+    }
+
+    source = ScriptedSource(ranged);
+    o.product_key = kPk;
+    o.device_name = kDn;
+    client = std::make_unique<OtaClient>(channel, source, o, clock);
+    ASSERT_TRUE(client->init().ok());
+    ASSERT_TRUE(client->set_sink(&survivor).ok());
+    push(job);
+    std::vector<std::uint8_t> buf(1000);
+    for (int i = 0; i < 1000 && client->is_fetching(); ++i) {
+        ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 10ms).status, Status::ok);
+        clock.advance(100ms);
+    }
+    ASSERT_EQ(source.opens().size(), 1U);
+    EXPECT_EQ(source.opens()[0].offset, 4000U);  // resumed from the last durable record
+    EXPECT_EQ(survivor.resumes, 1U);
+    bool valid = false;
+    const Error e = client->check_firmware(valid);
+    ASSERT_TRUE(e.ok()) << e.message();
+    EXPECT_TRUE(valid) << client->last_error().message();
+    EXPECT_EQ(survivor.phase(), MemorySink::Phase::committed);
+    EXPECT_EQ(survivor.data(), kBody);
+    EXPECT_TRUE(failures().empty());
+}
+
 TEST_F(ClientPolicyTest, BadSignatureIsCheckFailureAndNotCommitted) {
     make_client(with_keys(false));
     json ext = signed_ext_data(kBody);

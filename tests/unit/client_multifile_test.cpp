@@ -182,6 +182,57 @@ TEST_F(MultiFileTest, BadDigestOnSecondFileFailsAndThirdIsNeverFetched) {
     EXPECT_EQ(s.back(), -3);
 }
 
+// A transfer cut inside the third file resumes that file with Range from where it stopped; the
+// files already committed are not fetched again, and the job ends with one 100 and no failure.
+TEST_F(MultiFileTest, CutInTheThirdFileResumesThatFileWithRange) {
+    std::vector<ScriptedResponse> script;
+    for (const auto& body : kFiles) {
+        ScriptedResponse r;
+        r.body = body;
+        r.max_chunk = 700;
+        r.range_from_offset = true;
+        script.push_back(r);
+    }
+    script[2].fail_after = 3000;  // the first attempt at file 3 breaks after 3000 bytes
+    ScriptedResponse rest = script[2];
+    rest.fail_after.reset();
+    script.push_back(rest);
+    source.set_script(script);
+
+    make_client();
+    broker.publish(kUpgradeTopic, multi_push());
+    ASSERT_TRUE(client->poll(0ms).ok());
+    std::vector<std::uint8_t> bytes;
+    for (int i = 0; i < 10000 && client->is_fetching(); ++i) {
+        std::vector<std::uint8_t> buf(1000);
+        const FetchResult r = client->fetch_yield(buf.data(), buf.size(), 100ms);
+        ASSERT_EQ(r.status, Status::ok) << client->last_error().message();
+        bytes.insert(bytes.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(r.bytes));
+        clock.advance(1s);  // lets the retry backoff run out
+    }
+    ASSERT_EQ(client->state(), OtaState::fetched);
+
+    ASSERT_EQ(source.opens().size(), 4U);
+    EXPECT_EQ(source.opens()[2].url, url_of(2));
+    EXPECT_EQ(source.opens()[2].offset, 0U);
+    EXPECT_EQ(source.opens()[3].url, url_of(2));
+    EXPECT_EQ(source.opens()[3].offset, 3000U);
+    std::vector<std::uint8_t> all;
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(sinks[i]->phase(), MemorySink::Phase::committed) << i;
+        EXPECT_EQ(sinks[i]->data(), kFiles[i]) << i;
+        EXPECT_EQ(sinks[i]->begins, 1U) << i;
+        all.insert(all.end(), kFiles[i].begin(), kFiles[i].end());
+    }
+    EXPECT_EQ(bytes, all);  // every byte handed out once
+    const auto s = steps();
+    EXPECT_EQ(std::count(s.begin(), s.end(), 100), 1);
+    EXPECT_EQ(std::count_if(s.begin(), s.end(), [](int x) { return x < 0; }), 0);
+    bool valid = false;
+    EXPECT_TRUE(client->check_firmware(valid).ok());
+    EXPECT_TRUE(valid);
+}
+
 TEST_F(MultiFileTest, RefusedWhenTheOptionIsOff) {
     make_client(false);
     broker.publish(kUpgradeTopic, multi_push());

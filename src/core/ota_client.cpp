@@ -1244,7 +1244,9 @@ class OtaClient::Impl final : public ChannelListener {
             return Status::ok;
         }
         load_file(file_index_ + 1);
-        check_.reset();
+        // The next file starts at 0: fetched_size() must not count the file just committed twice
+        // (done_bytes_ already holds it) while the next one has not started.
+        clear_download_progress();
         state_ = OtaState::pushed;
         return Status::ok;
     }

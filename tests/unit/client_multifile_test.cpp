@@ -233,6 +233,95 @@ TEST_F(MultiFileTest, CutInTheThirdFileResumesThatFileWithRange) {
     EXPECT_TRUE(valid);
 }
 
+// A power cut inside the second file: the restarted job (same push) downloads the first file
+// again (its record went with its commit), resumes the second from its last durable record, and
+// fetches the third; every file ends committed and intact.
+TEST_F(MultiFileTest, PowerCutInTheSecondFileResumesThatFileAfterARestart) {
+    std::vector<ScriptedResponse> script;
+    for (const auto& body : kFiles) {
+        ScriptedResponse r;
+        r.body = body;
+        r.max_chunk = 100;
+        r.range_from_offset = true;
+        script.push_back(r);
+    }
+    ClientOptions o = device_options();
+    o.multi_file = true;
+    o.resume.record_every_bytes = 400;
+    o.resume.record_min_interval = 0ms;
+    auto run = [&](std::unique_ptr<MemorySink>* with, std::uint64_t stop_at) {
+        source = ScriptedSource();
+        source.set_script(script);
+        client = std::make_unique<OtaClient>(channel, source, o, clock);
+        ASSERT_TRUE(client->init().ok());
+        client->set_file_sink_provider(
+            [with](const JobFile&, std::size_t index, std::size_t) -> FirmwareSink* {
+                return with[index].get();
+            });
+        broker.publish(kUpgradeTopic, multi_push());
+        ASSERT_TRUE(client->poll(0ms).ok());
+        std::vector<std::uint8_t> buf(100);
+        for (int i = 0; i < 10000 && client->is_fetching() && client->fetched_size() < stop_at;
+             ++i) {
+            ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 100ms).status, Status::ok)
+                << client->last_error().message();
+            clock.advance(100ms);
+        }
+    };
+
+    // First run: stop 900 bytes into file 2 (5000 + 900 bytes of the job), then cut the power.
+    run(sinks, 5900);
+    ASSERT_EQ(client->file_index(), 1U);
+    const std::uint64_t client_fetched = client->fetched_size();
+    std::unique_ptr<MemorySink> survivors[3];
+    for (std::size_t i = 0; i < 3; ++i) {
+        survivors[i] = std::make_unique<MemorySink>(*sinks[i]);
+        survivors[i]->power_cycle();
+    }
+    client.reset();
+    ASSERT_FALSE(survivors[1]->record().empty())
+        << "saves " << sinks[1]->record_saves << " flushed " << sinks[1]->flushed() << " stored "
+        << sinks[1]->stored() << " fetched " << client_fetched;
+
+    run(survivors, ~std::uint64_t{0});
+    ASSERT_EQ(client->state(), OtaState::fetched) << client->last_error().message();
+    const auto& opens = source.opens();
+    ASSERT_EQ(opens.size(), 3U);
+    EXPECT_EQ(opens[0].url, url_of(0));
+    EXPECT_EQ(opens[0].offset, 0U);
+    EXPECT_EQ(opens[1].url, url_of(1));
+    EXPECT_EQ(opens[1].offset, 800U);  // the last record before the cut (every 400 bytes)
+    EXPECT_EQ(opens[2].url, url_of(2));
+    EXPECT_EQ(opens[2].offset, 0U);
+    EXPECT_EQ(survivors[1]->resumes, 1U);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(survivors[i]->phase(), MemorySink::Phase::committed) << i;
+        EXPECT_EQ(survivors[i]->data(), kFiles[i]) << i;
+        EXPECT_TRUE(survivors[i]->record().empty()) << i;
+    }
+    bool valid = false;
+    EXPECT_TRUE(client->check_firmware(valid).ok());
+    EXPECT_TRUE(valid);
+}
+
+// fetched_size() (IOT_OTAG_FETCHED_SIZE, progress) equals the bytes handed out so far after every
+// call, also right after a file was committed and before the next one started.
+TEST_F(MultiFileTest, FetchedSizeNeverRunsAheadOfTheBytesHandedOut) {
+    make_client();
+    broker.publish(kUpgradeTopic, multi_push());
+    ASSERT_TRUE(client->poll(0ms).ok());
+    std::uint64_t handed_out = 0;
+    std::vector<std::uint8_t> buf(1000);
+    for (int i = 0; i < 10000 && client->is_fetching(); ++i) {
+        const FetchResult r = client->fetch_yield(buf.data(), buf.size(), 100ms);
+        ASSERT_EQ(r.status, Status::ok);
+        handed_out += r.bytes;
+        ASSERT_EQ(client->fetched_size(), handed_out) << "after call " << i;
+        clock.advance(10ms);
+    }
+    EXPECT_EQ(handed_out, 5000U + 1200U + 8000U);
+}
+
 TEST_F(MultiFileTest, RefusedWhenTheOptionIsOff) {
     make_client(false);
     broker.publish(kUpgradeTopic, multi_push());

@@ -53,6 +53,19 @@ std::string multi_push(int bad_digest_at = -1) {
     return json{{"code", "1000"}, {"data", data}, {"id", 1}, {"message", "success"}}.dump();
 }
 
+/// One response per file, each honouring Range, in pieces of at most `chunk` bytes.
+std::vector<ScriptedResponse> ranged_script(std::size_t chunk) {
+    std::vector<ScriptedResponse> script;
+    for (const auto& body : kFiles) {
+        ScriptedResponse r;
+        r.body = body;
+        r.max_chunk = chunk;
+        r.range_from_offset = true;
+        script.push_back(r);
+    }
+    return script;
+}
+
 class MultiFileTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -185,14 +198,7 @@ TEST_F(MultiFileTest, BadDigestOnSecondFileFailsAndThirdIsNeverFetched) {
 // A transfer cut inside the third file resumes that file with Range from where it stopped; the
 // files already committed are not fetched again, and the job ends with one 100 and no failure.
 TEST_F(MultiFileTest, CutInTheThirdFileResumesThatFileWithRange) {
-    std::vector<ScriptedResponse> script;
-    for (const auto& body : kFiles) {
-        ScriptedResponse r;
-        r.body = body;
-        r.max_chunk = 700;
-        r.range_from_offset = true;
-        script.push_back(r);
-    }
+    std::vector<ScriptedResponse> script = ranged_script(700);
     script[2].fail_after = 3000;  // the first attempt at file 3 breaks after 3000 bytes
     ScriptedResponse rest = script[2];
     rest.fail_after.reset();
@@ -237,14 +243,7 @@ TEST_F(MultiFileTest, CutInTheThirdFileResumesThatFileWithRange) {
 // again (its record went with its commit), resumes the second from its last durable record, and
 // fetches the third; every file ends committed and intact.
 TEST_F(MultiFileTest, PowerCutInTheSecondFileResumesThatFileAfterARestart) {
-    std::vector<ScriptedResponse> script;
-    for (const auto& body : kFiles) {
-        ScriptedResponse r;
-        r.body = body;
-        r.max_chunk = 100;
-        r.range_from_offset = true;
-        script.push_back(r);
-    }
+    std::vector<ScriptedResponse> script = ranged_script(100);
     ClientOptions o = device_options();
     o.multi_file = true;
     o.resume.record_every_bytes = 400;

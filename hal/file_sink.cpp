@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "ota/log.hpp"
+#include "posix_io.hpp"
 
 namespace ota {
 namespace {
@@ -142,18 +143,8 @@ Status FileSink::write(std::uint64_t offset, const std::uint8_t* data, std::size
     if (!range_fits(offset, len, expected_size_)) return Status::invalid_argument;
     if (data == nullptr && len > 0) return Status::invalid_argument;
 
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pwrite(fd_, data + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return record_io_failure(last_io_error_, "cannot write", part_path_, errno);
-        }
-        if (n == 0) {
-            // POSIX allows a zero-byte write only for len == 0; anything else would loop forever.
-            return record_io_failure(last_io_error_, "cannot write", part_path_, EIO);
-        }
-        done += static_cast<std::size_t>(n);
+    if (const int err = detail::pwrite_all(fd_, data, len, offset); err != 0) {
+        return record_io_failure(last_io_error_, "cannot write", part_path_, err);
     }
     // When this write completed one or more whole windows, hand them to write-back. Stateless (it
     // depends only on this write's range), so writes in any order, resumed jobs included, work.
@@ -169,22 +160,16 @@ Status FileSink::read(std::uint64_t offset, std::uint8_t* out, std::size_t len) 
     if (out == nullptr && len > 0) return Status::invalid_argument;
 
     std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pread(fd_, out + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return record_io_failure(last_io_error_, "cannot read", part_path_, errno);
-        }
-        if (n == 0) {
-            // End of file inside the image: those bytes were never written (or were lost). The
-            // contract is all-or-error, so this is a storage failure, not a short success.
-            last_io_error_ = "cannot read " + part_path_.string() + ": end of file at offset " +
-                             std::to_string(offset + done);
-            log(LogLevel::warning, "file sink: " + last_io_error_);
-            return Status::storage_failed;
-        }
-        done += static_cast<std::size_t>(n);
+    const int err = detail::pread_all(fd_, out, len, offset, &done);
+    if (err == detail::kEndOfFile) {
+        // End of file inside the image: those bytes were never written (or were lost). The
+        // contract is all-or-error, so this is a storage failure, not a short success.
+        last_io_error_ = "cannot read " + part_path_.string() + ": end of file at offset " +
+                         std::to_string(offset + done);
+        log(LogLevel::warning, "file sink: " + last_io_error_);
+        return Status::storage_failed;
     }
+    if (err != 0) return record_io_failure(last_io_error_, "cannot read", part_path_, err);
     return Status::ok;
 }
 

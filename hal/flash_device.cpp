@@ -16,6 +16,7 @@
 
 #include "ota/flash.hpp"
 #include "ota/log.hpp"
+#include "posix_io.hpp"
 
 namespace ota {
 namespace {
@@ -47,38 +48,12 @@ std::uint64_t get_u64(const std::uint8_t* p) noexcept {
 }
 
 std::string errno_text(int err) {
+    if (err == detail::kEndOfFile) return "unexpected end of file";
     return std::system_category().message(err);
 }
 
-// Writes all of [data, data + len) at `offset`; returns 0 or errno.
-int pwrite_all(int fd, const std::uint8_t* data, std::size_t len, std::uint64_t offset) noexcept {
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) return EIO;
-        done += static_cast<std::size_t>(n);
-    }
-    return 0;
-}
-
-// Reads exactly `len` bytes at `offset`; returns 0, errno, or EIO at an early end of file.
-int pread_all(int fd, std::uint8_t* out, std::size_t len, std::uint64_t offset) noexcept {
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::pread(fd, out + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) return EIO;
-        done += static_cast<std::size_t>(n);
-    }
-    return 0;
-}
+using detail::pread_all;
+using detail::pwrite_all;
 
 // xorshift32: a tiny deterministic generator for torn bit patterns.
 std::uint32_t next_random(std::uint32_t& state) noexcept {

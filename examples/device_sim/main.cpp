@@ -226,12 +226,7 @@ class CloudSession {
             std::fprintf(stderr, "device_sim: %s\n", e.message().c_str());
             return kUsage;
         }
-        ota::MqttOptions mo;
-        mo.host = conn.host;
-        mo.port = conn.port;
-        mo.client_id = conn.client_id;
-        mo.username = conn.username;
-        mo.password = conn.password;
+        ota::MqttOptions mo = ota::MqttOptions::from(conn);
         mo.use_tls = !args_.no_tls;
         mo.ca_file = args_.ca_file;
         channel_ = std::make_unique<ota::PahoChannel>(std::move(mo));

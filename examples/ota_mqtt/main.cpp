@@ -242,12 +242,7 @@ int run(const Args& a) {
         return kUsage;
     }
 
-    ota::MqttOptions mo;
-    mo.host = conn.host;
-    mo.port = conn.port;
-    mo.client_id = conn.client_id;
-    mo.username = conn.username;
-    mo.password = conn.password;
+    ota::MqttOptions mo = ota::MqttOptions::from(conn);
     mo.use_tls = !a.no_tls;
     mo.ca_file = a.ca_file;
     ota::PahoChannel channel(std::move(mo));

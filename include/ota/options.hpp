@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ota/auth.hpp"
 #include "ota/signature.hpp"
 #include "ota/version.hpp"
 
@@ -166,6 +167,18 @@ struct MqttOptions {
     std::chrono::milliseconds reconnect_max{60000};    ///< backoff cap; >= reconnect_min
     /// Incoming messages held until yield() hands them over; further ones are dropped (logged).
     std::size_t max_queued_messages = 256;  ///< 1..65536
+
+    /// Broker address and credentials from make_connection_info(); everything else (TLS on with
+    /// the system CAs, the seed's keepalive and session) keeps its default.
+    [[nodiscard]] static MqttOptions from(const ConnectionInfo& conn) {
+        MqttOptions o;
+        o.host = conn.host;
+        o.port = conn.port;
+        o.client_id = conn.client_id;
+        o.username = conn.username;
+        o.password = conn.password;
+        return o;
+    }
 };
 
 /// Options of the libcurl-based HTTPS byte source (CurlByteSource).

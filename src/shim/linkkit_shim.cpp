@@ -235,12 +235,7 @@ int IOT_Linkkit_Connect(int devid) {
         if (const ota::Error e = ota::make_connection_info(d.identity, d.connect, conn); !e.ok()) {
             return fail("IOT_Linkkit_Connect: " + e.message());
         }
-        ota::MqttOptions mo;
-        mo.host = conn.host;
-        mo.port = conn.port;
-        mo.client_id = conn.client_id;
-        mo.username = conn.username;
-        mo.password = conn.password;
+        ota::MqttOptions mo = ota::MqttOptions::from(conn);
         mo.use_tls = d.connect.secure_mode == ota::SecureMode::tls;
         mo.ca_file = d.mqtt_ca_file;
         auto channel = std::make_unique<ota::PahoChannel>(std::move(mo));

@@ -104,12 +104,7 @@ MqttOptions device_options(const Lab& lab, const Ids& ids, bool tls = true) {
     ConnectionInfo info;
     const Error e = make_connection_info({ids.pk, ids.dn, kSecret}, co, info);
     EXPECT_TRUE(e.ok()) << e.message();
-    MqttOptions o;
-    o.host = info.host;
-    o.port = info.port;
-    o.client_id = info.client_id;
-    o.username = info.username;
-    o.password = info.password;
+    MqttOptions o = MqttOptions::from(info);
     o.use_tls = tls;
     o.ca_file = tls ? lab.ca_file : std::string();
     o.connect_timeout = 5s;

@@ -24,16 +24,6 @@
 namespace ota {
 namespace {
 
-mbedtls_md_type_t md_type(DigestAlgorithm alg) noexcept {
-    switch (alg) {
-        case DigestAlgorithm::md5:
-            break;  // built in
-        case DigestAlgorithm::sha256:
-            return MBEDTLS_MD_SHA256;
-    }
-    return MBEDTLS_MD_NONE;
-}
-
 Status status_from_mbedtls(int rc) noexcept {
     if (rc == 0) return Status::ok;
     if (rc == MBEDTLS_ERR_MD_ALLOC_FAILED) return Status::no_memory;
@@ -43,9 +33,9 @@ Status status_from_mbedtls(int rc) noexcept {
 }  // namespace
 
 struct Hasher::Impl {
+    // SHA-256 without SHA-NI; set up (its state allocated) on first use only.
     mbedtls_md_context_t ctx;
-    // Algorithm the context was set up for; MBEDTLS_MD_NONE until the first successful setup.
-    mbedtls_md_type_t setup_type = MBEDTLS_MD_NONE;
+    bool ctx_ready = false;
     // Which of the three engines the running digest uses; ctx only for mbedtls.
     enum class Engine { md5, sha_ni, mbedtls } engine = Engine::mbedtls;
     detail::Md5 md5;
@@ -86,33 +76,24 @@ Status Hasher::start(DigestAlgorithm alg) {
         impl_.reset(new (std::nothrow) Impl());
         if (!impl_) return Status::no_memory;
     }
-    if (alg == DigestAlgorithm::md5 || detail::sha256_ni_available()) {
-        if (alg == DigestAlgorithm::md5) {
-            impl_->engine = Impl::Engine::md5;
-            impl_->md5.reset();
-        } else {
-            impl_->engine = Impl::Engine::sha_ni;
-            impl_->sha_ni.reset();
+    if (alg == DigestAlgorithm::md5) {
+        impl_->engine = Impl::Engine::md5;
+        impl_->md5.reset();
+    } else if (detail::sha256_ni_available()) {
+        impl_->engine = Impl::Engine::sha_ni;
+        impl_->sha_ni.reset();
+    } else {
+        impl_->engine = Impl::Engine::mbedtls;
+        if (!impl_->ctx_ready) {
+            const mbedtls_md_info_t* info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+            if (info == nullptr) return Status::crypto_failed;
+            const Status s = status_from_mbedtls(mbedtls_md_setup(&impl_->ctx, info, 0));
+            if (s != Status::ok) return s;
+            impl_->ctx_ready = true;
         }
-        alg_ = alg;
-        active_ = true;
-        return Status::ok;
-    }
-    impl_->engine = Impl::Engine::mbedtls;
-    const mbedtls_md_type_t type = md_type(alg);
-    const mbedtls_md_info_t* info = mbedtls_md_info_from_type(type);
-    if (info == nullptr) return Status::crypto_failed;
-    if (impl_->setup_type != type) {
-        // A context cannot be set up twice: free and re-init it to switch algorithms.
-        mbedtls_md_free(&impl_->ctx);
-        mbedtls_md_init(&impl_->ctx);
-        impl_->setup_type = MBEDTLS_MD_NONE;
-        const Status s = status_from_mbedtls(mbedtls_md_setup(&impl_->ctx, info, 0));
+        const Status s = status_from_mbedtls(mbedtls_md_starts(&impl_->ctx));
         if (s != Status::ok) return s;
-        impl_->setup_type = type;
     }
-    const Status s = status_from_mbedtls(mbedtls_md_starts(&impl_->ctx));
-    if (s != Status::ok) return s;
     alg_ = alg;
     active_ = true;
     return Status::ok;

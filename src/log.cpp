@@ -30,10 +30,14 @@ void default_sink(LogLevel level, std::string_view message) {
 
 const char* to_string(LogLevel level) noexcept {
     switch (level) {
-        case LogLevel::debug: return "debug";
-        case LogLevel::info: return "info";
-        case LogLevel::warning: return "warning";
-        case LogLevel::error: return "error";
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
     }
     return "unknown";
 }
@@ -43,9 +47,13 @@ void set_log_sink(LogSink sink) {
     current_sink() = std::move(sink);
 }
 
-void set_log_level(LogLevel level) noexcept { g_min_level.store(static_cast<int>(level)); }
+void set_log_level(LogLevel level) noexcept {
+    g_min_level.store(static_cast<int>(level));
+}
 
-LogLevel log_level() noexcept { return static_cast<LogLevel>(g_min_level.load()); }
+LogLevel log_level() noexcept {
+    return static_cast<LogLevel>(g_min_level.load());
+}
 
 void log(LogLevel level, std::string_view message) {
     if (static_cast<int>(level) < g_min_level.load()) return;

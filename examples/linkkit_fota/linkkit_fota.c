@@ -13,41 +13,39 @@
 
 #include "ota/iot_export_linkkit.h"
 
-#define EXAMPLE_TRACE(...)                         \
-    do {                                           \
-        printf("%s.%d: ", __func__, __LINE__);     \
-        printf(__VA_ARGS__);                       \
-        printf("\n");                              \
-        fflush(stdout);                            \
+#define EXAMPLE_TRACE(...)                     \
+    do {                                       \
+        printf("%s.%d: ", __func__, __LINE__); \
+        printf(__VA_ARGS__);                   \
+        printf("\n");                          \
+        fflush(stdout);                        \
     } while (0)
 
 #define EXAMPLE_MASTER_DEVID (0)
 
 typedef struct {
     int master_devid;
-    int fota_done;    /* 1 once a download attempt finished */
-    int fota_result;  /* 0 stored and verified, -1 failed */
+    int fota_done;   /* 1 once a download attempt finished */
+    int fota_result; /* 0 stored and verified, -1 failed */
 } user_example_ctx_t;
 
 static user_example_ctx_t g_user_example_ctx;
-static const char *g_version;
-static const char *g_output;
+static const char* g_version;
+static const char* g_output;
 static char g_tmp_output[1024];
-static FILE *g_fp;
+static FILE* g_fp;
 static uint64_t g_written;
 static long long g_fail_write_after = -1; /* port: lets the tests make a write fail */
 
 /* ---- persistence HAL: the SDK calls these around a download ---- */
 
-void HAL_Firmware_Persistence_Start(void)
-{
+void HAL_Firmware_Persistence_Start(void) {
     g_written = 0;
     g_fp = fopen(g_tmp_output, "wb");
     EXAMPLE_TRACE("persistence start (%s)", g_fp != NULL ? "ok" : "cannot open file");
 }
 
-int HAL_Firmware_Persistence_Write(char *buffer, uint32_t length)
-{
+int HAL_Firmware_Persistence_Write(char* buffer, uint32_t length) {
     if (g_fp == NULL) {
         return -1;
     }
@@ -65,8 +63,7 @@ int HAL_Firmware_Persistence_Write(char *buffer, uint32_t length)
 
 /* port: the extended Stop says whether the attempt succeeded; the image becomes visible under
  * OUTPUT only when it did. */
-int HAL_Firmware_Persistence_StopEx(int succeeded)
-{
+int HAL_Firmware_Persistence_StopEx(int succeeded) {
     int rc = 0;
     if (g_fp != NULL) {
         rc = fclose(g_fp);
@@ -82,13 +79,11 @@ int HAL_Firmware_Persistence_StopEx(int succeeded)
     return rc == 0 ? 0 : -1;
 }
 
-int HAL_Firmware_Persistence_Stop(void)
-{
+int HAL_Firmware_Persistence_Stop(void) {
     return HAL_Firmware_Persistence_StopEx(0);
 }
 
-int HAL_GetFirmwareVersion(char *version)
-{
+int HAL_GetFirmwareVersion(char* version) {
     size_t n = strlen(g_version);
     if (n == 0 || n > 64) {
         return -1;
@@ -99,8 +94,7 @@ int HAL_GetFirmwareVersion(char *version)
 
 /* ---- the FOTA callbacks ---- */
 
-static int user_fota_event_handler(int type, const char *version)
-{
+static int user_fota_event_handler(int type, const char* version) {
     /* 0 - new firmware exist, query the new firmware */
     if (type == 0) {
         EXAMPLE_TRACE("New Firmware Version: %s", version);
@@ -113,8 +107,7 @@ static int user_fota_event_handler(int type, const char *version)
     return 0;
 }
 
-static int user_fota_module_event_handler(int type, const char *version, const char *module)
-{
+static int user_fota_module_event_handler(int type, const char* version, const char* module) {
     if (type == 0) {
         EXAMPLE_TRACE("New Firmware Version: %s, module: %s", version, module);
         g_user_example_ctx.fota_result =
@@ -124,11 +117,10 @@ static int user_fota_module_event_handler(int type, const char *version, const c
     return 0;
 }
 
-int main(int argc, char *argv[])
-{
+int main(int argc, char* argv[]) {
     int res = 0, domain_type = 0, dynamic_register = 0, post_reply_need = 0, port = 0, i = 0;
     iotx_linkkit_dev_meta_info_t master_meta_info;
-    const char *module = NULL;
+    const char* module = NULL;
 
     if (argc < 10) {
         fprintf(stderr,
@@ -157,28 +149,29 @@ int main(int argc, char *argv[])
     /* Register Callback */
     if (module != NULL) {
         IOT_RegisterCallback(ITE_FOTA_MODULE, user_fota_module_event_handler);
-        IOT_Ioctl(IOTX_IOCTL_SET_MODULE, (void *)module);
+        IOT_Ioctl(IOTX_IOCTL_SET_MODULE, (void*)module);
     } else {
         IOT_RegisterCallback(ITE_FOTA, user_fota_event_handler);
     }
 
     domain_type = IOTX_CLOUD_REGION_SHANGHAI;
-    IOT_Ioctl(IOTX_IOCTL_SET_DOMAIN, (void *)&domain_type);
+    IOT_Ioctl(IOTX_IOCTL_SET_DOMAIN, (void*)&domain_type);
     /* Choose Login Method */
     dynamic_register = 0;
-    IOT_Ioctl(IOTX_IOCTL_SET_DYNAMIC_REGISTER, (void *)&dynamic_register);
+    IOT_Ioctl(IOTX_IOCTL_SET_DYNAMIC_REGISTER, (void*)&dynamic_register);
     /* post reply doesn't need */
     post_reply_need = 1;
-    IOT_Ioctl(IOTX_IOCTL_RECV_EVENT_REPLY, (void *)&post_reply_need);
+    IOT_Ioctl(IOTX_IOCTL_RECV_EVENT_REPLY, (void*)&post_reply_need);
     /* port: a loopback broker and explicit CA files instead of the cloud endpoint */
     port = atoi(argv[6]);
-    IOT_Ioctl(IOTX_IOCTL_SET_MQTT_HOST, (void *)argv[5]);
-    IOT_Ioctl(IOTX_IOCTL_SET_MQTT_PORT, (void *)&port);
-    IOT_Ioctl(IOTX_IOCTL_SET_MQTT_CA_FILE, strcmp(argv[7], "-") == 0 ? NULL : (void *)argv[7]);
-    IOT_Ioctl(IOTX_IOCTL_SET_HTTP_CA_FILE, strcmp(argv[8], "-") == 0 ? NULL : (void *)argv[8]);
+    IOT_Ioctl(IOTX_IOCTL_SET_MQTT_HOST, (void*)argv[5]);
+    IOT_Ioctl(IOTX_IOCTL_SET_MQTT_PORT, (void*)&port);
+    IOT_Ioctl(IOTX_IOCTL_SET_MQTT_CA_FILE, strcmp(argv[7], "-") == 0 ? NULL : (void*)argv[7]);
+    IOT_Ioctl(IOTX_IOCTL_SET_HTTP_CA_FILE, strcmp(argv[8], "-") == 0 ? NULL : (void*)argv[8]);
 
     /* Create Master Device Resources */
-    g_user_example_ctx.master_devid = IOT_Linkkit_Open(IOTX_LINKKIT_DEV_TYPE_MASTER, &master_meta_info);
+    g_user_example_ctx.master_devid =
+        IOT_Linkkit_Open(IOTX_LINKKIT_DEV_TYPE_MASTER, &master_meta_info);
     if (g_user_example_ctx.master_devid < 0) {
         EXAMPLE_TRACE("IOT_Linkkit_Open Failed\n");
         return 1;

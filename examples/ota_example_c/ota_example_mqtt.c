@@ -15,36 +15,34 @@
 #include "ota/iot_export_ota.h"
 
 #define OTA_BUF_LEN (5000)
-#define EXAMPLE_TRACE(...)                                 \
-    do {                                                   \
-        printf("%s|%03d :: ", __func__, __LINE__);         \
-        printf(__VA_ARGS__);                               \
-        printf("\r\n");                                    \
-        fflush(stdout);                                    \
+#define EXAMPLE_TRACE(...)                         \
+    do {                                           \
+        printf("%s|%03d :: ", __func__, __LINE__); \
+        printf(__VA_ARGS__);                       \
+        printf("\r\n");                            \
+        fflush(stdout);                            \
     } while (0)
 
-static const char *g_version;
-static const char *g_host;
+static const char* g_version;
+static const char* g_host;
 static uint16_t g_port;
-static const char *g_ca_file;
-static const char *g_http_ca_file;
-static const char *g_output = "ota.bin";
+static const char* g_ca_file;
+static const char* g_http_ca_file;
+static const char* g_output = "ota.bin";
 
-static void event_handle(void *pcontext, void *pclient, iotx_mqtt_event_msg_t *msg)
-{
+static void event_handle(void* pcontext, void* pclient, iotx_mqtt_event_msg_t* msg) {
     (void)pcontext;
     (void)pclient;
     EXAMPLE_TRACE("event_type=%d", (int)msg->event_type);
 }
 
-static int _ota_mqtt_client(void)
-{
+static int _ota_mqtt_client(void) {
     int rc = 1, ota_over = 0;
     void *pclient = NULL, *h_ota = NULL;
     iotx_conn_info_pt pconn_info;
     iotx_mqtt_param_t mqtt_params;
     iotx_ota_options_t ota_options;
-    FILE *fp = NULL;
+    FILE* fp = NULL;
     char buf_ota[OTA_BUF_LEN];
     char product_key[IOTX_PRODUCT_KEY_LEN + 1];
     char device_name[IOTX_DEVICE_NAME_LEN + 1];
@@ -63,7 +61,7 @@ static int _ota_mqtt_client(void)
     }
 
     /* Device AUTH */
-    if (0 != IOT_SetupConnInfo(product_key, device_name, device_secret, (void **)&pconn_info)) {
+    if (0 != IOT_SetupConnInfo(product_key, device_name, device_secret, (void**)&pconn_info)) {
         EXAMPLE_TRACE("AUTH request failed!");
         goto do_exit;
     }
@@ -191,8 +189,7 @@ do_exit:
     return rc;
 }
 
-int main(int argc, char *argv[])
-{
+int main(int argc, char* argv[]) {
     if (argc < 9) {
         fprintf(stderr,
                 "usage: %s PRODUCT_KEY DEVICE_NAME DEVICE_SECRET VERSION HOST PORT CA_FILE "

@@ -38,9 +38,10 @@ struct DeviceIdentity {
 
 /// How to reach the broker. Defaults: region cn-shanghai, port 443, TLS, hmacsha256.
 struct ConnectOptions {
-    std::string region{kDefaultRegion};  ///< One of the platform's regions; ignored with custom_host.
-    std::string custom_host;             ///< Taken verbatim when not empty.
-    std::uint16_t port = 443;            ///< Must be non-zero.
+    std::string region{
+        kDefaultRegion};       ///< One of the platform's regions; ignored with custom_host.
+    std::string custom_host;   ///< Taken verbatim when not empty.
+    std::uint16_t port = 443;  ///< Must be non-zero.
     SecureMode secure_mode = SecureMode::tls;
     SignMethod sign_method = SignMethod::hmac_sha256;
     std::string sdk_version{kDefaultSdkVersion};

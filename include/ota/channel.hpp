@@ -11,7 +11,7 @@ namespace ota {
 /// Receives events from an MqttChannel. Called only from inside MqttChannel::yield(), i.e. on the
 /// application's thread, never on a network library's thread.
 class ChannelListener {
-public:
+  public:
     virtual ~ChannelListener() = default;
     /// A message arrived on a subscribed topic.
     virtual void on_message(std::string_view topic, std::string_view payload) = 0;
@@ -27,7 +27,7 @@ public:
 /// thread at any time; incoming messages and connection changes are queued by the implementation
 /// and handed to listeners only inside yield(). Listeners may publish from their callbacks.
 class MqttChannel {
-public:
+  public:
     virtual ~MqttChannel() = default;
 
     /// Publishes `payload` on `topic` with QoS 0 or 1. not_connected while disconnected (the

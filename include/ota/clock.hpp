@@ -7,7 +7,7 @@ namespace ota {
 
 /// A monotonic clock.
 class Clock {
-public:
+  public:
     using time_point = std::chrono::steady_clock::time_point;
     virtual ~Clock() = default;
     /// The current time; never goes backwards.

@@ -36,7 +36,7 @@ inline constexpr std::size_t kMaxDigestSize = 32;
 /// A running digest. Move-only RAII owner of an `mbedtls_md_context_t`; `update` never
 /// allocates. A default-constructed or moved-from Hasher is empty: start() it before use.
 class Hasher {
-public:
+  public:
     Hasher() noexcept;
     ~Hasher();
     Hasher(Hasher&& other) noexcept;
@@ -57,7 +57,7 @@ public:
     /// The algorithm of the last start().
     [[nodiscard]] DigestAlgorithm algorithm() const noexcept { return alg_; }
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     DigestAlgorithm alg_ = DigestAlgorithm::md5;

@@ -21,9 +21,9 @@ extern "C" {
 /* ---- callbacks: IOT_RegisterCallback(ITE_FOTA, handler) as in the original ---- */
 
 /* type 0 = new firmware available; `version` is the offered version. Return value ignored. */
-typedef int (*iotx_fota_callback_t)(int type, const char *version);
+typedef int (*iotx_fota_callback_t)(int type, const char* version);
 /* The module variant: also told the job's module ("" for the default module). */
-typedef int (*iotx_fota_module_callback_t)(int type, const char *version, const char *module);
+typedef int (*iotx_fota_module_callback_t)(int type, const char* version, const char* module);
 
 int iotx_register_for_ITE_FOTA(iotx_fota_callback_t callback);
 int iotx_register_for_ITE_FOTA_MODULE(iotx_fota_module_callback_t callback);
@@ -45,19 +45,19 @@ typedef enum {
     IOTX_IOCTL_RECV_EVENT_REPLY,     /* int *: accepted and ignored (OTA has no event replies) */
     IOTX_IOCTL_SET_MODULE,           /* const char *: the module this device updates */
     /* Extensions of this library. */
-    IOTX_IOCTL_SET_MQTT_HOST = 100,  /* const char *: broker host (overrides the domain) */
-    IOTX_IOCTL_SET_MQTT_PORT,        /* int *: broker port (default 443) */
-    IOTX_IOCTL_SET_MQTT_CA_FILE,     /* const char *: broker CA bundle; NULL = system store */
-    IOTX_IOCTL_SET_MQTT_PLAIN_TCP,   /* int *: 1 = MQTT without TLS */
-    IOTX_IOCTL_SET_HTTP_CA_FILE,     /* const char *: firmware server CA bundle; NULL = system */
-    IOTX_IOCTL_SET_ALLOW_HTTP,       /* int *: 1 = accept plain http:// image URLs */
-    IOTX_IOCTL_SET_FIRMWARE_VERSION  /* const char *: version reported on connect (else
-                                        HAL_GetFirmwareVersion) */
+    IOTX_IOCTL_SET_MQTT_HOST = 100, /* const char *: broker host (overrides the domain) */
+    IOTX_IOCTL_SET_MQTT_PORT,       /* int *: broker port (default 443) */
+    IOTX_IOCTL_SET_MQTT_CA_FILE,    /* const char *: broker CA bundle; NULL = system store */
+    IOTX_IOCTL_SET_MQTT_PLAIN_TCP,  /* int *: 1 = MQTT without TLS */
+    IOTX_IOCTL_SET_HTTP_CA_FILE,    /* const char *: firmware server CA bundle; NULL = system */
+    IOTX_IOCTL_SET_ALLOW_HTTP,      /* int *: 1 = accept plain http:// image URLs */
+    IOTX_IOCTL_SET_FIRMWARE_VERSION /* const char *: version reported on connect (else
+                                       HAL_GetFirmwareVersion) */
 } iotx_ioctl_option_t;
 
 /* Sets an option before IOT_Linkkit_Connect. 0 on success, -1 for an unknown option or bad
  * value (logged). String values are copied. */
-int IOT_Ioctl(int option, void *data);
+int IOT_Ioctl(int option, void* data);
 
 /* ---- device lifecycle ---- */
 
@@ -77,7 +77,7 @@ typedef enum {
 } iotx_linkkit_msg_type_t;
 
 /* Registers the device; returns its devid (0) or -1. Only the master device is supported. */
-int IOT_Linkkit_Open(iotx_linkkit_dev_type_t dev_type, iotx_linkkit_dev_meta_info_t *meta_info);
+int IOT_Linkkit_Open(iotx_linkkit_dev_type_t dev_type, iotx_linkkit_dev_meta_info_t* meta_info);
 /* Connects to the broker, subscribes the OTA topics and reports the firmware version.
  * 0 on success, -1 on failure (the reason is logged). */
 int IOT_Linkkit_Connect(int devid);
@@ -87,7 +87,7 @@ int IOT_Linkkit_Yield(int timeout_ms);
  * (Start, Write..., StopEx); 0 when the image was verified and stored, -1 otherwise (failures are
  * reported to the cloud: -2 download, -3 digest, -4 a Write < 0).
  * REQUEST_FOTA_IMAGE: publishes firmware/get. */
-int IOT_Linkkit_Query(int devid, iotx_linkkit_msg_type_t msg_type, unsigned char *payload,
+int IOT_Linkkit_Query(int devid, iotx_linkkit_msg_type_t msg_type, unsigned char* payload,
                       int payload_len);
 /* Disconnects and frees the device. */
 int IOT_Linkkit_Close(int devid);
@@ -96,12 +96,12 @@ int IOT_Linkkit_Close(int devid);
 
 /* Copies the running firmware version (1..64 chars + NUL) into `version`; returns its length.
  * Default: -1 (set IOTX_IOCTL_SET_FIRMWARE_VERSION instead). */
-int HAL_GetFirmwareVersion(char *version);
+int HAL_GetFirmwareVersion(char* version);
 /* Called before the first byte of an image. Default: logs that no persistence HAL exists. */
 void HAL_Firmware_Persistence_Start(void);
 /* Stores the next `length` bytes (sequentially). < 0 = failure: the download stops, -4 is
  * reported. Default: -1. */
-int HAL_Firmware_Persistence_Write(char *buffer, uint32_t length);
+int HAL_Firmware_Persistence_Write(char* buffer, uint32_t length);
 /* Called once on every exit path after Start. Default: 0. */
 int HAL_Firmware_Persistence_Stop(void);
 /* Extended Stop: `succeeded` is 1 when the image was completely received and verified, 0 when

@@ -79,28 +79,28 @@ typedef enum {
 
 /* Store the device triple for IOT_SetupConnInfo callers that use HAL_Get*. Returns the stored
  * length, or -1 when the value is NULL or too long. */
-int HAL_SetProductKey(const char *product_key);
-int HAL_SetDeviceName(const char *device_name);
-int HAL_SetDeviceSecret(const char *device_secret);
+int HAL_SetProductKey(const char* product_key);
+int HAL_SetDeviceName(const char* device_name);
+int HAL_SetDeviceSecret(const char* device_secret);
 /* Copy the stored value into `buf` (which must hold the length limit + 1); returns its length. */
-int HAL_GetProductKey(char *buf);
-int HAL_GetDeviceName(char *buf);
-int HAL_GetDeviceSecret(char *buf);
+int HAL_GetProductKey(char* buf);
+int HAL_GetDeviceName(char* buf);
+int HAL_GetDeviceSecret(char* buf);
 
 typedef struct {
-    uint16_t port;           /* 443 */
-    char host_name[128];     /* {pk}.iot-as-mqtt.cn-shanghai.aliyuncs.com */
+    uint16_t port;       /* 443 */
+    char host_name[128]; /* {pk}.iot-as-mqtt.cn-shanghai.aliyuncs.com */
     char client_id[256];
     char username[128];
-    char password[65];       /* secret */
-    const char *pub_key;     /* always NULL here: set iotx_mqtt_param_t.ca_file instead */
+    char password[65];   /* secret */
+    const char* pub_key; /* always NULL here: set iotx_mqtt_param_t.ca_file instead */
 } iotx_conn_info_t;
-typedef iotx_conn_info_t *iotx_conn_info_pt;
+typedef iotx_conn_info_t* iotx_conn_info_pt;
 
 /* Computes the connection info (region cn-shanghai, TLS, hmacsha256) into storage owned by the
  * library and points *info_ptr at it. 0 on success, -1 on bad input (logged). */
-int IOT_SetupConnInfo(const char *product_key, const char *device_name,
-                      const char *device_secret, void **info_ptr);
+int IOT_SetupConnInfo(const char* product_key, const char* device_name, const char* device_secret,
+                      void** info_ptr);
 
 /* Events the MQTT connection reports to handle_event.h_fp (connection changes only). */
 typedef enum {
@@ -110,79 +110,79 @@ typedef enum {
 
 typedef struct {
     iotx_mqtt_event_type_t event_type;
-    void *msg;
+    void* msg;
 } iotx_mqtt_event_msg_t;
 
 typedef struct {
-    void (*h_fp)(void *pcontext, void *pclient, iotx_mqtt_event_msg_t *msg);
-    void *pcontext;
+    void (*h_fp)(void* pcontext, void* pclient, iotx_mqtt_event_msg_t* msg);
+    void* pcontext;
 } iotx_mqtt_event_handle_t;
 
 typedef struct {
     uint16_t port;
-    const char *host;
-    const char *client_id;
-    const char *username;
-    const char *password;
-    const char *pub_key;             /* ignored; see ca_file */
-    uint32_t request_timeout_ms;     /* bound on connect; 0 = 10000 */
+    const char* host;
+    const char* client_id;
+    const char* username;
+    const char* password;
+    const char* pub_key;         /* ignored; see ca_file */
+    uint32_t request_timeout_ms; /* bound on connect; 0 = 10000 */
     uint8_t clean_session;
-    uint32_t keepalive_interval_ms;  /* 0 = 60000 */
-    uint32_t read_buf_size;          /* ignored (no fixed-size buffers) */
-    uint32_t write_buf_size;         /* ignored */
+    uint32_t keepalive_interval_ms; /* 0 = 60000 */
+    uint32_t read_buf_size;         /* ignored (no fixed-size buffers) */
+    uint32_t write_buf_size;        /* ignored */
     iotx_mqtt_event_handle_t handle_event;
     /* Extensions. */
-    const char *ca_file;  /* PEM bundle for the broker; NULL = the system's CA store */
-    uint8_t plain_tcp;    /* 1 = MQTT without TLS (must be chosen explicitly) */
+    const char* ca_file; /* PEM bundle for the broker; NULL = the system's CA store */
+    uint8_t plain_tcp;   /* 1 = MQTT without TLS (must be chosen explicitly) */
 } iotx_mqtt_param_t;
 
 /* Connects (blocking, bounded by request_timeout_ms) and returns a handle, or NULL (the reason
  * is logged). Reconnects automatically afterwards. */
-void *IOT_MQTT_Construct(iotx_mqtt_param_t *pInitParams);
+void* IOT_MQTT_Construct(iotx_mqtt_param_t* pInitParams);
 /* Handles queued messages and connection events on the calling thread, waiting up to timeout_ms.
  * 0 on success, negative on error. */
-int IOT_MQTT_Yield(void *handle, int timeout_ms);
+int IOT_MQTT_Yield(void* handle, int timeout_ms);
 /* Disconnects, frees the handle and sets *phandle to NULL. */
-int IOT_MQTT_Destroy(void **phandle);
+int IOT_MQTT_Destroy(void** phandle);
 
 /* ---- the OTA interface ---- */
 
 /* Creates an OTA client on the MQTT handle `ch_signal` (from IOT_MQTT_Construct) and subscribes
  * the device's OTA topics. NULL on error. */
-void *IOT_OTA_Init(const char *product_key, const char *device_name, void *ch_signal);
+void* IOT_OTA_Init(const char* product_key, const char* device_name, void* ch_signal);
 /* Frees the client; 0, or IOT_OTAE_INVALID_PARAM for NULL. */
-int IOT_OTA_Deinit(void *handle);
+int IOT_OTA_Deinit(void* handle);
 /* Reports the running firmware version (1..64 characters). */
-int IOT_OTA_ReportVersion(void *handle, const char *version);
+int IOT_OTA_ReportVersion(void* handle, const char* version);
 /* Reports a progress step (-4..100) with an optional message (NULL = none). Throttled like the
  * original: >= 5 points and >= 50 ms apart, 100 and failures always sent (one failure per job). */
-int IOT_OTA_ReportProgress(void *handle, IOT_OTA_Progress_t progress, const char *msg);
+int IOT_OTA_ReportProgress(void* handle, IOT_OTA_Progress_t progress, const char* msg);
 /* Asks the cloud for the pending job (firmware/get); `version` is the running version (may be
  * NULL) and is reported first when given. */
-int IOT_OTA_RequestImage(void *handle, const char *version);
+int IOT_OTA_RequestImage(void* handle, const char* version);
 /* 1 when a job was pushed and is being fetched (PUSHED or FETCHING), else 0. */
-int IOT_OTA_IsFetching(void *handle);
+int IOT_OTA_IsFetching(void* handle);
 /* 1 when the whole image has been fetched (FETCHED), else 0. */
-int IOT_OTA_IsFetchFinish(void *handle);
+int IOT_OTA_IsFetchFinish(void* handle);
 /* Copies the next piece of the image into buf: > 0 bytes, 0 nothing within timeout_s seconds,
  * < 0 error (already reported to the cloud; the client is back to INITED). */
-int IOT_OTA_FetchYield(void *handle, char *buf, uint32_t buf_len, uint32_t timeout_s);
+int IOT_OTA_FetchYield(void* handle, char* buf, uint32_t buf_len, uint32_t timeout_s);
 /* Queries or commands the client; see IOT_OTA_CmdType_t for each buffer's type and length. */
-int IOT_OTA_Ioctl(void *handle, IOT_OTA_CmdType_t type, void *buf, int buf_len);
+int IOT_OTA_Ioctl(void* handle, IOT_OTA_CmdType_t type, void* buf, int buf_len);
 /* The IOT_OTA_Err_t of the last failed call on this handle (IOT_OTAE_NONE if none). */
-int IOT_OTA_GetLastError(void *handle);
+int IOT_OTA_GetLastError(void* handle);
 
 /* Extension: IOT_OTA_Init with options. A NULL `options` (or zeroed fields) means the defaults. */
 typedef struct {
-    const char *http_ca_file; /* PEM bundle for the firmware server; NULL = the system's bundle
+    const char* http_ca_file; /* PEM bundle for the firmware server; NULL = the system's bundle
                                  (separate from the broker's CA) */
     int allow_http;           /* 1 accepts plain http:// image URLs; default 0 (https only) */
-    const char *module;       /* module this client updates; NULL = the default module */
+    const char* module;       /* module this client updates; NULL = the default module */
     uint64_t max_image_size;  /* jobs announcing more bytes are refused; 0 = default (8 GiB) */
 } iotx_ota_options_t;
 
-void *IOT_OTA_InitEx(const char *product_key, const char *device_name, void *ch_signal,
-                     const iotx_ota_options_t *options);
+void* IOT_OTA_InitEx(const char* product_key, const char* device_name, void* ch_signal,
+                     const iotx_ota_options_t* options);
 
 #ifdef __cplusplus
 }

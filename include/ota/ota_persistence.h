@@ -19,20 +19,20 @@ extern "C" {
 #define OTA_PERSIST_ERR_FULL (-2)
 
 typedef struct ota_persistence_hal {
-    void *ctx; /* passed back to every hook */
+    void* ctx; /* passed back to every hook */
     /* Start a new image of `expected_size` bytes, dropping any partial one. Required. */
-    int (*begin)(void *ctx, uint64_t expected_size);
+    int (*begin)(void* ctx, uint64_t expected_size);
     /* Write `len` bytes at `offset`. Required. */
-    int (*write)(void *ctx, uint64_t offset, const uint8_t *buf, size_t len);
+    int (*write)(void* ctx, uint64_t offset, const uint8_t* buf, size_t len);
     /* Read `len` bytes at `offset` into `buf` (all or failure). Optional: NULL disables
      * crash-resume re-hashing. */
-    int (*read)(void *ctx, uint64_t offset, uint8_t *buf, size_t len);
+    int (*read)(void* ctx, uint64_t offset, uint8_t* buf, size_t len);
     /* Make written bytes durable. Optional (NULL = nothing to do). */
-    int (*flush)(void *ctx);
+    int (*flush)(void* ctx);
     /* Publish the verified image. Required. */
-    int (*commit)(void *ctx);
+    int (*commit)(void* ctx);
     /* Drop the partial image. Optional. */
-    void (*abort)(void *ctx);
+    void (*abort)(void* ctx);
     /* Largest image in bytes; 0 = unlimited. */
     uint64_t capacity;
 
@@ -43,15 +43,15 @@ typedef struct ota_persistence_hal {
     /* Reopen the partial image an earlier begin left behind (for an image of `expected_size`
      * bytes) without discarding it, and store its length in *stored. Fail (non-zero) when there
      * is none or it cannot be used; the client then calls begin. */
-    int (*resume)(void *ctx, uint64_t expected_size, uint64_t *stored);
+    int (*resume)(void* ctx, uint64_t expected_size, uint64_t* stored);
     /* Durably store `len` bytes (at most 16 KiB) as the resume record, replacing the previous
      * one atomically: after a power cut, load_record yields the old or the new one, whole. */
-    int (*save_record)(void *ctx, const uint8_t *buf, size_t len);
+    int (*save_record)(void* ctx, const uint8_t* buf, size_t len);
     /* Copy the resume record into `buf` (room for `cap` bytes) and its length into *len;
      * *len = 0 when there is none. A record larger than `cap` is a failure. */
-    int (*load_record)(void *ctx, uint8_t *buf, size_t cap, size_t *len);
+    int (*load_record)(void* ctx, uint8_t* buf, size_t cap, size_t* len);
     /* Remove the resume record, if any. */
-    void (*clear_record)(void *ctx);
+    void (*clear_record)(void* ctx);
 } ota_persistence_hal_t;
 
 #ifdef __cplusplus

@@ -15,8 +15,8 @@ namespace ota {
 /// Limits applied while decoding (PROTOCOL.md section 3).
 inline constexpr std::size_t kMaxVersionLength = 64;
 inline constexpr std::size_t kMaxModuleLength = 64;
-inline constexpr std::size_t kMaxUrlLength = 8192;        ///< at least 4 KiB must be accepted
-inline constexpr std::size_t kMaxPayloadLength = 65536;   ///< larger pushes are rejected unparsed
+inline constexpr std::size_t kMaxUrlLength = 8192;       ///< at least 4 KiB must be accepted
+inline constexpr std::size_t kMaxPayloadLength = 65536;  ///< larger pushes are rejected unparsed
 inline constexpr std::size_t kMaxFilesPerJob = 64;
 
 /// Progress steps (PROTOCOL.md section 4).

@@ -36,7 +36,8 @@ struct [[nodiscard]] Error {
     std::string detail;
 
     Error() = default;
-    Error(Status s, std::string d = {}) : status(s), detail(std::move(d)) {}  // NOLINT: implicit by design
+    Error(Status s, std::string d = {})
+        : status(s), detail(std::move(d)) {}  // NOLINT: implicit by design
 
     /// True when this holds no error.
     [[nodiscard]] bool ok() const noexcept { return status == Status::ok; }

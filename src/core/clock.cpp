@@ -4,7 +4,7 @@ namespace ota {
 namespace {
 
 class SteadyClock final : public Clock {
-public:
+  public:
     time_point now() const noexcept override { return std::chrono::steady_clock::now(); }
 };
 

@@ -18,8 +18,8 @@
 #include <string>
 
 #include "md5.hpp"
-#include "sha256_ni.hpp"
 #include "ota/digest.hpp"
+#include "sha256_ni.hpp"
 
 namespace ota {
 namespace {

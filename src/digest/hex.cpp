@@ -23,8 +23,10 @@ constexpr char ascii_lower(char c) noexcept {
 
 const char* to_string(DigestAlgorithm alg) noexcept {
     switch (alg) {
-        case DigestAlgorithm::md5: return "md5";
-        case DigestAlgorithm::sha256: return "sha256";
+        case DigestAlgorithm::md5:
+            return "md5";
+        case DigestAlgorithm::sha256:
+            return "sha256";
     }
     return "unknown";
 }

@@ -1,8 +1,8 @@
 // MD5 compression function and padding (RFC 1321), arranged for instruction-level parallelism.
 //
-// In every step `a = b + rotl(a + f(b, c, d) + X[k] + T[i], s)`, only `b` is new: it was produced by
-// the step before. Each step below therefore adds the message word and constant to `a` first, and
-// splits f so that the parts depending on c and d alone are computed while `b` is still being
+// In every step `a = b + rotl(a + f(b, c, d) + X[k] + T[i], s)`, only `b` is new: it was produced
+// by the step before. Each step below therefore adds the message word and constant to `a` first,
+// and splits f so that the parts depending on c and d alone are computed while `b` is still being
 // produced:
 //   F(b,c,d) = d ^ (b & (c ^ d))        c ^ d ready early
 //   G(b,c,d) = (b & d) + (c & ~d)       the two halves share no set bit, so | equals +; c & ~d
@@ -10,7 +10,6 @@
 //   H(b,c,d) = b ^ (c ^ d)              c ^ d ready early
 //   I(b,c,d) = c ^ (b | ~d)             ~d ready early
 #include "md5.hpp"
-
 
 namespace ota::detail {
 namespace {
@@ -22,8 +21,8 @@ inline u32 rotl(u32 x, int s) noexcept {
 }
 
 inline u32 load_le32(const std::uint8_t* p) noexcept {
-    return static_cast<u32>(p[0]) | (static_cast<u32>(p[1]) << 8) |
-           (static_cast<u32>(p[2]) << 16) | (static_cast<u32>(p[3]) << 24);
+    return static_cast<u32>(p[0]) | (static_cast<u32>(p[1]) << 8) | (static_cast<u32>(p[2]) << 16) |
+           (static_cast<u32>(p[3]) << 24);
 }
 
 inline void store_le32(std::uint8_t* p, u32 v) noexcept {
@@ -162,7 +161,8 @@ void Md5::reset() noexcept {
 }
 
 void Md5::update(const std::uint8_t* data, std::size_t len) noexcept {
-    feeder_.update(data, len, [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
+    feeder_.update(data, len,
+                   [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
 }
 
 void Md5::finish(std::uint8_t* out) noexcept {

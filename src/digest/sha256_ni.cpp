@@ -51,7 +51,7 @@ alignas(16) constexpr std::uint32_t kRound[64] = {
 
 // Four rounds: the four scheduled words `w` plus their constants, two rounds per instruction.
 __attribute__((target("sha,sse4.1,ssse3"))) inline void four_rounds(__m128i& abef, __m128i& cdgh,
-                                                                      __m128i w, int group) {
+                                                                    __m128i w, int group) {
     const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(kRound + 4 * group));
     const __m128i wk = _mm_add_epi32(w, k);
     cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);  // cdgh now holds the new {A,B,E,F}
@@ -78,8 +78,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compress(std::array<std::uint32
         // w[j % 4] holds message words 4j..4j+3 while they are needed.
         __m128i w[4];
         for (int j = 0; j < 4; ++j) {
-            w[j] = _mm_shuffle_epi8(
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j)), bswap);
+            w[j] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j)),
+                                    bswap);
             four_rounds(abef, cdgh, w[j], j);
         }
         for (int j = 4; j < 16; ++j) {
@@ -142,7 +142,8 @@ void Sha256Ni::reset() noexcept {
 }
 
 void Sha256Ni::update(const std::uint8_t* data, std::size_t len) noexcept {
-    feeder_.update(data, len, [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
+    feeder_.update(data, len,
+                   [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
 }
 
 void Sha256Ni::finish(std::uint8_t* out) noexcept {

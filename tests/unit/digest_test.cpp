@@ -3,6 +3,7 @@
 #include "ota/digest.hpp"
 
 #include <gtest/gtest.h>
+#include <mbedtls/md.h>
 
 #include <algorithm>
 #include <array>
@@ -13,8 +14,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <mbedtls/md.h>
 
 #include "digest/sha256_ni.hpp"
 #include "ota/status.hpp"

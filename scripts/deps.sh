@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libpaho-mqttpp-dev libpaho-mqtt-dev libcurl4-openssl-dev libmbedtls-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev clang-format gcovr
   mosquitto mosquitto-clients nginx-light openssl curl
   "$@"
 )

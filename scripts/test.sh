@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with warnings as errors and runs the whole test suite.
 # Usage: scripts/test.sh [--sanitize | --tsan] [--no-fuzz] [--fuzz-seconds N] [-- <ctest args>]
-#   (default)        build/: unit, install and integration tests, then the libFuzzer pass
+#   (default)        the format check (scripts/format.sh --check), then build/: unit, install
+#                    and integration tests, then the libFuzzer pass
 #                    (scripts/fuzz.sh, N seconds per target, default 60) when clang is installed
 #   --sanitize       build-sanitize/: every test (the install test excepted) under ASan+UBSan,
 #                    leak suppressions in tests/lsan.supp
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "test.sh: --fuzz-seconds needs a value" >&2; exit 2; }
       fuzz_seconds="$2"; shift ;;
     --) shift; ctest_extra=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -35,6 +36,10 @@ case "$fuzz_seconds" in
 esac
 
 ./scripts/deps.sh
+
+if [ "$mode" = plain ]; then
+  ./scripts/format.sh --check
+fi
 
 build_dir=build
 cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTA_WARNINGS_AS_ERRORS=ON)

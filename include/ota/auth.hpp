@@ -2,6 +2,7 @@
 // exactly as the Alibaba Cloud IoT platform expects (PROTOCOL.md section 1).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +25,13 @@ inline constexpr std::string_view kFixedTimestamp = "2524608000000";
 
 /// The SDK version announced in the clientId's `_v=` field by default.
 inline constexpr std::string_view kDefaultSdkVersion = "sdk-c-3.2.0";
+
+/// Longest product key the platform issues (characters); the C interface's IOTX_PRODUCT_KEY_LEN.
+inline constexpr std::size_t kMaxProductKeyLength = 20;
+/// Longest device name the platform allows (characters); the C interface's IOTX_DEVICE_NAME_LEN.
+inline constexpr std::size_t kMaxDeviceNameLength = 32;
+/// Longest device secret (characters); the C interface's IOTX_DEVICE_SECRET_LEN.
+inline constexpr std::size_t kMaxDeviceSecretLength = 64;
 
 /// The region used when neither a region nor a custom host is given.
 inline constexpr std::string_view kDefaultRegion = "cn-shanghai";

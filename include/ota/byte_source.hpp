@@ -12,11 +12,24 @@
 
 namespace ota {
 
+/// The head of one response: what the client judges before it takes a single body byte.
+struct ResponseHead {
+    int http_status = 0;                          ///< e.g. 200, 206, 404; 0 = none seen
+    std::optional<std::uint64_t> content_length;  ///< `Content-Length`, when announced
+    std::string content_range;                    ///< raw `Content-Range` value, empty if absent
+    /// `Retry-After` of a 429 or 503 (delta-seconds), when present.
+    std::optional<std::chrono::seconds> retry_after;
+};
+
 /// Outcome of one ByteSource::read().
 struct ReadResult {
     Status status = Status::ok;  ///< ok, or why the transfer failed (fetch_failed, timeout, ...)
     std::size_t bytes = 0;       ///< bytes copied into the caller's buffer (0 = nothing yet)
     bool end_of_body = false;    ///< the response body is complete; no more bytes will come
+    /// The response head, on the first result of an attempt (after open()) that carries bytes
+    /// or end_of_body, and on no other; owned by the source, valid until the next open() or
+    /// close(). The client judges the response from it before it uses any byte.
+    const ResponseHead* head = nullptr;
 };
 
 /// Streams an HTTP(S) response body into caller-owned buffers.

@@ -15,14 +15,14 @@
 #include <string_view>
 #include <utility>
 
+#include "common/ascii.hpp"
 #include "ota/digest.hpp"
 
 namespace ota {
 namespace {
 
-constexpr std::size_t kMaxProductKey = 20;
-constexpr std::size_t kMaxDeviceName = 32;
-constexpr std::size_t kMaxDeviceSecret = 64;
+using detail::is_control;
+
 // Longest DNS name (RFC 1035); anything longer cannot be a host.
 constexpr std::size_t kMaxHost = 253;
 constexpr std::size_t kMaxSdkVersion = 64;
@@ -61,10 +61,6 @@ mbedtls_md_type_t md_type(SignMethod method) noexcept {
     return MBEDTLS_MD_NONE;
 }
 
-bool is_control(unsigned char c) noexcept {
-    return c < 0x20 || c == 0x7F;
-}
-
 bool is_space(unsigned char c) noexcept {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -100,12 +96,12 @@ Error check_length(std::string_view name, std::string_view value, std::size_t ma
 }
 
 Error check_identity_lengths(const DeviceIdentity& device) {
-    Error e = check_length("product key", device.product_key, kMaxProductKey);
+    Error e = check_length("product key", device.product_key, kMaxProductKeyLength);
     if (!e.ok()) return e;
-    e = check_length("device name", device.device_name, kMaxDeviceName);
+    e = check_length("device name", device.device_name, kMaxDeviceNameLength);
     if (!e.ok()) return e;
     // Only the length goes into the message: the secret itself never does.
-    return check_length("device secret", device.device_secret, kMaxDeviceSecret);
+    return check_length("device secret", device.device_secret, kMaxDeviceSecretLength);
 }
 
 // Product key and device name are pasted into MQTT topics (`/ota/device/inform/{pk}/{dn}`), the

@@ -11,6 +11,8 @@
 //   I(b,c,d) = c ^ (b | ~d)             ~d ready early
 #include "md5.hpp"
 
+#include "common/endian.hpp"
+
 namespace ota::detail {
 namespace {
 
@@ -20,17 +22,6 @@ inline u32 rotl(u32 x, int s) noexcept {
     return (x << s) | (x >> (32 - s));
 }
 
-inline u32 load_le32(const std::uint8_t* p) noexcept {
-    return static_cast<u32>(p[0]) | (static_cast<u32>(p[1]) << 8) | (static_cast<u32>(p[2]) << 16) |
-           (static_cast<u32>(p[3]) << 24);
-}
-
-inline void store_le32(std::uint8_t* p, u32 v) noexcept {
-    p[0] = static_cast<std::uint8_t>(v);
-    p[1] = static_cast<std::uint8_t>(v >> 8);
-    p[2] = static_cast<std::uint8_t>(v >> 16);
-    p[3] = static_cast<std::uint8_t>(v >> 24);
-}
 
 inline void step_f(u32& a, u32 b, u32 c, u32 d, u32 x, int s, u32 t) noexcept {
     a += x + t;

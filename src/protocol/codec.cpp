@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/ascii.hpp"
 #include "ota/digest.hpp"
 #include "ota/protocol.hpp"
 
@@ -84,32 +85,10 @@ bool nesting_within_limit(std::string_view text) {
     return true;
 }
 
-constexpr bool is_control(unsigned char c) noexcept {
-    return c < 0x20 || c == 0x7F;
-}
-
-bool has_control_char(std::string_view s) {
-    for (const char c : s) {
-        if (is_control(static_cast<unsigned char>(c))) return true;
-    }
-    return false;
-}
-
-constexpr char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        if (ascii_lower(s[i]) != prefix[i]) return false;
-    }
-    return true;
-}
-
-bool equals_nocase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && starts_with_nocase(a, b);
-}
+using detail::has_control_char;
+using detail::is_control;
+using detail::iequals;
+using detail::istarts_with;
 
 bool is_port(std::string_view s) {
     if (s.empty() || s.size() > 5) return false;
@@ -125,9 +104,9 @@ bool is_port(std::string_view s) {
 /// an optional numeric port. Whether plain http is acceptable is the client's decision.
 bool looks_like_http_url(std::string_view url) {
     std::size_t scheme_len = 0;
-    if (starts_with_nocase(url, "https://")) {
+    if (istarts_with(url, "https://")) {
         scheme_len = 8;
-    } else if (starts_with_nocase(url, "http://")) {
+    } else if (istarts_with(url, "http://")) {
         scheme_len = 7;
     } else {
         return false;
@@ -213,9 +192,9 @@ Failure read_sign_method(const Json* v, const std::string& field, DigestAlgorith
     if (v == nullptr) return fail(DecodeErrc::missing_field, field, "is missing");
     if (!v->is_string()) return fail(DecodeErrc::wrong_type, field, "must be a string");
     const auto& s = v->get_ref<const std::string&>();
-    if (equals_nocase(s, "md5")) {
+    if (iequals(s, "md5")) {
         out = DigestAlgorithm::md5;
-    } else if (equals_nocase(s, "sha256")) {
+    } else if (iequals(s, "sha256")) {
         out = DigestAlgorithm::sha256;
     } else {
         return fail(DecodeErrc::bad_value, field, "must be Md5 or SHA256");

@@ -1,11 +1,12 @@
 # Installs the library, headers and a CMake package so consumers can
 #   find_package(ota REQUIRED)  and  target_link_libraries(app PRIVATE ota::ota)
+# or, for the core alone,  find_package(ota REQUIRED COMPONENTS core)  and  ota::core.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(OTA_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ota")
 
-install(TARGETS ota EXPORT otaTargets
+install(TARGETS ota ota_core ota_paho ota_curl ota_hal_posix ota_c_api EXPORT otaTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

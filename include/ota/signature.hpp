@@ -104,7 +104,8 @@ class SignatureVerifier {
     /// The same for a key held in a byte array (e.g. one compiled into the firmware).
     [[nodiscard]] Error add_public_key(const std::uint8_t* data, std::size_t len,
                                        std::string key_id = {});
-    /// The same for a key file (at most 64 KiB).
+    /// The same for a key file (at most 64 KiB). Defined in ota::hal_posix (file I/O): a program
+    /// that links ota::core alone passes the key's bytes to add_public_key() instead.
     [[nodiscard]] Error add_public_key_file(const std::string& path, std::string key_id = {});
 
     /// Number of trusted keys.

@@ -28,8 +28,8 @@ inline void store_le32(std::uint8_t* p, std::uint32_t v) noexcept {
 }
 
 [[nodiscard]] inline std::uint64_t load_le64(const std::uint8_t* p) noexcept {
-    return static_cast<std::uint64_t>(load_le32(p)) |
-           static_cast<std::uint64_t>(load_le32(p + 4)) << 32U;
+    return static_cast<std::uint64_t>(load_le32(p)) | static_cast<std::uint64_t>(load_le32(p + 4))
+                                                          << 32U;
 }
 
 inline void store_le64(std::uint8_t* p, std::uint64_t v) noexcept {

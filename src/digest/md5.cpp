@@ -22,7 +22,6 @@ inline u32 rotl(u32 x, int s) noexcept {
     return (x << s) | (x >> (32 - s));
 }
 
-
 inline void step_f(u32& a, u32 b, u32 c, u32 d, u32 x, int s, u32 t) noexcept {
     a += x + t;
     a += d ^ (b & (c ^ d));

@@ -86,8 +86,8 @@ bool nesting_within_limit(std::string_view text) {
 }
 
 using detail::has_control_char;
-using detail::is_control;
 using detail::iequals;
+using detail::is_control;
 using detail::istarts_with;
 
 bool is_port(std::string_view s) {

@@ -13,8 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -37,8 +35,6 @@ using verify_detail::KeyKind;
 constexpr std::size_t kMaxExtDataLength = 65536;
 /// Base64 text length of a kMaxSignatureSize-byte signature.
 constexpr std::size_t kMaxSignatureBase64 = (kMaxSignatureSize + 2) / 3 * 4;
-/// Key files are small; anything larger is not a key.
-constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
 
 constexpr const char* kFieldSignature = "extData.signature";
 constexpr const char* kFieldAlg = "extData.signature.alg";
@@ -278,24 +274,6 @@ Error SignatureVerifier::add_public_key(const std::uint8_t* data, std::size_t le
     if (data == nullptr && len != 0) return {Status::invalid_argument, "key data is null"};
     return add_public_key(std::string_view(reinterpret_cast<const char*>(data), len),
                           std::move(key_id));
-}
-
-Error SignatureVerifier::add_public_key_file(const std::string& path, std::string key_id) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return {Status::invalid_argument, "cannot open key file " + path};
-    std::string data;
-    try {
-        data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    } catch (const std::exception&) {
-        return {Status::invalid_argument, "cannot read key file " + path};
-    }
-    if (in.bad()) return {Status::invalid_argument, "cannot read key file " + path};
-    if (data.size() > kMaxKeyFileSize) {
-        return {Status::invalid_argument, "key file " + path + " is larger than 64 KiB"};
-    }
-    Error e = add_public_key(data, std::move(key_id));
-    if (!e.ok()) e.detail = path + ": " + e.detail;
-    return e;
 }
 
 std::size_t SignatureVerifier::key_count() const noexcept {

@@ -7,12 +7,13 @@
 //   any other negative    -> storage_failed
 //   any positive value    -> storage_failed (the header defines success as exactly 0; a positive
 //                            value is a HAL bug, so it is logged rather than taken as success)
+#include "ota/c_sink_adapter.hpp"
+
 #include <new>
 #include <string>
 #include <vector>
 
 #include "ota/log.hpp"
-#include "ota/ota_persistence.h"
 
 namespace ota {
 namespace {

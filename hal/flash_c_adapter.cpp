@@ -5,6 +5,8 @@
 // driver only sees requests that fit its geometry. Any non-zero hook result is storage_failed
 // (the header defines success as exactly 0). No exception crosses into C: the entry points catch
 // everything and return OTA_FLASH_ERR_IO.
+#include "ota/flash_c_adapter.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -12,7 +14,6 @@
 
 #include "ota/ab_slots.hpp"
 #include "ota/log.hpp"
-#include "ota/ota_flash.h"
 
 namespace ota {
 namespace {

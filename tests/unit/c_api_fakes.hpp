@@ -3,6 +3,7 @@
 // a ManualClock, plus a record of the options the C layer built them with.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -30,12 +31,15 @@ class StatusChannel final : public MqttChannel {
     void remove_listener(ChannelListener& l) noexcept override { inner_.remove_listener(l); }
     [[nodiscard]] bool is_connected() const noexcept override { return inner_.is_connected(); }
     [[nodiscard]] Status yield(std::chrono::milliseconds timeout) override {
+        if (on_yield) on_yield();
         const Status s = inner_.yield(timeout);
         return yield_status == Status::ok ? s : yield_status;
     }
 
     FakeChannel& fake() noexcept { return inner_; }
     Status yield_status = Status::ok;  ///< what yield() answers instead of ok
+    /// Runs at the start of every yield() (e.g. to move a fake clock while a caller waits).
+    std::function<void()> on_yield;
 
   private:
     FakeChannel inner_;

@@ -15,6 +15,10 @@
 
 #include "ota/log.hpp"
 
+// ota_persistence.h promises C HAL authors that save_record never gets more than 16 KiB.
+static_assert(ota::FirmwareSink::kMaxResumeRecordSize == 16 * 1024,
+              "ota_persistence.h documents the resume record limit as 16 KiB");
+
 namespace ota {
 namespace {
 

@@ -15,6 +15,11 @@
 #include "ota/ab_slots.hpp"
 #include "ota/log.hpp"
 
+// ota_ab_boot_info_t::version is sized for the longest image version the boot record holds; a
+// shorter array would silently truncate it (snprintf below).
+static_assert(sizeof(ota_ab_boot_info_t::version) == ota::kMaxImageVersionLength + 1,
+              "ota_ab_boot_info_t::version must hold kMaxImageVersionLength characters and a NUL");
+
 namespace ota {
 namespace {
 

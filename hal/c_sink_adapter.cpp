@@ -7,12 +7,17 @@
 //   any other negative    -> storage_failed
 //   any positive value    -> storage_failed (the header defines success as exactly 0; a positive
 //                            value is a HAL bug, so it is logged rather than taken as success)
+#include "ota/c_sink_adapter.hpp"
+
 #include <new>
 #include <string>
 #include <vector>
 
 #include "ota/log.hpp"
-#include "ota/ota_persistence.h"
+
+// ota_persistence.h promises C HAL authors that save_record never gets more than 16 KiB.
+static_assert(ota::FirmwareSink::kMaxResumeRecordSize == 16 * 1024,
+              "ota_persistence.h documents the resume record limit as 16 KiB");
 
 namespace ota {
 namespace {

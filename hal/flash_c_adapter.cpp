@@ -5,6 +5,8 @@
 // driver only sees requests that fit its geometry. Any non-zero hook result is storage_failed
 // (the header defines success as exactly 0). No exception crosses into C: the entry points catch
 // everything and return OTA_FLASH_ERR_IO.
+#include "ota/flash_c_adapter.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -12,7 +14,11 @@
 
 #include "ota/ab_slots.hpp"
 #include "ota/log.hpp"
-#include "ota/ota_flash.h"
+
+// ota_ab_boot_info_t::version is sized for the longest image version the boot record holds; a
+// shorter array would silently truncate it (snprintf below).
+static_assert(sizeof(ota_ab_boot_info_t::version) == ota::kMaxImageVersionLength + 1,
+              "ota_ab_boot_info_t::version must hold kMaxImageVersionLength characters and a NUL");
 
 namespace ota {
 namespace {

@@ -58,22 +58,4 @@ int ota_ab_confirm(const ota_flash_hal_t* hal);
 }
 #endif
 
-#ifdef __cplusplus
-#include <memory>
-#include <string>
-
-#include "ota/flash.hpp"
-
-namespace ota {
-
-/// Adapts a C `ota_flash_hal_t` to the C++ FlashDevice interface. The struct is copied; the
-/// context it points to must outlive the device. Returns nullptr (with `why` filled when given)
-/// when a hook is NULL or the geometry is invalid. A hook's non-zero result becomes
-/// storage_failed.
-[[nodiscard]] std::unique_ptr<FlashDevice> make_c_flash(const ota_flash_hal_t& hal,
-                                                        std::string* why = nullptr);
-
-}  // namespace ota
-#endif
-
 #endif /* OTA_OTA_FLASH_H */

@@ -1,80 +1,19 @@
-// The linkkit-style C interface over FotaAgent, PahoChannel and CurlByteSource, plus weak default
-// HAL hooks. One device per process, like the original; no exception crosses into C.
+// The linkkit-style C interface over FotaAgent and the transports of the C interface's factory
+// (ota/c_api_seams.hpp: PahoChannel and CurlByteSource by default), plus weak default HAL hooks.
+// One device per process, like the original; no exception crosses into C.
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "ota/auth.hpp"
-#include "ota/curl_byte_source.hpp"
+#include "ota/c_api_seams.hpp"
 #include "ota/fota_agent.hpp"
 #include "ota/iot_export_linkkit.h"
 #include "ota/log.hpp"
-#include "ota/paho_channel.hpp"
+#include "ota/protocol.hpp"
+#include "shim/persistence_hook_sink.hpp"
 
 namespace {
-
-// Feeds the image to the application's sequential HAL_Firmware_Persistence_* hooks. Stop (via
-// StopEx) is called exactly once for every Start, whatever the outcome.
-class PersistenceHookSink final : public ota::FirmwareSink {
-  public:
-    ~PersistenceHookSink() override { stop(0); }
-
-    ota::Status begin(std::uint64_t /*expected_size*/) override {
-        stop(0);  // a restarted download (e.g. the server ignored Range) starts over
-        HAL_Firmware_Persistence_Start();
-        started_ = true;
-        written_ = 0;
-        return ota::Status::ok;
-    }
-
-    ota::Status write(std::uint64_t offset, const std::uint8_t* data, std::size_t len) override {
-        if (!started_) return ota::Status::invalid_state;
-        if (offset != written_) {
-            ota::log(ota::LogLevel::warning,
-                     "persistence hooks are sequential: cannot write at offset " +
-                         std::to_string(offset) + " after " + std::to_string(written_) + " bytes");
-            return ota::Status::storage_failed;
-        }
-        // The hook takes a 32-bit length and a non-const buffer (the original's signature).
-        std::size_t done = 0;
-        while (done < len) {
-            const std::size_t n = std::min<std::size_t>(len - done, 1U << 30);
-            if (HAL_Firmware_Persistence_Write(
-                    const_cast<char*>(reinterpret_cast<const char*>(data + done)),
-                    static_cast<std::uint32_t>(n)) < 0) {
-                ota::log(ota::LogLevel::warning, "HAL_Firmware_Persistence_Write failed");
-                return ota::Status::storage_failed;
-            }
-            done += n;
-        }
-        written_ += len;
-        return ota::Status::ok;
-    }
-
-    ota::Status read(std::uint64_t, std::uint8_t*, std::size_t) override {
-        return ota::Status::invalid_state;  // the hooks cannot read back
-    }
-
-    ota::Status flush() override { return ota::Status::ok; }
-
-    ota::Status commit() override {
-        if (!started_) return ota::Status::invalid_state;
-        return stop(1) < 0 ? ota::Status::storage_failed : ota::Status::ok;
-    }
-
-    void abort() noexcept override { stop(0); }
-
-  private:
-    int stop(int succeeded) noexcept {
-        if (!started_) return 0;
-        started_ = false;
-        return HAL_Firmware_Persistence_StopEx(succeeded);
-    }
-
-    bool started_ = false;
-    std::uint64_t written_ = 0;
-};
 
 struct LinkkitDevice {
     // Configuration (IOT_Ioctl / IOT_Linkkit_Open).
@@ -90,8 +29,8 @@ struct LinkkitDevice {
     iotx_fota_callback_t fota_cb = nullptr;
     iotx_fota_module_callback_t fota_module_cb = nullptr;
     // Runtime (IOT_Linkkit_Connect .. Close).
-    std::unique_ptr<ota::PahoChannel> channel;
-    std::unique_ptr<ota::CurlByteSource> source;
+    std::unique_ptr<ota::MqttChannel> channel;
+    std::unique_ptr<ota::ByteSource> source;
     std::unique_ptr<ota::FotaAgent> agent;
 };
 
@@ -222,9 +161,9 @@ int IOT_Linkkit_Connect(int devid) {
     try {
         std::string version = d.firmware_version;
         if (version.empty()) {
-            char buf[65] = {0};
+            char buf[ota::kMaxVersionLength + 1] = {0};
             const int n = HAL_GetFirmwareVersion(buf);
-            if (n <= 0 || n > 64) {
+            if (n <= 0 || static_cast<std::size_t>(n) > ota::kMaxVersionLength) {
                 return fail(
                     "IOT_Linkkit_Connect: no firmware version (implement "
                     "HAL_GetFirmwareVersion or set IOTX_IOCTL_SET_FIRMWARE_VERSION)");
@@ -238,20 +177,25 @@ int IOT_Linkkit_Connect(int devid) {
         ota::MqttOptions mo = ota::MqttOptions::from(conn);
         mo.use_tls = d.connect.secure_mode == ota::SecureMode::tls;
         mo.ca_file = d.mqtt_ca_file;
-        auto channel = std::make_unique<ota::PahoChannel>(std::move(mo));
-        if (const ota::Error e = channel->connect(); !e.ok()) {
-            return fail("IOT_Linkkit_Connect: " + e.message());
+        const ota::c_api::Transports transports = ota::c_api::current_transports();
+        ota::Error connect_error;
+        std::unique_ptr<ota::MqttChannel> channel = transports.connect_channel(mo, connect_error);
+        if (channel == nullptr) {
+            if (connect_error.ok()) connect_error = {ota::Status::internal, "no channel was built"};
+            return fail("IOT_Linkkit_Connect: " + connect_error.message());
         }
         ota::HttpOptions ho;
         ho.ca_file = d.http_ca_file;
         ho.allow_http = d.allow_http;
-        auto source = std::make_unique<ota::CurlByteSource>(std::move(ho));
+        std::unique_ptr<ota::ByteSource> source = transports.make_source(ho);
+        if (source == nullptr) return fail("IOT_Linkkit_Connect: no byte source was built");
         ota::ClientOptions co;
         co.product_key = d.identity.product_key;
         co.device_name = d.identity.device_name;
         co.module = d.module;
         co.allow_http = d.allow_http;
-        auto agent = std::make_unique<ota::FotaAgent>(*channel, *source, std::move(co));
+        auto agent =
+            std::make_unique<ota::FotaAgent>(*channel, *source, std::move(co), *transports.clock);
         agent->on_new_firmware(on_new_firmware);
         if (const ota::Error e = agent->start(version); !e.ok()) {
             return fail("IOT_Linkkit_Connect: " + e.message());
@@ -283,7 +227,7 @@ int IOT_Linkkit_Query(int devid, iotx_linkkit_msg_type_t msg_type, unsigned char
     try {
         switch (msg_type) {
             case ITM_MSG_QUERY_FOTA_DATA: {
-                PersistenceHookSink sink;
+                ota::shim::PersistenceHookSink sink;
                 const ota::Error e = d.agent->download(sink);
                 if (!e.ok()) return fail("IOT_Linkkit_Query(QUERY_FOTA_DATA): " + e.message());
                 return 0;
@@ -311,8 +255,7 @@ int IOT_Linkkit_Close(int devid) {
     if (devid != 0 || !d.opened) return -1;
     d.agent.reset();
     d.source.reset();
-    if (d.channel) d.channel->disconnect();
-    d.channel.reset();
+    d.channel.reset();  // destroying the channel disconnects it
     d.opened = false;
     return 0;
 }

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "ota/c_sink_adapter.hpp"
 #include "ota/log.hpp"
-#include "ota/ota_persistence.h"
 #include "ota/status.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ota/ota_flash.h"
+#include "ota/flash_c_adapter.hpp"
 
 namespace {
 

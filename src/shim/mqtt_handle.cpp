@@ -1,0 +1,104 @@
+// IOT_MQTT_Construct / Yield / Destroy: an MQTT handle over the channel the transport factory
+// (ota/c_api_seams.hpp) connects, PahoChannel by default. No exception crosses into C.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "ota/c_api_seams.hpp"
+#include "ota/iot_export_ota.h"
+#include "ota/log.hpp"
+#include "shim/c_handles.hpp"
+
+namespace ota::shim {
+
+void EventBridge::on_connected() {
+    if (lost_) {
+        lost_ = false;
+        emit(IOTX_MQTT_EVENT_RECONNECT);
+    }
+}
+
+void EventBridge::on_connection_lost() {
+    lost_ = true;
+    emit(IOTX_MQTT_EVENT_DISCONNECT);
+}
+
+void EventBridge::emit(iotx_mqtt_event_type_t type) {
+    if (events_.h_fp == nullptr) return;
+    iotx_mqtt_event_msg_t msg{type, nullptr};
+    events_.h_fp(events_.pcontext, client_, &msg);
+}
+
+}  // namespace ota::shim
+
+using ota::shim::as_mqtt;
+using ota::shim::MqttHandle;
+
+extern "C" {
+
+void* IOT_MQTT_Construct(iotx_mqtt_param_t* p) {
+    if (p == nullptr || p->host == nullptr || p->client_id == nullptr) {
+        ota::log(ota::LogLevel::error, "IOT_MQTT_Construct: host and client_id are required");
+        return nullptr;
+    }
+    try {
+        ota::MqttOptions o;
+        o.host = p->host;
+        o.port = p->port;
+        o.client_id = p->client_id;
+        if (p->username != nullptr) o.username = p->username;
+        if (p->password != nullptr) o.password = p->password;
+        o.use_tls = p->plain_tcp == 0;
+        if (p->ca_file != nullptr) o.ca_file = p->ca_file;
+        o.clean_session = p->clean_session != 0;
+        o.keepalive = std::chrono::seconds(
+            p->keepalive_interval_ms == 0
+                ? 60
+                : std::max<std::uint32_t>(p->keepalive_interval_ms / 1000, 10));
+        // The seed passes request_timeout_ms = 2000; a TLS handshake to a distant broker can take
+        // longer, so the connect bound is never below 10 s.
+        o.connect_timeout =
+            std::chrono::milliseconds(std::max<std::uint32_t>(p->request_timeout_ms, 10000));
+
+        auto h = std::make_unique<MqttHandle>();
+        ota::Error e;
+        h->channel = ota::c_api::current_transports().connect_channel(o, e);
+        if (h->channel == nullptr) {
+            if (e.ok()) e = ota::Error(ota::Status::internal, "no channel was built");
+            ota::log(ota::LogLevel::error, "IOT_MQTT_Construct: " + e.message());
+            return nullptr;
+        }
+        h->bridge = std::make_unique<ota::shim::EventBridge>(p->handle_event, h.get());
+        h->channel->add_listener(*h->bridge);
+        return h.release();
+    } catch (...) {
+        ota::log(ota::LogLevel::error, "IOT_MQTT_Construct: unexpected failure");
+        return nullptr;
+    }
+}
+
+int IOT_MQTT_Yield(void* handle, int timeout_ms) {
+    MqttHandle* h = as_mqtt(handle);
+    if (h == nullptr) return IOT_OTAE_INVALID_PARAM;
+    try {
+        const ota::Status s = h->channel->yield(std::chrono::milliseconds(std::max(timeout_ms, 0)));
+        return s == ota::Status::ok ? 0 : ota::shim::to_c_error(s);
+    } catch (...) {
+        return IOT_OTAE_GENERAL;
+    }
+}
+
+int IOT_MQTT_Destroy(void** phandle) {
+    if (phandle == nullptr) return IOT_OTAE_INVALID_PARAM;
+    MqttHandle* h = as_mqtt(*phandle);
+    if (h == nullptr) return IOT_OTAE_INVALID_PARAM;
+    h->channel->remove_listener(*h->bridge);
+    h->tag = 0;
+    // Destroying the channel disconnects it (best effort, bounded); the handle is freed
+    // regardless.
+    delete h;
+    *phandle = nullptr;
+    return 0;
+}
+
+}  // extern "C"

@@ -34,11 +34,22 @@
 #include <utility>
 #include <vector>
 
+#include "channel/paho_error.hpp"
+#include "channel/topic_rules.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
 namespace {
 
+using detail::FailureContext;
+using detail::kMaxMqttString;
+using detail::map_paho_error;
+using detail::Operation;
+using detail::probe_tcp;
+using detail::Reachability;
+using detail::validate_filter;
+using detail::validate_qos;
+using detail::validate_topic;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -57,8 +68,6 @@ constexpr milliseconds kProbeTimeout{2000};
 constexpr std::size_t kMaxQueuedStateEvents = 32;
 // yield() never sleeps longer than this, whatever it is asked (avoids clock overflow).
 constexpr milliseconds kMaxYieldWait = std::chrono::hours(24);
-// MQTT strings are length-prefixed with 16 bits.
-constexpr std::size_t kMaxMqttString = 65535;
 constexpr std::size_t kMaxHost = 253;
 constexpr std::uintmax_t kMaxCaFileBytes = 16U * 1024U * 1024U;
 
@@ -79,172 +88,6 @@ seconds whole_seconds_at_least_one(milliseconds d) {
 
 std::string to_ms_text(milliseconds d) {
     return std::to_string(d.count()) + " ms";
-}
-
-enum class Operation { connect, subscribe, publish, yield };
-
-// What a plain TCP probe found out about the broker's address (see probe_tcp).
-enum class Reachability { unknown, unresolved, unreachable, reachable };
-
-// What was being attempted when paho failed; used to phrase the error.
-struct FailureContext {
-    FailureContext(Operation op, std::string_view ep, std::string_view subj = {}) noexcept
-        : operation(op), endpoint(ep), subject(subj) {}
-
-    Operation operation;
-    std::string_view endpoint;  // "host:port"
-    std::string_view subject;   // topic or topic filter, if any
-    std::string_view trust;     // what the broker certificate is verified against
-    bool use_tls = false;
-    bool verify = true;  // certificate verification on (not insecure_skip_verify)
-    Reachability reachability = Reachability::unknown;  // probed after an unexplained failure
-};
-
-const char* operation_name(Operation op) noexcept {
-    switch (op) {
-        case Operation::connect:
-            return "connect";
-        case Operation::subscribe:
-            return "subscribe";
-        case Operation::publish:
-            return "publish";
-        case Operation::yield:
-            return "yield";
-    }
-    return "MQTT operation";
-}
-
-// The only place where exceptions from paho (and anything else thrown while using it) become an
-// ota::Error. Never echoes the password: paho's messages do not contain it and neither do ours.
-Error map_paho_error(const std::exception& e, const FailureContext& ctx) {
-    const std::string op = operation_name(ctx.operation);
-    if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
-        return {Status::no_memory, op + ": out of memory"};
-    }
-    const auto* pe = dynamic_cast<const mqtt::exception*>(&e);
-    if (pe == nullptr) {
-        return {Status::internal, op + ": unexpected error: " + e.what()};
-    }
-    const int rc = pe->get_return_code();
-    const std::string ep(ctx.endpoint);
-    const std::string subject(ctx.subject);
-
-    if (ctx.operation == Operation::connect) {
-        // Positive codes are the broker's CONNACK return code (MQTT 3.1.1 section 3.2.2.3).
-        switch (rc) {
-            case 1:
-                return {Status::not_connected,
-                        "broker refused the connection: unacceptable protocol version (this "
-                        "client speaks MQTT 3.1.1)"};
-            case 2:
-                return {Status::invalid_argument,
-                        "broker refused the connection: client id rejected"};
-            case 3:
-                return {Status::not_connected, "broker refused the connection: server unavailable"};
-            case 4:
-                return {Status::invalid_argument,
-                        "broker refused the connection: bad user name or password (check product "
-                        "key, device name and device secret)"};
-            case 5:
-                return {Status::invalid_argument,
-                        "broker refused the connection: not authorized (check product key, "
-                        "device name and device secret)"};
-            default:
-                break;
-        }
-        if (rc == MQTTASYNC_FAILURE) {
-            if (ctx.reachability == Reachability::unresolved) {
-                return {Status::not_connected,
-                        "cannot reach " + ep + " (the host name does not resolve)"};
-            }
-            if (ctx.reachability == Reachability::reachable) {
-                if (ctx.use_tls && ctx.verify) {
-                    // The port answers but the TLS connection failed. paho 1.3 reports neither
-                    // chain nor host name verification failures in any other way (and its
-                    // OpenSSL error hook cannot be used safely from C++ 1.2, see make_ssl_options).
-                    const std::string trust(ctx.trust);
-                    return {Status::not_connected,
-                            "TLS handshake with " + ep +
-                                " failed: certificate verification against " + trust +
-                                " rejected the broker (unknown issuer, expired, or not issued "
-                                "for the host that was dialled), or the port does not speak TLS"};
-                }
-                if (ctx.use_tls) {
-                    return {Status::not_connected,
-                            "TLS handshake with " + ep +
-                                " failed (certificate verification is off): the port may not "
-                                "speak TLS"};
-                }
-                return {Status::not_connected,
-                        "the connection to " + ep +
-                            " was closed before the broker answered (is it a TLS-only port?)"};
-            }
-            return {Status::not_connected, "cannot reach " + ep + " (TCP connect failed)"};
-        }
-    }
-    if (ctx.operation == Operation::subscribe && rc == MQTT_BAD_SUBSCRIBE) {
-        return {Status::invalid_argument,
-                "broker refused the subscription to '" + subject +
-                    "' (SUBACK 0x80: not authorized or not a valid filter)"};
-    }
-    const std::string where = subject.empty() ? op : op + " '" + subject + "'";
-    switch (rc) {
-        case MQTTASYNC_DISCONNECTED:
-            return {Status::not_connected, where + ": not connected to " + ep};
-        case MQTTASYNC_OPERATION_INCOMPLETE:
-            return {Status::not_connected,
-                    where + ": the connection to " + ep + " was lost before the broker answered"};
-        case MQTTASYNC_BAD_UTF8_STRING:
-        case MQTTASYNC_TOPICNAME_TRUNCATED:
-            return {Status::invalid_argument, where + ": not a valid UTF-8 MQTT string"};
-        case MQTTASYNC_BAD_QOS:
-            return {Status::invalid_argument, where + ": QoS out of range"};
-        case MQTTASYNC_BAD_PROTOCOL:
-            return {Status::invalid_argument, where + ": unsupported broker URI for " + ep};
-        case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
-        case MQTTASYNC_MAX_BUFFERED_MESSAGES:
-        case MQTTASYNC_NO_MORE_MSGIDS:
-            return {Status::timeout,
-                    where + ": too many messages are waiting for the broker's acknowledgement"};
-        case MQTTASYNC_SSL_NOT_SUPPORTED:
-            return {Status::internal, where + ": the paho library was built without TLS"};
-        default:
-            break;
-    }
-    return {Status::internal, where + " failed: " + pe->what()};
-}
-
-// Whether a plain TCP connection to host:port can be opened within `timeout`. Used only to
-// explain a connect that paho reports as a bare failure (no CONNACK code, no OpenSSL reason).
-Reachability probe_tcp(const std::string& host, std::uint16_t port, milliseconds timeout) noexcept {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string service = std::to_string(port);
-    if (getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || found == nullptr) {
-        return Reachability::unresolved;
-    }
-    bool ok = false;
-    for (addrinfo* ai = found; ai != nullptr && !ok; ai = ai->ai_next) {
-        const int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) continue;
-        const int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc == 0) {
-            ok = true;
-        } else if (errno == EINPROGRESS) {
-            pollfd p{fd, POLLOUT, 0};
-            if (poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-                int err = 0;
-                socklen_t len = sizeof err;
-                ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-            }
-        }
-        close(fd);
-    }
-    freeaddrinfo(found);
-    return ok ? Reachability::reachable : Reachability::unreachable;
 }
 
 bool has_control_or_space(std::string_view s) noexcept {
@@ -299,49 +142,6 @@ Error validate_options(const MqttOptions& o) {
         }
     }
     return {};
-}
-
-// A topic name for PUBLISH: non-empty, no wildcards, no NUL, fits an MQTT string.
-Error validate_topic(std::string_view topic) {
-    if (topic.empty()) return {Status::invalid_argument, "publish: empty topic"};
-    if (topic.size() > kMaxMqttString) return {Status::invalid_argument, "publish: topic too long"};
-    if (topic.find_first_of(std::string_view("+#\0", 3)) != std::string_view::npos) {
-        return {Status::invalid_argument,
-                "publish: topic '" + std::string(topic) + "' contains a wildcard or NUL"};
-    }
-    return {};
-}
-
-// A topic filter for SUBSCRIBE: '+' fills a whole level, '#' is a whole level and the last one.
-Error validate_filter(std::string_view filter) {
-    const auto bad = [&](const char* why) {
-        return Error{Status::invalid_argument,
-                     "subscribe: topic filter '" + std::string(filter) + "' " + why};
-    };
-    if (filter.empty()) return {Status::invalid_argument, "subscribe: empty topic filter"};
-    if (filter.size() > kMaxMqttString) return bad("is too long");
-    if (filter.find('\0') != std::string_view::npos) return bad("contains NUL");
-    std::size_t start = 0;
-    for (;;) {
-        const auto slash = filter.find('/', start);
-        const auto level = filter.substr(
-            start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-        if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) {
-            return bad("has a wildcard that does not fill a whole level");
-        }
-        if (level == "#" && slash != std::string_view::npos) {
-            return bad("has '#' before the last level");
-        }
-        if (slash == std::string_view::npos) break;
-        start = slash + 1;
-    }
-    return {};
-}
-
-Error validate_qos(int qos, const char* what) {
-    if (qos == 0 || qos == 1) return {};
-    return {Status::invalid_argument,
-            std::string(what) + ": QoS must be 0 or 1, got " + std::to_string(qos)};
 }
 
 // Logs `e` at warning and returns its status (for methods that return a bare Status).

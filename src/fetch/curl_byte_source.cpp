@@ -28,10 +28,20 @@
 #include <thread>
 #include <utility>
 
+#include "fetch/curl_handles.hpp"
+#include "fetch/download_url.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
 namespace {
+
+using detail::describe_url;
+using detail::EasyHandle;
+using detail::global_init;
+using detail::HeaderList;
+using detail::MultiHandle;
+using detail::scrub;
+using detail::status_from_curl;
 
 constexpr std::size_t kMinRingSize = 16 * 1024;
 constexpr std::size_t kMaxRingSize = 64 * 1024 * 1024;
@@ -46,59 +56,6 @@ constexpr std::size_t kWakeFraction = 4;
 constexpr std::chrono::milliseconds kCoalesceWait{2};
 // read() waits at most this long per call, whatever the caller asks (avoids clock overflow).
 constexpr std::chrono::hours kMaxReadWait{24};
-
-/// The one mapping of libcurl results onto library statuses.
-Status status_from_curl(CURLcode rc) noexcept {
-    switch (rc) {
-        case CURLE_OK:
-            return Status::ok;
-        case CURLE_OPERATION_TIMEDOUT:
-            return Status::timeout;
-        case CURLE_OUT_OF_MEMORY:
-            return Status::no_memory;
-        case CURLE_URL_MALFORMAT:
-            return Status::invalid_argument;
-        case CURLE_FAILED_INIT:
-        case CURLE_UNKNOWN_OPTION:
-        case CURLE_NOT_BUILT_IN:
-        case CURLE_BAD_FUNCTION_ARGUMENT:
-            return Status::internal;
-        default:
-            return Status::fetch_failed;
-    }
-}
-
-CURLcode global_init() noexcept {
-    static std::once_flag once;
-    static CURLcode rc = CURLE_OK;
-    try {
-        std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-    } catch (...) {
-        return CURLE_FAILED_INIT;
-    }
-    return rc;
-}
-
-struct EasyDeleter {
-    void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
-};
-struct MultiDeleter {
-    void operator()(CURLM* h) const noexcept { curl_multi_cleanup(h); }
-};
-struct SlistDeleter {
-    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-};
-struct UrlDeleter {
-    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-};
-struct CurlStringDeleter {
-    void operator()(char* s) const noexcept { curl_free(s); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
-using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
-using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
-using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
-using CurlString = std::unique_ptr<char, CurlStringDeleter>;
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
@@ -119,51 +76,6 @@ std::string_view trim(std::string_view s) noexcept {
         s.remove_suffix(1);
     }
     return s;
-}
-
-void replace_all(std::string& text, std::string_view what, std::string_view with) {
-    if (what.empty()) return;
-    std::size_t pos = 0;
-    while ((pos = text.find(what, pos)) != std::string::npos) {
-        text.replace(pos, what.size(), with);
-        pos += with.size();
-    }
-}
-
-/// `url` for messages: query and fragment redacted, and user credentials (user:pass@) hidden.
-std::string describe_url(std::string_view url) {
-    std::string out = redact_url(url);
-    const auto scheme_end = out.find("://");
-    if (scheme_end != std::string::npos) {
-        const auto auth_start = scheme_end + 3;
-        const auto auth_end = out.find_first_of("/?", auth_start);
-        const auto at = out.rfind('@', auth_end == std::string::npos ? out.size() : auth_end);
-        if (at != std::string::npos && at >= auth_start) {
-            out.replace(auth_start, at - auth_start, "<redacted>");
-        }
-    }
-    return out;
-}
-
-/// Removes every trace of `url`'s query string (and of any other URL's) from `text`.
-std::string scrub(std::string text, std::string_view url) {
-    replace_all(text, url, describe_url(url));
-    const auto q = url.find_first_of("?#");
-    if (q != std::string_view::npos && url.size() - q > 1) {
-        replace_all(text, url.substr(q), "?<redacted>");
-    }
-    // Any other URL in the message (a redirect target, say) loses its query too.
-    std::size_t pos = 0;
-    while ((pos = text.find("://", pos)) != std::string::npos) {
-        const auto end = text.find_first_of(" \t\r\n\"'<>", pos);
-        const auto stop = end == std::string::npos ? text.size() : end;
-        const auto cut = text.find_first_of("?#", pos);
-        if (cut != std::string::npos && cut < stop && text.compare(cut, 11, "?<redacted>") != 0) {
-            text.replace(cut, stop - cut, "?<redacted>");
-        }
-        pos += 3;
-    }
-    return text;
 }
 
 std::size_t ring_size(std::size_t requested) noexcept {
@@ -231,7 +143,6 @@ struct CurlByteSource::Impl {
 
     Error prepare();
     Error configure();
-    Error validate(std::string_view u) const;
     void run() noexcept;
     void finish(CURLcode rc, CURLMcode mc) noexcept;
     void publish_locked() noexcept;
@@ -248,35 +159,6 @@ struct CurlByteSource::Impl {
         return static_cast<Impl*>(self)->on_body(data, size * nmemb);
     }
 };
-
-Error CurlByteSource::Impl::validate(std::string_view u) const {
-    if (u.empty()) return {Status::invalid_argument, "empty download URL"};
-    if (u.find('\0') != std::string_view::npos) {
-        return {Status::invalid_argument, "download URL contains a NUL byte"};
-    }
-    UrlHandle parsed(curl_url());
-    if (!parsed) return {Status::no_memory, "cannot parse the download URL"};
-    const std::string copy(u);
-    const CURLUcode uc = curl_url_set(parsed.get(), CURLUPART_URL, copy.c_str(), 0);
-    if (uc != CURLUE_OK) {
-        return {Status::invalid_argument,
-                "malformed download URL " + describe_url(u) + ": " + curl_url_strerror(uc)};
-    }
-    char* raw_scheme = nullptr;
-    if (curl_url_get(parsed.get(), CURLUPART_SCHEME, &raw_scheme, 0) != CURLUE_OK) {
-        return {Status::invalid_argument, "download URL without a scheme: " + describe_url(u)};
-    }
-    const CurlString scheme(raw_scheme);
-    const std::string_view s(scheme.get());
-    if (s == "https" || (s == "http" && opts.allow_http)) return {};
-    if (s == "http") {
-        return {
-            Status::invalid_argument,
-            "plain http download URL refused (HttpOptions::allow_http is off): " + describe_url(u)};
-    }
-    return {Status::invalid_argument,
-            "unsupported download URL scheme \"" + std::string(s) + "\" (https only)"};
-}
 
 Error CurlByteSource::Impl::prepare() {
     if (const CURLcode rc = global_init(); rc != CURLE_OK) {
@@ -558,7 +440,7 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     s.retry_after.reset();
     s.error_detail.clear();
 
-    if (Error e = s.validate(url); !e.ok()) {
+    if (Error e = detail::check_download_url(url, s.opts.allow_http); !e.ok()) {
         s.error_detail = e.detail;
         return e;
     }

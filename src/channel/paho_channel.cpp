@@ -36,6 +36,7 @@
 
 #include "channel/paho_error.hpp"
 #include "channel/topic_rules.hpp"
+#include "core/listener_set.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
@@ -153,12 +154,8 @@ Status warn(const Error& e) {
 }  // namespace
 
 struct PahoChannel::Impl {
-    enum class EventKind : std::uint8_t { message, connected, connection_lost };
-    struct Event {
-        EventKind kind = EventKind::message;
-        std::string topic;
-        std::string payload;
-    };
+    using Event = detail::ChannelEvent;
+    using EventKind = detail::ChannelEvent::Kind;
     struct Subscription {
         std::string filter;
         int qos = 0;
@@ -391,45 +388,7 @@ struct PahoChannel::Impl {
     }
 
     void deliver(const std::deque<Event>& batch) {
-        std::lock_guard<std::recursive_mutex> lock(listeners_mutex);
-        // Removed listeners are compacted when the outermost delivery ends, however it ends.
-        struct DepthGuard {
-            Impl& impl;
-            explicit DepthGuard(Impl& i) : impl(i) { ++impl.delivery_depth; }
-            ~DepthGuard() {
-                if (--impl.delivery_depth == 0) {
-                    auto& ls = impl.listeners;
-                    ls.erase(std::remove(ls.begin(), ls.end(), nullptr), ls.end());
-                }
-            }
-            DepthGuard(const DepthGuard&) = delete;
-            DepthGuard& operator=(const DepthGuard&) = delete;
-        } depth(*this);
-        for (const Event& event : batch) {
-            // Index loop: listeners may be added (appended) or removed (nulled) meanwhile.
-            for (std::size_t i = 0; i < listeners.size(); ++i) {
-                ChannelListener* listener = listeners[i];
-                if (listener == nullptr) continue;
-                try {
-                    switch (event.kind) {
-                        case EventKind::message:
-                            listener->on_message(event.topic, event.payload);
-                            break;
-                        case EventKind::connected:
-                            listener->on_connected();
-                            break;
-                        case EventKind::connection_lost:
-                            listener->on_connection_lost();
-                            break;
-                    }
-                } catch (const std::exception& e) {
-                    log(LogLevel::error,
-                        std::string("an MQTT channel listener threw: ") + e.what());
-                } catch (...) {
-                    log(LogLevel::error, "an MQTT channel listener threw a non-standard exception");
-                }
-            }
-        }
+        for (const Event& event : batch) listeners.deliver(event);
     }
 
     // ---- client lifetime (caller holds client_mutex exclusively) -------------------------------
@@ -583,11 +542,9 @@ struct PahoChannel::Impl {
     std::size_t queued_state_events = 0;
     std::size_t dropped_messages = 0;
 
-    // Listeners: touched by the application's threads only; held during delivery so that a
-    // listener removed from another thread is not running once remove_listener() returns.
-    std::recursive_mutex listeners_mutex;
-    std::vector<ChannelListener*> listeners;  // nullptr = removed during delivery
-    int delivery_depth = 0;
+    // Listeners: touched by the application's threads only (see ListenerSet for removal from
+    // another thread during delivery).
+    detail::ListenerSet listeners;
 
     // Shared with paho's threads.
     std::mutex state_mutex;
@@ -694,21 +651,11 @@ Status PahoChannel::subscribe(std::string_view topic_filter, int qos) {
 }
 
 void PahoChannel::add_listener(ChannelListener& listener) {
-    std::lock_guard<std::recursive_mutex> lock(impl_->listeners_mutex);
-    auto& ls = impl_->listeners;
-    if (std::find(ls.begin(), ls.end(), &listener) == ls.end()) ls.push_back(&listener);
+    impl_->listeners.add(listener);
 }
 
 void PahoChannel::remove_listener(ChannelListener& listener) noexcept {
-    std::lock_guard<std::recursive_mutex> lock(impl_->listeners_mutex);
-    auto& ls = impl_->listeners;
-    const auto it = std::find(ls.begin(), ls.end(), &listener);
-    if (it == ls.end()) return;
-    if (impl_->delivery_depth > 0) {
-        *it = nullptr;  // compacted when the outermost delivery ends
-    } else {
-        ls.erase(it);
-    }
+    impl_->listeners.remove(listener);
 }
 
 bool PahoChannel::is_connected() const noexcept {

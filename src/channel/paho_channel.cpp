@@ -43,7 +43,6 @@ namespace ota {
 namespace {
 
 using detail::FailureContext;
-using detail::kMaxMqttString;
 using detail::map_paho_error;
 using detail::Operation;
 using detail::probe_tcp;
@@ -69,16 +68,7 @@ constexpr milliseconds kProbeTimeout{2000};
 constexpr std::size_t kMaxQueuedStateEvents = 32;
 // yield() never sleeps longer than this, whatever it is asked (avoids clock overflow).
 constexpr milliseconds kMaxYieldWait = std::chrono::hours(24);
-constexpr std::size_t kMaxHost = 253;
 constexpr std::uintmax_t kMaxCaFileBytes = 16U * 1024U * 1024U;
-
-// Limits of MqttOptions (documented in options.hpp).
-constexpr seconds kMinKeepalive{10};
-constexpr seconds kMaxKeepalive{1200};
-constexpr milliseconds kMinConnectTimeout{100};
-constexpr milliseconds kMaxConnectTimeout{120000};
-constexpr milliseconds kMinReconnect{100};
-constexpr std::size_t kMaxQueuedMessagesLimit = 65536;
 
 // Paho's connect timeout and retry intervals are whole seconds; zero would mean "no timeout" or
 // "retry immediately in a loop", so sub-second values are rounded up to one second.
@@ -91,56 +81,23 @@ std::string to_ms_text(milliseconds d) {
     return std::to_string(d.count()) + " ms";
 }
 
-bool has_control_or_space(std::string_view s) noexcept {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u <= 0x20 || u == 0x7F;
-    });
-}
-
-Error validate_options(const MqttOptions& o) {
-    const auto bad = [](std::string d) { return Error{Status::invalid_argument, std::move(d)}; };
-    if (o.host.empty()) return bad("MqttOptions::host is empty");
-    if (o.host.size() > kMaxHost || has_control_or_space(o.host) ||
-        o.host.find('/') != std::string::npos) {
-        return bad("MqttOptions::host '" + o.host + "' is not a host name or address");
+// The CA file, when TLS uses one: readable and holding a PEM certificate. Checked here rather
+// than in MqttOptions::validate() (which stays free of file I/O) so that a wrong path fails
+// connect() with a message naming the field instead of paho's bare TLS failure.
+Error check_ca_file(const MqttOptions& o) {
+    if (!o.use_tls || o.ca_file.empty()) return {};
+    std::ifstream in(o.ca_file, std::ios::binary);
+    if (!in) {
+        return {Status::invalid_argument, "cannot read MqttOptions::ca_file '" + o.ca_file + "'"};
     }
-    if (o.port == 0) return bad("MqttOptions::port is 0");
-    if (o.client_id.empty()) return bad("MqttOptions::client_id is empty");
-    if (o.client_id.size() > kMaxMqttString) return bad("MqttOptions::client_id is too long");
-    if (o.username.size() > kMaxMqttString) return bad("MqttOptions::username is too long");
-    if (o.password.size() > kMaxMqttString) return bad("MqttOptions::password is too long");
-    if (o.keepalive < kMinKeepalive || o.keepalive > kMaxKeepalive) {
-        return bad("MqttOptions::keepalive must be 10..1200 s, got " +
-                   std::to_string(o.keepalive.count()) + " s");
+    std::string pem;
+    char buf[4096];
+    while (pem.size() < kMaxCaFileBytes && in.read(buf, sizeof buf).gcount() > 0) {
+        pem.append(buf, static_cast<std::size_t>(in.gcount()));
     }
-    if (o.connect_timeout < kMinConnectTimeout || o.connect_timeout > kMaxConnectTimeout) {
-        return bad("MqttOptions::connect_timeout must be 100 ms..120 s, got " +
-                   to_ms_text(o.connect_timeout));
-    }
-    if (o.reconnect_min < kMinReconnect) {
-        return bad("MqttOptions::reconnect_min must be at least 100 ms, got " +
-                   to_ms_text(o.reconnect_min));
-    }
-    if (o.reconnect_max < o.reconnect_min) {
-        return bad("MqttOptions::reconnect_max (" + to_ms_text(o.reconnect_max) +
-                   ") is below reconnect_min (" + to_ms_text(o.reconnect_min) + ")");
-    }
-    if (o.max_queued_messages < 1 || o.max_queued_messages > kMaxQueuedMessagesLimit) {
-        return bad("MqttOptions::max_queued_messages must be 1..65536, got " +
-                   std::to_string(o.max_queued_messages));
-    }
-    if (o.use_tls && !o.ca_file.empty()) {
-        std::ifstream in(o.ca_file, std::ios::binary);
-        if (!in) return bad("cannot read MqttOptions::ca_file '" + o.ca_file + "'");
-        std::string pem;
-        char buf[4096];
-        while (pem.size() < kMaxCaFileBytes && in.read(buf, sizeof buf).gcount() > 0) {
-            pem.append(buf, static_cast<std::size_t>(in.gcount()));
-        }
-        if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-            return bad("MqttOptions::ca_file '" + o.ca_file + "' holds no PEM certificate");
-        }
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        return {Status::invalid_argument,
+                "MqttOptions::ca_file '" + o.ca_file + "' holds no PEM certificate"};
     }
     return {};
 }
@@ -575,7 +532,8 @@ PahoChannel::~PahoChannel() {
 
 Error PahoChannel::connect() {
     try {
-        if (Error err = validate_options(impl_->options); !err.ok()) {
+        if (Error err = impl_->options.validate(); !err.ok()) return Impl::warned(std::move(err));
+        if (Error err = check_ca_file(impl_->options); !err.ok()) {
             return Impl::warned(std::move(err));
         }
         std::unique_lock<std::shared_mutex> lock(impl_->client_mutex);

@@ -5,12 +5,13 @@
 #include <cstddef>
 #include <string_view>
 
+#include "ota/options.hpp"
 #include "ota/status.hpp"
 
 namespace ota::detail {
 
-/// MQTT strings are length-prefixed with 16 bits.
-constexpr std::size_t kMaxMqttString = 65535;
+/// MQTT strings are length-prefixed with 16 bits (the same limit as MqttOptions' strings).
+inline constexpr std::size_t kMaxMqttString = MqttOptions::kMaxStringLength;
 
 /// A topic name for PUBLISH: non-empty, no wildcards, no NUL, fits an MQTT string.
 [[nodiscard]] Error validate_topic(std::string_view topic);

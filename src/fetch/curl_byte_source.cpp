@@ -43,8 +43,6 @@ using detail::MultiHandle;
 using detail::scrub;
 using detail::status_from_curl;
 
-constexpr std::size_t kMinRingSize = 16 * 1024;
-constexpr std::size_t kMaxRingSize = 64 * 1024 * 1024;
 // libcurl's receive buffer. Larger than the 16 KiB default so that plain-HTTP transfers need fewer
 // callbacks; TLS hands over at most one record (16 KiB) per read either way.
 constexpr long kCurlBufferSize = 256 * 1024;
@@ -78,14 +76,11 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
-std::size_t ring_size(std::size_t requested) noexcept {
-    return std::clamp(requested, kMinRingSize, kMaxRingSize);
-}
-
 }  // namespace
 
 struct CurlByteSource::Impl {
-    explicit Impl(HttpOptions o) : opts(std::move(o)), cap(ring_size(opts.buffer_size)) {}
+    // The ring's size is only used once open() has accepted the options (HttpOptions::validate).
+    explicit Impl(HttpOptions o) : opts(std::move(o)), cap(opts.buffer_size) {}
     ~Impl() { close(); }
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
@@ -207,8 +202,7 @@ Error CurlByteSource::Impl::configure() {
     check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols), "PROTOCOLS_STR");
     check(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols), "REDIR_PROTOCOLS_STR");
     check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L), "FOLLOWLOCATION");
-    check(curl_easy_setopt(h, CURLOPT_MAXREDIRS, std::clamp(opts.max_redirects, 0L, 20L)),
-          "MAXREDIRS");
+    check(curl_easy_setopt(h, CURLOPT_MAXREDIRS, opts.max_redirects), "MAXREDIRS");
     // The client judges the status; the body of an error response is dropped in on_body().
     check(curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L), "FAILONERROR");
     // Never ask for compression (it breaks Content-Length and Range) and never decode any.
@@ -223,15 +217,15 @@ Error CurlByteSource::Impl::configure() {
     const long verify = opts.insecure_skip_verify ? 0L : 1L;
     check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify), "SSL_VERIFYPEER");
     check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify * 2L), "SSL_VERIFYHOST");
-    const auto connect_ms = std::clamp<long long>(opts.connect_timeout.count(), 100, 120000);
-    check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms)),
+    check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                           static_cast<long>(opts.connect_timeout.count())),
           "CONNECTTIMEOUT_MS");
     if (opts.low_speed_bytes_per_s > 0) {
-        const auto window = std::clamp<long long>(opts.low_speed_window.count(), 1, 3600);
         check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT,
                                static_cast<long>(opts.low_speed_bytes_per_s)),
               "LOW_SPEED_LIMIT");
-        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(window)),
+        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                               static_cast<long>(opts.low_speed_window.count())),
               "LOW_SPEED_TIME");
     }
     check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kCurlBufferSize), "BUFFERSIZE");
@@ -440,6 +434,11 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     s.retry_after.reset();
     s.error_detail.clear();
 
+    // Options out of range are refused rather than clamped, so a configuration mistake shows.
+    if (Error e = s.opts.validate(); !e.ok()) {
+        s.error_detail = e.detail;
+        return e;
+    }
     if (Error e = detail::check_download_url(url, s.opts.allow_http); !e.ok()) {
         s.error_detail = e.detail;
         return e;

@@ -408,6 +408,51 @@ TEST(CurlByteSource, MalformedUrlsAreRejectedByOpen) {
     EXPECT_EQ(e.detail.find("TOPSECRET"), std::string::npos) << e.detail;
 }
 
+TEST(CurlByteSource, OptionsOutOfRangeAreRefusedByOpenNotClamped) {
+    const auto& lab = Lab::get();
+    publish("fetch/options.bin", 1000, 11);
+    const struct {
+        const char* field;
+        void (*spoil)(HttpOptions&);
+    } cases[] = {
+        {"buffer_size", [](HttpOptions& o) { o.buffer_size = HttpOptions::kMinBufferSize - 1; }},
+        {"buffer_size", [](HttpOptions& o) { o.buffer_size = HttpOptions::kMaxBufferSize + 1; }},
+        {"connect_timeout", [](HttpOptions& o) { o.connect_timeout = 99ms; }},
+        {"connect_timeout", [](HttpOptions& o) { o.connect_timeout = 120001ms; }},
+        {"low_speed_window", [](HttpOptions& o) { o.low_speed_window = 0s; }},
+        {"low_speed_window", [](HttpOptions& o) { o.low_speed_window = 3601s; }},
+        {"max_redirects", [](HttpOptions& o) { o.max_redirects = -1; }},
+        {"max_redirects", [](HttpOptions& o) { o.max_redirects = 21; }},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.field);
+        HttpOptions o = lab_options();
+        c.spoil(o);
+        const Error expected = o.validate();
+        ASSERT_EQ(expected.status, Status::invalid_argument);
+        CurlByteSource src(o);
+        const Error e = src.open(lab.https_url("fetch/options.bin"), 0);
+        EXPECT_EQ(e.status, Status::invalid_argument);
+        EXPECT_EQ(e.detail, expected.detail);
+        EXPECT_NE(e.detail.find(std::string("HttpOptions::") + c.field), std::string::npos)
+            << e.detail;
+        EXPECT_EQ(src.last_error_detail(), e.detail);
+        std::uint8_t b[4];
+        EXPECT_EQ(src.read(b, sizeof b, 10ms).status, Status::invalid_state);
+    }
+    // The bounds themselves are accepted and fetch.
+    HttpOptions edge = lab_options();
+    edge.buffer_size = HttpOptions::kMinBufferSize;
+    edge.connect_timeout = HttpOptions::kMaxConnectTimeout;
+    edge.low_speed_window = HttpOptions::kMaxLowSpeedWindow;
+    edge.max_redirects = HttpOptions::kMaxRedirectsLimit;
+    CurlByteSource src(edge);
+    ASSERT_TRUE(src.open(lab.https_url("fetch/options.bin"), 0).ok());
+    const Drained d = drain(src, 4096);
+    EXPECT_EQ(d.status, Status::ok) << src.last_error_detail();
+    EXPECT_EQ(d.bytes.size(), 1000u);
+}
+
 TEST(CurlByteSource, ReadBeforeOpenIsInvalidState) {
     CurlByteSource src(lab_options());
     std::uint8_t b[4];
@@ -483,7 +528,7 @@ TEST(CurlByteSource, SlowConsumerWithSmallBufferGetsEveryByte) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/slow.bin", 512 * 1024 + 1, 9);
     HttpOptions o = lab_options();
-    o.buffer_size = 1;  // clamped to the 16 KiB minimum
+    o.buffer_size = HttpOptions::kMinBufferSize;  // the smallest ring allowed
     CurlByteSource src(o);
     ASSERT_TRUE(src.open(lab.https_url("fetch/slow.bin"), 0).ok());
     const Drained d = drain(src, 3000, SIZE_MAX, 2ms);

@@ -9,7 +9,7 @@
 // with curl_multi_wakeup().
 //
 // Ownership of the shared state: `m` guards the ring indices, the completion fields and the
-// published flag. The transfer thread writes the header fields (hdr_*) only before it publishes
+// published flag. The transfer thread writes the header fields (`hdr`) only before it publishes
 // them; after that only the caller thread reads them, so they need no lock of their own. The
 // ring bytes themselves are copied outside the lock: the writer only touches the free region and
 // the reader only the filled one.
@@ -30,6 +30,7 @@
 
 #include "fetch/curl_handles.hpp"
 #include "fetch/download_url.hpp"
+#include "fetch/http_head.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
@@ -54,27 +55,6 @@ constexpr std::size_t kWakeFraction = 4;
 constexpr std::chrono::milliseconds kCoalesceWait{2};
 // read() waits at most this long per call, whatever the caller asks (avoids clock overflow).
 constexpr std::chrono::hours kMaxReadWait{24};
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto ca = static_cast<unsigned char>(a[i]);
-        const auto cb = static_cast<unsigned char>(b[i]);
-        const auto la = (ca >= 'A' && ca <= 'Z') ? ca + 32 : ca;
-        const auto lb = (cb >= 'A' && cb <= 'Z') ? cb + 32 : cb;
-        if (la != lb) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 }  // namespace
 
@@ -118,10 +98,7 @@ struct CurlByteSource::Impl {
     std::string final_detail;
 
     // Transfer thread only (read by the caller after headers_ready, see the file comment).
-    int hdr_status = 0;
-    std::string hdr_range;
-    std::optional<std::uint64_t> hdr_length;
-    std::optional<std::chrono::seconds> hdr_retry_after;
+    ResponseHead hdr;
     bool published = false;
     bool rejecting_body = false;
     bool body_rejected = false;
@@ -130,10 +107,8 @@ struct CurlByteSource::Impl {
     std::thread worker;
     bool opened = false;
     bool seen_headers = false;
-    int status = 0;
-    std::string range;
-    std::optional<std::uint64_t> length;
-    std::optional<std::chrono::seconds> retry_after;
+    bool head_given = false;  // ReadResult::head was handed out in this attempt
+    ResponseHead response;    // the head as read() took it over; the old getters read it
     std::string error_detail;
 
     Error prepare();
@@ -251,47 +226,7 @@ std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noe
     // Trailers (after the body) are not part of the response headers reported.
     if (published) return n;
     try {
-        const std::string_view line = trim(std::string_view(data, n));
-        if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
-            // A new response (after a redirect or a 1xx): forget the previous one's headers.
-            hdr_status = 0;
-            hdr_range.clear();
-            hdr_length.reset();
-            hdr_retry_after.reset();
-            const auto sp = line.find(' ');
-            if (sp != std::string_view::npos) {
-                const std::string_view code = line.substr(sp + 1, 3);
-                int value = 0;
-                const auto [p, ec] = std::from_chars(code.data(), code.data() + code.size(), value);
-                if (ec == std::errc() && p == code.data() + code.size()) hdr_status = value;
-            }
-            return n;
-        }
-        const auto colon = line.find(':');
-        if (colon == std::string_view::npos) return n;
-        const std::string_view name = trim(line.substr(0, colon));
-        const std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "Content-Range")) {
-            hdr_range.assign(value);
-        } else if (iequals(name, "Retry-After")) {
-            // Only the delta-seconds form; an HTTP-date is ignored (the client's own backoff
-            // applies). Capped at a day: the client caps it much lower anyway.
-            std::uint64_t v = 0;
-            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-            if (ec == std::errc() && p == value.data() + value.size() && !value.empty()) {
-                hdr_retry_after = std::chrono::seconds(std::min<std::uint64_t>(v, 86400));
-            } else if (ec == std::errc::result_out_of_range) {
-                hdr_retry_after = std::chrono::seconds(86400);
-            }
-        } else if (iequals(name, "Content-Length")) {
-            std::uint64_t v = 0;
-            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-            if (ec == std::errc() && p == value.data() + value.size()) {
-                hdr_length = v;
-            } else {
-                hdr_length.reset();
-            }
-        }
+        detail::parse_header_line(std::string_view(data, n), hdr);
         return n;
     } catch (...) {
         return CURL_WRITEFUNC_ERROR;
@@ -303,7 +238,7 @@ std::size_t CurlByteSource::Impl::on_body(const char* data, std::size_t n) noexc
     try {
         if (!published) {
             // The header phase is over: everything read() needs is known now.
-            rejecting_body = hdr_status < 200 || hdr_status > 299;
+            rejecting_body = hdr.http_status < 200 || hdr.http_status > 299;
             std::lock_guard<std::mutex> lock(m);
             publish_locked();
         }
@@ -384,7 +319,8 @@ void CurlByteSource::Impl::finish(CURLcode rc, CURLMcode mc) noexcept {
         } else if (rc != CURLE_OK) {
             st = status_from_curl(rc);
             const std::string_view text = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-            detail = scrub("download of " + url + " failed: " + std::string(trim(text)) +
+            detail = scrub("download of " + url +
+                               " failed: " + std::string(detail::trim_header_text(text)) +
                                " (curl error " + std::to_string(static_cast<int>(rc)) + ")",
                            url);
         }
@@ -428,10 +364,8 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     Impl& s = *impl_;
     s.close();
     s.seen_headers = false;
-    s.status = 0;
-    s.range.clear();
-    s.length.reset();
-    s.retry_after.reset();
+    s.head_given = false;
+    s.response = ResponseHead{};
     s.error_detail.clear();
 
     // Options out of range are refused rather than clamped, so a configuration mistake shows.
@@ -470,10 +404,7 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     }
 
     s.errbuf[0] = '\0';
-    s.hdr_status = 0;
-    s.hdr_range.clear();
-    s.hdr_length.reset();
-    s.hdr_retry_after.reset();
+    s.hdr = ResponseHead{};
     s.published = false;
     s.rejecting_body = false;
     s.body_rejected = false;
@@ -524,11 +455,16 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
     if (!s.seen_headers && s.headers_ready) {
         // Published by the transfer thread under m; it no longer writes them in this transfer.
         s.seen_headers = true;
-        s.status = s.hdr_status;
-        s.range = s.hdr_range;
-        s.length = s.hdr_length;
-        s.retry_after = s.hdr_retry_after;
+        s.response = std::move(s.hdr);
     }
+    // The head goes with the first result that carries bytes or the end of the body, once.
+    const auto with_head = [&s](ReadResult r) {
+        if (!s.head_given && (r.bytes > 0 || r.end_of_body)) {
+            s.head_given = true;
+            r.head = &s.response;
+        }
+        return r;
+    };
     if (s.count > 0) {
         if (len == 0) return ReadResult{};
         const std::size_t head = s.head;
@@ -545,30 +481,30 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
         const bool wake = s.writer_want != 0 && s.cap - s.count >= s.writer_want;
         lock.unlock();
         if (wake) s.space_cv.notify_one();
-        return ReadResult{Status::ok, k, end};
+        return with_head(ReadResult{Status::ok, k, end});
     }
     // Finished and drained.
     if (s.final_status != Status::ok) {
         s.error_detail = s.final_detail;
         return ReadResult{s.final_status, 0, false};
     }
-    return ReadResult{Status::ok, 0, true};
+    return with_head(ReadResult{Status::ok, 0, true});
 }
 
 int CurlByteSource::http_status() const noexcept {
-    return impl_->status;
+    return impl_->response.http_status;
 }
 
 std::string_view CurlByteSource::content_range() const noexcept {
-    return impl_->range;
+    return impl_->response.content_range;
 }
 
 std::optional<std::uint64_t> CurlByteSource::content_length() const noexcept {
-    return impl_->length;
+    return impl_->response.content_length;
 }
 
 std::optional<std::chrono::seconds> CurlByteSource::retry_after() const noexcept {
-    return impl_->retry_after;
+    return impl_->response.retry_after;
 }
 
 std::string CurlByteSource::last_error_detail() const {

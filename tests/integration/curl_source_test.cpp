@@ -591,6 +591,77 @@ TEST(CurlByteSource, RequestAsksForNoCompressionAndSendsTheRange) {
     EXPECT_FALSE(has_header(reqs[0], "Accept-Encoding")) << reqs[0];
 }
 
+// Reads one attempt to its end and returns every ReadResult::head seen (copied), in order.
+std::vector<ResponseHead> heads_of_attempt(ByteSource& src, std::size_t chunk,
+                                           std::string* body = nullptr) {
+    std::vector<ResponseHead> heads;
+    std::vector<std::uint8_t> buf(chunk);
+    const auto deadline = Clock::now() + 60s;
+    while (Clock::now() < deadline) {
+        const ReadResult r = src.read(buf.data(), buf.size(), 1000ms);
+        if (r.head != nullptr) heads.push_back(*r.head);
+        if (r.status != Status::ok) break;
+        if (body != nullptr) body->append(buf.begin(), buf.begin() + static_cast<long>(r.bytes));
+        if (r.end_of_body) {
+            // Later results of the same attempt never carry the head again.
+            const ReadResult again = src.read(buf.data(), buf.size(), 10ms);
+            EXPECT_EQ(again.head, nullptr);
+            EXPECT_TRUE(again.end_of_body);
+            break;
+        }
+    }
+    return heads;
+}
+
+TEST(CurlByteSource, ResponseHeadComesOnceWithTheFirstBytesOrTheEndOfEachAttempt) {
+    ScriptedServer server(
+        {"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n",
+         "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 3-9/10\r\n"
+         "Content-Length: 7\r\n\r\n3456789",
+         "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"});
+    HttpOptions o;
+    o.allow_http = true;
+    CurlByteSource src(o);
+
+    // A bodiless 503: the head comes with end_of_body.
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 3).ok());
+    std::vector<ResponseHead> heads = heads_of_attempt(src, 4);
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].http_status, 503);
+    EXPECT_EQ(heads[0].retry_after, std::optional<std::chrono::seconds>(7s));
+    EXPECT_EQ(heads[0].content_length, std::optional<std::uint64_t>(0));
+    EXPECT_TRUE(heads[0].content_range.empty());
+    EXPECT_EQ(src.http_status(), 503);  // the old getters keep working meanwhile
+
+    // A 206 read in 2-byte steps: the head comes with the first bytes only.
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 3).ok());
+    std::string body;
+    heads = heads_of_attempt(src, 2, &body);
+    EXPECT_EQ(body, "3456789");
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].http_status, 206);
+    EXPECT_EQ(heads[0].content_range, "bytes 3-9/10");
+    EXPECT_EQ(heads[0].content_length, std::optional<std::uint64_t>(7));
+    EXPECT_EQ(heads[0].retry_after, std::nullopt);  // the 503's value is not carried over
+    EXPECT_EQ(src.content_range(), "bytes 3-9/10");
+
+    // A new attempt on the same source gets its own head again.
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 0).ok());
+    body.clear();
+    heads = heads_of_attempt(src, 64, &body);
+    EXPECT_EQ(body, "0123456789");
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].http_status, 200);
+    EXPECT_TRUE(heads[0].content_range.empty());
+    EXPECT_EQ(heads[0].content_length, std::optional<std::uint64_t>(10));
+}
+
+TEST(CurlByteSource, NoResponseHeadWhenTheAttemptFailsBeforeAnyResponse) {
+    CurlByteSource src(lab_options());
+    ASSERT_TRUE(src.open("https://127.0.0.1:" + std::to_string(closed_port()) + "/fw.bin", 0).ok());
+    EXPECT_TRUE(heads_of_attempt(src, 64).empty());
+}
+
 TEST(CurlByteSource, HeadersAreThoseOfTheFinalResponseAfterRedirects) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/redirected.bin", 50000, 10);

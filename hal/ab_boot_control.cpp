@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "ab_boot_record.hpp"
+#include "common/endian.hpp"
 #include "ota/ab_slots.hpp"
 #include "ota/log.hpp"
 
@@ -19,12 +20,12 @@ constexpr std::size_t kHashChunk = 4096;
 using detail::align_up;
 using detail::check_version;
 using detail::decode_body;
-using detail::get_u32;
 using detail::kCommitMarker;
 using detail::kTrailerSize;
-using detail::put_u32;
+using detail::load_le32;
 using detail::same_record;
 using detail::slot_name;
+using detail::store_le32;
 using detail::valid_slot_index;
 
 AbBootControl::AbBootControl(FlashDevice& flash, AbLayout layout, AbOptions options)
@@ -47,7 +48,7 @@ Error AbBootControl::read_copy(int copy, std::optional<BootRecord>& out) {
         flash_.read(trailer_at, trailer, sizeof trailer) != Status::ok) {
         return {Status::storage_failed, "cannot read boot record copy " + std::to_string(copy)};
     }
-    if (get_u32(trailer + 4) != kCommitMarker || get_u32(trailer) != crc32(body, sizeof body)) {
+    if (load_le32(trailer + 4) != kCommitMarker || load_le32(trailer) != crc32(body, sizeof body)) {
         return {};
     }
     out = decode_body(body, layout_.slot_size);
@@ -115,8 +116,8 @@ Error AbBootControl::write_record(BootRecord next) {
     body.resize(static_cast<std::size_t>(body_len), 0xFF);
     std::vector<std::uint8_t> trailer(static_cast<std::size_t>(align_up(kTrailerSize, align)),
                                       0xFF);
-    put_u32(trailer.data(), crc);
-    put_u32(trailer.data() + 4, kCommitMarker);
+    store_le32(trailer.data(), crc);
+    store_le32(trailer.data() + 4, kCommitMarker);
 
     const std::uint64_t base = layout_.meta_offset[static_cast<std::size_t>(copy)];
     // From the erase on, this copy is invalid; the other one (the current record) stays in force

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/endian.hpp"
 #include "ota/ab_slots.hpp"
 
 namespace ota {
@@ -33,30 +34,6 @@ std::uint64_t align_up(std::uint64_t v, std::uint64_t unit) noexcept {
     return (v + unit - 1) / unit * unit;
 }
 
-void put_u16(std::uint8_t* p, std::uint16_t v) noexcept {
-    p[0] = static_cast<std::uint8_t>(v);
-    p[1] = static_cast<std::uint8_t>(v >> 8);
-}
-void put_u32(std::uint8_t* p, std::uint32_t v) noexcept {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-void put_u64(std::uint8_t* p, std::uint64_t v) noexcept {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint16_t get_u16(const std::uint8_t* p) noexcept {
-    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
-}
-std::uint32_t get_u32(const std::uint8_t* p) noexcept {
-    std::uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
-std::uint64_t get_u64(const std::uint8_t* p) noexcept {
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
-
 bool valid_slot_index(int slot) noexcept {
     return slot == 0 || slot == 1;
 }
@@ -71,12 +48,12 @@ Error check_version(std::string_view version) {
 }
 
 std::optional<BootRecord> decode_body(const std::uint8_t* b, std::uint64_t slot_size) {
-    if (get_u32(b) != kRecordMagic || get_u16(b + 4) != kRecordFormat ||
-        get_u16(b + 6) != kBootRecordBodySize) {
+    if (load_le32(b) != kRecordMagic || load_le16(b + 4) != kRecordFormat ||
+        load_le16(b + 6) != kBootRecordBodySize) {
         return std::nullopt;
     }
     BootRecord r;
-    r.sequence = get_u64(b + 8);
+    r.sequence = load_le64(b + 8);
     if (b[16] > 1 || !valid_state(b[17]) || b[19] != 0) return std::nullopt;
     r.active = b[16];
     r.state = static_cast<BootState>(b[17]);
@@ -86,7 +63,7 @@ std::optional<BootRecord> decode_body(const std::uint8_t* b, std::uint64_t slot_
         if (e[0] > 1 || e[1] > kMaxImageVersionLength) return std::nullopt;
         SlotImage& s = r.slots[i];
         s.valid = e[0] == 1;
-        s.size = get_u64(e + 8);
+        s.size = load_le64(e + 8);
         std::memcpy(s.sha256.data(), e + 16, 32);
         s.version.assign(reinterpret_cast<const char*>(e + 48), e[1]);
         if (s.valid && (s.size > slot_size || s.version.empty())) return std::nullopt;
@@ -128,9 +105,9 @@ using detail::kRecordMagic;
 using detail::kSlotEntriesAt;
 using detail::kSlotEntrySize;
 using detail::kTrailerSize;
-using detail::put_u16;
-using detail::put_u32;
-using detail::put_u64;
+using detail::store_le16;
+using detail::store_le32;
+using detail::store_le64;
 using detail::valid_slot_index;
 using detail::valid_state;
 
@@ -163,10 +140,10 @@ Error encode_boot_record(const BootRecord& r, std::vector<std::uint8_t>& out) {
     }
     out.assign(kBootRecordBodySize, 0);
     std::uint8_t* b = out.data();
-    put_u32(b, kRecordMagic);
-    put_u16(b + 4, kRecordFormat);
-    put_u16(b + 6, static_cast<std::uint16_t>(kBootRecordBodySize));
-    put_u64(b + 8, r.sequence);
+    store_le32(b, kRecordMagic);
+    store_le16(b + 4, kRecordFormat);
+    store_le16(b + 6, static_cast<std::uint16_t>(kBootRecordBodySize));
+    store_le64(b + 8, r.sequence);
     b[16] = static_cast<std::uint8_t>(r.active);
     b[17] = static_cast<std::uint8_t>(r.state);
     b[18] = r.boot_attempts;
@@ -177,7 +154,7 @@ Error encode_boot_record(const BootRecord& r, std::vector<std::uint8_t>& out) {
         std::uint8_t* e = b + kSlotEntriesAt + i * kSlotEntrySize;
         e[0] = 1;
         e[1] = static_cast<std::uint8_t>(s.version.size());
-        put_u64(e + 8, s.size);
+        store_le64(e + 8, s.size);
         std::memcpy(e + 16, s.sha256.data(), 32);
         std::memcpy(e + 48, s.version.data(), s.version.size());
     }

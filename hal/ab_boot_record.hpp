@@ -26,13 +26,6 @@ static_assert(kSlotEntriesAt + 2 * kSlotEntrySize == kBootRecordBodySize,
 /// `v` rounded up to a multiple of `unit`.
 [[nodiscard]] std::uint64_t align_up(std::uint64_t v, std::uint64_t unit) noexcept;
 
-void put_u16(std::uint8_t* p, std::uint16_t v) noexcept;
-void put_u32(std::uint8_t* p, std::uint32_t v) noexcept;
-void put_u64(std::uint8_t* p, std::uint64_t v) noexcept;
-[[nodiscard]] std::uint16_t get_u16(const std::uint8_t* p) noexcept;
-[[nodiscard]] std::uint32_t get_u32(const std::uint8_t* p) noexcept;
-[[nodiscard]] std::uint64_t get_u64(const std::uint8_t* p) noexcept;
-
 /// Slot 0 or 1.
 [[nodiscard]] bool valid_slot_index(int slot) noexcept;
 

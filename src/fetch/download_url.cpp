@@ -1,6 +1,7 @@
 // Download URL rules and redaction (see download_url.hpp).
 #include "fetch/download_url.hpp"
 
+#include "common/url_policy.hpp"
 #include "fetch/curl_handles.hpp"
 #include "ota/log.hpp"
 
@@ -71,9 +72,11 @@ Error check_download_url(std::string_view u, bool allow_http) {
         return {Status::invalid_argument, "download URL without a scheme: " + describe_url(u)};
     }
     const CurlString scheme(raw_scheme);
+    // The decision is the one image-URL rule (url_policy.hpp); the messages add this source's
+    // context (the switch to turn on, the redacted URL).
+    if (check_image_url_scheme(u, allow_http).ok()) return {};
     const std::string_view s(scheme.get());
-    if (s == "https" || (s == "http" && allow_http)) return {};
-    if (s == "http") {
+    if (image_url_scheme(u) == UrlScheme::http) {
         return {
             Status::invalid_argument,
             "plain http download URL refused (HttpOptions::allow_http is off): " + describe_url(u)};

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "channel/paho_error.hpp"
+#include "channel/paho_inbox.hpp"
 #include "channel/topic_rules.hpp"
 #include "core/listener_set.hpp"
 #include "ota/log.hpp"
@@ -63,9 +64,6 @@ constexpr milliseconds kDisconnectWait{1500};
 constexpr milliseconds kCallbackDrainTimeout{5000};
 // The TCP probe that explains a bare connect failure (see probe_tcp).
 constexpr milliseconds kProbeTimeout{2000};
-// Connection events waiting in the inbox beyond this are coalesced by dropping the oldest one:
-// the newest events describe the current state, which is what a listener must learn.
-constexpr std::size_t kMaxQueuedStateEvents = 32;
 // yield() never sleeps longer than this, whatever it is asked (avoids clock overflow).
 constexpr milliseconds kMaxYieldWait = std::chrono::hours(24);
 constexpr std::uintmax_t kMaxCaFileBytes = 16U * 1024U * 1024U;
@@ -186,7 +184,7 @@ struct PahoChannel::Impl {
                                         std::to_string(subs.size()) + " subscription(s)");
             }
             if (subs.empty()) {
-                enqueue_state(EventKind::connected);
+                inbox.push_state(EventKind::connected);
                 return;
             }
             // Asynchronous: the SUBACKs arrive on this thread later; on_connected is queued
@@ -234,7 +232,7 @@ struct PahoChannel::Impl {
                 all_done = --resubscribes_pending == 0;
             }
         }
-        if (all_done) enqueue_state(EventKind::connected);
+        if (all_done) inbox.push_state(EventKind::connected);
     }
 
     void on_connection_lost(const std::string& cause) noexcept {
@@ -251,7 +249,7 @@ struct PahoChannel::Impl {
             log(LogLevel::warning, "MQTT connection to " + endpoint + " lost" +
                                        (cause.empty() ? std::string() : " (" + cause + ")") +
                                        "; reconnecting automatically");
-            enqueue_state(EventKind::connection_lost);
+            inbox.push_state(EventKind::connection_lost);
         } catch (...) {
             log(LogLevel::error, "MQTT connection-lost callback failed unexpectedly");
         }
@@ -286,62 +284,10 @@ struct PahoChannel::Impl {
         try {
             CallbackScope scope(*this);
             if (scope.client() == nullptr || !msg) return;
-            enqueue_message(msg->get_topic(), msg->get_payload_str());
+            inbox.push_message(msg->get_topic(), msg->get_payload_str());
         } catch (...) {
             log(LogLevel::error, "MQTT message callback failed unexpectedly (out of memory?)");
         }
-    }
-
-    // ---- inbox ----------------------------------------------------------------------------------
-
-    void enqueue_message(const std::string& topic, const std::string& payload) {
-        bool first_drop = false;
-        bool dropped = false;
-        {
-            std::lock_guard<std::mutex> lock(inbox_mutex);
-            if (queued_messages >= options.max_queued_messages) {
-                dropped = true;
-                first_drop = dropped_messages++ == 0;
-            } else {
-                inbox.push_back(Event{EventKind::message, topic, payload});
-                ++queued_messages;
-            }
-        }
-        if (!dropped) {
-            inbox_cv.notify_one();
-        } else if (first_drop) {
-            log(LogLevel::warning, "MQTT inbox full (max_queued_messages = " +
-                                       std::to_string(options.max_queued_messages) +
-                                       "): dropping a message on '" + topic +
-                                       "'; call yield() more often");
-        }
-    }
-
-    void enqueue_state(EventKind kind) {
-        {
-            std::lock_guard<std::mutex> lock(inbox_mutex);
-            if (queued_state_events >= kMaxQueuedStateEvents) {
-                const auto oldest = std::find_if(inbox.begin(), inbox.end(), [](const Event& e) {
-                    return e.kind != EventKind::message;
-                });
-                if (oldest != inbox.end()) {
-                    inbox.erase(oldest);
-                    --queued_state_events;
-                }
-            }
-            inbox.push_back(Event{kind, {}, {}});
-            ++queued_state_events;
-        }
-        inbox_cv.notify_one();
-    }
-
-    // Drops connection events queued by a client that connect() gave up on.
-    void purge_state_events() {
-        std::lock_guard<std::mutex> lock(inbox_mutex);
-        inbox.erase(std::remove_if(inbox.begin(), inbox.end(),
-                                   [](const Event& e) { return e.kind != EventKind::message; }),
-                    inbox.end());
-        queued_state_events = 0;
     }
 
     void deliver(const std::deque<Event>& batch) {
@@ -406,7 +352,7 @@ struct PahoChannel::Impl {
             mqtt::token_ptr tok = client->connect(builder.finalize());
             if (!tok->wait_for(options.connect_timeout)) {
                 destroy_client_locked();
-                purge_state_events();
+                inbox.purge_state_events();
                 return warned({Status::timeout, "no answer from " + endpoint + " within " +
                                                     to_ms_text(options.connect_timeout) +
                                                     " (connect_timeout)"});
@@ -422,7 +368,7 @@ struct PahoChannel::Impl {
             }
             const Error err = map_paho_error(e, ctx);
             destroy_client_locked();
-            purge_state_events();
+            inbox.purge_state_events();
             return warned(err);
         }
         {
@@ -492,12 +438,7 @@ struct PahoChannel::Impl {
     std::string trust;  // what the broker's certificate is verified against, for messages
 
     // Inbox: filled by paho's threads, drained by yield().
-    std::mutex inbox_mutex;
-    std::condition_variable inbox_cv;
-    std::deque<Event> inbox;
-    std::size_t queued_messages = 0;
-    std::size_t queued_state_events = 0;
-    std::size_t dropped_messages = 0;
+    detail::PahoInbox inbox{options.max_queued_messages};
 
     // Listeners: touched by the application's threads only (see ListenerSet for removal from
     // another thread during delivery).
@@ -622,23 +563,10 @@ bool PahoChannel::is_connected() const noexcept {
 
 Status PahoChannel::yield(std::chrono::milliseconds timeout) {
     try {
-        std::unique_lock<std::mutex> lock(impl_->inbox_mutex);
-        if (impl_->inbox.empty() && timeout.count() > 0) {
-            impl_->inbox_cv.wait_for(lock, std::min(timeout, kMaxYieldWait),
-                                     [this] { return !impl_->inbox.empty(); });
-        }
         // Nothing to deliver: return without allocating anything.
-        if (impl_->inbox.empty()) return Status::ok;
+        if (!impl_->inbox.wait(std::min(timeout, kMaxYieldWait))) return Status::ok;
         std::deque<Impl::Event> batch;
-        batch.swap(impl_->inbox);
-        impl_->queued_messages = 0;
-        impl_->queued_state_events = 0;
-        const std::size_t dropped = std::exchange(impl_->dropped_messages, 0);
-        lock.unlock();
-        if (dropped > 0) {
-            log(LogLevel::warning, "MQTT inbox was full: " + std::to_string(dropped) +
-                                       " incoming message(s) dropped since the last yield()");
-        }
+        impl_->inbox.take(batch);
         impl_->deliver(batch);
         return Status::ok;
     } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "common/endian.hpp"
 #include "ota/flash.hpp"
 #include "ota/log.hpp"
 #include "posix_io.hpp"
@@ -30,30 +31,17 @@ bool range_ok(std::uint64_t offset, std::uint64_t len, std::uint64_t size) noexc
     return offset <= size && len <= size - offset;
 }
 
-void put_u32(std::uint8_t* p, std::uint32_t v) noexcept {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-void put_u64(std::uint8_t* p, std::uint64_t v) noexcept {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint32_t get_u32(const std::uint8_t* p) noexcept {
-    std::uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
-std::uint64_t get_u64(const std::uint8_t* p) noexcept {
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
-
 std::string errno_text(int err) {
     if (err == detail::kEndOfFile) return "unexpected end of file";
     return std::system_category().message(err);
 }
 
+using detail::load_le32;
+using detail::load_le64;
 using detail::pread_all;
 using detail::pwrite_all;
+using detail::store_le32;
+using detail::store_le64;
 
 // xorshift32: a tiny deterministic generator for torn bit patterns.
 std::uint32_t next_random(std::uint32_t& state) noexcept {
@@ -172,10 +160,10 @@ Error SimulatedFlash::open_file(const std::filesystem::path& path,
 
     if (st.st_size == 0) {
         std::memcpy(trailer.data(), kFileMagic, sizeof kFileMagic);
-        put_u32(trailer.data() + 8, kFileFormat);
-        put_u32(trailer.data() + 12, g.sector_size);
-        put_u32(trailer.data() + 16, g.write_align);
-        put_u64(trailer.data() + 24, g.size);
+        store_le32(trailer.data() + 8, kFileFormat);
+        store_le32(trailer.data() + 12, g.sector_size);
+        store_le32(trailer.data() + 16, g.write_align);
+        store_le64(trailer.data() + 24, g.size);
         int err = pwrite_all(fd, dev->data_.data(), dev->data_.size(), 0);
         if (err == 0) err = pwrite_all(fd, trailer.data(), trailer.size(), g.size);
         if (err != 0) {
@@ -192,24 +180,24 @@ Error SimulatedFlash::open_file(const std::filesystem::path& path,
             return {Status::storage_failed, "cannot read " + name + ": " + errno_text(err)};
         }
         if (std::memcmp(trailer.data(), kFileMagic, sizeof kFileMagic) != 0 ||
-            get_u32(trailer.data() + 8) != kFileFormat) {
+            load_le32(trailer.data() + 8) != kFileFormat) {
             return {Status::invalid_argument, name + " is not a simulated flash file"};
         }
-        if (get_u32(trailer.data() + 12) != g.sector_size ||
-            get_u32(trailer.data() + 16) != g.write_align ||
-            get_u64(trailer.data() + 24) != g.size) {
+        if (load_le32(trailer.data() + 12) != g.sector_size ||
+            load_le32(trailer.data() + 16) != g.write_align ||
+            load_le64(trailer.data() + 24) != g.size) {
             return {Status::invalid_argument,
                     name + " has a different geometry (size " +
-                        std::to_string(get_u64(trailer.data() + 24)) + ", sector " +
-                        std::to_string(get_u32(trailer.data() + 12)) + ", write unit " +
-                        std::to_string(get_u32(trailer.data() + 16)) + ")"};
+                        std::to_string(load_le64(trailer.data() + 24)) + ", sector " +
+                        std::to_string(load_le32(trailer.data() + 12)) + ", write unit " +
+                        std::to_string(load_le32(trailer.data() + 16)) + ")"};
         }
         err = pread_all(fd, dev->data_.data(), dev->data_.size(), 0);
         if (err != 0) {
             return {Status::storage_failed, "cannot read " + name + ": " + errno_text(err)};
         }
         for (std::size_t i = 0; i < sectors; ++i) {
-            dev->erase_counts_[i] = get_u32(trailer.data() + kTrailerHeader + 4 * i);
+            dev->erase_counts_[i] = load_le32(trailer.data() + kTrailerHeader + 4 * i);
         }
     }
     out = std::move(dev);
@@ -290,7 +278,7 @@ Status SimulatedFlash::persist(std::uint64_t offset, std::size_t len) {
 Status SimulatedFlash::persist_counter(std::uint64_t sector) {
     if (fd_ < 0) return Status::ok;
     std::uint8_t b[4];
-    put_u32(b, erase_counts_[static_cast<std::size_t>(sector)]);
+    store_le32(b, erase_counts_[static_cast<std::size_t>(sector)]);
     if (const int err =
             pwrite_all(fd_, b, sizeof b, options_.geometry.size + kTrailerHeader + 4 * sector);
         err != 0) {

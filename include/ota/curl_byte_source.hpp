@@ -18,7 +18,7 @@ namespace ota {
 /// Downloads an image over HTTPS (plain HTTP only with HttpOptions::allow_http) with libcurl.
 ///
 /// open() starts the transfer on a thread of its own, which copies the body into a ring buffer of
-/// HttpOptions::buffer_size bytes (clamped to 16 KiB..64 MiB, allocated once per source); read()
+/// HttpOptions::buffer_size bytes (allocated once per source, by the first open()); read()
 /// copies from that ring into the caller's buffer. When the ring is full the transfer thread waits
 /// for read() to make room, so memory stays bounded whatever the image size and a slow consumer
 /// throttles the download instead of losing bytes. Nothing is allocated per chunk.
@@ -50,8 +50,9 @@ class CurlByteSource final : public ByteSource {
     CurlByteSource& operator=(CurlByteSource&&) = delete;
 
     /// Aborts any previous transfer, then starts a GET of `url` (with `Range: bytes=<offset>-`
-    /// when `offset` > 0). invalid_argument for an empty or malformed URL or a scheme other than
-    /// https (or http when allowed); no_memory when the ring buffer cannot be allocated.
+    /// when `offset` > 0). invalid_argument for options outside their ranges (the detail is
+    /// HttpOptions::validate()'s), for an empty or malformed URL or a scheme other than https (or
+    /// http when allowed); no_memory when the ring buffer cannot be allocated.
     [[nodiscard]] Error open(std::string_view url, std::uint64_t offset) override;
 
     /// Waits up to `timeout` for body bytes and copies at most `len` of them into `buf`. Returns

@@ -8,6 +8,7 @@
 
 #include "ota/auth.hpp"
 #include "ota/signature.hpp"
+#include "ota/status.hpp"
 #include "ota/version.hpp"
 
 namespace ota {
@@ -145,28 +146,51 @@ struct ClientOptions {
 };
 
 /// Options of the paho-based MQTT channel (PahoChannel). Fill host/port/credentials from
-/// make_connection_info(); everything else has production defaults.
+/// make_connection_info(); everything else has production defaults. The ranges below are the
+/// named constants validate() checks.
 struct MqttOptions {
-    std::string host;          ///< broker host name or address; required
+    /// Longest host name (DNS limit).
+    static constexpr std::size_t kMaxHostLength = 253;
+    /// Longest client id, user name and password (MQTT strings are 16-bit length-prefixed).
+    static constexpr std::size_t kMaxStringLength = 65535;
+    /// Range of `keepalive`.
+    static constexpr std::chrono::seconds kMinKeepalive{10};
+    /// Range of `keepalive`.
+    static constexpr std::chrono::seconds kMaxKeepalive{1200};
+    /// Range of `connect_timeout`.
+    static constexpr std::chrono::milliseconds kMinConnectTimeout{100};
+    /// Range of `connect_timeout`.
+    static constexpr std::chrono::milliseconds kMaxConnectTimeout{120000};
+    /// Lower bound of `reconnect_min`.
+    static constexpr std::chrono::milliseconds kMinReconnect{100};
+    /// Upper bound of `max_queued_messages`.
+    static constexpr std::size_t kMaxQueuedMessagesLimit = 65536;
+
+    /// Broker host name or address; required, at most kMaxHostLength characters, no spaces,
+    /// control characters or '/'.
+    std::string host;
     std::uint16_t port = 443;  ///< 1..65535
-    std::string client_id;     ///< required
-    std::string username;
-    std::string password;  ///< secret: never logged
+    std::string client_id;     ///< required; at most kMaxStringLength bytes
+    std::string username;      ///< at most kMaxStringLength bytes
+    std::string password;      ///< secret: never logged; at most kMaxStringLength bytes
 
     /// TLS is on unless plain TCP is explicitly chosen (securemode 3).
     bool use_tls = true;
-    /// PEM bundle to verify the broker with; empty = the system's CA store.
+    /// PEM bundle to verify the broker with; empty = the system's CA store. PahoChannel::connect()
+    /// refuses a file it cannot read or that holds no PEM certificate.
     std::string ca_file;
     /// Turns off broker certificate verification. Insecure: for lab use only; logged as a warning.
     bool insecure_skip_verify = false;
 
-    std::chrono::seconds keepalive{60};                ///< 10..1200 s; the seed uses 60 s
-    bool clean_session = false;                        ///< the seed uses clean_session 0
-    std::chrono::milliseconds connect_timeout{10000};  ///< first connect; 100 ms..120 s
-    std::chrono::milliseconds reconnect_min{1000};     ///< first reconnect delay; >= 100 ms
-    std::chrono::milliseconds reconnect_max{60000};    ///< backoff cap; >= reconnect_min
+    std::chrono::seconds keepalive{60};  ///< kMinKeepalive..kMaxKeepalive; the seed uses 60 s
+    bool clean_session = false;          ///< the seed uses clean_session 0
+    /// First connect; kMinConnectTimeout..kMaxConnectTimeout.
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::milliseconds reconnect_min{1000};   ///< first reconnect delay; >= kMinReconnect
+    std::chrono::milliseconds reconnect_max{60000};  ///< backoff cap; >= reconnect_min
     /// Incoming messages held until yield() hands them over; further ones are dropped (logged).
-    std::size_t max_queued_messages = 256;  ///< 1..65536
+    /// 1..kMaxQueuedMessagesLimit.
+    std::size_t max_queued_messages = 256;
 
     /// Broker address and credentials from make_connection_info(); everything else (TLS on with
     /// the system CAs, the seed's keepalive and session) keeps its default.
@@ -179,10 +203,30 @@ struct MqttOptions {
         o.password = conn.password;
         return o;
     }
+
+    /// ok when every field is within the ranges above; otherwise invalid_argument naming the
+    /// first field that is not (never the password's value). Pure: does not open ca_file.
+    [[nodiscard]] Error validate() const;
 };
 
-/// Options of the libcurl-based HTTPS byte source (CurlByteSource).
+/// Options of the libcurl-based HTTPS byte source (CurlByteSource). The ranges below are the
+/// named constants validate() checks; CurlByteSource::open() refuses options outside them.
 struct HttpOptions {
+    /// Range of `connect_timeout`.
+    static constexpr std::chrono::milliseconds kMinConnectTimeout{100};
+    /// Range of `connect_timeout`.
+    static constexpr std::chrono::milliseconds kMaxConnectTimeout{120000};
+    /// Range of `low_speed_window`.
+    static constexpr std::chrono::seconds kMinLowSpeedWindow{1};
+    /// Range of `low_speed_window`.
+    static constexpr std::chrono::seconds kMaxLowSpeedWindow{3600};
+    /// Upper bound of `max_redirects`.
+    static constexpr long kMaxRedirectsLimit = 20;
+    /// Range of `buffer_size`.
+    static constexpr std::size_t kMinBufferSize = 16 * 1024;
+    /// Range of `buffer_size`.
+    static constexpr std::size_t kMaxBufferSize = 64 * 1024 * 1024;
+
     /// PEM bundle to verify firmware servers with; empty = the system's CA bundle. Separate from
     /// MqttOptions::ca_file because the firmware host (OSS/CDN) is not the broker.
     std::string ca_file;
@@ -190,13 +234,21 @@ struct HttpOptions {
     bool insecure_skip_verify = false;
     /// Fetch plain http:// URLs (and follow redirects to them). Off: https only.
     bool allow_http = false;
-    std::chrono::milliseconds connect_timeout{15000};  ///< TCP+TLS connect; 100 ms..120 s
+    /// TCP+TLS connect; kMinConnectTimeout..kMaxConnectTimeout (100 ms..120 s).
+    std::chrono::milliseconds connect_timeout{15000};
     /// A transfer slower than low_speed_bytes_per_s for low_speed_window fails (stall detection).
     std::uint32_t low_speed_bytes_per_s = 1024;  ///< 0 disables
-    std::chrono::seconds low_speed_window{30};   ///< 1..3600 s
-    long max_redirects = 5;                      ///< 0..20; redirects must stay https
-    /// Bytes buffered between the transfer thread and read(); bounds memory use. 16 KiB..64 MiB.
+    /// kMinLowSpeedWindow..kMaxLowSpeedWindow (1..3600 s).
+    std::chrono::seconds low_speed_window{30};
+    /// 0..kMaxRedirectsLimit (20); redirects must stay https.
+    long max_redirects = 5;
+    /// Bytes buffered between the transfer thread and read(); bounds memory use.
+    /// kMinBufferSize..kMaxBufferSize (16 KiB..64 MiB).
     std::size_t buffer_size = 512 * 1024;
+
+    /// ok when every field is within the ranges above; otherwise invalid_argument naming the
+    /// first field that is not and the range.
+    [[nodiscard]] Error validate() const;
 };
 
 }  // namespace ota

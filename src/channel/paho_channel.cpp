@@ -34,11 +34,23 @@
 #include <utility>
 #include <vector>
 
+#include "channel/paho_error.hpp"
+#include "channel/paho_inbox.hpp"
+#include "channel/topic_rules.hpp"
+#include "core/listener_set.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
 namespace {
 
+using detail::FailureContext;
+using detail::map_paho_error;
+using detail::Operation;
+using detail::probe_tcp;
+using detail::Reachability;
+using detail::validate_filter;
+using detail::validate_qos;
+using detail::validate_topic;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -52,23 +64,9 @@ constexpr milliseconds kDisconnectWait{1500};
 constexpr milliseconds kCallbackDrainTimeout{5000};
 // The TCP probe that explains a bare connect failure (see probe_tcp).
 constexpr milliseconds kProbeTimeout{2000};
-// Connection events waiting in the inbox beyond this are coalesced by dropping the oldest one:
-// the newest events describe the current state, which is what a listener must learn.
-constexpr std::size_t kMaxQueuedStateEvents = 32;
 // yield() never sleeps longer than this, whatever it is asked (avoids clock overflow).
 constexpr milliseconds kMaxYieldWait = std::chrono::hours(24);
-// MQTT strings are length-prefixed with 16 bits.
-constexpr std::size_t kMaxMqttString = 65535;
-constexpr std::size_t kMaxHost = 253;
 constexpr std::uintmax_t kMaxCaFileBytes = 16U * 1024U * 1024U;
-
-// Limits of MqttOptions (documented in options.hpp).
-constexpr seconds kMinKeepalive{10};
-constexpr seconds kMaxKeepalive{1200};
-constexpr milliseconds kMinConnectTimeout{100};
-constexpr milliseconds kMaxConnectTimeout{120000};
-constexpr milliseconds kMinReconnect{100};
-constexpr std::size_t kMaxQueuedMessagesLimit = 65536;
 
 // Paho's connect timeout and retry intervals are whole seconds; zero would mean "no timeout" or
 // "retry immediately in a loop", so sub-second values are rounded up to one second.
@@ -81,267 +79,25 @@ std::string to_ms_text(milliseconds d) {
     return std::to_string(d.count()) + " ms";
 }
 
-enum class Operation { connect, subscribe, publish, yield };
-
-// What a plain TCP probe found out about the broker's address (see probe_tcp).
-enum class Reachability { unknown, unresolved, unreachable, reachable };
-
-// What was being attempted when paho failed; used to phrase the error.
-struct FailureContext {
-    FailureContext(Operation op, std::string_view ep, std::string_view subj = {}) noexcept
-        : operation(op), endpoint(ep), subject(subj) {}
-
-    Operation operation;
-    std::string_view endpoint;  // "host:port"
-    std::string_view subject;   // topic or topic filter, if any
-    std::string_view trust;     // what the broker certificate is verified against
-    bool use_tls = false;
-    bool verify = true;  // certificate verification on (not insecure_skip_verify)
-    Reachability reachability = Reachability::unknown;  // probed after an unexplained failure
-};
-
-const char* operation_name(Operation op) noexcept {
-    switch (op) {
-        case Operation::connect:
-            return "connect";
-        case Operation::subscribe:
-            return "subscribe";
-        case Operation::publish:
-            return "publish";
-        case Operation::yield:
-            return "yield";
+// The CA file, when TLS uses one: readable and holding a PEM certificate. Checked here rather
+// than in MqttOptions::validate() (which stays free of file I/O) so that a wrong path fails
+// connect() with a message naming the field instead of paho's bare TLS failure.
+Error check_ca_file(const MqttOptions& o) {
+    if (!o.use_tls || o.ca_file.empty()) return {};
+    std::ifstream in(o.ca_file, std::ios::binary);
+    if (!in) {
+        return {Status::invalid_argument, "cannot read MqttOptions::ca_file '" + o.ca_file + "'"};
     }
-    return "MQTT operation";
-}
-
-// The only place where exceptions from paho (and anything else thrown while using it) become an
-// ota::Error. Never echoes the password: paho's messages do not contain it and neither do ours.
-Error map_paho_error(const std::exception& e, const FailureContext& ctx) {
-    const std::string op = operation_name(ctx.operation);
-    if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
-        return {Status::no_memory, op + ": out of memory"};
+    std::string pem;
+    char buf[4096];
+    while (pem.size() < kMaxCaFileBytes && in.read(buf, sizeof buf).gcount() > 0) {
+        pem.append(buf, static_cast<std::size_t>(in.gcount()));
     }
-    const auto* pe = dynamic_cast<const mqtt::exception*>(&e);
-    if (pe == nullptr) {
-        return {Status::internal, op + ": unexpected error: " + e.what()};
-    }
-    const int rc = pe->get_return_code();
-    const std::string ep(ctx.endpoint);
-    const std::string subject(ctx.subject);
-
-    if (ctx.operation == Operation::connect) {
-        // Positive codes are the broker's CONNACK return code (MQTT 3.1.1 section 3.2.2.3).
-        switch (rc) {
-            case 1:
-                return {Status::not_connected,
-                        "broker refused the connection: unacceptable protocol version (this "
-                        "client speaks MQTT 3.1.1)"};
-            case 2:
-                return {Status::invalid_argument,
-                        "broker refused the connection: client id rejected"};
-            case 3:
-                return {Status::not_connected, "broker refused the connection: server unavailable"};
-            case 4:
-                return {Status::invalid_argument,
-                        "broker refused the connection: bad user name or password (check product "
-                        "key, device name and device secret)"};
-            case 5:
-                return {Status::invalid_argument,
-                        "broker refused the connection: not authorized (check product key, "
-                        "device name and device secret)"};
-            default:
-                break;
-        }
-        if (rc == MQTTASYNC_FAILURE) {
-            if (ctx.reachability == Reachability::unresolved) {
-                return {Status::not_connected,
-                        "cannot reach " + ep + " (the host name does not resolve)"};
-            }
-            if (ctx.reachability == Reachability::reachable) {
-                if (ctx.use_tls && ctx.verify) {
-                    // The port answers but the TLS connection failed. paho 1.3 reports neither
-                    // chain nor host name verification failures in any other way (and its
-                    // OpenSSL error hook cannot be used safely from C++ 1.2, see make_ssl_options).
-                    const std::string trust(ctx.trust);
-                    return {Status::not_connected,
-                            "TLS handshake with " + ep +
-                                " failed: certificate verification against " + trust +
-                                " rejected the broker (unknown issuer, expired, or not issued "
-                                "for the host that was dialled), or the port does not speak TLS"};
-                }
-                if (ctx.use_tls) {
-                    return {Status::not_connected,
-                            "TLS handshake with " + ep +
-                                " failed (certificate verification is off): the port may not "
-                                "speak TLS"};
-                }
-                return {Status::not_connected,
-                        "the connection to " + ep +
-                            " was closed before the broker answered (is it a TLS-only port?)"};
-            }
-            return {Status::not_connected, "cannot reach " + ep + " (TCP connect failed)"};
-        }
-    }
-    if (ctx.operation == Operation::subscribe && rc == MQTT_BAD_SUBSCRIBE) {
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
         return {Status::invalid_argument,
-                "broker refused the subscription to '" + subject +
-                    "' (SUBACK 0x80: not authorized or not a valid filter)"};
-    }
-    const std::string where = subject.empty() ? op : op + " '" + subject + "'";
-    switch (rc) {
-        case MQTTASYNC_DISCONNECTED:
-            return {Status::not_connected, where + ": not connected to " + ep};
-        case MQTTASYNC_OPERATION_INCOMPLETE:
-            return {Status::not_connected,
-                    where + ": the connection to " + ep + " was lost before the broker answered"};
-        case MQTTASYNC_BAD_UTF8_STRING:
-        case MQTTASYNC_TOPICNAME_TRUNCATED:
-            return {Status::invalid_argument, where + ": not a valid UTF-8 MQTT string"};
-        case MQTTASYNC_BAD_QOS:
-            return {Status::invalid_argument, where + ": QoS out of range"};
-        case MQTTASYNC_BAD_PROTOCOL:
-            return {Status::invalid_argument, where + ": unsupported broker URI for " + ep};
-        case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
-        case MQTTASYNC_MAX_BUFFERED_MESSAGES:
-        case MQTTASYNC_NO_MORE_MSGIDS:
-            return {Status::timeout,
-                    where + ": too many messages are waiting for the broker's acknowledgement"};
-        case MQTTASYNC_SSL_NOT_SUPPORTED:
-            return {Status::internal, where + ": the paho library was built without TLS"};
-        default:
-            break;
-    }
-    return {Status::internal, where + " failed: " + pe->what()};
-}
-
-// Whether a plain TCP connection to host:port can be opened within `timeout`. Used only to
-// explain a connect that paho reports as a bare failure (no CONNACK code, no OpenSSL reason).
-Reachability probe_tcp(const std::string& host, std::uint16_t port, milliseconds timeout) noexcept {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string service = std::to_string(port);
-    if (getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || found == nullptr) {
-        return Reachability::unresolved;
-    }
-    bool ok = false;
-    for (addrinfo* ai = found; ai != nullptr && !ok; ai = ai->ai_next) {
-        const int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) continue;
-        const int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc == 0) {
-            ok = true;
-        } else if (errno == EINPROGRESS) {
-            pollfd p{fd, POLLOUT, 0};
-            if (poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-                int err = 0;
-                socklen_t len = sizeof err;
-                ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-            }
-        }
-        close(fd);
-    }
-    freeaddrinfo(found);
-    return ok ? Reachability::reachable : Reachability::unreachable;
-}
-
-bool has_control_or_space(std::string_view s) noexcept {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u <= 0x20 || u == 0x7F;
-    });
-}
-
-Error validate_options(const MqttOptions& o) {
-    const auto bad = [](std::string d) { return Error{Status::invalid_argument, std::move(d)}; };
-    if (o.host.empty()) return bad("MqttOptions::host is empty");
-    if (o.host.size() > kMaxHost || has_control_or_space(o.host) ||
-        o.host.find('/') != std::string::npos) {
-        return bad("MqttOptions::host '" + o.host + "' is not a host name or address");
-    }
-    if (o.port == 0) return bad("MqttOptions::port is 0");
-    if (o.client_id.empty()) return bad("MqttOptions::client_id is empty");
-    if (o.client_id.size() > kMaxMqttString) return bad("MqttOptions::client_id is too long");
-    if (o.username.size() > kMaxMqttString) return bad("MqttOptions::username is too long");
-    if (o.password.size() > kMaxMqttString) return bad("MqttOptions::password is too long");
-    if (o.keepalive < kMinKeepalive || o.keepalive > kMaxKeepalive) {
-        return bad("MqttOptions::keepalive must be 10..1200 s, got " +
-                   std::to_string(o.keepalive.count()) + " s");
-    }
-    if (o.connect_timeout < kMinConnectTimeout || o.connect_timeout > kMaxConnectTimeout) {
-        return bad("MqttOptions::connect_timeout must be 100 ms..120 s, got " +
-                   to_ms_text(o.connect_timeout));
-    }
-    if (o.reconnect_min < kMinReconnect) {
-        return bad("MqttOptions::reconnect_min must be at least 100 ms, got " +
-                   to_ms_text(o.reconnect_min));
-    }
-    if (o.reconnect_max < o.reconnect_min) {
-        return bad("MqttOptions::reconnect_max (" + to_ms_text(o.reconnect_max) +
-                   ") is below reconnect_min (" + to_ms_text(o.reconnect_min) + ")");
-    }
-    if (o.max_queued_messages < 1 || o.max_queued_messages > kMaxQueuedMessagesLimit) {
-        return bad("MqttOptions::max_queued_messages must be 1..65536, got " +
-                   std::to_string(o.max_queued_messages));
-    }
-    if (o.use_tls && !o.ca_file.empty()) {
-        std::ifstream in(o.ca_file, std::ios::binary);
-        if (!in) return bad("cannot read MqttOptions::ca_file '" + o.ca_file + "'");
-        std::string pem;
-        char buf[4096];
-        while (pem.size() < kMaxCaFileBytes && in.read(buf, sizeof buf).gcount() > 0) {
-            pem.append(buf, static_cast<std::size_t>(in.gcount()));
-        }
-        if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-            return bad("MqttOptions::ca_file '" + o.ca_file + "' holds no PEM certificate");
-        }
+                "MqttOptions::ca_file '" + o.ca_file + "' holds no PEM certificate"};
     }
     return {};
-}
-
-// A topic name for PUBLISH: non-empty, no wildcards, no NUL, fits an MQTT string.
-Error validate_topic(std::string_view topic) {
-    if (topic.empty()) return {Status::invalid_argument, "publish: empty topic"};
-    if (topic.size() > kMaxMqttString) return {Status::invalid_argument, "publish: topic too long"};
-    if (topic.find_first_of(std::string_view("+#\0", 3)) != std::string_view::npos) {
-        return {Status::invalid_argument,
-                "publish: topic '" + std::string(topic) + "' contains a wildcard or NUL"};
-    }
-    return {};
-}
-
-// A topic filter for SUBSCRIBE: '+' fills a whole level, '#' is a whole level and the last one.
-Error validate_filter(std::string_view filter) {
-    const auto bad = [&](const char* why) {
-        return Error{Status::invalid_argument,
-                     "subscribe: topic filter '" + std::string(filter) + "' " + why};
-    };
-    if (filter.empty()) return {Status::invalid_argument, "subscribe: empty topic filter"};
-    if (filter.size() > kMaxMqttString) return bad("is too long");
-    if (filter.find('\0') != std::string_view::npos) return bad("contains NUL");
-    std::size_t start = 0;
-    for (;;) {
-        const auto slash = filter.find('/', start);
-        const auto level = filter.substr(
-            start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-        if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) {
-            return bad("has a wildcard that does not fill a whole level");
-        }
-        if (level == "#" && slash != std::string_view::npos) {
-            return bad("has '#' before the last level");
-        }
-        if (slash == std::string_view::npos) break;
-        start = slash + 1;
-    }
-    return {};
-}
-
-Error validate_qos(int qos, const char* what) {
-    if (qos == 0 || qos == 1) return {};
-    return {Status::invalid_argument,
-            std::string(what) + ": QoS must be 0 or 1, got " + std::to_string(qos)};
 }
 
 // Logs `e` at warning and returns its status (for methods that return a bare Status).
@@ -353,12 +109,8 @@ Status warn(const Error& e) {
 }  // namespace
 
 struct PahoChannel::Impl {
-    enum class EventKind : std::uint8_t { message, connected, connection_lost };
-    struct Event {
-        EventKind kind = EventKind::message;
-        std::string topic;
-        std::string payload;
-    };
+    using Event = detail::ChannelEvent;
+    using EventKind = detail::ChannelEvent::Kind;
     struct Subscription {
         std::string filter;
         int qos = 0;
@@ -432,7 +184,7 @@ struct PahoChannel::Impl {
                                         std::to_string(subs.size()) + " subscription(s)");
             }
             if (subs.empty()) {
-                enqueue_state(EventKind::connected);
+                inbox.push_state(EventKind::connected);
                 return;
             }
             // Asynchronous: the SUBACKs arrive on this thread later; on_connected is queued
@@ -480,7 +232,7 @@ struct PahoChannel::Impl {
                 all_done = --resubscribes_pending == 0;
             }
         }
-        if (all_done) enqueue_state(EventKind::connected);
+        if (all_done) inbox.push_state(EventKind::connected);
     }
 
     void on_connection_lost(const std::string& cause) noexcept {
@@ -497,7 +249,7 @@ struct PahoChannel::Impl {
             log(LogLevel::warning, "MQTT connection to " + endpoint + " lost" +
                                        (cause.empty() ? std::string() : " (" + cause + ")") +
                                        "; reconnecting automatically");
-            enqueue_state(EventKind::connection_lost);
+            inbox.push_state(EventKind::connection_lost);
         } catch (...) {
             log(LogLevel::error, "MQTT connection-lost callback failed unexpectedly");
         }
@@ -532,104 +284,14 @@ struct PahoChannel::Impl {
         try {
             CallbackScope scope(*this);
             if (scope.client() == nullptr || !msg) return;
-            enqueue_message(msg->get_topic(), msg->get_payload_str());
+            inbox.push_message(msg->get_topic(), msg->get_payload_str());
         } catch (...) {
             log(LogLevel::error, "MQTT message callback failed unexpectedly (out of memory?)");
         }
     }
 
-    // ---- inbox ----------------------------------------------------------------------------------
-
-    void enqueue_message(const std::string& topic, const std::string& payload) {
-        bool first_drop = false;
-        bool dropped = false;
-        {
-            std::lock_guard<std::mutex> lock(inbox_mutex);
-            if (queued_messages >= options.max_queued_messages) {
-                dropped = true;
-                first_drop = dropped_messages++ == 0;
-            } else {
-                inbox.push_back(Event{EventKind::message, topic, payload});
-                ++queued_messages;
-            }
-        }
-        if (!dropped) {
-            inbox_cv.notify_one();
-        } else if (first_drop) {
-            log(LogLevel::warning, "MQTT inbox full (max_queued_messages = " +
-                                       std::to_string(options.max_queued_messages) +
-                                       "): dropping a message on '" + topic +
-                                       "'; call yield() more often");
-        }
-    }
-
-    void enqueue_state(EventKind kind) {
-        {
-            std::lock_guard<std::mutex> lock(inbox_mutex);
-            if (queued_state_events >= kMaxQueuedStateEvents) {
-                const auto oldest = std::find_if(inbox.begin(), inbox.end(), [](const Event& e) {
-                    return e.kind != EventKind::message;
-                });
-                if (oldest != inbox.end()) {
-                    inbox.erase(oldest);
-                    --queued_state_events;
-                }
-            }
-            inbox.push_back(Event{kind, {}, {}});
-            ++queued_state_events;
-        }
-        inbox_cv.notify_one();
-    }
-
-    // Drops connection events queued by a client that connect() gave up on.
-    void purge_state_events() {
-        std::lock_guard<std::mutex> lock(inbox_mutex);
-        inbox.erase(std::remove_if(inbox.begin(), inbox.end(),
-                                   [](const Event& e) { return e.kind != EventKind::message; }),
-                    inbox.end());
-        queued_state_events = 0;
-    }
-
     void deliver(const std::deque<Event>& batch) {
-        std::lock_guard<std::recursive_mutex> lock(listeners_mutex);
-        // Removed listeners are compacted when the outermost delivery ends, however it ends.
-        struct DepthGuard {
-            Impl& impl;
-            explicit DepthGuard(Impl& i) : impl(i) { ++impl.delivery_depth; }
-            ~DepthGuard() {
-                if (--impl.delivery_depth == 0) {
-                    auto& ls = impl.listeners;
-                    ls.erase(std::remove(ls.begin(), ls.end(), nullptr), ls.end());
-                }
-            }
-            DepthGuard(const DepthGuard&) = delete;
-            DepthGuard& operator=(const DepthGuard&) = delete;
-        } depth(*this);
-        for (const Event& event : batch) {
-            // Index loop: listeners may be added (appended) or removed (nulled) meanwhile.
-            for (std::size_t i = 0; i < listeners.size(); ++i) {
-                ChannelListener* listener = listeners[i];
-                if (listener == nullptr) continue;
-                try {
-                    switch (event.kind) {
-                        case EventKind::message:
-                            listener->on_message(event.topic, event.payload);
-                            break;
-                        case EventKind::connected:
-                            listener->on_connected();
-                            break;
-                        case EventKind::connection_lost:
-                            listener->on_connection_lost();
-                            break;
-                    }
-                } catch (const std::exception& e) {
-                    log(LogLevel::error,
-                        std::string("an MQTT channel listener threw: ") + e.what());
-                } catch (...) {
-                    log(LogLevel::error, "an MQTT channel listener threw a non-standard exception");
-                }
-            }
-        }
+        for (const Event& event : batch) listeners.deliver(event);
     }
 
     // ---- client lifetime (caller holds client_mutex exclusively) -------------------------------
@@ -690,7 +352,7 @@ struct PahoChannel::Impl {
             mqtt::token_ptr tok = client->connect(builder.finalize());
             if (!tok->wait_for(options.connect_timeout)) {
                 destroy_client_locked();
-                purge_state_events();
+                inbox.purge_state_events();
                 return warned({Status::timeout, "no answer from " + endpoint + " within " +
                                                     to_ms_text(options.connect_timeout) +
                                                     " (connect_timeout)"});
@@ -706,7 +368,7 @@ struct PahoChannel::Impl {
             }
             const Error err = map_paho_error(e, ctx);
             destroy_client_locked();
-            purge_state_events();
+            inbox.purge_state_events();
             return warned(err);
         }
         {
@@ -776,18 +438,11 @@ struct PahoChannel::Impl {
     std::string trust;  // what the broker's certificate is verified against, for messages
 
     // Inbox: filled by paho's threads, drained by yield().
-    std::mutex inbox_mutex;
-    std::condition_variable inbox_cv;
-    std::deque<Event> inbox;
-    std::size_t queued_messages = 0;
-    std::size_t queued_state_events = 0;
-    std::size_t dropped_messages = 0;
+    detail::PahoInbox inbox{options.max_queued_messages};
 
-    // Listeners: touched by the application's threads only; held during delivery so that a
-    // listener removed from another thread is not running once remove_listener() returns.
-    std::recursive_mutex listeners_mutex;
-    std::vector<ChannelListener*> listeners;  // nullptr = removed during delivery
-    int delivery_depth = 0;
+    // Listeners: touched by the application's threads only (see ListenerSet for removal from
+    // another thread during delivery).
+    detail::ListenerSet listeners;
 
     // Shared with paho's threads.
     std::mutex state_mutex;
@@ -818,7 +473,8 @@ PahoChannel::~PahoChannel() {
 
 Error PahoChannel::connect() {
     try {
-        if (Error err = validate_options(impl_->options); !err.ok()) {
+        if (Error err = impl_->options.validate(); !err.ok()) return Impl::warned(std::move(err));
+        if (Error err = check_ca_file(impl_->options); !err.ok()) {
             return Impl::warned(std::move(err));
         }
         std::unique_lock<std::shared_mutex> lock(impl_->client_mutex);
@@ -894,21 +550,11 @@ Status PahoChannel::subscribe(std::string_view topic_filter, int qos) {
 }
 
 void PahoChannel::add_listener(ChannelListener& listener) {
-    std::lock_guard<std::recursive_mutex> lock(impl_->listeners_mutex);
-    auto& ls = impl_->listeners;
-    if (std::find(ls.begin(), ls.end(), &listener) == ls.end()) ls.push_back(&listener);
+    impl_->listeners.add(listener);
 }
 
 void PahoChannel::remove_listener(ChannelListener& listener) noexcept {
-    std::lock_guard<std::recursive_mutex> lock(impl_->listeners_mutex);
-    auto& ls = impl_->listeners;
-    const auto it = std::find(ls.begin(), ls.end(), &listener);
-    if (it == ls.end()) return;
-    if (impl_->delivery_depth > 0) {
-        *it = nullptr;  // compacted when the outermost delivery ends
-    } else {
-        ls.erase(it);
-    }
+    impl_->listeners.remove(listener);
 }
 
 bool PahoChannel::is_connected() const noexcept {
@@ -917,23 +563,10 @@ bool PahoChannel::is_connected() const noexcept {
 
 Status PahoChannel::yield(std::chrono::milliseconds timeout) {
     try {
-        std::unique_lock<std::mutex> lock(impl_->inbox_mutex);
-        if (impl_->inbox.empty() && timeout.count() > 0) {
-            impl_->inbox_cv.wait_for(lock, std::min(timeout, kMaxYieldWait),
-                                     [this] { return !impl_->inbox.empty(); });
-        }
         // Nothing to deliver: return without allocating anything.
-        if (impl_->inbox.empty()) return Status::ok;
+        if (!impl_->inbox.wait(std::min(timeout, kMaxYieldWait))) return Status::ok;
         std::deque<Impl::Event> batch;
-        batch.swap(impl_->inbox);
-        impl_->queued_messages = 0;
-        impl_->queued_state_events = 0;
-        const std::size_t dropped = std::exchange(impl_->dropped_messages, 0);
-        lock.unlock();
-        if (dropped > 0) {
-            log(LogLevel::warning, "MQTT inbox was full: " + std::to_string(dropped) +
-                                       " incoming message(s) dropped since the last yield()");
-        }
+        impl_->inbox.take(batch);
         impl_->deliver(batch);
         return Status::ok;
     } catch (const std::exception& e) {

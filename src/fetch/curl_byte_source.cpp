@@ -9,7 +9,7 @@
 // with curl_multi_wakeup().
 //
 // Ownership of the shared state: `m` guards the ring indices, the completion fields and the
-// published flag. The transfer thread writes the header fields (hdr_*) only before it publishes
+// published flag. The transfer thread writes the header fields (`hdr`) only before it publishes
 // them; after that only the caller thread reads them, so they need no lock of their own. The
 // ring bytes themselves are copied outside the lock: the writer only touches the free region and
 // the reader only the filled one.
@@ -28,13 +28,22 @@
 #include <thread>
 #include <utility>
 
+#include "fetch/curl_handles.hpp"
+#include "fetch/download_url.hpp"
+#include "fetch/http_head.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
 namespace {
 
-constexpr std::size_t kMinRingSize = 16 * 1024;
-constexpr std::size_t kMaxRingSize = 64 * 1024 * 1024;
+using detail::describe_url;
+using detail::EasyHandle;
+using detail::global_init;
+using detail::HeaderList;
+using detail::MultiHandle;
+using detail::scrub;
+using detail::status_from_curl;
+
 // libcurl's receive buffer. Larger than the 16 KiB default so that plain-HTTP transfers need fewer
 // callbacks; TLS hands over at most one record (16 KiB) per read either way.
 constexpr long kCurlBufferSize = 256 * 1024;
@@ -47,133 +56,11 @@ constexpr std::chrono::milliseconds kCoalesceWait{2};
 // read() waits at most this long per call, whatever the caller asks (avoids clock overflow).
 constexpr std::chrono::hours kMaxReadWait{24};
 
-/// The one mapping of libcurl results onto library statuses.
-Status status_from_curl(CURLcode rc) noexcept {
-    switch (rc) {
-        case CURLE_OK:
-            return Status::ok;
-        case CURLE_OPERATION_TIMEDOUT:
-            return Status::timeout;
-        case CURLE_OUT_OF_MEMORY:
-            return Status::no_memory;
-        case CURLE_URL_MALFORMAT:
-            return Status::invalid_argument;
-        case CURLE_FAILED_INIT:
-        case CURLE_UNKNOWN_OPTION:
-        case CURLE_NOT_BUILT_IN:
-        case CURLE_BAD_FUNCTION_ARGUMENT:
-            return Status::internal;
-        default:
-            return Status::fetch_failed;
-    }
-}
-
-CURLcode global_init() noexcept {
-    static std::once_flag once;
-    static CURLcode rc = CURLE_OK;
-    try {
-        std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-    } catch (...) {
-        return CURLE_FAILED_INIT;
-    }
-    return rc;
-}
-
-struct EasyDeleter {
-    void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
-};
-struct MultiDeleter {
-    void operator()(CURLM* h) const noexcept { curl_multi_cleanup(h); }
-};
-struct SlistDeleter {
-    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-};
-struct UrlDeleter {
-    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-};
-struct CurlStringDeleter {
-    void operator()(char* s) const noexcept { curl_free(s); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
-using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
-using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
-using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
-using CurlString = std::unique_ptr<char, CurlStringDeleter>;
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto ca = static_cast<unsigned char>(a[i]);
-        const auto cb = static_cast<unsigned char>(b[i]);
-        const auto la = (ca >= 'A' && ca <= 'Z') ? ca + 32 : ca;
-        const auto lb = (cb >= 'A' && cb <= 'Z') ? cb + 32 : cb;
-        if (la != lb) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-void replace_all(std::string& text, std::string_view what, std::string_view with) {
-    if (what.empty()) return;
-    std::size_t pos = 0;
-    while ((pos = text.find(what, pos)) != std::string::npos) {
-        text.replace(pos, what.size(), with);
-        pos += with.size();
-    }
-}
-
-/// `url` for messages: query and fragment redacted, and user credentials (user:pass@) hidden.
-std::string describe_url(std::string_view url) {
-    std::string out = redact_url(url);
-    const auto scheme_end = out.find("://");
-    if (scheme_end != std::string::npos) {
-        const auto auth_start = scheme_end + 3;
-        const auto auth_end = out.find_first_of("/?", auth_start);
-        const auto at = out.rfind('@', auth_end == std::string::npos ? out.size() : auth_end);
-        if (at != std::string::npos && at >= auth_start) {
-            out.replace(auth_start, at - auth_start, "<redacted>");
-        }
-    }
-    return out;
-}
-
-/// Removes every trace of `url`'s query string (and of any other URL's) from `text`.
-std::string scrub(std::string text, std::string_view url) {
-    replace_all(text, url, describe_url(url));
-    const auto q = url.find_first_of("?#");
-    if (q != std::string_view::npos && url.size() - q > 1) {
-        replace_all(text, url.substr(q), "?<redacted>");
-    }
-    // Any other URL in the message (a redirect target, say) loses its query too.
-    std::size_t pos = 0;
-    while ((pos = text.find("://", pos)) != std::string::npos) {
-        const auto end = text.find_first_of(" \t\r\n\"'<>", pos);
-        const auto stop = end == std::string::npos ? text.size() : end;
-        const auto cut = text.find_first_of("?#", pos);
-        if (cut != std::string::npos && cut < stop && text.compare(cut, 11, "?<redacted>") != 0) {
-            text.replace(cut, stop - cut, "?<redacted>");
-        }
-        pos += 3;
-    }
-    return text;
-}
-
-std::size_t ring_size(std::size_t requested) noexcept {
-    return std::clamp(requested, kMinRingSize, kMaxRingSize);
-}
-
 }  // namespace
 
 struct CurlByteSource::Impl {
-    explicit Impl(HttpOptions o) : opts(std::move(o)), cap(ring_size(opts.buffer_size)) {}
+    // The ring's size is only used once open() has accepted the options (HttpOptions::validate).
+    explicit Impl(HttpOptions o) : opts(std::move(o)), cap(opts.buffer_size) {}
     ~Impl() { close(); }
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
@@ -211,10 +98,7 @@ struct CurlByteSource::Impl {
     std::string final_detail;
 
     // Transfer thread only (read by the caller after headers_ready, see the file comment).
-    int hdr_status = 0;
-    std::string hdr_range;
-    std::optional<std::uint64_t> hdr_length;
-    std::optional<std::chrono::seconds> hdr_retry_after;
+    ResponseHead hdr;
     bool published = false;
     bool rejecting_body = false;
     bool body_rejected = false;
@@ -223,15 +107,12 @@ struct CurlByteSource::Impl {
     std::thread worker;
     bool opened = false;
     bool seen_headers = false;
-    int status = 0;
-    std::string range;
-    std::optional<std::uint64_t> length;
-    std::optional<std::chrono::seconds> retry_after;
+    bool head_given = false;  // ReadResult::head was handed out in this attempt
+    ResponseHead response;    // the head as read() took it over; the old getters read it
     std::string error_detail;
 
     Error prepare();
     Error configure();
-    Error validate(std::string_view u) const;
     void run() noexcept;
     void finish(CURLcode rc, CURLMcode mc) noexcept;
     void publish_locked() noexcept;
@@ -248,35 +129,6 @@ struct CurlByteSource::Impl {
         return static_cast<Impl*>(self)->on_body(data, size * nmemb);
     }
 };
-
-Error CurlByteSource::Impl::validate(std::string_view u) const {
-    if (u.empty()) return {Status::invalid_argument, "empty download URL"};
-    if (u.find('\0') != std::string_view::npos) {
-        return {Status::invalid_argument, "download URL contains a NUL byte"};
-    }
-    UrlHandle parsed(curl_url());
-    if (!parsed) return {Status::no_memory, "cannot parse the download URL"};
-    const std::string copy(u);
-    const CURLUcode uc = curl_url_set(parsed.get(), CURLUPART_URL, copy.c_str(), 0);
-    if (uc != CURLUE_OK) {
-        return {Status::invalid_argument,
-                "malformed download URL " + describe_url(u) + ": " + curl_url_strerror(uc)};
-    }
-    char* raw_scheme = nullptr;
-    if (curl_url_get(parsed.get(), CURLUPART_SCHEME, &raw_scheme, 0) != CURLUE_OK) {
-        return {Status::invalid_argument, "download URL without a scheme: " + describe_url(u)};
-    }
-    const CurlString scheme(raw_scheme);
-    const std::string_view s(scheme.get());
-    if (s == "https" || (s == "http" && opts.allow_http)) return {};
-    if (s == "http") {
-        return {
-            Status::invalid_argument,
-            "plain http download URL refused (HttpOptions::allow_http is off): " + describe_url(u)};
-    }
-    return {Status::invalid_argument,
-            "unsupported download URL scheme \"" + std::string(s) + "\" (https only)"};
-}
 
 Error CurlByteSource::Impl::prepare() {
     if (const CURLcode rc = global_init(); rc != CURLE_OK) {
@@ -325,8 +177,7 @@ Error CurlByteSource::Impl::configure() {
     check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols), "PROTOCOLS_STR");
     check(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols), "REDIR_PROTOCOLS_STR");
     check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L), "FOLLOWLOCATION");
-    check(curl_easy_setopt(h, CURLOPT_MAXREDIRS, std::clamp(opts.max_redirects, 0L, 20L)),
-          "MAXREDIRS");
+    check(curl_easy_setopt(h, CURLOPT_MAXREDIRS, opts.max_redirects), "MAXREDIRS");
     // The client judges the status; the body of an error response is dropped in on_body().
     check(curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L), "FAILONERROR");
     // Never ask for compression (it breaks Content-Length and Range) and never decode any.
@@ -341,15 +192,15 @@ Error CurlByteSource::Impl::configure() {
     const long verify = opts.insecure_skip_verify ? 0L : 1L;
     check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify), "SSL_VERIFYPEER");
     check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify * 2L), "SSL_VERIFYHOST");
-    const auto connect_ms = std::clamp<long long>(opts.connect_timeout.count(), 100, 120000);
-    check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms)),
+    check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                           static_cast<long>(opts.connect_timeout.count())),
           "CONNECTTIMEOUT_MS");
     if (opts.low_speed_bytes_per_s > 0) {
-        const auto window = std::clamp<long long>(opts.low_speed_window.count(), 1, 3600);
         check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT,
                                static_cast<long>(opts.low_speed_bytes_per_s)),
               "LOW_SPEED_LIMIT");
-        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(window)),
+        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                               static_cast<long>(opts.low_speed_window.count())),
               "LOW_SPEED_TIME");
     }
     check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kCurlBufferSize), "BUFFERSIZE");
@@ -375,47 +226,7 @@ std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noe
     // Trailers (after the body) are not part of the response headers reported.
     if (published) return n;
     try {
-        const std::string_view line = trim(std::string_view(data, n));
-        if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
-            // A new response (after a redirect or a 1xx): forget the previous one's headers.
-            hdr_status = 0;
-            hdr_range.clear();
-            hdr_length.reset();
-            hdr_retry_after.reset();
-            const auto sp = line.find(' ');
-            if (sp != std::string_view::npos) {
-                const std::string_view code = line.substr(sp + 1, 3);
-                int value = 0;
-                const auto [p, ec] = std::from_chars(code.data(), code.data() + code.size(), value);
-                if (ec == std::errc() && p == code.data() + code.size()) hdr_status = value;
-            }
-            return n;
-        }
-        const auto colon = line.find(':');
-        if (colon == std::string_view::npos) return n;
-        const std::string_view name = trim(line.substr(0, colon));
-        const std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "Content-Range")) {
-            hdr_range.assign(value);
-        } else if (iequals(name, "Retry-After")) {
-            // Only the delta-seconds form; an HTTP-date is ignored (the client's own backoff
-            // applies). Capped at a day: the client caps it much lower anyway.
-            std::uint64_t v = 0;
-            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-            if (ec == std::errc() && p == value.data() + value.size() && !value.empty()) {
-                hdr_retry_after = std::chrono::seconds(std::min<std::uint64_t>(v, 86400));
-            } else if (ec == std::errc::result_out_of_range) {
-                hdr_retry_after = std::chrono::seconds(86400);
-            }
-        } else if (iequals(name, "Content-Length")) {
-            std::uint64_t v = 0;
-            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-            if (ec == std::errc() && p == value.data() + value.size()) {
-                hdr_length = v;
-            } else {
-                hdr_length.reset();
-            }
-        }
+        detail::parse_header_line(std::string_view(data, n), hdr);
         return n;
     } catch (...) {
         return CURL_WRITEFUNC_ERROR;
@@ -427,7 +238,7 @@ std::size_t CurlByteSource::Impl::on_body(const char* data, std::size_t n) noexc
     try {
         if (!published) {
             // The header phase is over: everything read() needs is known now.
-            rejecting_body = hdr_status < 200 || hdr_status > 299;
+            rejecting_body = hdr.http_status < 200 || hdr.http_status > 299;
             std::lock_guard<std::mutex> lock(m);
             publish_locked();
         }
@@ -508,7 +319,8 @@ void CurlByteSource::Impl::finish(CURLcode rc, CURLMcode mc) noexcept {
         } else if (rc != CURLE_OK) {
             st = status_from_curl(rc);
             const std::string_view text = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-            detail = scrub("download of " + url + " failed: " + std::string(trim(text)) +
+            detail = scrub("download of " + url +
+                               " failed: " + std::string(detail::trim_header_text(text)) +
                                " (curl error " + std::to_string(static_cast<int>(rc)) + ")",
                            url);
         }
@@ -552,13 +364,16 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     Impl& s = *impl_;
     s.close();
     s.seen_headers = false;
-    s.status = 0;
-    s.range.clear();
-    s.length.reset();
-    s.retry_after.reset();
+    s.head_given = false;
+    s.response = ResponseHead{};
     s.error_detail.clear();
 
-    if (Error e = s.validate(url); !e.ok()) {
+    // Options out of range are refused rather than clamped, so a configuration mistake shows.
+    if (Error e = s.opts.validate(); !e.ok()) {
+        s.error_detail = e.detail;
+        return e;
+    }
+    if (Error e = detail::check_download_url(url, s.opts.allow_http); !e.ok()) {
         s.error_detail = e.detail;
         return e;
     }
@@ -589,10 +404,7 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     }
 
     s.errbuf[0] = '\0';
-    s.hdr_status = 0;
-    s.hdr_range.clear();
-    s.hdr_length.reset();
-    s.hdr_retry_after.reset();
+    s.hdr = ResponseHead{};
     s.published = false;
     s.rejecting_body = false;
     s.body_rejected = false;
@@ -643,11 +455,16 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
     if (!s.seen_headers && s.headers_ready) {
         // Published by the transfer thread under m; it no longer writes them in this transfer.
         s.seen_headers = true;
-        s.status = s.hdr_status;
-        s.range = s.hdr_range;
-        s.length = s.hdr_length;
-        s.retry_after = s.hdr_retry_after;
+        s.response = std::move(s.hdr);
     }
+    // The head goes with the first result that carries bytes or the end of the body, once.
+    const auto with_head = [&s](ReadResult r) {
+        if (!s.head_given && (r.bytes > 0 || r.end_of_body)) {
+            s.head_given = true;
+            r.head = &s.response;
+        }
+        return r;
+    };
     if (s.count > 0) {
         if (len == 0) return ReadResult{};
         const std::size_t head = s.head;
@@ -664,30 +481,30 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
         const bool wake = s.writer_want != 0 && s.cap - s.count >= s.writer_want;
         lock.unlock();
         if (wake) s.space_cv.notify_one();
-        return ReadResult{Status::ok, k, end};
+        return with_head(ReadResult{Status::ok, k, end});
     }
     // Finished and drained.
     if (s.final_status != Status::ok) {
         s.error_detail = s.final_detail;
         return ReadResult{s.final_status, 0, false};
     }
-    return ReadResult{Status::ok, 0, true};
+    return with_head(ReadResult{Status::ok, 0, true});
 }
 
 int CurlByteSource::http_status() const noexcept {
-    return impl_->status;
+    return impl_->response.http_status;
 }
 
 std::string_view CurlByteSource::content_range() const noexcept {
-    return impl_->range;
+    return impl_->response.content_range;
 }
 
 std::optional<std::uint64_t> CurlByteSource::content_length() const noexcept {
-    return impl_->length;
+    return impl_->response.content_length;
 }
 
 std::optional<std::chrono::seconds> CurlByteSource::retry_after() const noexcept {
-    return impl_->retry_after;
+    return impl_->response.retry_after;
 }
 
 std::string CurlByteSource::last_error_detail() const {

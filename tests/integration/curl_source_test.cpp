@@ -408,6 +408,51 @@ TEST(CurlByteSource, MalformedUrlsAreRejectedByOpen) {
     EXPECT_EQ(e.detail.find("TOPSECRET"), std::string::npos) << e.detail;
 }
 
+TEST(CurlByteSource, OptionsOutOfRangeAreRefusedByOpenNotClamped) {
+    const auto& lab = Lab::get();
+    publish("fetch/options.bin", 1000, 11);
+    const struct {
+        const char* field;
+        void (*spoil)(HttpOptions&);
+    } cases[] = {
+        {"buffer_size", [](HttpOptions& o) { o.buffer_size = HttpOptions::kMinBufferSize - 1; }},
+        {"buffer_size", [](HttpOptions& o) { o.buffer_size = HttpOptions::kMaxBufferSize + 1; }},
+        {"connect_timeout", [](HttpOptions& o) { o.connect_timeout = 99ms; }},
+        {"connect_timeout", [](HttpOptions& o) { o.connect_timeout = 120001ms; }},
+        {"low_speed_window", [](HttpOptions& o) { o.low_speed_window = 0s; }},
+        {"low_speed_window", [](HttpOptions& o) { o.low_speed_window = 3601s; }},
+        {"max_redirects", [](HttpOptions& o) { o.max_redirects = -1; }},
+        {"max_redirects", [](HttpOptions& o) { o.max_redirects = 21; }},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.field);
+        HttpOptions o = lab_options();
+        c.spoil(o);
+        const Error expected = o.validate();
+        ASSERT_EQ(expected.status, Status::invalid_argument);
+        CurlByteSource src(o);
+        const Error e = src.open(lab.https_url("fetch/options.bin"), 0);
+        EXPECT_EQ(e.status, Status::invalid_argument);
+        EXPECT_EQ(e.detail, expected.detail);
+        EXPECT_NE(e.detail.find(std::string("HttpOptions::") + c.field), std::string::npos)
+            << e.detail;
+        EXPECT_EQ(src.last_error_detail(), e.detail);
+        std::uint8_t b[4];
+        EXPECT_EQ(src.read(b, sizeof b, 10ms).status, Status::invalid_state);
+    }
+    // The bounds themselves are accepted and fetch.
+    HttpOptions edge = lab_options();
+    edge.buffer_size = HttpOptions::kMinBufferSize;
+    edge.connect_timeout = HttpOptions::kMaxConnectTimeout;
+    edge.low_speed_window = HttpOptions::kMaxLowSpeedWindow;
+    edge.max_redirects = HttpOptions::kMaxRedirectsLimit;
+    CurlByteSource src(edge);
+    ASSERT_TRUE(src.open(lab.https_url("fetch/options.bin"), 0).ok());
+    const Drained d = drain(src, 4096);
+    EXPECT_EQ(d.status, Status::ok) << src.last_error_detail();
+    EXPECT_EQ(d.bytes.size(), 1000u);
+}
+
 TEST(CurlByteSource, ReadBeforeOpenIsInvalidState) {
     CurlByteSource src(lab_options());
     std::uint8_t b[4];
@@ -483,7 +528,7 @@ TEST(CurlByteSource, SlowConsumerWithSmallBufferGetsEveryByte) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/slow.bin", 512 * 1024 + 1, 9);
     HttpOptions o = lab_options();
-    o.buffer_size = 1;  // clamped to the 16 KiB minimum
+    o.buffer_size = HttpOptions::kMinBufferSize;  // the smallest ring allowed
     CurlByteSource src(o);
     ASSERT_TRUE(src.open(lab.https_url("fetch/slow.bin"), 0).ok());
     const Drained d = drain(src, 3000, SIZE_MAX, 2ms);
@@ -544,6 +589,77 @@ TEST(CurlByteSource, RequestAsksForNoCompressionAndSendsTheRange) {
     EXPECT_EQ(reqs[0].rfind("GET /fw.bin HTTP/1.1\r\n", 0), 0u) << reqs[0];
     EXPECT_EQ(header_of(reqs[0], "Range"), "bytes=3-") << reqs[0];
     EXPECT_FALSE(has_header(reqs[0], "Accept-Encoding")) << reqs[0];
+}
+
+// Reads one attempt to its end and returns every ReadResult::head seen (copied), in order.
+std::vector<ResponseHead> heads_of_attempt(ByteSource& src, std::size_t chunk,
+                                           std::string* body = nullptr) {
+    std::vector<ResponseHead> heads;
+    std::vector<std::uint8_t> buf(chunk);
+    const auto deadline = Clock::now() + 60s;
+    while (Clock::now() < deadline) {
+        const ReadResult r = src.read(buf.data(), buf.size(), 1000ms);
+        if (r.head != nullptr) heads.push_back(*r.head);
+        if (r.status != Status::ok) break;
+        if (body != nullptr) body->append(buf.begin(), buf.begin() + static_cast<long>(r.bytes));
+        if (r.end_of_body) {
+            // Later results of the same attempt never carry the head again.
+            const ReadResult again = src.read(buf.data(), buf.size(), 10ms);
+            EXPECT_EQ(again.head, nullptr);
+            EXPECT_TRUE(again.end_of_body);
+            break;
+        }
+    }
+    return heads;
+}
+
+TEST(CurlByteSource, ResponseHeadComesOnceWithTheFirstBytesOrTheEndOfEachAttempt) {
+    ScriptedServer server(
+        {"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n",
+         "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 3-9/10\r\n"
+         "Content-Length: 7\r\n\r\n3456789",
+         "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"});
+    HttpOptions o;
+    o.allow_http = true;
+    CurlByteSource src(o);
+
+    // A bodiless 503: the head comes with end_of_body.
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 3).ok());
+    std::vector<ResponseHead> heads = heads_of_attempt(src, 4);
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].http_status, 503);
+    EXPECT_EQ(heads[0].retry_after, std::optional<std::chrono::seconds>(7s));
+    EXPECT_EQ(heads[0].content_length, std::optional<std::uint64_t>(0));
+    EXPECT_TRUE(heads[0].content_range.empty());
+    EXPECT_EQ(src.http_status(), 503);  // the old getters keep working meanwhile
+
+    // A 206 read in 2-byte steps: the head comes with the first bytes only.
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 3).ok());
+    std::string body;
+    heads = heads_of_attempt(src, 2, &body);
+    EXPECT_EQ(body, "3456789");
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].http_status, 206);
+    EXPECT_EQ(heads[0].content_range, "bytes 3-9/10");
+    EXPECT_EQ(heads[0].content_length, std::optional<std::uint64_t>(7));
+    EXPECT_EQ(heads[0].retry_after, std::nullopt);  // the 503's value is not carried over
+    EXPECT_EQ(src.content_range(), "bytes 3-9/10");
+
+    // A new attempt on the same source gets its own head again.
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 0).ok());
+    body.clear();
+    heads = heads_of_attempt(src, 64, &body);
+    EXPECT_EQ(body, "0123456789");
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].http_status, 200);
+    EXPECT_TRUE(heads[0].content_range.empty());
+    EXPECT_EQ(heads[0].content_length, std::optional<std::uint64_t>(10));
+}
+
+TEST(CurlByteSource, NoResponseHeadWhenTheAttemptFailsBeforeAnyResponse) {
+    CurlByteSource src(lab_options());
+    ASSERT_TRUE(src.open("https://127.0.0.1:" + std::to_string(closed_port()) + "/fw.bin", 0).ok());
+    EXPECT_TRUE(heads_of_attempt(src, 64).empty());
 }
 
 TEST(CurlByteSource, HeadersAreThoseOfTheFinalResponseAfterRedirects) {

@@ -124,23 +124,15 @@ Status FakeChannel::subscribe(std::string_view topic_filter, int qos) {
 }
 
 void FakeChannel::add_listener(ChannelListener& listener) {
-    if (std::find(listeners_.begin(), listeners_.end(), &listener) != listeners_.end()) return;
-    listeners_.push_back(&listener);
+    listeners_.add(listener);
 }
 
 void FakeChannel::remove_listener(ChannelListener& listener) noexcept {
-    auto it = std::find(listeners_.begin(), listeners_.end(), &listener);
-    if (it == listeners_.end()) return;
-    if (delivering_ > 0) {
-        *it = nullptr;  // compacted after delivery, so indices stay valid meanwhile
-    } else {
-        listeners_.erase(it);
-    }
+    listeners_.remove(listener);
 }
 
 std::size_t FakeChannel::listener_count() const noexcept {
-    return static_cast<std::size_t>(
-        std::count_if(listeners_.begin(), listeners_.end(), [](auto* l) { return l != nullptr; }));
+    return listeners_.size();
 }
 
 bool FakeChannel::is_subscribed(std::string_view filter) const noexcept {
@@ -154,49 +146,30 @@ bool FakeChannel::wants(std::string_view topic) const noexcept {
 }
 
 void FakeChannel::enqueue_message(std::string_view topic, std::string_view payload) {
-    inbox_.push_back(Event{EventKind::message, std::string(topic), std::string(payload)});
+    inbox_.push_back(Event{Event::Kind::message, std::string(topic), std::string(payload)});
 }
 
 void FakeChannel::disconnect() {
     if (!connected_) return;
     connected_ = false;
-    inbox_.push_back(Event{EventKind::connection_lost, {}, {}});
+    inbox_.push_back(Event{Event::Kind::connection_lost, {}, {}});
 }
 
 void FakeChannel::reconnect() {
     if (connected_) return;
     connected_ = true;  // subscriptions_ are kept, i.e. restored on the broker
-    inbox_.push_back(Event{EventKind::connected, {}, {}});
+    inbox_.push_back(Event{Event::Kind::connected, {}, {}});
 }
 
 Status FakeChannel::yield(std::chrono::milliseconds timeout) {
     ++yields_;
     max_yield_timeout_ = std::max(max_yield_timeout_, timeout);
     if (inbox_.empty()) return Status::ok;  // the no-allocation path
-    ++delivering_;
     // Only what was queued on entry: listeners publishing to themselves cannot loop forever.
     for (std::size_t remaining = inbox_.size(); remaining > 0 && !inbox_.empty(); --remaining) {
         const Event event = std::move(inbox_.front());
         inbox_.pop_front();
-        for (std::size_t i = 0; i < listeners_.size(); ++i) {
-            ChannelListener* l = listeners_[i];
-            if (l == nullptr) continue;
-            switch (event.kind) {
-                case EventKind::message:
-                    l->on_message(event.topic, event.payload);
-                    break;
-                case EventKind::connected:
-                    l->on_connected();
-                    break;
-                case EventKind::connection_lost:
-                    l->on_connection_lost();
-                    break;
-            }
-        }
-    }
-    if (--delivering_ == 0) {
-        listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), nullptr),
-                         listeners_.end());
+        listeners_.deliver(event);
     }
     return Status::ok;
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/listener_set.hpp"
 #include "ota/channel.hpp"
 #include "ota/clock.hpp"
 #include "ota/status.hpp"
@@ -60,7 +61,8 @@ class FakeBroker {
 };
 
 /// An MqttChannel connected to a FakeBroker. Incoming messages and connection events are queued
-/// in an inbox and handed to listeners only inside yield(), as the real channel does.
+/// in an inbox and handed to listeners only inside yield(), through the same dispatch as the real
+/// channel (detail::ListenerSet: an exception thrown by a listener is logged, not propagated).
 class FakeChannel final : public MqttChannel {
   public:
     explicit FakeChannel(FakeBroker& broker, std::string name = "device", bool connected = true);
@@ -109,12 +111,7 @@ class FakeChannel final : public MqttChannel {
 
   private:
     friend class FakeBroker;
-    enum class EventKind { message, connected, connection_lost };
-    struct Event {
-        EventKind kind = EventKind::message;
-        std::string topic;
-        std::string payload;
-    };
+    using Event = detail::ChannelEvent;
     void enqueue_message(std::string_view topic, std::string_view payload);
 
     FakeBroker& broker_;
@@ -122,9 +119,8 @@ class FakeChannel final : public MqttChannel {
     bool connected_;
     Status publish_failure_ = Status::ok;
     std::vector<Subscription> subscriptions_;
-    std::vector<ChannelListener*> listeners_;  // nullptr = removed during delivery
+    detail::ListenerSet listeners_;
     std::deque<Event> inbox_;
-    int delivering_ = 0;
     std::size_t yields_ = 0;
     std::chrono::milliseconds max_yield_timeout_{0};
 };

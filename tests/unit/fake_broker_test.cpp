@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "ota/log.hpp"
 
 namespace {
 
@@ -155,6 +158,66 @@ TEST(FakeBroker, ListenerRemovedDuringDeliveryIsNotCalledAgain) {
     EXPECT_EQ(remover.calls, 2);
     EXPECT_TRUE(later.messages.empty());
     EXPECT_EQ(a.listener_count(), 1U);
+}
+
+TEST(FakeBroker, ListenerExceptionsAreLoggedAndNeverEscapeYield) {
+    // The same dispatch as PahoChannel: a throwing listener neither stops the others nor
+    // reaches the caller of yield(); each exception is logged at error level.
+    FakeBroker broker;
+    FakeChannel a(broker);
+    struct Thrower : ChannelListener {
+        int calls = 0;
+        void on_message(std::string_view, std::string_view) override {
+            ++calls;
+            throw std::runtime_error("listener bug");
+        }
+        void on_connected() override {
+            ++calls;
+            throw 42;  // not even a std::exception
+        }
+    } thrower;
+    Recorder after;
+    a.add_listener(thrower);
+    a.add_listener(after);
+    std::vector<std::string> errors;
+    ota::set_log_sink([&](ota::LogLevel level, std::string_view msg) {
+        if (level == ota::LogLevel::error) errors.emplace_back(msg);
+    });
+    ASSERT_EQ(a.subscribe("t", 1), Status::ok);
+    broker.publish("t", "1");
+    a.disconnect();
+    a.reconnect();
+    Status s = Status::internal;
+    EXPECT_NO_THROW(s = a.yield(0ms));
+    ota::set_log_sink({});
+    EXPECT_EQ(s, Status::ok);
+    EXPECT_EQ(thrower.calls, 2);
+    ASSERT_EQ(after.messages.size(), 1U);
+    EXPECT_EQ(after.lost, 1);
+    EXPECT_EQ(after.connected, 1);
+    ASSERT_EQ(errors.size(), 2U);
+    EXPECT_NE(errors[0].find("listener bug"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[1].find("non-standard exception"), std::string::npos) << errors[1];
+    EXPECT_EQ(a.listener_count(), 2U);
+}
+
+TEST(FakeBroker, ListenerAddedDuringDeliveryGetsTheRestOfTheEvent) {
+    FakeBroker broker;
+    FakeChannel a(broker);
+    Recorder late;
+    struct Adder : ChannelListener {
+        FakeChannel* ch = nullptr;
+        Recorder* other = nullptr;
+        void on_message(std::string_view, std::string_view) override { ch->add_listener(*other); }
+    } adder;
+    adder.ch = &a;
+    adder.other = &late;
+    a.add_listener(adder);
+    ASSERT_EQ(a.subscribe("t", 1), Status::ok);
+    broker.publish("t", "1");
+    ASSERT_EQ(a.yield(0ms), Status::ok);
+    ASSERT_EQ(late.messages.size(), 1U);
+    EXPECT_EQ(a.listener_count(), 2U);
 }
 
 TEST(FakeBroker, MessagesQueuedDuringDeliveryWaitForTheNextYield) {

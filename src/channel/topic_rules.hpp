@@ -1,0 +1,25 @@
+// The MQTT topic rules the channel checks before it hands a topic to paho, so that a bad topic
+// fails with a message that names it instead of paho's generic error. Private to the channel.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "ota/options.hpp"
+#include "ota/status.hpp"
+
+namespace ota::detail {
+
+/// MQTT strings are length-prefixed with 16 bits (the same limit as MqttOptions' strings).
+inline constexpr std::size_t kMaxMqttString = MqttOptions::kMaxStringLength;
+
+/// A topic name for PUBLISH: non-empty, no wildcards, no NUL, fits an MQTT string.
+[[nodiscard]] Error validate_topic(std::string_view topic);
+
+/// A topic filter for SUBSCRIBE: '+' fills a whole level, '#' is a whole level and the last one.
+[[nodiscard]] Error validate_filter(std::string_view filter);
+
+/// QoS 0 or 1 (the only levels the channel offers); `what` names the operation in the message.
+[[nodiscard]] Error validate_qos(int qos, const char* what);
+
+}  // namespace ota::detail

@@ -81,6 +81,10 @@ TEST(SignMethodNames, AsInClientId) {
     EXPECT_STREQ(to_string(SignMethod::hmac_md5), "hmacmd5");
 }
 
+TEST(SignMethodNames, OutOfRangeValueIsUnknown) {
+    EXPECT_STREQ(to_string(static_cast<SignMethod>(9)), "unknown");
+}
+
 TEST(ConnectionInfo, DefaultsMatchSdkV3) {
     const ConnectionInfo info = connect_ok(kExample, ConnectOptions{});
     EXPECT_EQ(info.client_id,
@@ -314,6 +318,18 @@ TEST(Validation, UnknownSecureModeRejected) {
     const Error e = make_connection_info(kExample, o, info);
     EXPECT_EQ(e.status, Status::invalid_argument);
     EXPECT_NE(e.detail.find("secure mode"), std::string::npos) << e.detail;
+}
+
+TEST(Validation, UnknownSignMethodRejectedAndOutputUntouched) {
+    ConnectOptions o;
+    o.sign_method = static_cast<SignMethod>(9);
+    ConnectionInfo info;
+    info.host = "unchanged";
+    const Error e = make_connection_info(kExample, o, info);
+    EXPECT_EQ(e.status, Status::invalid_argument);
+    EXPECT_NE(e.detail.find("sign method"), std::string::npos) << e.detail;
+    EXPECT_EQ(info.host, "unchanged");
+    EXPECT_TRUE(info.password.empty());
 }
 
 TEST(SignPasswordValidation, RejectsBadIdentityWithoutLeakingSecret) {

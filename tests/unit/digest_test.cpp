@@ -156,6 +156,24 @@ TEST(Hasher, MetadataHelpers) {
     EXPECT_STREQ(to_string(DigestAlgorithm::sha256), "sha256");
 }
 
+TEST(Hasher, UnknownAlgorithmIsRefused) {
+    const auto bogus = static_cast<DigestAlgorithm>(7);
+    EXPECT_STREQ(to_string(bogus), "unknown");
+    Hasher h;
+    ASSERT_EQ(h.start(DigestAlgorithm::md5), Status::ok);
+    // A refused start() still ends the running digest.
+    EXPECT_EQ(h.start(bogus), Status::crypto_failed);
+    EXPECT_FALSE(h.active());
+    const std::string abc = "abc";
+    EXPECT_EQ(h.update(bytes(abc), abc.size()), Status::invalid_state);
+
+    std::string out = "unchanged";
+    const Error e = digest_hex(bogus, bytes(abc), abc.size(), out);
+    EXPECT_EQ(e.status, Status::crypto_failed);
+    EXPECT_NE(e.detail.find("cannot start"), std::string::npos) << e.detail;
+    EXPECT_EQ(out, "unchanged");
+}
+
 TEST(Hasher, DefaultConstructedIsInactive) {
     Hasher h;
     EXPECT_FALSE(h.active());
@@ -364,6 +382,9 @@ TEST(HexHelpers, HexEqualRejectsNonHex) {
     // Equal strings that are not hex must not compare equal as digests.
     EXPECT_FALSE(hex_equal("zz", "zz"));
     EXPECT_FALSE(hex_equal("g0", "G0"));
+    // Either side alone being non-hex is enough.
+    EXPECT_FALSE(hex_equal("a0", "ag"));
+    EXPECT_FALSE(hex_equal("ag", "a0"));
 }
 
 TEST(HexHelpers, IsHexDigest) {

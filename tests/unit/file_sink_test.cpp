@@ -442,6 +442,27 @@ TEST_F(FileSinkTest, WriteFailingLikeAFullDiskIsStorageFull) {
     EXPECT_EQ(read_file(final_), image);
 }
 
+TEST_F(FileSinkTest, RecordSaveFailingLikeAFullDiskKeepsThePreviousRecord) {
+    ota::FileSink sink(final_);
+    const Bytes old_record = pattern(40, 27);
+    ASSERT_EQ(sink.save_record(old_record.data(), old_record.size()), ota::Status::ok);
+    const Bytes record = pattern(400, 28);
+    ota::Status save_status = ota::Status::ok;
+    {
+        LogCapture logs;
+        FileSizeLimit limit(100);
+        ASSERT_TRUE(limit.ok());
+        // The first write stops short at the limit, the retry for the rest fails with EFBIG.
+        save_status = sink.save_record(record.data(), record.size());
+    }
+    EXPECT_EQ(save_status, ota::Status::storage_full);
+    EXPECT_NE(sink.last_io_error().find("cannot write"), std::string::npos) << sink.last_io_error();
+    EXPECT_FALSE(fs::exists(dir_ / "firmware.bin.resume.tmp")) << "the torn copy is removed";
+    Bytes loaded;
+    ASSERT_EQ(sink.load_record(loaded), ota::Status::ok);
+    EXPECT_EQ(loaded, old_record) << "a failed save never replaces the record";
+}
+
 }  // namespace
 
 // ---- crash resume: the record file and reopening the partial image ---------------------------

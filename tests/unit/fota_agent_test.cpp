@@ -4,10 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ota/digest.hpp"
+#include "ota/log.hpp"
 #include "ota/protocol.hpp"
 #include "support/client_fixture.hpp"
 
@@ -195,6 +199,68 @@ TEST_F(FotaAgentTest, RequestImagePublishesFirmwareGet) {
     const auto gets = broker.published_on(topics.firmware_get);
     ASSERT_EQ(gets.size(), 1U);
     EXPECT_NE(gets[0].payload.find("\"module\":\"mcu\""), std::string::npos);
+}
+
+TEST_F(FotaAgentTest, StartRefusesInvalidOptionsAndASecondStart) {
+    ota::ClientOptions bad = options();
+    bad.product_key.clear();
+    ota::FotaAgent refused(channel, source, bad, clock);
+    EXPECT_EQ(refused.start("1.0.0").status, Status::invalid_argument);
+    EXPECT_TRUE(broker.published_on(topics.inform).empty()) << "nothing reported";
+
+    ota::FotaAgent agent(channel, source, options(), clock);
+    ASSERT_TRUE(agent.start("1.0.0").ok());
+    EXPECT_EQ(agent.start("1.0.0").status, Status::invalid_state);
+    EXPECT_EQ(broker.published_on(topics.inform).size(), 1U) << "the version was reported once";
+}
+
+TEST_F(FotaAgentTest, ReportVersionPublishesTheNewVersion) {
+    ota::FotaAgent agent(channel, source, options(), clock);
+    ASSERT_TRUE(agent.start("1.0.0").ok());
+    ASSERT_TRUE(agent.report_version("1.1.0").ok());
+    const auto informs = broker.published_on(topics.inform);
+    ASSERT_EQ(informs.size(), 2U);
+    EXPECT_NE(informs[1].payload.find("\"version\":\"1.1.0\""), std::string::npos);
+}
+
+// A callback that throws must not take the agent down: the exception is logged and the job
+// stays downloadable.
+class ThrowingCallbackTest : public FotaAgentTest {
+  protected:
+    void SetUp() override {
+        ota::set_log_sink([this](ota::LogLevel level, std::string_view message) {
+            if (level == ota::LogLevel::error) errors_.emplace_back(message);
+        });
+    }
+    void TearDown() override { ota::set_log_sink({}); }
+
+    void expect_logged_and_still_downloadable(ota::FotaAgent& agent, const std::string& logged) {
+        const auto body = image(2'000);
+        push(body, "1.2.0");
+        ASSERT_TRUE(agent.poll(0ms).ok());
+        ASSERT_EQ(errors_.size(), 1U);
+        EXPECT_EQ(errors_[0], logged);
+        MemorySink sink;
+        const ota::Error e = agent.download(sink);
+        ASSERT_TRUE(e.ok()) << e.message();
+        EXPECT_EQ(sink.data(), body);
+    }
+
+    std::vector<std::string> errors_;
+};
+
+TEST_F(ThrowingCallbackTest, StandardExceptionIsLoggedWithItsText) {
+    ota::FotaAgent agent(channel, source, options(), clock);
+    ASSERT_TRUE(agent.start("1.0.0").ok());
+    agent.on_new_firmware([](const ota::FotaEvent&) { throw std::runtime_error("boom"); });
+    expect_logged_and_still_downloadable(agent, "FOTA callback threw: boom");
+}
+
+TEST_F(ThrowingCallbackTest, OtherExceptionIsLoggedAsUnknown) {
+    ota::FotaAgent agent(channel, source, options(), clock);
+    ASSERT_TRUE(agent.start("1.0.0").ok());
+    agent.on_new_firmware([](const ota::FotaEvent&) { throw 42; });
+    expect_logged_and_still_downloadable(agent, "FOTA callback threw an unknown exception");
 }
 
 }  // namespace

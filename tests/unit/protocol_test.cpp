@@ -344,6 +344,56 @@ TEST(Decode, UrlSchemesHostsAndPortsThatAreAccepted) {
     }
 }
 
+TEST(Decode, NegativeZeroSizeIsZero) {
+    // JSON allows "-0"; it is the integer zero, not a negative size.
+    const std::string payload = R"({"data":{"version":"1","url":"https://h/x","md5":")" +
+                                std::string(kMd5A) + R"(","size":-0}})";
+    const DecodeResult r = decode_ok(payload);
+    ASSERT_TRUE(r.job);
+    EXPECT_EQ(r.job->size, 0U);
+}
+
+TEST(Decode, EmptyModuleMeansTheDefaultModule) {
+    const json j = {
+        {"data",
+         {{"version", "1"}, {"size", 1}, {"url", "https://h/x"}, {"md5", kMd5A}, {"module", ""}}}};
+    const DecodeResult r = decode_ok(j.dump());
+    ASSERT_TRUE(r.job);
+    EXPECT_TRUE(r.job->module.empty());
+}
+
+TEST(Decode, MessageIdIsKeptAsTextOnlyWhenShortAndClean) {
+    const json data = {{"version", "1"}, {"size", 1}, {"url", "https://h/x"}, {"md5", kMd5A}};
+    const auto id_of = [&data](const json& id) {
+        const DecodeResult r = decode_upgrade_push(json{{"id", id}, {"data", data}}.dump());
+        EXPECT_TRUE(r.job) << id.dump();
+        return r.job ? r.job->message_id : std::string("<no job>");
+    };
+    EXPECT_EQ(id_of(json(-42)), "-42");
+    EXPECT_EQ(id_of(json(18446744073709551615ULL)), "18446744073709551615");
+    EXPECT_EQ(id_of(json("abc-123")), "abc-123");
+    EXPECT_EQ(id_of(json(std::string(64, 'i'))), std::string(64, 'i'));
+    // Informational only: a longer text, one with control characters, or a fraction is dropped
+    // and the job itself still decodes.
+    EXPECT_EQ(id_of(json(std::string(65, 'i'))), "");
+    EXPECT_EQ(id_of(json("line\nbreak")), "");
+    EXPECT_EQ(id_of(json(1.5)), "");
+}
+
+TEST(Encode, UpgradePushLeavesOutExtDataThatIsNotAJsonObject) {
+    UpgradeJob job;
+    job.version = "2.0";
+    job.size = 1;
+    job.url = "https://fw.example.com/a.bin";
+    job.digest = ExpectedDigest{DigestAlgorithm::md5, kMd5A};
+    for (const char* ext : {"{not json", "[1,2]", "\"text\""}) {
+        job.ext_data_json = ext;
+        const json d = json::parse(encode_upgrade_push(job, 1))["data"];
+        EXPECT_FALSE(d.contains("extData")) << ext;
+        EXPECT_EQ(d["version"], "2.0") << "the rest of the push is unchanged";
+    }
+}
+
 TEST(Decode, SignedUrlLongerThan4KiB) {
     std::string url = "https://bucket.oss-cn-shanghai.aliyuncs.com/ota/fw.bin?Expires=1&Signature=";
     url.append(4200, 'A');
@@ -620,6 +670,24 @@ std::vector<Malformed> malformed_cases() {
         {"UrlBadPort",
          push_with([](json& d) { d["url"] = url_with_secret("https://h:99999/fw.bin"); }),
          E::bad_value, "data.url"},
+        {"UrlEmptyPort",
+         push_with([](json& d) { d["url"] = url_with_secret("https://h:/fw.bin"); }), E::bad_value,
+         "data.url"},
+        {"UrlPortWithLetters",
+         push_with([](json& d) { d["url"] = url_with_secret("https://h:80a/fw.bin"); }),
+         E::bad_value, "data.url"},
+        {"UrlPortSixDigits",
+         push_with([](json& d) { d["url"] = url_with_secret("https://h:000443/fw.bin"); }),
+         E::bad_value, "data.url"},
+        {"UrlIpv6Unclosed",
+         push_with([](json& d) { d["url"] = url_with_secret("https://[::1/fw.bin"); }),
+         E::bad_value, "data.url"},
+        {"UrlIpv6GarbageAfterBracket",
+         push_with([](json& d) { d["url"] = url_with_secret("https://[::1]x/fw.bin"); }),
+         E::bad_value, "data.url"},
+        {"UrlIpv6EmptyHost",
+         push_with([](json& d) { d["url"] = url_with_secret("https://[]:443/fw.bin"); }),
+         E::bad_value, "data.url"},
         {"UrlWithSpace",
          push_with([](json& d) { d["url"] = url_with_secret("https://h.example.com/a b.bin"); }),
          E::bad_value, "data.url"},
@@ -673,6 +741,8 @@ std::vector<Malformed> malformed_cases() {
         {"ModuleNumber", push_with([](json& d) { d["module"] = 1; }), E::wrong_type, "data.module"},
         {"ModuleTooLong", push_with([](json& d) { d["module"] = std::string(65, 'm'); }),
          E::too_long, "data.module"},
+        {"ModuleControlChar", push_with([](json& d) { d["module"] = "mcu\t2"; }), E::bad_value,
+         "data.module"},
         {"ExtDataArray", push_with([](json& d) {
              d["extData"] = json::array({1, 2});
          }),
@@ -719,6 +789,15 @@ std::vector<Malformed> malformed_cases() {
         {"FileNameWithPath",
          files_with([](json& d) { d["files"][1]["fileName"] = "../../etc/passwd"; }), E::bad_value,
          "data.files[1].fileName"},
+        {"FileNameDot", files_with([](json& d) { d["files"][0]["fileName"] = "."; }), E::bad_value,
+         "data.files[0].fileName"},
+        {"FileNameDotDot", files_with([](json& d) { d["files"][1]["fileName"] = ".."; }),
+         E::bad_value, "data.files[1].fileName"},
+        {"FileNameBackslash",
+         files_with([](json& d) { d["files"][0]["fileName"] = "..\\boot.ini"; }), E::bad_value,
+         "data.files[0].fileName"},
+        {"FileNameControlChar", files_with([](json& d) { d["files"][1]["fileName"] = "a\x7f"; }),
+         E::bad_value, "data.files[1].fileName"},
     };
 }
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -145,6 +146,12 @@ TEST_P(ParseImageSignatureErrors, AreTypedAndNameTheField) {
 }
 
 const std::string kLongSig(2000, 'A');
+// The longest base64 text allowed (1368 characters) without padding decodes to 1026 bytes, two
+// more than a signature may have: the decoded length is checked too, not only the text length.
+const std::string kSigJustOverTheLimit((kMaxSignatureSize + 2) / 3 * 4, 'A');
+// Only the size of the whole extData is judged; its content does not matter.
+const std::string kHugeExtData =
+    R"({"pad":")" + std::string(65536, 'p') + R"(","signature":{"alg":"rsa-pss-sha256"}})";
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ParseImageSignatureErrors,
@@ -187,7 +194,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadExtData{"key_id_too_long",
                    R"({"signature":{"alg":"rsa-pss-sha256","sig":"QUJD","keyId":")" +
                        std::string(65, 'k') + "\"}}",
-                   SignatureParseErrc::too_long, "extData.signature.keyId"}));
+                   SignatureParseErrc::too_long, "extData.signature.keyId"},
+        BadExtData{
+            "sig_decodes_too_long",
+            R"({"signature":{"alg":"rsa-pss-sha256","sig":")" + kSigJustOverTheLimit + "\"}}",
+            SignatureParseErrc::too_long, "extData.signature.sig"},
+        BadExtData{"ext_data_too_long", kHugeExtData, SignatureParseErrc::too_long, "extData"}));
 
 TEST(ParseImageSignature, SurvivesRandomInput) {
     std::mt19937 rng(1234);
@@ -288,6 +300,67 @@ TEST(SignatureVerifierKeys, RefusesUnusableKeysAndLeavesTheVerifierUnchanged) {
     EXPECT_EQ(v.add_public_key(nullptr, 5).status, Status::invalid_argument);
     EXPECT_EQ(v.add_public_key_file(data_path("no-such-key.pem")).status, Status::invalid_argument);
     EXPECT_EQ(v.key_count(), 1u);
+}
+
+// A key file in a fresh temporary directory, removed with it.
+class KeyFile {
+  public:
+    explicit KeyFile(const std::string& content) {
+        std::string templ = ::testing::TempDir() + "ota_key_XXXXXX";
+        EXPECT_NE(::mkdtemp(templ.data()), nullptr);
+        dir_ = templ;
+        path_ = dir_ + "/key.pem";
+        std::ofstream out(path_, std::ios::binary);
+        out << content;
+        EXPECT_TRUE(out.good());
+    }
+    ~KeyFile() {
+        std::remove(path_.c_str());
+        ::rmdir(dir_.c_str());
+    }
+    KeyFile(const KeyFile&) = delete;
+    KeyFile& operator=(const KeyFile&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string dir_;
+    std::string path_;
+};
+
+TEST(SignatureVerifierKeys, KeyFileErrorsNameTheFileAndLargeFilesAreRefused) {
+    SignatureVerifier v;
+    const KeyFile garbage("not a key at all");
+    Error e = v.add_public_key_file(garbage.path(), "g");
+    EXPECT_EQ(e.status, Status::invalid_argument);
+    EXPECT_EQ(e.detail.rfind(garbage.path() + ": ", 0), 0u) << e.detail;
+
+    // A valid key followed by padding is still refused once the file passes 64 KiB.
+    const KeyFile huge(read_text("ec_p256_public.pem") + std::string(64 * 1024, '\n'));
+    e = v.add_public_key_file(huge.path(), "h");
+    EXPECT_EQ(e.status, Status::invalid_argument);
+    EXPECT_NE(e.detail.find("larger than 64 KiB"), std::string::npos) << e.detail;
+    EXPECT_NE(e.detail.find(huge.path()), std::string::npos) << e.detail;
+    EXPECT_EQ(v.key_count(), 0u);
+}
+
+TEST(SignatureVerifierKeys, RefusesAnEcKeyMarkedForKeyAgreementOnly) {
+    // The committed P-256 key re-labelled with the id-ecDH algorithm (1.3.132.1.12): the same
+    // point, but its owner declared it for key agreement, so it must not be trusted to verify.
+    const Bytes der = read_bytes("ec_p256_public.der");
+    ASSERT_EQ(der.size(), 91u);  // SEQ{SEQ{OID ecPublicKey, OID prime256v1}, BIT STRING}
+    const Bytes ec_public_key_oid = {0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+    ASSERT_TRUE(std::equal(ec_public_key_oid.begin(), ec_public_key_oid.end(), der.begin() + 4));
+    Bytes ecdh = {0x30, 0x57, 0x30, 0x11, 0x06, 0x05, 0x2B, 0x81, 0x04, 0x01, 0x0C};
+    ecdh.insert(ecdh.end(), der.begin() + 13, der.end());  // the curve OID and the point
+    ASSERT_EQ(ecdh.size(), 89u);
+
+    SignatureVerifier v;
+    const Error e = v.add_public_key(ecdh.data(), ecdh.size(), "dh");
+    EXPECT_EQ(e.status, Status::invalid_argument);
+    EXPECT_NE(e.detail.find("unsupported key type"), std::string::npos) << e.detail;
+    EXPECT_EQ(v.key_count(), 0u);
+    // The unchanged key is accepted, so the refusal is about the label alone.
+    EXPECT_TRUE(v.add_public_key(der.data(), der.size(), "ec").ok());
 }
 
 TEST(SignatureVerifierKeys, IsMoveOnly) {

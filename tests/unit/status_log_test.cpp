@@ -88,6 +88,11 @@ TEST(LogLevelNames, AllLevels) {
     EXPECT_STREQ(to_string(LogLevel::error), "error");
 }
 
+TEST(LogLevelNames, OutOfRangeValueStillGivesAName) {
+    // A level cast from an integer by a C caller must not make the default sink print garbage.
+    EXPECT_STREQ(to_string(static_cast<LogLevel>(42)), "unknown");
+}
+
 // Restores the default sink and level whatever the test did.
 class LogTest : public testing::Test {
   protected:

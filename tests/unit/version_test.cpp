@@ -91,6 +91,17 @@ TEST(CompareVersions, FollowsTheSemverPrecedenceChain) {
     }
 }
 
+TEST(CompareVersions, MixedPreReleaseIdentifiersCompareRunByRun) {
+    // Inside one alphanumeric identifier digit runs compare as numbers, other runs bytewise, and
+    // a digit run against a letter run goes by the first byte (digits before letters, as ASCII).
+    EXPECT_LT(compare_versions("1.0.0-1a", "1.0.0-a1"), 0);
+    EXPECT_GT(compare_versions("1.0.0-a1", "1.0.0-1a"), 0);
+    // An identifier that is a prefix of the other sorts first.
+    EXPECT_LT(compare_versions("1.0.0-rc", "1.0.0-rc1"), 0);
+    EXPECT_GT(compare_versions("1.0.0-rc1", "1.0.0-rc"), 0);
+    EXPECT_EQ(compare_versions("1.0.0-rc01x", "1.0.0-rc1x"), 0);
+}
+
 TEST(CompareVersions, ToleratesArbitraryBytesAndLongInput) {
     const std::string binary("\x00\xff\x01.2\x80", 6);
     EXPECT_EQ(compare_versions(binary, binary), 0);
@@ -110,6 +121,10 @@ TEST(DowngradePolicy, Names) {
     EXPECT_STREQ(to_string(DowngradePolicy::allow), "allow");
     EXPECT_STREQ(to_string(DowngradePolicy::refuse_older), "refuse_older");
     EXPECT_STREQ(to_string(DowngradePolicy::refuse_older_or_equal), "refuse_older_or_equal");
+}
+
+TEST(DowngradePolicy, OutOfRangeValueIsUnknown) {
+    EXPECT_STREQ(to_string(static_cast<DowngradePolicy>(9)), "unknown");
 }
 
 TEST(DowngradePolicy, AllowTakesEverything) {

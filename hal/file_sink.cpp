@@ -1,7 +1,7 @@
 // FileSink: the image goes to `<final>.part` through plain POSIX file descriptors and is published
 // by rename(2), which replaces the final path atomically, so a reader of the final path sees either
 // the previous image or the complete new one, never a mixture.
-#include "ota/file_sink.hpp"
+#include "ota/hal_posix/file_sink.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -32,10 +32,10 @@
 #include "ota/ab_slots.hpp"
 #include "ota/auth.hpp"
 #include "ota/client.hpp"
-#include "ota/curl_byte_source.hpp"
+#include "ota/curl/curl_byte_source.hpp"
 #include "ota/flash.hpp"
 #include "ota/log.hpp"
-#include "ota/paho_channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ota/iot_export_linkkit.h"
+#include "ota/c_api/iot_export_linkkit.h"
 
 #define EXAMPLE_TRACE(...)                     \
     do {                                       \

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ota/iot_export_ota.h"
+#include "ota/c_api/iot_export_ota.h"
 
 #define OTA_BUF_LEN (5000)
 #define EXAMPLE_TRACE(...)                         \

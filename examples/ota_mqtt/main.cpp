@@ -23,10 +23,10 @@
 
 #include "ota/auth.hpp"
 #include "ota/client.hpp"
-#include "ota/curl_byte_source.hpp"
-#include "ota/file_sink.hpp"
+#include "ota/curl/curl_byte_source.hpp"
+#include "ota/hal_posix/file_sink.hpp"
 #include "ota/log.hpp"
-#include "ota/paho_channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include "ota/digest.hpp"
 #include "ota/firmware_sink.hpp"
-#include "ota/flash.hpp"
+#include "ota/flash_device.hpp"
 #include "ota/protocol.hpp"
 #include "ota/status.hpp"
 

@@ -9,7 +9,7 @@
 // destroyed, `live_client` is cleared under the state mutex and the callbacks already running are
 // waited for; a callback that starts later sees no client and returns at once. This keeps paho's
 // threads from touching a client (or this object) that is being torn down.
-#include "ota/paho_channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 
 #include <mqtt/async_client.h>
 #include <netdb.h>

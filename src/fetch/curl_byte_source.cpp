@@ -13,7 +13,7 @@
 // them; after that only the caller thread reads them, so they need no lock of their own. The
 // ring bytes themselves are copied outside the lock: the writer only touches the free region and
 // the reader only the filled one.
-#include "ota/curl_byte_source.hpp"
+#include "ota/curl/curl_byte_source.hpp"
 
 #include <curl/curl.h>
 

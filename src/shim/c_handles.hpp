@@ -8,9 +8,9 @@
 #include <string_view>
 
 #include "ota/byte_source.hpp"
+#include "ota/c_api/iot_export_ota.h"
 #include "ota/channel.hpp"
 #include "ota/client.hpp"
-#include "ota/iot_export_ota.h"
 #include "ota/status.hpp"
 
 namespace ota::shim {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "ota/auth.hpp"
-#include "ota/iot_export_ota.h"
+#include "ota/c_api/iot_export_ota.h"
 #include "ota/log.hpp"
 
 // The C header spells the triple's limits as #defines for C callers; auth.hpp is their source.

@@ -1,14 +1,14 @@
 // IOT_OTA_*: an OtaClient on an MQTT handle's channel and a byte source from the transport
 // factory (ota/c_api_seams.hpp), CurlByteSource by default. IOT_OTA_Ioctl is in ota_ioctl.cpp.
 // Every entry point catches everything: no exception crosses into C.
-#include "ota/iot_export_ota.h"
+#include "ota/c_api/iot_export_ota.h"
 
 #include <algorithm>
 #include <chrono>
 #include <climits>
 #include <memory>
 
-#include "ota/c_api_seams.hpp"
+#include "ota/c_api/c_api_seams.hpp"
 #include "ota/client.hpp"
 #include "ota/log.hpp"
 #include "shim/c_handles.hpp"

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "ota/auth.hpp"
-#include "ota/c_api_seams.hpp"
+#include "ota/c_api/c_api_seams.hpp"
+#include "ota/c_api/iot_export_linkkit.h"
 #include "ota/fota_agent.hpp"
-#include "ota/iot_export_linkkit.h"
 #include "ota/log.hpp"
 #include "ota/protocol.hpp"
 #include "shim/persistence_hook_sink.hpp"

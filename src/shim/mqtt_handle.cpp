@@ -4,8 +4,8 @@
 #include <chrono>
 #include <memory>
 
-#include "ota/c_api_seams.hpp"
-#include "ota/iot_export_ota.h"
+#include "ota/c_api/c_api_seams.hpp"
+#include "ota/c_api/iot_export_ota.h"
 #include "ota/log.hpp"
 #include "shim/c_handles.hpp"
 

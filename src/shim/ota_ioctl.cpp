@@ -5,8 +5,8 @@
 #include <limits>
 #include <string_view>
 
+#include "ota/c_api/iot_export_ota.h"
 #include "ota/client.hpp"
-#include "ota/iot_export_ota.h"
 #include "ota/log.hpp"
 #include "shim/c_handles.hpp"
 

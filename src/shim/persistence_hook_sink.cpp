@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <string>
 
-#include "ota/iot_export_linkkit.h"
+#include "ota/c_api/iot_export_linkkit.h"
 #include "ota/log.hpp"
 
 namespace ota::shim {

@@ -3,9 +3,9 @@
 #include <mutex>
 #include <utility>
 
-#include "ota/c_api_seams.hpp"
-#include "ota/curl_byte_source.hpp"
-#include "ota/paho_channel.hpp"
+#include "ota/c_api/c_api_seams.hpp"
+#include "ota/curl/curl_byte_source.hpp"
+#include "ota/paho/paho_channel.hpp"
 
 namespace ota::c_api {
 namespace {

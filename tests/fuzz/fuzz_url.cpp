@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "ota/curl_byte_source.hpp"
+#include "ota/curl/curl_byte_source.hpp"
 #include "ota/log.hpp"
 #include "ota/protocol.hpp"
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "lab.hpp"
-#include "ota/curl_byte_source.hpp"
+#include "ota/curl/curl_byte_source.hpp"
 #include "ota/log.hpp"
 
 namespace ota {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "lab.hpp"
-#include "ota/paho_channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 #include "ota/protocol.hpp"
 
 namespace ota::test {

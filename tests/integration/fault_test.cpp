@@ -17,7 +17,7 @@
 #include "fault_proxy.hpp"
 #include "lab.hpp"
 #include "ota/client.hpp"
-#include "ota/curl_byte_source.hpp"
+#include "ota/curl/curl_byte_source.hpp"
 #include "ota/digest.hpp"
 #include "ota/protocol.hpp"
 #include "scripted_http_server.hpp"

@@ -1,7 +1,7 @@
 // PahoChannel against the lab's real mosquitto (TLS + password file + ACL): connecting, the
 // clear errors of a failed connect, delivery on the caller's thread, ACLs, QoS 0/1, the inbox
 // bound, and reconnecting by itself after the broker went away (on a private broker).
-#include "ota/paho_channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "ota/c_api/ota_flash.h"
 #include "ota/client.hpp"
-#include "ota/ota_flash.h"
 #include "ota/protocol.hpp"
 #include "support/fake_broker.hpp"
 #include "support/scripted_source.hpp"

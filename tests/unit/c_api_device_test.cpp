@@ -8,8 +8,8 @@
 
 #include "c_api_fakes.hpp"
 #include "ota/auth.hpp"
-#include "ota/iot_export_linkkit.h"
-#include "ota/iot_export_ota.h"
+#include "ota/c_api/iot_export_linkkit.h"
+#include "ota/c_api/iot_export_ota.h"
 #include "ota/protocol.hpp"
 
 namespace {

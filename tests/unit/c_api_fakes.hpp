@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "ota/c_api_seams.hpp"
+#include "ota/c_api/c_api_seams.hpp"
 #include "support/fake_broker.hpp"
 #include "support/scripted_source.hpp"
 

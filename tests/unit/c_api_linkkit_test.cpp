@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "c_api_fakes.hpp"
+#include "ota/c_api/iot_export_linkkit.h"
 #include "ota/digest.hpp"
-#include "ota/iot_export_linkkit.h"
 #include "ota/protocol.hpp"
 
 namespace {

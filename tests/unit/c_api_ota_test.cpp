@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "c_api_fakes.hpp"
+#include "ota/c_api/iot_export_linkkit.h"
+#include "ota/c_api/iot_export_ota.h"
+#include "ota/c_api/ota_flash.h"
+#include "ota/c_api/ota_persistence.h"
 #include "ota/digest.hpp"
-#include "ota/iot_export_linkkit.h"
-#include "ota/iot_export_ota.h"
-#include "ota/ota_flash.h"
-#include "ota/ota_persistence.h"
 #include "ota/protocol.hpp"
 
 extern "C" std::size_t ota_c_sizeof(int which);

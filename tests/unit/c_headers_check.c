@@ -1,10 +1,10 @@
 /* Compiled as C99 into the C interface's unit test: proves that every public C header is plain C
  * (a C++ construct outside `#ifdef __cplusplus` fails this build) and lets the test compare the
  * struct layouts the C compiler sees with those of the C++ side. */
-#include "ota/iot_export_linkkit.h"
-#include "ota/iot_export_ota.h"
-#include "ota/ota_flash.h"
-#include "ota/ota_persistence.h"
+#include "ota/c_api/iot_export_linkkit.h"
+#include "ota/c_api/iot_export_ota.h"
+#include "ota/c_api/ota_flash.h"
+#include "ota/c_api/ota_persistence.h"
 
 size_t ota_c_sizeof(int which);
 

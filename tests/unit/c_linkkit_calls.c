@@ -1,6 +1,6 @@
 /* Calls a C application may make but C++ cannot express without undefined behaviour: enum
  * arguments outside the enumerators (in C they are plain ints). */
-#include "ota/iot_export_linkkit.h"
+#include "ota/c_api/iot_export_linkkit.h"
 
 int ota_c_open_device_type(int dev_type, iotx_linkkit_dev_meta_info_t* meta);
 int ota_c_query_message_type(int devid, int msg_type);

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "ota/c_sink_adapter.hpp"
+#include "ota/c_api/c_sink_adapter.hpp"
 #include "ota/log.hpp"
 #include "ota/status.hpp"
 

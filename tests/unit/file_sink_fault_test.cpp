@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "ota/file_sink.hpp"
+#include "ota/hal_posix/file_sink.hpp"
 #include "ota/log.hpp"
 #include "ota/status.hpp"
 

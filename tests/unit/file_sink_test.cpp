@@ -1,5 +1,5 @@
 // FileSink against the real file system: every test runs in its own fresh temporary directory.
-#include "ota/file_sink.hpp"
+#include "ota/hal_posix/file_sink.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ota/flash_c_adapter.hpp"
+#include "ota/c_api/flash_c_adapter.hpp"
 
 namespace {
 

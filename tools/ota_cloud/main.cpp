@@ -35,7 +35,7 @@
 
 #include "ota/digest.hpp"
 #include "ota/log.hpp"
-#include "ota/paho_channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 #include "ota/protocol.hpp"
 #include "ota/signature.hpp"
 

@@ -7,7 +7,7 @@
 //   any other negative    -> storage_failed
 //   any positive value    -> storage_failed (the header defines success as exactly 0; a positive
 //                            value is a HAL bug, so it is logged rather than taken as success)
-#include "ota/c_sink_adapter.hpp"
+#include "ota/c_api/c_sink_adapter.hpp"
 
 #include <new>
 #include <string>

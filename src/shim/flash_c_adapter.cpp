@@ -5,7 +5,7 @@
 // driver only sees requests that fit its geometry. Any non-zero hook result is storage_failed
 // (the header defines success as exactly 0). No exception crosses into C: the entry points catch
 // everything and return OTA_FLASH_ERR_IO.
-#include "ota/flash_c_adapter.hpp"
+#include "ota/c_api/flash_c_adapter.hpp"
 
 #include <cstdio>
 #include <cstring>

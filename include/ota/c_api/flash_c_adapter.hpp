@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "ota/flash.hpp"
-#include "ota/ota_flash.h"
+#include "ota/c_api/ota_flash.h"
+#include "ota/flash_device.hpp"
 
 namespace ota {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <utility>
 
-#include "ab_boot_record.hpp"
+#include "flash/ab_boot_record.hpp"
 #include "ota/ab_slots.hpp"
 #include "ota/log.hpp"
 

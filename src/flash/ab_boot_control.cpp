@@ -5,8 +5,8 @@
 #include <cstring>
 #include <utility>
 
-#include "ab_boot_record.hpp"
 #include "common/endian.hpp"
+#include "flash/ab_boot_record.hpp"
 #include "ota/ab_slots.hpp"
 #include "ota/log.hpp"
 

@@ -10,7 +10,7 @@
 //
 // This file holds the codec (encode/decode, CRC) and the layout rules; AbBootControl lives in
 // ab_boot_control.cpp and SlotSink in slot_sink.cpp.
-#include "ab_boot_record.hpp"
+#include "flash/ab_boot_record.hpp"
 
 #include <cstring>
 #include <utility>

@@ -1,9 +1,11 @@
-// FlashDevice's argument checks and SimulatedFlash, the NOR simulator.
+// SimulatedFlash, the NOR simulator (ota::hal_posix).
 //
 // SimulatedFlash keeps the whole content in memory and, when file-backed, writes every change
 // through to the file with pwrite(2) (no fsync: the simulator models power cuts itself, and a
 // killed process still leaves its writes in the page cache). The erase counters live in a
 // trailer after the data so wear survives across runs.
+#include "ota/hal_posix/simulated_flash.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,7 +17,6 @@
 #include <system_error>
 
 #include "common/endian.hpp"
-#include "ota/flash.hpp"
 #include "ota/log.hpp"
 #include "posix_io.hpp"
 
@@ -26,10 +27,6 @@ namespace {
 constexpr char kFileMagic[8] = {'O', 'T', 'A', 'S', 'I', 'M', 'F', 'L'};
 constexpr std::uint32_t kFileFormat = 1;
 constexpr std::size_t kTrailerHeader = 32;
-
-bool range_ok(std::uint64_t offset, std::uint64_t len, std::uint64_t size) noexcept {
-    return offset <= size && len <= size - offset;
-}
 
 std::string errno_text(int err) {
     if (err == detail::kEndOfFile) return "unexpected end of file";
@@ -53,25 +50,6 @@ std::uint32_t next_random(std::uint32_t& state) noexcept {
 
 }  // namespace
 
-Error validate_geometry(const FlashGeometry& g) {
-    if (g.size == 0 || g.sector_size == 0 || g.write_align == 0) {
-        return {Status::invalid_argument,
-                "flash geometry: size, sector size and write unit must be "
-                "non-zero"};
-    }
-    if (g.size % g.sector_size != 0) {
-        return {Status::invalid_argument, "flash geometry: size " + std::to_string(g.size) +
-                                              " is not a multiple of the sector size " +
-                                              std::to_string(g.sector_size)};
-    }
-    if (g.sector_size % g.write_align != 0) {
-        return {Status::invalid_argument,
-                "flash geometry: sector size " + std::to_string(g.sector_size) +
-                    " is not a multiple of the write unit " + std::to_string(g.write_align)};
-    }
-    return {};
-}
-
 const char* to_string(TearMode mode) noexcept {
     switch (mode) {
         case TearMode::none:
@@ -84,30 +62,6 @@ const char* to_string(TearMode mode) noexcept {
             return "all but last";
     }
     return "unknown";
-}
-
-Status FlashDevice::read(std::uint64_t offset, std::uint8_t* out, std::size_t len) {
-    if (out == nullptr && len > 0) return Status::invalid_argument;
-    if (!range_ok(offset, len, size())) return Status::invalid_argument;
-    if (len == 0) return Status::ok;
-    return do_read(offset, out, len);
-}
-
-Status FlashDevice::erase(std::uint64_t offset, std::uint64_t len) {
-    const std::uint32_t sector = sector_size();
-    if (offset % sector != 0 || len % sector != 0) return Status::invalid_argument;
-    if (!range_ok(offset, len, size())) return Status::invalid_argument;
-    if (len == 0) return Status::ok;
-    return do_erase(offset, len);
-}
-
-Status FlashDevice::program(std::uint64_t offset, const std::uint8_t* data, std::size_t len) {
-    const std::uint32_t align = write_align();
-    if (data == nullptr && len > 0) return Status::invalid_argument;
-    if (offset % align != 0 || len % align != 0) return Status::invalid_argument;
-    if (!range_ok(offset, len, size())) return Status::invalid_argument;
-    if (len == 0) return Status::ok;
-    return do_program(offset, data, len);
 }
 
 SimulatedFlash::SimulatedFlash(const SimulatedFlashOptions& options)

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "ota/c_api/ota_persistence.h"
 #include "ota/firmware_sink.hpp"
-#include "ota/ota_persistence.h"
 
 namespace ota {
 

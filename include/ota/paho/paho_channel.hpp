@@ -1,0 +1,80 @@
+// The production MQTT channel, built on Eclipse Paho MQTT C++ (async_client).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+#include "ota/channel.hpp"
+#include "ota/options.hpp"
+#include "ota/status.hpp"
+
+namespace ota {
+
+/// An MqttChannel over a real broker: MQTT 3.1.1 over TLS ("ssl://host:port") or, when
+/// MqttOptions::use_tls is off, plain TCP ("tcp://host:port").
+///
+/// TLS: the broker's certificate chain is verified against MqttOptions::ca_file, or against
+/// OpenSSL's default trust store (the system CA bundle; OpenSSL honours SSL_CERT_FILE and
+/// SSL_CERT_DIR) when ca_file is empty, and the certificate must name the host that was dialled.
+/// MqttOptions::insecure_skip_verify turns both checks off and logs a warning.
+///
+/// Reconnects: after the first successful connect() the channel reconnects by itself for as long
+/// as it exists, with a delay that starts at MqttOptions::reconnect_min and doubles up to
+/// MqttOptions::reconnect_max. Paho counts these delays (and the connect timeout it applies to
+/// each attempt) in whole seconds, so they are rounded up to at least one second, and it checks for
+/// a due attempt only about once a second, so attempts come a second or two later than configured
+/// (with 1 s settings: about every 3 s). A first connect() that fails is not retried. After every
+/// (re)connect the remembered subscriptions are restored first and only once the broker has
+/// answered every SUBSCRIBE is on_connected() queued, so a listener that announces the firmware
+/// version from on_connected() does so with its downlink topics already in place.
+///
+/// Several channels in one process: paho's C library (1.3.12, Debian 12) serves all clients of a
+/// process from one receive thread, which notices a new socket only once its current poll (up to
+/// a second) returns. The first channel connects in tens of milliseconds; each further one, while
+/// another is connected, takes about two seconds (measured on loopback: 0.16 s, then 2.15 s).
+/// This is eclipse-paho/paho.mqtt.c issue 1430 (fixed upstream by pull request 1642); a process
+/// with one connection (a device, ota_cloud) is not affected.
+///
+/// Threading: paho's threads only queue events (at most MqttOptions::max_queued_messages
+/// messages; further ones are dropped and logged); listeners run inside yield() on the caller's
+/// thread and may publish or subscribe from there. publish() with QoS 1 and subscribe() block the
+/// caller until the broker acknowledges (PUBACK within 5 s, SUBACK within 10 s). No method throws.
+class PahoChannel final : public MqttChannel {
+  public:
+    /// A channel with the given options; nothing happens on the network until connect().
+    explicit PahoChannel(MqttOptions options);
+    /// Disconnects (see disconnect()).
+    ~PahoChannel() override;
+    PahoChannel(const PahoChannel&) = delete;
+    PahoChannel& operator=(const PahoChannel&) = delete;
+    PahoChannel(PahoChannel&&) = delete;
+    PahoChannel& operator=(PahoChannel&&) = delete;
+
+    /// Checks the options, then connects and waits at most MqttOptions::connect_timeout for the
+    /// broker to accept. Errors: invalid_argument for bad options (the detail names the field) and
+    /// for a broker that refuses the credentials or the client id; not_connected when the broker
+    /// cannot be reached or its certificate does not verify; timeout when it does not answer in
+    /// time; invalid_state when already connected (call disconnect() first). The detail never
+    /// contains the password. On failure nothing keeps running in the background.
+    [[nodiscard]] Error connect();
+
+    /// Disconnects gracefully (bounded to about two seconds) and stops reconnecting. Events
+    /// already queued stay deliverable by yield(); no on_connection_lost is queued for it.
+    /// Subscriptions stay remembered and are restored by the next connect().
+    void disconnect() noexcept;
+
+    [[nodiscard]] Status publish(std::string_view topic, std::string_view payload,
+                                 int qos) override;
+    [[nodiscard]] Status subscribe(std::string_view topic_filter, int qos) override;
+    void add_listener(ChannelListener& listener) override;
+    void remove_listener(ChannelListener& listener) noexcept override;
+    [[nodiscard]] bool is_connected() const noexcept override;
+    [[nodiscard]] Status yield(std::chrono::milliseconds timeout) override;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ota

@@ -2,6 +2,7 @@
 // (every transition), verification and fall-back, SlotSink's contract, the OtaClient flow, and
 // the C entry points.
 #include "ota/ab_slots.hpp"
+#include "ota/hal_posix/simulated_flash.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,33 @@
 // OtaClient::Impl, the fetch path: starting a download (fresh or crash-resumed), its attempts and
-// retries, the end of the body, and the verdict on the image (see ota_client.cpp for the
-// decisions behind it). The parts do the work and return outcomes; this file decides what each
-// outcome means for the job (report, retry, drop).
+// retries, the end of the body, and the verdict on the image. The parts do the work and return
+// outcomes; the steps below turn each outcome into an event, and the actions the transition
+// table names (act_*) decide what it means for the job (report, retry, drop).
+//
+// Decisions worth knowing when reading this file:
+//  - The end of the body is awaited inside the fetch_yield() call that delivered the last byte:
+//    one extra read() (waiting up to ClientOptions::end_of_body_wait) goes into a small scratch
+//    buffer, so the returned bytes stay intact in the caller's buffer. If the source returns early
+//    without an answer, the following fetch_yield() calls keep reading (into the caller's buffer,
+//    returning 0) until the deadline; a body that has not ended by then fails the download (-2,
+//    Status::timeout): exactly `size` bytes cannot be confirmed.
+//  - Failures in the download path are either transient or permanent (RetryPolicy in
+//    options.hpp). A transient one (transport error, timeout, stall, short body, HTTP 408/429/
+//    5xx) closes the source and schedules another attempt after a backoff; fetch_yield() keeps
+//    returning "nothing yet" meanwhile, waiting at most its timeout inside the channel's yield()
+//    so that MQTT traffic is still served. The next attempt asks for `Range: bytes=<fetched>-`
+//    and continues the same digest. A 200 to that request means the server ignored the Range:
+//    with a sink the download restarts at byte 0 (fresh digest, sink begun again); without one
+//    the application already stored the first bytes itself, so they are skipped in the new body
+//    instead of being handed out twice. A permanent failure (or running out of attempts or time)
+//    is reported (-2 / -4) once, the sink's partial image is dropped, the source closed and the
+//    job forgotten (state INITED). A digest mismatch keeps the state FETCHED (the result is
+//    cached) until reset() or a new push.
+//  - Crash resume: with a sink that keeps resume records, the client periodically flushes the
+//    sink and saves the job's identity with the flushed byte count (resume_record.hpp). When the
+//    same job starts again, the stored bytes are re-hashed through the sink (in the caller's
+//    buffer, a bounded amount per fetch_yield) and the download continues from there.
+//  - The fetch hot path touches only preallocated state: no string is built and no std::function
+//    copied per chunk; progress messages are composed only when the throttle lets one through.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -9,17 +35,15 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "core/client_impl.hpp"
 #include "core/lazy_log.hpp"
 #include "ota/log.hpp"
 
-namespace ota {
+namespace ota::detail {
 
 namespace {
-
-using detail::AttemptOutcome;
-using detail::log_lazy;
 
 /// Whole percent of `done` out of `total` without overflowing 64 bits (0 when total is 0).
 int percent_of(std::uint64_t done, std::uint64_t total) noexcept {
@@ -32,10 +56,14 @@ int percent_of(std::uint64_t done, std::uint64_t total) noexcept {
 
 }  // namespace
 
-FetchResult OtaClient::Impl::fetch_yield(std::uint8_t* buf, std::size_t len,
-                                         std::chrono::milliseconds timeout) {
+// ---- fetch_yield and check_firmware -----------------------------------------------------------
+
+FetchResult ClientMachine::fetch_yield(std::uint8_t* buf, std::size_t len,
+                                       std::chrono::milliseconds timeout) {
+    const Running running(running_);
     // Queued pushes, replies and reconnects first; the channel does not allocate when idle.
     (void)channel_.yield(std::chrono::milliseconds(0));
+    apply_queued_events();
     if (reporter_.queued() > 0) reporter_.flush();
     if (state_ != OtaState::pushed && state_ != OtaState::fetching) {
         last_error_ = {Status::invalid_state,
@@ -46,83 +74,111 @@ FetchResult OtaClient::Impl::fetch_yield(std::uint8_t* buf, std::size_t len,
         last_error_ = {Status::invalid_argument, "fetch_yield() needs a non-empty buffer"};
         return {Status::invalid_argument, 0};
     }
+    delivered_ = 0;
     if (state_ == OtaState::pushed) {
-        if (!start_download()) return {last_error_.status, 0};
+        dispatch(Event::fetch);
+        if (state_ != OtaState::fetching) return fetch_result();
     }
     switch (phase_) {
         case Phase::rehash:
-            return rehash_step(buf, len, timeout);
+            rehash_step(buf, len, timeout);
+            break;
         case Phase::backoff:
-            return backoff_step(buf, len, timeout);
+            backoff_step(buf, len, timeout);
+            break;
         case Phase::idle:
             // Only reachable when a failure already dropped the job.
             return {last_error_.ok() ? Status::internal : last_error_.status, 0};
         case Phase::streaming:
+            if (attempt_.awaiting_end()) {
+                await_end(buf, len);
+            } else {
+                stream_step(buf, len, timeout);
+            }
             break;
     }
-    if (attempt_.awaiting_end()) return {await_end(buf, len), 0};
-    return stream_step(buf, len, timeout);
+    drain();
+    return fetch_result();
 }
 
-Error OtaClient::Impl::check_firmware(bool& valid) {
+FetchResult ClientMachine::fetch_result() const noexcept {
+    // A failure drops the job: the call that saw it returns it, without the bytes.
+    if (state_ == OtaState::inited) return {last_error_.status, 0};
+    return {Status::ok, delivered_};
+}
+
+Error ClientMachine::check_firmware(bool& valid) {
     if (state_ != OtaState::fetched) {
         valid = false;
         return {Status::invalid_state,
                 std::string("check_firmware() called in state ") + to_string(state_)};
     }
-    if (check_) {
-        valid = check_->valid;
-        return check_->error;
-    }
-    CheckResult result;
-    detail::Verdict v = verifier_.verdict(target().digest, options_.signature, job_->ext_data_json);
-    if (v.kind == detail::Verdict::Kind::valid) {
-        result.valid = true;
-        if (sink_ != nullptr && sink_active_) {
-            const Status cs = sink_->commit();
-            if (cs != Status::ok) {
-                const std::string desc =
-                    std::string("storage failed: committing the image failed: ") + to_string(cs);
-                (void)report_own(kStepBurnFailed, desc);
-                abort_sink();
-                result.valid = false;
-                result.error = {Status::storage_failed, desc};
-                last_error_ = result.error;
-            } else {
-                sink_active_ = false;
-                journal_.close(*sink_);
+    if (!check_) dispatch(Event::verdict);
+    valid = check_ && check_->valid;
+    return check_ ? check_->error : Error{Status::internal};
+}
+
+bool ClientMachine::act_verify() {
+    if (!check_) {
+        CheckResult result;
+        Verdict v = verifier_.verdict(target().digest, options_.signature, job_->ext_data_json);
+        if (v.kind == Verdict::Kind::valid) {
+            result.valid = true;
+            if (sink_ != nullptr && sink_active_) {
+                const Status cs = sink_->commit();
+                if (cs != Status::ok) {
+                    const std::string desc =
+                        std::string("storage failed: committing the image failed: ") +
+                        to_string(cs);
+                    (void)report_own(kStepBurnFailed, desc);
+                    abort_sink();
+                    result.valid = false;
+                    result.error = {Status::storage_failed, desc};
+                    last_error_ = result.error;
+                } else {
+                    sink_active_ = false;
+                    journal_.close(*sink_);
+                }
             }
+        } else {
+            // A mismatch or a refused signature: valid is false and the call itself succeeds;
+            // a digest that could not be computed fails the call too.
+            if (v.kind != Verdict::Kind::digest_error) log(LogLevel::error, v.error.detail);
+            (void)report_own(kStepCheckFailed, v.error.detail);
+            abort_sink();
+            if (v.kind == Verdict::Kind::digest_error) result.error = v.error;
+            last_error_ = std::move(v.error);
         }
-    } else {
-        // A mismatch or a refused signature: valid is false and the call itself succeeds;
-        // a digest that could not be computed fails the call too.
-        if (v.kind != detail::Verdict::Kind::digest_error) log(LogLevel::error, v.error.detail);
-        (void)report_own(kStepCheckFailed, v.error.detail);
-        abort_sink();
-        if (v.kind == detail::Verdict::Kind::digest_error) result.error = v.error;
-        last_error_ = std::move(v.error);
+        check_ = result;
     }
-    check_ = result;
-    valid = result.valid;
-    return result.error;
+    if (!multi_file()) return true;
+    if (!check_->valid) {
+        // The job fails once: the -3/-4 above was its failure report.
+        fail(last_error_.status, kStepCheckFailed, last_error_.detail);
+        return true;
+    }
+    done_bytes_ += target().size;
+    if (file_index_ + 1 == targets_.size()) {
+        fetched_ = 0;  // fetched_size() = done_bytes_ = the whole job
+        if (options_.auto_progress) (void)report_own(kStepMax, {});
+        return true;
+    }
+    ++file_index_;
+    // The next file starts at 0: fetched_size() must not count the file just committed twice
+    // (done_bytes_ already holds it) while the next one has not started.
+    clear_download_progress();
+    return false;
 }
 
-void OtaClient::Impl::auto_progress() {
-    // Capped at 99: 100 is reported when the end of the body has been confirmed.
-    const int percent = std::min(percent_of(done_bytes_ + fetched_, job_->size), 99);
-    if (percent <= 0) return;  // 0 went out when the download started
-    if (!reporter_.would_send(percent)) return;
-    (void)report_own(percent, {});
-}
+// ---- starting a download ----------------------------------------------------------------------
 
-bool OtaClient::Impl::start_download() {
-    const detail::DownloadTarget& t = target();
+bool ClientMachine::act_start_download() {
+    const DownloadTarget& t = target();
     clear_download_progress();
     if (const Status s = verifier_.start(t.digest.algorithm,
                                          options_.signature.needs_digest(job_->ext_data_json));
         s != Status::ok) {
-        (void)fail(s, kStepGeneralFailed,
-                   std::string("starting the digest failed: ") + to_string(s));
+        fail(s, kStepGeneralFailed, std::string("starting the digest failed: ") + to_string(s));
         return false;
     }
     const auto now = clock_.now();
@@ -131,30 +187,29 @@ bool OtaClient::Impl::start_download() {
     if (multi_file()) {
         sink_ = file_sink_provider_(job_->files[t.index], t.index, targets_.size());
         if (sink_ == nullptr) {
-            (void)fail(Status::storage_failed, kStepBurnFailed,
-                       "storage failed: no sink for file " + std::to_string(t.index + 1) + " of " +
-                           std::to_string(targets_.size()));
+            fail(Status::storage_failed, kStepBurnFailed,
+                 "storage failed: no sink for file " + std::to_string(t.index + 1) + " of " +
+                     std::to_string(targets_.size()));
             return false;
         }
     }
     if (sink_ != nullptr) {
         if (t.size > sink_->capacity()) {
-            (void)fail(Status::storage_full, kStepBurnFailed,
-                       "storage failed: the image of " + std::to_string(t.size) +
-                           " bytes does not fit the storage (capacity " +
-                           std::to_string(sink_->capacity()) + " bytes)");
+            fail(Status::storage_full, kStepBurnFailed,
+                 "storage failed: the image of " + std::to_string(t.size) +
+                     " bytes does not fit the storage (capacity " +
+                     std::to_string(sink_->capacity()) + " bytes)");
             return false;
         }
         sink_active_ = true;  // a refused begin() is aborted too, to leave the sink idle
         const Status s = journal_.open(*sink_, t, job_->version, job_->module, now, resume_from);
         if (s != Status::ok) {
-            (void)fail(s, kStepBurnFailed,
-                       "storage failed: could not begin an image of " + std::to_string(t.size) +
-                           " bytes: " + to_string(s));
+            fail(s, kStepBurnFailed,
+                 "storage failed: could not begin an image of " + std::to_string(t.size) +
+                     " bytes: " + to_string(s));
             return false;
         }
     }
-    state_ = OtaState::fetching;
     log_lazy(LogLevel::info, [&] {
         return "downloading version " + job_->version + " from " + redact_url(t.url) +
                (resume_from > 0 ? " (resuming at byte " + std::to_string(resume_from) + ")"
@@ -167,18 +222,16 @@ bool OtaClient::Impl::start_download() {
         rehashed_ = 0;
         return true;
     }
-    return start_attempt();
+    start_attempt();
+    return true;
 }
 
-bool OtaClient::Impl::start_attempt() {
+void ClientMachine::start_attempt() {
     ++attempts_;
     const AttemptOutcome o = attempt_.open(target().url, fetched_);
-    if (o.kind == AttemptOutcome::Kind::transient) {
-        return transient(o.status, o.why).status == Status::ok;
-    }
-    if (o.kind == AttemptOutcome::Kind::failed) {
-        (void)fail(o.status, kStepFetchFailed, o.why);
-        return false;
+    if (o.kind != AttemptOutcome::Kind::nothing) {
+        apply_outcome(o);
+        return;
     }
     phase_ = Phase::streaming;
     if (attempts_ > 1) {
@@ -187,200 +240,208 @@ bool OtaClient::Impl::start_attempt() {
                    job_->version + " from byte " + std::to_string(fetched_);
         });
     }
-    return true;
 }
 
-FetchResult OtaClient::Impl::stream_step(std::uint8_t* buf, std::size_t len,
-                                         std::chrono::milliseconds timeout) {
-    const std::uint64_t size = target().size;
-    const AttemptOutcome o = attempt_.read(buf, len, timeout, size, sink_ != nullptr);
+void ClientMachine::apply_outcome(const AttemptOutcome& o) {
     switch (o.kind) {
         case AttemptOutcome::Kind::nothing:
-            return {};
+            return;
         case AttemptOutcome::Kind::transient:
-            return transient(o.status, o.why, o.retry_after);
+            interrupt(Event::transient_failure, o.status, o.why, o.retry_after);
+            break;
+        case AttemptOutcome::Kind::stall:
+            interrupt(Event::stall, o.status, o.why);
+            break;
         case AttemptOutcome::Kind::failed:
-            return fail(o.status, kStepFetchFailed, o.why);
+            fail(o.status, kStepFetchFailed, o.why);
+            break;
         case AttemptOutcome::Kind::data:
+            raise(o.bytes == 0 && o.end_of_body && attempt_.awaiting_end() ? Event::end_of_body
+                                                                           : Event::bytes_read);
             break;
     }
-    if (o.restart_from_zero) {
-        if (auto r = restart_from_zero()) return *r;
-    }
-    const std::size_t got = o.bytes;
+}
+
+void ClientMachine::drain() {
+    if (const auto e = std::exchange(follow_up_, std::nullopt)) dispatch(*e);
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+void ClientMachine::stream_step(std::uint8_t* buf, std::size_t len,
+                                std::chrono::milliseconds timeout) {
+    read_ = attempt_.read(buf, len, timeout, target().size, sink_ != nullptr);
+    read_buf_ = buf;
+    apply_outcome(read_);
+}
+
+bool ClientMachine::act_store_bytes() {
+    const std::uint64_t size = target().size;
+    std::uint8_t* buf = read_buf_;
+    if (read_.restart_from_zero && !restart_from_zero()) return true;
+    const std::size_t got = read_.bytes;
     if (got == 0) {  // end of body before `size` bytes: resumable
-        return transient(Status::size_mismatch, short_body_description());
+        interrupt(Event::transient_failure, Status::size_mismatch, short_body_description());
+        return true;
     }
     if (got > size - fetched_) {
-        return fail(Status::size_mismatch, kStepFetchFailed,
-                    "download failed: body longer than announced size of " + std::to_string(size) +
-                        " bytes");
+        fail(Status::size_mismatch, kStepFetchFailed,
+             "download failed: body longer than announced size of " + std::to_string(size) +
+                 " bytes");
+        return true;
     }
     if (const Status s = verifier_.update(buf, got); s != Status::ok) {
-        return fail(s, kStepGeneralFailed, std::string("digest update failed: ") + to_string(s));
+        fail(s, kStepGeneralFailed, std::string("digest update failed: ") + to_string(s));
+        return true;
     }
     if (sink_ != nullptr) {
         if (const Status s = sink_->write(fetched_, buf, got); s != Status::ok) {
-            return fail(s, kStepBurnFailed,
-                        "storage failed: writing " + std::to_string(got) + " bytes at offset " +
-                            std::to_string(fetched_) + " failed: " + to_string(s));
+            fail(s, kStepBurnFailed,
+                 "storage failed: writing " + std::to_string(got) + " bytes at offset " +
+                     std::to_string(fetched_) + " failed: " + to_string(s));
+            return true;
         }
     }
     fetched_ += got;
+    delivered_ = got;
     if (fetched_ == size) {
-        if (o.end_of_body) {
-            if (const Status s = finish_fetch(); s != Status::ok) return {s, 0};
-            return {Status::ok, got};
+        if (read_.end_of_body) {
+            raise(Event::end_of_body);
+            return true;
         }
         attempt_.expect_end(options_.end_of_body_wait);
         // The caller's buffer holds the bytes being returned: probe into the scratch buffer.
-        const Status s = await_end(scratch_.data(), scratch_.size());
-        if (s != Status::ok) return {s, 0};
-        return {Status::ok, got};
+        const AttemptOutcome end = attempt_.read_end(scratch_.data(), scratch_.size(), size);
+        if (end.kind == AttemptOutcome::Kind::failed) fail(end.status, kStepFetchFailed, end.why);
+        if (end.kind == AttemptOutcome::Kind::data) raise(Event::end_of_body);
+        return true;
     }
-    if (o.end_of_body) {
+    if (read_.end_of_body) {
         // These bytes are stored; the rest is asked for again.
-        const FetchResult t = transient(Status::size_mismatch, short_body_description());
-        return t.status == Status::ok ? FetchResult{Status::ok, got} : t;
+        interrupt(Event::transient_failure, Status::size_mismatch, short_body_description());
+        return true;
     }
     if (const Status s = save_record(false); s != Status::ok) {
-        return fail(s, kStepBurnFailed,
-                    std::string("storage failed: flushing the image failed: ") + to_string(s));
+        fail(s, kStepBurnFailed,
+             std::string("storage failed: flushing the image failed: ") + to_string(s));
+        return true;
     }
     if (options_.auto_progress) auto_progress();
-    if (attempt_.stalled()) {
-        const FetchResult t = transient(Status::timeout, attempt_.stall_description());
-        return t.status == Status::ok ? FetchResult{Status::ok, got} : t;
-    }
-    return {Status::ok, got};
+    if (attempt_.stalled()) interrupt(Event::stall, Status::timeout, attempt_.stall_description());
+    return true;
 }
 
-std::string OtaClient::Impl::short_body_description() const {
+void ClientMachine::await_end(std::uint8_t* buf, std::size_t len) {
+    apply_outcome(attempt_.read_end(buf, len, target().size));
+}
+
+std::string ClientMachine::short_body_description() const {
     return "body shorter than announced: got " + std::to_string(fetched_) + " of " +
            std::to_string(target().size) + " bytes";
 }
 
-FetchResult OtaClient::Impl::transient(Status status, const std::string& why,
-                                       std::optional<std::chrono::seconds> retry_after) {
-    attempt_.close();
-    const RetryPolicy& rp = options_.retry;
-    const auto d = schedule_.after_failure(fetched_, clock_.now(), retry_after);
-    if (d.kind == detail::RetryDecision::Kind::out_of_attempts) {
-        std::string desc = "download failed: " + why;
-        if (rp.max_attempts > 1) {
-            desc += " (gave up after " + std::to_string(d.failures_in_row) +
-                    " attempts in a row without progress)";
-        }
-        return fail(status, kStepFetchFailed, std::move(desc));
-    }
-    if (d.kind == detail::RetryDecision::Kind::out_of_time) {
-        return fail(status, kStepFetchFailed,
-                    "download failed: " + why +
-                        " (no time left for another attempt within "
-                        "the total deadline of " +
-                        std::to_string(rp.total_deadline.count()) + " ms)");
-    }
-    // The pause is a good moment to make the progress so far survive a crash.
-    if (const Status s = save_record(true); s != Status::ok) {
-        return fail(s, kStepBurnFailed,
-                    std::string("storage failed: flushing the image failed: ") + to_string(s));
-    }
-    phase_ = Phase::backoff;
-    next_attempt_at_ = d.at;
-    log_lazy(LogLevel::warning, [&] {
-        return "download of version " + job_->version + " interrupted at byte " +
-               std::to_string(fetched_) + " of " + std::to_string(target().size) + ": " + why +
-               "; retrying in " + std::to_string(d.delay.count()) + " ms (" +
-               std::to_string(d.failures_in_row) + " of at most " +
-               std::to_string(rp.max_attempts) + " attempts without progress)";
-    });
-    return {};
-}
-
-FetchResult OtaClient::Impl::backoff_step(std::uint8_t* buf, std::size_t len,
-                                          std::chrono::milliseconds timeout) {
-    timeout = std::max(timeout, std::chrono::milliseconds(0));
-    const auto entered = clock_.now();
-    if (entered < next_attempt_at_) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_attempt_at_ - entered);
-        const auto wait = std::min(left, timeout);
-        if (wait.count() > 0) (void)channel_.yield(wait);
-        if (reporter_.queued() > 0) reporter_.flush();
-        if (state_ != OtaState::fetching || phase_ != Phase::backoff) return {};
-        if (clock_.now() < next_attempt_at_) return {};
-    }
-    if (!start_attempt()) return {last_error_.status, 0};
-    if (phase_ != Phase::streaming) return {};
-    const auto spent = std::chrono::ceil<std::chrono::milliseconds>(clock_.now() - entered);
-    return stream_step(buf, len, std::max(timeout - spent, std::chrono::milliseconds(0)));
-}
-
-std::optional<FetchResult> OtaClient::Impl::restart_from_zero() {
+bool ClientMachine::restart_from_zero() {
     log_lazy(LogLevel::warning, [&] {
         return "the server ignored the Range request for bytes " + std::to_string(fetched_) +
                "- (HTTP 200): restarting version " + job_->version + " from byte 0";
     });
     if (const Status s = verifier_.restart(); s != Status::ok) {
-        return fail(s, kStepGeneralFailed,
-                    std::string("restarting the digest failed: ") + to_string(s));
+        fail(s, kStepGeneralFailed, std::string("restarting the digest failed: ") + to_string(s));
+        return false;
     }
     fetched_ = 0;
     reporter_.restart();
     journal_.restart(*sink_, clock_.now());
     if (const Status s = sink_->begin(target().size); s != Status::ok) {
-        return fail(s, kStepBurnFailed,
-                    "storage failed: could not begin an image of " + std::to_string(target().size) +
-                        " bytes: " + to_string(s));
+        fail(s, kStepBurnFailed,
+             "storage failed: could not begin an image of " + std::to_string(target().size) +
+                 " bytes: " + to_string(s));
+        return false;
     }
-    return std::nullopt;
+    return true;
 }
 
-Status OtaClient::Impl::await_end(std::uint8_t* buf, std::size_t len) {
-    const AttemptOutcome o = attempt_.read_end(buf, len, target().size);
-    if (o.kind == AttemptOutcome::Kind::failed) {
-        return fail(o.status, kStepFetchFailed, o.why).status;
-    }
-    if (o.kind == AttemptOutcome::Kind::data) return finish_fetch();
-    return Status::ok;
-}
-
-Status OtaClient::Impl::finish_fetch() {
+bool ClientMachine::act_finish() {
     attempt_.close();
     phase_ = Phase::idle;
-    state_ = OtaState::fetched;
     log_lazy(LogLevel::info, [&] {
         return "downloaded version " + job_->version + " (" + std::to_string(fetched_) + " bytes" +
                (attempts_ > 1 ? ", " + std::to_string(attempts_) + " attempts" : std::string()) +
                ")";
     });
-    if (multi_file()) return finish_file();
-    if (options_.auto_progress) (void)report_own(kStepMax, {});
-    return Status::ok;
+    if (multi_file()) {
+        raise(Event::verdict);  // verified and committed before the next file starts
+    } else if (options_.auto_progress) {
+        (void)report_own(kStepMax, {});
+    }
+    return true;
 }
 
-Status OtaClient::Impl::finish_file() {
-    bool valid = false;
-    (void)check_firmware(valid);  // reports -3/-4 itself and aborts the file's sink
-    if (!valid) {
-        const Error e = last_error_;
-        return fail(e.status, kStepCheckFailed, e.detail).status;  // not reported twice
+// ---- retries ----------------------------------------------------------------------------------
+
+bool ClientMachine::act_retry() {
+    attempt_.close();
+    const RetryPolicy& rp = options_.retry;
+    const Interruption& in = interruption_;
+    const auto d = schedule_.after_failure(fetched_, clock_.now(), in.retry_after);
+    if (d.kind == RetryDecision::Kind::out_of_attempts) {
+        std::string desc = "download failed: " + in.why;
+        if (rp.max_attempts > 1) {
+            desc += " (gave up after " + std::to_string(d.failures_in_row) +
+                    " attempts in a row without progress)";
+        }
+        fail(in.status, kStepFetchFailed, std::move(desc));
+        return true;
     }
-    done_bytes_ += target().size;
-    if (file_index_ + 1 == targets_.size()) {
-        fetched_ = 0;  // fetched_size() = done_bytes_ = the whole job
-        if (options_.auto_progress) (void)report_own(kStepMax, {});
-        return Status::ok;
+    if (d.kind == RetryDecision::Kind::out_of_time) {
+        fail(in.status, kStepFetchFailed,
+             "download failed: " + in.why +
+                 " (no time left for another attempt within the total deadline of " +
+                 std::to_string(rp.total_deadline.count()) + " ms)");
+        return true;
     }
-    ++file_index_;
-    // The next file starts at 0: fetched_size() must not count the file just committed twice
-    // (done_bytes_ already holds it) while the next one has not started.
-    clear_download_progress();
-    state_ = OtaState::pushed;
-    return Status::ok;
+    // The pause is a good moment to make the progress so far survive a crash.
+    if (const Status s = save_record(true); s != Status::ok) {
+        fail(s, kStepBurnFailed,
+             std::string("storage failed: flushing the image failed: ") + to_string(s));
+        return true;
+    }
+    phase_ = Phase::backoff;
+    next_attempt_at_ = d.at;
+    log_lazy(LogLevel::warning, [&] {
+        return "download of version " + job_->version + " interrupted at byte " +
+               std::to_string(fetched_) + " of " + std::to_string(target().size) + ": " + in.why +
+               "; retrying in " + std::to_string(d.delay.count()) + " ms (" +
+               std::to_string(d.failures_in_row) + " of at most " +
+               std::to_string(rp.max_attempts) + " attempts without progress)";
+    });
+    return true;
 }
 
-FetchResult OtaClient::Impl::rehash_step(std::uint8_t* buf, std::size_t len,
-                                         std::chrono::milliseconds timeout) {
+void ClientMachine::backoff_step(std::uint8_t* buf, std::size_t len,
+                                 std::chrono::milliseconds timeout) {
+    timeout = std::max(timeout, std::chrono::milliseconds(0));
+    const auto entered = clock_.now();
+    if (entered < next_attempt_at_) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_attempt_at_ - entered);
+        const auto wait = std::min(left, timeout);
+        if (wait.count() > 0) {
+            (void)channel_.yield(wait);
+            apply_queued_events();  // none of them can end a download (FETCHING)
+        }
+        if (reporter_.queued() > 0) reporter_.flush();
+        if (clock_.now() < next_attempt_at_) return;
+    }
+    start_attempt();
+    if (follow_up_) return;  // the attempt could not start
+    const auto spent = std::chrono::ceil<std::chrono::milliseconds>(clock_.now() - entered);
+    stream_step(buf, len, std::max(timeout - spent, std::chrono::milliseconds(0)));
+}
+
+// ---- crash resume -----------------------------------------------------------------------------
+
+void ClientMachine::rehash_step(std::uint8_t* buf, std::size_t len,
+                                std::chrono::milliseconds timeout) {
     const auto deadline = clock_.now() + timeout;
     while (rehashed_ < rehash_target_) {
         const auto n =
@@ -389,15 +450,15 @@ FetchResult OtaClient::Impl::rehash_step(std::uint8_t* buf, std::size_t len,
             log(LogLevel::warning, "cannot read back the partial image of version " +
                                        job_->version + " at byte " + std::to_string(rehashed_) +
                                        ": " + to_string(s) + "; starting from byte 0");
-            if (auto r = discard_resumed()) return *r;
+            if (!discard_resumed()) return;
             break;
         }
         if (const Status s = verifier_.update(buf, n); s != Status::ok) {
-            return fail(s, kStepGeneralFailed,
-                        std::string("digest update failed: ") + to_string(s));
+            fail(s, kStepGeneralFailed, std::string("digest update failed: ") + to_string(s));
+            return;
         }
         rehashed_ += n;
-        if (rehashed_ < rehash_target_ && clock_.now() >= deadline) return {};
+        if (rehashed_ < rehash_target_ && clock_.now() >= deadline) return;
     }
     fetched_ = rehashed_;
     schedule_.set_baseline(fetched_);
@@ -409,33 +470,41 @@ FetchResult OtaClient::Impl::rehash_step(std::uint8_t* buf, std::size_t len,
     }
     if (fetched_ == target().size) {  // everything was already stored
         phase_ = Phase::idle;
-        if (const Status s = finish_fetch(); s != Status::ok) return {s, 0};
-        return {};
+        raise(Event::end_of_body);
+        return;
     }
     if (options_.auto_progress) auto_progress();
-    if (!start_attempt()) return {last_error_.status, 0};
-    return {};
+    start_attempt();
 }
 
-std::optional<FetchResult> OtaClient::Impl::discard_resumed() {
+bool ClientMachine::discard_resumed() {
     rehashed_ = 0;
     rehash_target_ = 0;
     journal_.discard(*sink_);
     if (const Status s = verifier_.restart(); s != Status::ok) {
-        return fail(s, kStepGeneralFailed,
-                    std::string("restarting the digest failed: ") + to_string(s));
+        fail(s, kStepGeneralFailed, std::string("restarting the digest failed: ") + to_string(s));
+        return false;
     }
     if (const Status s = sink_->begin(target().size); s != Status::ok) {
-        return fail(s, kStepBurnFailed,
-                    "storage failed: could not begin an image of " + std::to_string(target().size) +
-                        " bytes: " + to_string(s));
+        fail(s, kStepBurnFailed,
+             "storage failed: could not begin an image of " + std::to_string(target().size) +
+                 " bytes: " + to_string(s));
+        return false;
     }
-    return std::nullopt;
+    return true;
 }
 
-Status OtaClient::Impl::save_record(bool force) {
+Status ClientMachine::save_record(bool force) {
     if (sink_ == nullptr) return Status::ok;
     return journal_.save(*sink_, fetched_, clock_.now(), force);
 }
 
-}  // namespace ota
+void ClientMachine::auto_progress() {
+    // Capped at 99: 100 is reported when the end of the body has been confirmed.
+    const int percent = std::min(percent_of(done_bytes_ + fetched_, job_->size), 99);
+    if (percent <= 0) return;  // 0 went out when the download started
+    if (!reporter_.would_send(percent)) return;
+    (void)report_own(percent, {});
+}
+
+}  // namespace ota::detail

@@ -1,14 +1,16 @@
 // OtaClient::Impl: the client's state and the declarations of its operations. Internal: shared by
-// ota_client.cpp (lifecycle, reports, channel events, jobs) and client_download.cpp (the fetch
-// path: attempts, retries, crash resume, verification). The parts it is built from
-// (download_attempt, retry_schedule, resume_journal, image_verifier, progress_reporter,
-// job_admission) return outcomes and never call back into it.
+// ota_client.cpp (lifecycle, reports, channel events, the dispatcher and the job actions) and
+// client_download.cpp (the fetch path: attempts, retries, crash resume, verification). Every state
+// change is a row of the transition table (transitions.hpp) applied by dispatch(). The parts it is
+// built from (download_attempt, retry_schedule, resume_journal, image_verifier,
+// progress_reporter, job_admission) return outcomes and never call back into it.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -21,13 +23,18 @@
 #include "core/progress_reporter.hpp"
 #include "core/resume_journal.hpp"
 #include "core/retry_schedule.hpp"
+#include "core/transitions.hpp"
 #include "ota/client.hpp"
 
-namespace ota {
+namespace ota::detail {
 
-class OtaClient::Impl final : public ChannelListener {
+/// The client behind OtaClient (which forwards to it and keeps exceptions inside the library):
+/// the state, the transition table's actions and the fetch path. Internal; tests drive it through
+/// OtaClient, and the transition test also through dispatch().
+class ClientMachine : public ChannelListener {
   public:
-    Impl(MqttChannel& channel, ByteSource& source, ClientOptions options, const Clock& clock)
+    ClientMachine(MqttChannel& channel, ByteSource& source, ClientOptions options,
+                  const Clock& clock)
         : channel_(channel),
           options_(std::move(options)),
           clock_(clock),
@@ -36,9 +43,9 @@ class OtaClient::Impl final : public ChannelListener {
           schedule_(options_.retry, options_.retry.jitter_seed),
           journal_(options_.resume) {}
 
-    ~Impl() override { deinit(); }
-    Impl(const Impl&) = delete;
-    Impl& operator=(const Impl&) = delete;
+    ~ClientMachine() override { deinit(); }
+    ClientMachine(const ClientMachine&) = delete;
+    ClientMachine& operator=(const ClientMachine&) = delete;
 
     // ---- lifecycle ------------------------------------------------------------------------
 
@@ -102,11 +109,71 @@ class OtaClient::Impl final : public ChannelListener {
 
     // ---- ChannelListener ------------------------------------------------------------------
 
+    /// Queues the event of a push or get_reply (decoded here) for the next apply point.
     void on_message(std::string_view topic, std::string_view payload) override;
 
+    /// Queues the reconnect for the next apply point.
     void on_connected() override;
 
+    /// Applies `event` through the transition table, then the follow-up events the actions
+    /// left, one after another. The only place where the state changes.
+    void dispatch(Event event);
+
   private:
+    /// An event from the channel, waiting for the next apply point.
+    struct QueuedEvent {
+        Event event = Event::push;
+        std::optional<UpgradeJob> job;  ///< push, get_reply
+        std::string message;            ///< malformed: the decoder's message
+        const char* what = "";          ///< malformed: "upgrade push" or "firmware/get reply"
+    };
+
+    /// Why the download failed, for the permanent_failure event.
+    struct Failure {
+        Status status = Status::ok;
+        int step = 0;
+        std::string desc;
+    };
+
+    /// Why the attempt was interrupted, for the transient_failure and stall events.
+    struct Interruption {
+        Status status = Status::ok;
+        std::string why;
+        std::optional<std::chrono::seconds> retry_after;
+    };
+
+    // ---- the state machine (ota_client.cpp) -------------------------------------------------
+
+    /// Runs `action`; true when it succeeded (the state becomes the row's `next`).
+    bool run(Action action);
+    /// Leaves a follow-up event for the dispatcher (an action never dispatches itself).
+    void raise(Event event) noexcept { follow_up_ = event; }
+    /// Records why the download failed and raises permanent_failure.
+    void fail(Status status, int step, std::string desc);
+    /// Records why the attempt ended and raises `event` (transient_failure or stall).
+    void interrupt(Event event, Status status, std::string why,
+                   std::optional<std::chrono::seconds> retry_after = std::nullopt);
+    /// Applies the channel events queued since the last apply point.
+    void apply_queued_events();
+    /// Marks the client as running one of its own calls that yield to the channel.
+    struct Running {
+        explicit Running(int& n) noexcept : n_(n) { ++n_; }
+        ~Running() { --n_; }
+        Running(const Running&) = delete;
+        Running& operator=(const Running&) = delete;
+        int& n_;
+    };
+    /// What fetch_yield() returns after its events were applied.
+    FetchResult fetch_result() const noexcept;
+
+    bool act_init();
+    bool act_take_job();
+    bool act_report_malformed();
+    bool act_fail() noexcept;
+    bool act_restart() noexcept;
+    bool act_drop_job() noexcept;
+    bool act_republish();
+    bool act_shut_down() noexcept;
     struct CheckResult {
         bool valid = false;
         Error error;
@@ -121,7 +188,7 @@ class OtaClient::Impl final : public ChannelListener {
     };
 
     bool multi_file() const noexcept { return job_ && !job_->files.empty(); }
-    const detail::DownloadTarget& target() const noexcept { return targets_[file_index_]; }
+    const DownloadTarget& target() const noexcept { return targets_[file_index_]; }
 
     std::string_view current_module() const noexcept {
         return job_ ? std::string_view(job_->module) : std::string_view(options_.module);
@@ -135,61 +202,49 @@ class OtaClient::Impl final : public ChannelListener {
 
     void auto_progress();
 
-    void handle_malformed(const DecodeError& error, const char* what);
-
-    void take_job(UpgradeJob job);
-
-    // ---- download: attempts ---------------------------------------------------------------
+    // ---- the download's actions (client_download.cpp) ---------------------------------------
 
     /// PUSHED -> FETCHING: digest, sink (fresh or resumed) and the first attempt. False when the
-    /// download already failed (reported, state INITED).
-    bool start_download();
+    /// download could not start (permanent_failure raised).
+    bool act_start_download();
+    /// Stores the bytes of read_ (digest, sink, record, progress); raises end_of_body,
+    /// transient_failure, stall or permanent_failure when the attempt ends.
+    bool act_store_bytes();
+    /// The target is complete: FETCHED; for a multi-file job the verdict follows.
+    bool act_finish();
+    /// Schedules the next attempt after interruption_, or raises permanent_failure.
+    bool act_retry();
+    /// The verdict on the target (cached); multi-file: commits it and moves on to the next file
+    /// (false: state PUSHED) or, after the last, stays FETCHED.
+    bool act_verify();
 
-    /// Opens the source at fetched_. True when the download goes on (streaming, or backing off
-    /// after a transient open failure), false after a permanent failure.
-    bool start_attempt();
+    // ---- the download's steps: read, and turn the outcome into events ------------------------
 
+    /// Opens the source at fetched_ and raises transient_failure or permanent_failure when that
+    /// fails; the phase is then streaming.
+    void start_attempt();
+    /// Raises the event that applies an attempt's outcome.
+    void apply_outcome(const AttemptOutcome& outcome);
+    /// Applies the event a step raised (the steps run outside any action).
+    void drain();
     /// One read of the open attempt (not yet at the end of the image).
-    FetchResult stream_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout);
-
-    std::string short_body_description() const;
-
-    /// Ends the current attempt after a transient failure and schedules the next one, or fails
-    /// the download when no attempt or time is left. {ok, 0} while the download goes on.
-    FetchResult transient(Status status, const std::string& why,
-                          std::optional<std::chrono::seconds> retry_after = std::nullopt);
-
+    void stream_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout);
     /// Waits (at most `timeout`, serving the channel) for the next attempt, then starts it and
     /// reads from it for whatever is left of `timeout`.
-    FetchResult backoff_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout);
-
-    /// A 200 answered a Range request: fresh digest, sink begun again, from byte 0.
-    std::optional<FetchResult> restart_from_zero();
-
-    /// One read after the last byte: ok while still waiting, or the failure (already handled).
-    Status await_end(std::uint8_t* buf, std::size_t len);
-
-    /// The current image (or file) is complete: FETCHED, or for a multi-file job the file is
-    /// verified and committed and the next one is set up. Not ok when that failed (reported).
-    Status finish_fetch();
-
-    /// Multi-file: verifies and commits the file just fetched (check_firmware), then moves on to
-    /// the next file (state PUSHED) or, after the last, stays FETCHED with the cached verdict.
-    Status finish_file();
-
-    // ---- download: crash resume -----------------------------------------------------------
-
+    void backoff_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout);
     /// Re-hashes (a bounded part of) the resumed bytes, then starts the first attempt.
-    FetchResult rehash_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout);
+    void rehash_step(std::uint8_t* buf, std::size_t len, std::chrono::milliseconds timeout);
+    /// One read after the last byte into `buf`.
+    void await_end(std::uint8_t* buf, std::size_t len);
 
-    /// The resumed bytes cannot be used: drop them and start at byte 0.
-    std::optional<FetchResult> discard_resumed();
-
+    std::string short_body_description() const;
+    /// A 200 answered a Range request: fresh digest, sink begun again, from byte 0. False after
+    /// a failure (raised).
+    bool restart_from_zero();
+    /// The resumed bytes cannot be used: drop them and start at byte 0. False after a failure.
+    bool discard_resumed();
     /// Saves the resume record when the journal's policy says so (see ResumeJournal::save).
     Status save_record(bool force);
-
-    /// Reports `step`, records the error and drops the job (state INITED).
-    FetchResult fail(Status status, int step, std::string desc);
 
     /// Drops the sink's partial image and the resume record that points at it.
     void abort_sink() noexcept;
@@ -204,10 +259,22 @@ class OtaClient::Impl final : public ChannelListener {
     const ClientOptions options_;
     const Clock& clock_;
     Topics topics_;
-    detail::MessageIds ids_;
-    detail::ProgressReporter reporter_;
+    MessageIds ids_;
+    ProgressReporter reporter_;
 
     OtaState state_ = OtaState::uninited;
+    std::optional<Event> follow_up_;  // left by an action for the dispatcher
+    std::deque<QueuedEvent> queued_events_;
+    QueuedEvent* incoming_ = nullptr;  // the channel event being applied
+    int running_ =
+        0;  // > 0 inside poll() or fetch_yield(): channel events wait for the apply point
+    bool notify_job_ = false;  // a job was taken: call the job handler
+    Error init_error_;         // why the last init failed
+    Failure failure_;
+    Interruption interruption_;
+    AttemptOutcome read_;  // the bytes_read event's data (bytes in read_buf_)
+    std::uint8_t* read_buf_ = nullptr;
+    std::size_t delivered_ = 0;  // bytes this fetch_yield() hands out
     std::optional<std::string> reported_version_;
     Error last_error_;
     std::function<void(const UpgradeJob&)> job_handler_;
@@ -215,7 +282,7 @@ class OtaClient::Impl final : public ChannelListener {
 
     // The current job (never changed once taken) and what it downloads, one target at a time.
     std::optional<UpgradeJob> job_;
-    std::vector<detail::DownloadTarget> targets_;
+    std::vector<DownloadTarget> targets_;
     std::size_t file_index_ = 0;        // the target being downloaded
     std::uint64_t done_bytes_ = 0;      // bytes of the files already verified and committed
     FirmwareSink* app_sink_ = nullptr;  // set_sink()'s, restored after a multi-file job
@@ -231,10 +298,10 @@ class OtaClient::Impl final : public ChannelListener {
     std::uint64_t rehashed_ = 0;
     std::array<std::uint8_t, 8> scratch_{};  // end-of-body probe; any byte there is an error
     std::optional<CheckResult> check_;
-    detail::ImageVerifier verifier_;
-    detail::DownloadAttempt attempt_;
-    detail::RetrySchedule schedule_;
-    detail::ResumeJournal journal_;
+    ImageVerifier verifier_;
+    DownloadAttempt attempt_;
+    RetrySchedule schedule_;
+    ResumeJournal journal_;
 };
 
-}  // namespace ota
+}  // namespace ota::detail

@@ -108,7 +108,11 @@ AttemptOutcome DownloadAttempt::read(std::uint8_t* buf, std::size_t len,
         return failed(r.status, "download failed: " + why);
     }
     if (r.bytes == 0 && !r.end_of_body) {  // nothing yet
-        if (stalled()) return transient(Status::timeout, stall_description());
+        if (stalled()) {
+            AttemptOutcome o = transient(Status::timeout, stall_description());
+            o.kind = AttemptOutcome::Kind::stall;
+            return o;
+        }
         return {};
     }
     bool restart = false;

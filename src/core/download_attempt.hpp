@@ -23,8 +23,9 @@ namespace ota::detail {
 struct AttemptOutcome {
     /// nothing: no data yet (or the attempt started). data: `bytes` new image bytes at the start
     /// of the buffer, and/or the end of the body. transient: the attempt is over and another may
-    /// continue (RetryPolicy). failed: the download cannot go on (step -2).
-    enum class Kind { nothing, data, transient, failed };
+    /// continue (RetryPolicy). stall: the same, because too few bytes came within the stall
+    /// window. failed: the download cannot go on (step -2).
+    enum class Kind { nothing, data, transient, stall, failed };
     Kind kind = Kind::nothing;
     Status status = Status::ok;
     std::size_t bytes = 0;

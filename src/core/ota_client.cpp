@@ -1,39 +1,28 @@
 // OtaClient: the basic OTA API's state machine (PROTOCOL.md section 6).
 //
 // Decisions worth knowing when reading this file:
-//  - The end of the body is awaited inside the fetch_yield() call that delivered the last byte:
-//    one extra read() (waiting up to ClientOptions::end_of_body_wait) goes into a small scratch
-//    buffer, so the returned bytes stay intact in the caller's buffer. If the source returns early
-//    without an answer, the following fetch_yield() calls keep reading (into the caller's buffer,
-//    returning 0) until the deadline; a body that has not ended by then fails the download (-2,
-//    Status::timeout): exactly `size` bytes cannot be confirmed.
-//  - Failures in the download path are either transient or permanent (RetryPolicy in
-//    options.hpp). A transient one (transport error, timeout, stall, short body, HTTP 408/429/
-//    5xx) closes the source and schedules another attempt after a backoff; fetch_yield() keeps
-//    returning "nothing yet" meanwhile, waiting at most its timeout inside the channel's yield()
-//    so that MQTT traffic is still served. The next attempt asks for `Range: bytes=<fetched>-`
-//    and continues the same digest. A 200 to that request means the server ignored the Range:
-//    with a sink the download restarts at byte 0 (fresh digest, sink begun again); without one
-//    the application already stored the first bytes itself, so they are skipped in the new body
-//    instead of being handed out twice. A permanent failure (or running out of attempts or time) is
-//    reported (-2 / -4) once, the sink's partial image is dropped, the source closed and the job
-//    forgotten (state INITED). A digest mismatch keeps the state FETCHED (the result is cached)
-//    until reset() or a new push.
-//  - Crash resume: with a sink that keeps resume records, the client periodically flushes the
-//    sink and saves the job's identity with the flushed byte count (resume_record.hpp). When the
-//    same job starts again, the stored bytes are re-hashed through the sink (in the caller's
-//    buffer, a bounded amount per fetch_yield) and the download continues from there.
+//  - Every state change is a row of the transition table (transitions.hpp), applied by
+//    dispatch(). Actions return whether they succeeded and may leave one follow-up event, which
+//    the dispatcher applies after them: no action applies an event itself.
+//  - Channel callbacks (on_message, on_connected) only queue events. The queue is applied at one
+//    point: right after the channel's yield() in poll(), fetch_yield() and the backoff wait. So
+//    the application's job handler (called after the transition that took the job, outside any
+//    action) may reset() the client, and nothing has to be checked again after a yield(). A
+//    client that is not inside its own poll()/fetch_yield() when its channel is served by another
+//    client sharing it applies its events at once (none of its actions is running then), so that
+//    poll() still hands events to every listener of the channel (client.hpp).
 //  - Reports the client makes itself: 1..99 (and 0) are dropped while the channel is down; the
-//    final 100 and failure steps are queued and published once it is back (on_connected, or the
-//    next poll()/fetch_yield() that finds it connected). The application's own report_progress()
-//    is never queued: it returns not_connected and the application decides.
+//    final 100 and failure steps are queued and published once it is back (the reconnect event,
+//    or the next poll()/fetch_yield() that finds it connected). The application's own
+//    report_progress() is never queued: it returns not_connected and the application decides.
 //  - Refused jobs (size 0, too large, multi-file, plain http, a downgrade under DowngradePolicy)
 //    and malformed pushes are reported as step -1 outside the per-job failure budget: they never
 //    became the current job.
-//  - The fetch hot path touches only preallocated state: no string is built and no std::function
-//    copied per chunk; progress messages are composed only when the throttle lets one through.
+//  - The download itself (attempts, retries, crash resume, verification) is in
+//    client_download.cpp.
 #include <exception>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,9 +50,11 @@ const char* to_string(OtaState state) noexcept {
     return "unknown";
 }
 
-namespace {
+}  // namespace ota
 
-using detail::log_lazy;
+namespace ota::detail {
+
+namespace {
 
 constexpr int kSubscribeQos = 1;
 constexpr int kInformQos = 1;
@@ -71,11 +62,106 @@ constexpr int kFirmwareGetQos = 1;
 
 }  // namespace
 
-Error OtaClient::Impl::init() {
+// ---- the state machine ------------------------------------------------------------------------
+
+void ClientMachine::dispatch(Event event) {
+    for (std::optional<Event> next = event; next; next = std::exchange(follow_up_, std::nullopt)) {
+        const Transition& t = transition(state_, *next);
+        state_ = run(t.action) ? t.next : t.otherwise;
+    }
+}
+
+bool ClientMachine::run(Action action) {
+    switch (action) {
+        case Action::none:
+            return true;
+        case Action::init:
+            return act_init();
+        case Action::take_job:
+            return act_take_job();
+        case Action::report_malformed:
+            return act_report_malformed();
+        case Action::start_download:
+            return act_start_download();
+        case Action::store_bytes:
+            return act_store_bytes();
+        case Action::finish:
+            return act_finish();
+        case Action::retry:
+            return act_retry();
+        case Action::fail:
+            return act_fail();
+        case Action::verify:
+            return act_verify();
+        case Action::restart:
+            return act_restart();
+        case Action::drop_job:
+            return act_drop_job();
+        case Action::republish:
+            return act_republish();
+        case Action::shut_down:
+            return act_shut_down();
+    }
+    return true;
+}
+
+void ClientMachine::fail(Status status, int step, std::string desc) {
+    failure_ = Failure{status, step, std::move(desc)};
+    raise(Event::permanent_failure);
+}
+
+void ClientMachine::interrupt(Event event, Status status, std::string why,
+                              std::optional<std::chrono::seconds> retry_after) {
+    interruption_ = Interruption{status, std::move(why), retry_after};
+    raise(event);
+}
+
+void ClientMachine::apply_queued_events() {
+    while (!queued_events_.empty()) {
+        QueuedEvent event = std::move(queued_events_.front());
+        queued_events_.pop_front();
+        // Nothing may escape into the application's poll() or fetch_yield().
+        try {
+            incoming_ = &event;
+            notify_job_ = false;
+            if (event.job && transition(state_, event.event).action == Action::none) {
+                log_lazy(LogLevel::info, [&] {
+                    return "ignoring a job for version " + event.job->version + " in state " +
+                           to_string(state_);
+                });
+            }
+            dispatch(event.event);
+            incoming_ = nullptr;
+            if (notify_job_ && job_handler_ && job_) {
+                notify_job_ = false;
+                // Copies: the handler may reset() the client or replace itself while running;
+                // it runs after the transition, outside any action.
+                const UpgradeJob snapshot = *job_;
+                const auto handler = job_handler_;
+                handler(snapshot);
+            }
+        } catch (const std::exception& e) {
+            incoming_ = nullptr;
+            log(LogLevel::error, std::string("handling an OTA message failed: ") + e.what());
+        } catch (...) {
+            incoming_ = nullptr;
+            log(LogLevel::error, "handling an OTA message failed: unknown exception");
+        }
+    }
+}
+
+// ---- lifecycle --------------------------------------------------------------------------------
+
+Error ClientMachine::init() {
     if (state_ != OtaState::uninited) {
         return {Status::invalid_state, std::string("init() called in state ") + to_string(state_)};
     }
-    if (auto e = options_.validate(); !e.ok()) return e;
+    dispatch(Event::init);
+    return state_ == OtaState::inited ? Error{} : init_error_;
+}
+
+bool ClientMachine::act_init() {
+    if (init_error_ = options_.validate(); !init_error_.ok()) return false;
     topics_ = make_topics(options_.product_key, options_.device_name);
     channel_.add_listener(*this);
     for (const std::string* topic : {&topics_.upgrade, &topics_.get_reply}) {
@@ -83,29 +169,61 @@ Error OtaClient::Impl::init() {
         // A disconnected channel remembers the subscription and restores it on connect.
         if (s != Status::ok && s != Status::not_connected) {
             channel_.remove_listener(*this);
-            return {s, "subscribing to " + *topic + " failed"};
+            init_error_ = {s, "subscribing to " + *topic + " failed"};
+            return false;
         }
     }
-    state_ = OtaState::inited;
     last_error_ = {};
     reporter_.start_job();
     log_lazy(LogLevel::debug, [&] {
         return "ota client for " + options_.product_key + "/" + options_.device_name +
                " initialised";
     });
+    return true;
+}
+
+void ClientMachine::deinit() noexcept {
+    channel_.remove_listener(*this);
+    dispatch(Event::stop);
+}
+
+bool ClientMachine::act_shut_down() noexcept {
+    drop_job();
+    reported_version_.reset();
+    reporter_.clear_queue();
+    queued_events_.clear();
+    return true;
+}
+
+void ClientMachine::reset() noexcept {
+    dispatch(Event::reset);
+}
+
+bool ClientMachine::act_drop_job() noexcept {
+    drop_job();
+    return true;
+}
+
+Error ClientMachine::restart_download() {
+    if (state_ != OtaState::pushed && state_ != OtaState::fetching && state_ != OtaState::fetched) {
+        return {Status::invalid_state,
+                std::string("restart_download() called in state ") + to_string(state_)};
+    }
+    dispatch(Event::restart);
     return {};
 }
 
-void OtaClient::Impl::deinit() noexcept {
-    channel_.remove_listener(*this);
-    if (state_ == OtaState::uninited) return;
-    drop_job();
-    state_ = OtaState::uninited;
-    reported_version_.reset();
-    reporter_.clear_queue();
+bool ClientMachine::act_restart() noexcept {
+    attempt_.close();
+    abort_sink();  // also removes the resume record: the restart is from byte 0
+    clear_download_progress();
+    reporter_.restart();
+    return true;
 }
 
-Error OtaClient::Impl::report_version(std::string_view version) {
+// ---- reports ----------------------------------------------------------------------------------
+
+Error ClientMachine::report_version(std::string_view version) {
     if (state_ == OtaState::uninited) return {Status::invalid_state, "client not initialised"};
     if (version.empty() || version.size() > kMaxVersionLength) {
         return {Status::invalid_argument,
@@ -115,7 +233,7 @@ Error OtaClient::Impl::report_version(std::string_view version) {
     return publish_inform();
 }
 
-Error OtaClient::Impl::report_progress(int step, std::string_view desc) {
+Error ClientMachine::report_progress(int step, std::string_view desc) {
     if (state_ == OtaState::uninited) return {Status::invalid_state, "client not initialised"};
     if (step < kStepMin || step > kStepMax) {
         return {Status::invalid_argument,
@@ -125,7 +243,7 @@ Error OtaClient::Impl::report_progress(int step, std::string_view desc) {
     return reporter_.report(step, desc, current_module());
 }
 
-Error OtaClient::Impl::request_image() {
+Error ClientMachine::request_image() {
     if (state_ == OtaState::uninited) return {Status::invalid_state, "client not initialised"};
     const std::string payload = encode_firmware_get(ids_.next(), options_.module);
     const Status s = channel_.publish(topics_.firmware_get, payload, kFirmwareGetQos);
@@ -133,33 +251,23 @@ Error OtaClient::Impl::request_image() {
     return {};
 }
 
-Error OtaClient::Impl::poll(std::chrono::milliseconds timeout) {
+Error ClientMachine::poll(std::chrono::milliseconds timeout) {
+    const Running running(running_);
     const Status s = channel_.yield(timeout);
+    apply_queued_events();
     if (reporter_.queued() > 0) reporter_.flush();
     if (s != Status::ok) return {s, "channel yield failed"};
     return {};
 }
 
-void OtaClient::Impl::reset() noexcept {
-    if (state_ == OtaState::uninited) return;
-    drop_job();
-    state_ = OtaState::inited;
-}
-
-Error OtaClient::Impl::restart_download() {
-    if (state_ != OtaState::pushed && state_ != OtaState::fetching && state_ != OtaState::fetched) {
-        return {Status::invalid_state,
-                std::string("restart_download() called in state ") + to_string(state_)};
-    }
-    attempt_.close();
-    abort_sink();  // also removes the resume record: the restart is from byte 0
-    clear_download_progress();
-    reporter_.restart();
-    state_ = OtaState::pushed;
+Error ClientMachine::publish_inform() {
+    const std::string payload = encode_inform(ids_.next(), *reported_version_, options_.module);
+    const Status s = channel_.publish(topics_.inform, payload, kInformQos);
+    if (s != Status::ok) return {s, "version report not published"};
     return {};
 }
 
-Error OtaClient::Impl::set_sink(FirmwareSink* sink) {
+Error ClientMachine::set_sink(FirmwareSink* sink) {
     if (state_ == OtaState::fetching) {
         return {Status::invalid_state, "the sink cannot be changed while fetching"};
     }
@@ -174,7 +282,9 @@ Error OtaClient::Impl::set_sink(FirmwareSink* sink) {
     return {};
 }
 
-void OtaClient::Impl::on_message(std::string_view topic, std::string_view payload) {
+// ---- channel events ---------------------------------------------------------------------------
+
+void ClientMachine::on_message(std::string_view topic, std::string_view payload) {
     if (state_ == OtaState::uninited) return;
     const bool is_push = topic == topics_.upgrade;
     const bool is_reply = !is_push && topic == topics_.get_reply;
@@ -182,15 +292,22 @@ void OtaClient::Impl::on_message(std::string_view topic, std::string_view payloa
     // Nothing may escape into the channel (or through it into the application's poll()).
     try {
         DecodeResult r = is_push ? decode_upgrade_push(payload) : decode_get_reply(payload);
+        QueuedEvent e;
         if (r.error) {
-            handle_malformed(*r.error, is_push ? "upgrade push" : "firmware/get reply");
-            return;
-        }
-        if (!r.job) {
+            e.event = Event::malformed;
+            e.message = std::move(r.error->message);
+            e.what = is_push ? "upgrade push" : "firmware/get reply";
+        } else if (r.job) {
+            e.event = is_push ? Event::push : Event::get_reply;
+            e.job = std::move(r.job);
+        } else {
             log_lazy(LogLevel::debug, [] { return std::string("no pending upgrade job"); });
             return;
         }
-        take_job(std::move(*r.job));
+        queued_events_.push_back(std::move(e));
+        // A client that is not inside its own poll() or fetch_yield() (its channel is served by
+        // another client's call) applies the event now: no action of its own is running.
+        if (running_ == 0) apply_queued_events();
     } catch (const std::exception& e) {
         log(LogLevel::error, std::string("handling an OTA message failed: ") + e.what());
     } catch (...) {
@@ -198,8 +315,17 @@ void OtaClient::Impl::on_message(std::string_view topic, std::string_view payloa
     }
 }
 
-void OtaClient::Impl::on_connected() {
+void ClientMachine::on_connected() {
     if (state_ == OtaState::uninited) return;
+    try {
+        queued_events_.push_back(QueuedEvent{Event::reconnected, std::nullopt, {}, ""});
+        if (running_ == 0) apply_queued_events();
+    } catch (...) {
+        log(LogLevel::error, "re-reporting after a reconnect failed: unknown exception");
+    }
+}
+
+bool ClientMachine::act_republish() {
     try {
         if (reported_version_) {
             if (auto e = publish_inform(); !e.ok()) {
@@ -209,47 +335,33 @@ void OtaClient::Impl::on_connected() {
         reporter_.flush();
     } catch (const std::exception& e) {
         log(LogLevel::error, std::string("re-reporting after a reconnect failed: ") + e.what());
-    } catch (...) {
-        log(LogLevel::error, "re-reporting after a reconnect failed: unknown exception");
     }
+    return true;
 }
 
-Error OtaClient::Impl::publish_inform() {
-    const std::string payload = encode_inform(ids_.next(), *reported_version_, options_.module);
-    const Status s = channel_.publish(topics_.inform, payload, kInformQos);
-    if (s != Status::ok) return {s, "version report not published"};
-    return {};
-}
-
-void OtaClient::Impl::handle_malformed(const DecodeError& error, const char* what) {
+bool ClientMachine::act_report_malformed() {
+    const QueuedEvent& e = *incoming_;
     log_lazy(LogLevel::warning,
-             [&] { return std::string("rejected ") + what + ": " + error.message; });
-    const Status s = reporter_.publish(kStepGeneralFailed, error.message, options_.module);
+             [&] { return std::string("rejected ") + e.what + ": " + e.message; });
+    const Status s = reporter_.publish(kStepGeneralFailed, e.message, options_.module);
     if (s != Status::ok) {
         log_lazy(LogLevel::warning, [&] {
             return std::string("reporting the rejected message failed: ") + to_string(s);
         });
     }
-    last_error_ = {Status::malformed_message, error.message};
+    last_error_ = {Status::malformed_message, e.message};
+    return true;
 }
 
-void OtaClient::Impl::take_job(UpgradeJob job) {
-    if (!detail::module_matches(options_.module, job.module)) {
-        log_lazy(LogLevel::debug, [&] {
-            return "ignoring a job for module '" + job.module + "' (this client: '" +
-                   options_.module + "')";
-        });
-        return;
+bool ClientMachine::act_take_job() {
+    UpgradeJob& job = *incoming_->job;
+    const Admission a =
+        admit_job(job, options_, {&reported_version_, static_cast<bool>(file_sink_provider_)});
+    if (a.kind == Admission::Kind::ignore) {
+        log_lazy(LogLevel::debug, [&] { return "ignoring a job " + a.error.detail; });
+        return false;
     }
-    if (state_ == OtaState::fetching || state_ == OtaState::uninited) {
-        log_lazy(LogLevel::info, [&] {
-            return "ignoring a job for version " + job.version + " in state " + to_string(state_);
-        });
-        return;
-    }
-    detail::Admission a = detail::admit_job(
-        job, options_, {&reported_version_, static_cast<bool>(file_sink_provider_)});
-    if (a.kind == detail::Admission::Kind::refuse) {
+    if (a.kind == Admission::Kind::refuse) {
         log_lazy(LogLevel::warning, [&] {
             return "refused a job for version " + job.version + ": " + a.error.detail;
         });
@@ -259,42 +371,43 @@ void OtaClient::Impl::take_job(UpgradeJob job) {
                 return std::string("reporting the refused job failed: ") + to_string(s);
             });
         }
-        last_error_ = std::move(a.error);
-        return;
+        last_error_ = a.error;
+        return false;
     }
     drop_job();  // a PUSHED or FETCHED job is replaced; its uncommitted image is dropped
     job_ = std::move(job);
-    targets_ = detail::download_targets(*job_);
-    state_ = OtaState::pushed;
+    targets_ = download_targets(*job_);
     reporter_.start_job();
     log_lazy(LogLevel::info, [&] {
         return "accepted a job for version " + job_->version + " (" +
                std::to_string(target().size) + " bytes, " + to_string(target().digest.algorithm) +
                ") from " + redact_url(target().url);
     });
-    if (job_handler_) {
-        // Copies: the handler may reset() the client or replace itself while running.
-        const UpgradeJob snapshot = *job_;
-        const auto handler = job_handler_;
-        handler(snapshot);
-    }
+    notify_job_ = true;
+    return true;
 }
 
-FetchResult OtaClient::Impl::fail(Status status, int step, std::string desc) {
-    log_lazy(LogLevel::error, [&] {
-        return desc + " (version " + (job_ ? job_->version : std::string()) + ", url " +
-               (job_ ? redact_url(target().url) : std::string()) + ")";
-    });
-    if (auto e = report_own(step, desc); !e.ok()) {
-        log_lazy(LogLevel::warning, [&] { return "reporting the failure failed: " + e.message(); });
+// ---- failures and cleanup ---------------------------------------------------------------------
+
+bool ClientMachine::act_fail() noexcept {
+    try {
+        log_lazy(LogLevel::error, [&] {
+            return failure_.desc + " (version " + (job_ ? job_->version : std::string()) +
+                   ", url " + (job_ ? redact_url(target().url) : std::string()) + ")";
+        });
+        if (auto e = report_own(failure_.step, failure_.desc); !e.ok()) {
+            log_lazy(LogLevel::warning,
+                     [&] { return "reporting the failure failed: " + e.message(); });
+        }
+        last_error_ = {failure_.status, std::move(failure_.desc)};
+    } catch (...) {
+        last_error_ = {failure_.status};
     }
-    last_error_ = {status, std::move(desc)};
     drop_job();
-    state_ = OtaState::inited;
-    return {status, 0};
+    return true;
 }
 
-void OtaClient::Impl::abort_sink() noexcept {
+void ClientMachine::abort_sink() noexcept {
     if (sink_ != nullptr && sink_active_) {
         journal_.close(*sink_);
         sink_->abort();
@@ -304,7 +417,7 @@ void OtaClient::Impl::abort_sink() noexcept {
     sink_active_ = false;
 }
 
-void OtaClient::Impl::clear_download_progress() noexcept {
+void ClientMachine::clear_download_progress() noexcept {
     fetched_ = 0;
     attempt_.close();
     check_.reset();
@@ -315,7 +428,7 @@ void OtaClient::Impl::clear_download_progress() noexcept {
     rehashed_ = 0;
 }
 
-void OtaClient::Impl::drop_job() noexcept {
+void ClientMachine::drop_job() noexcept {
     attempt_.close();
     abort_sink();
     clear_download_progress();
@@ -325,6 +438,16 @@ void OtaClient::Impl::drop_job() noexcept {
     file_index_ = 0;
     done_bytes_ = 0;
 }
+
+}  // namespace ota::detail
+
+namespace ota {
+
+/// OtaClient's implementation is the state machine.
+class OtaClient::Impl final : public detail::ClientMachine {
+  public:
+    using detail::ClientMachine::ClientMachine;
+};
 
 // ---- OtaClient: forwards to Impl, keeping exceptions inside the library ----------------------
 

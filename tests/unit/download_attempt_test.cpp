@@ -191,7 +191,7 @@ TEST_F(AttemptTest, AStalledTransferIsTransient) {
     EXPECT_EQ(read(1000).kind, Kind::nothing);
     clock_.advance(600ms);
     const AttemptOutcome o = read(1000);
-    EXPECT_EQ(o.kind, Kind::transient);
+    EXPECT_EQ(o.kind, Kind::stall);
     EXPECT_EQ(o.status, Status::timeout);
     EXPECT_EQ(o.why, "stalled: fewer than 100 bytes/s over 1000 ms");
 }

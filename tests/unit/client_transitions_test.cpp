@@ -442,4 +442,40 @@ TEST(TransitionTable, OtherwiseStatesAreReachedWhenAnActionDoesNotSucceed) {
     }
 }
 
+// Channel events wait for the apply point after the yield; the job handler runs after the
+// transition that took the job, so it sees PUSHED and may reset() the client, after which the
+// next queued job is taken as usual.
+TEST(ApplyPoint, TheJobHandlerRunsAfterTheTransitionAndMayReset) {
+    FakeBroker broker;
+    FakeChannel channel(broker, "dev");
+    ScriptedSource source;
+    ManualClock clock;
+    ota::OtaClient client(channel, source, device_options(), clock);
+    ASSERT_TRUE(client.init().ok());
+    std::vector<std::string> seen;
+    client.set_job_handler([&](const ota::UpgradeJob& job) {
+        seen.push_back(job.version + " " + ota::to_string(client.state()));
+        if (job.version == "1.0.1") client.reset();
+    });
+    const auto push = [&](const std::string& version) {
+        broker.publish(kUpgradeTopic, json{{"code", "1000"},
+                                           {"data",
+                                            {{"size", 10},
+                                             {"version", version},
+                                             {"url", kUrl},
+                                             {"md5", md5_of(pattern(10, 1, 1))}}},
+                                           {"id", 1},
+                                           {"message", "success"}}
+                                          .dump());
+    };
+    push("1.0.1");
+    push("1.0.2");
+    ASSERT_TRUE(client.poll(0ms).ok());
+    ASSERT_EQ(seen.size(), 2U);
+    EXPECT_EQ(seen[0], "1.0.1 pushed");
+    EXPECT_EQ(seen[1], "1.0.2 pushed");  // taken after the reset the first handler made
+    EXPECT_EQ(client.state(), OtaState::pushed);
+    EXPECT_EQ(client.version(), "1.0.2");
+}
+
 }  // namespace

@@ -65,6 +65,7 @@ constexpr int kFirmwareGetQos = 1;
 // ---- the state machine ------------------------------------------------------------------------
 
 void ClientMachine::dispatch(Event event) {
+    follow_up_.reset();  // one left by an action that threw belongs to no event any more
     for (std::optional<Event> next = event; next; next = std::exchange(follow_up_, std::nullopt)) {
         const Transition& t = transition(state_, *next);
         state_ = run(t.action) ? t.next : t.otherwise;

@@ -17,8 +17,16 @@ namespace ota {
 /// `min_points` above the last sent step AND at least `min_interval` after it; 0 (download
 /// started), 100 and failures (negative steps) are always sent.
 struct ProgressPolicy {
-    int min_points = 5;                          ///< 1..100; the official SDK uses 5
+    /// Smallest allowed `min_points`.
+    static constexpr int kMinPoints = 1;
+    /// Largest allowed `min_points`.
+    static constexpr int kMaxPoints = 100;
+
+    int min_points = 5;  ///< kMinPoints..kMaxPoints; the official SDK uses 5
     std::chrono::milliseconds min_interval{50};  ///< >= 0; the official SDK uses 50 ms
+
+    /// invalid_argument naming the first field outside its range, else ok.
+    [[nodiscard]] Error validate() const;
 };
 
 /// How a download survives transient failures (PROTOCOL.md section 5, "Resume").
@@ -36,21 +44,41 @@ struct ProgressPolicy {
 /// [0, jitter), and never shorter than the server's `Retry-After` (itself capped at
 /// max_backoff). The client does not sleep: fetch_yield() returns "nothing yet" while it waits.
 struct RetryPolicy {
+    /// Largest allowed `max_attempts`.
+    static constexpr int kMaxAttempts = 10000;
+    /// Shortest allowed `total_deadline`.
+    static constexpr std::chrono::milliseconds kMinTotalDeadline{1000};
+    /// Longest allowed `total_deadline` (7 days).
+    static constexpr std::chrono::milliseconds kMaxTotalDeadline{7LL * 24 * 3600 * 1000};
+    /// Shortest allowed `initial_backoff` and `max_backoff`.
+    static constexpr std::chrono::milliseconds kMinBackoff{1};
+    /// Longest allowed `max_backoff` (1 h).
+    static constexpr std::chrono::milliseconds kMaxBackoff{3600 * 1000};
+    /// Range of `multiplier`.
+    static constexpr double kMinMultiplier = 1.0;
+    /// Range of `multiplier`.
+    static constexpr double kMaxMultiplier = 10.0;
+    /// Shortest allowed `stall_window`.
+    static constexpr std::chrono::milliseconds kMinStallWindow{1000};
+    /// Longest allowed `stall_window` (1 h).
+    static constexpr std::chrono::milliseconds kMaxStallWindow{3600 * 1000};
+
     /// Attempts in a row that end without a single new byte before the download fails (step -2).
     /// An attempt that stored new bytes resets this count and the backoff, so a long download
-    /// over a connection that drops now and then still completes. 1..10000; 1 = never retry;
+    /// over a connection that drops now and then still completes. 1..kMaxAttempts; 1 = never retry;
     /// default 10.
     int max_attempts = 10;
     /// No new attempt starts later than this after the job's first attempt (the download then
-    /// fails with step -2); a transfer that is still making progress is not cut. 1 s..7 days;
-    /// default 30 min.
+    /// fails with step -2); a transfer that is still making progress is not cut.
+    /// kMinTotalDeadline..kMaxTotalDeadline (1 s..7 days); default 30 min.
     std::chrono::milliseconds total_deadline{30 * 60 * 1000};
-    /// Delay before the first retry. 1 ms..max_backoff; default 1 s.
+    /// Delay before the first retry. kMinBackoff..max_backoff; default 1 s.
     std::chrono::milliseconds initial_backoff{1000};
-    /// Upper bound of every delay, also of an honoured Retry-After. initial_backoff..1 h;
-    /// default 60 s.
+    /// Upper bound of every delay, also of an honoured Retry-After. initial_backoff..kMaxBackoff
+    /// (1 h); default 60 s.
     std::chrono::milliseconds max_backoff{60000};
-    /// Growth factor of the delay per failed attempt. 1.0..10.0; default 2.
+    /// Growth factor of the delay per failed attempt. kMinMultiplier..kMaxMultiplier (1.0..10.0);
+    /// default 2.
     double multiplier = 2.0;
     /// Each delay is shortened by a random fraction in [0, jitter), so that many devices cut off
     /// at once do not reconnect in lockstep. 0.0 (no jitter) up to but excluding 1.0;
@@ -65,8 +93,11 @@ struct RetryPolicy {
     /// application did not call fetch_yield() does not count. HttpOptions::low_speed_* is the
     /// transport-level equivalent of the real byte source; either one firing is a transient error.
     std::uint32_t stall_floor_bytes_per_s = 1024;
-    /// The stall detector's window. 1 s..1 h; default 30 s.
+    /// The stall detector's window. kMinStallWindow..kMaxStallWindow (1 s..1 h); default 30 s.
     std::chrono::milliseconds stall_window{30000};
+
+    /// invalid_argument naming the first field outside its range (NaN included), else ok.
+    [[nodiscard]] Error validate() const;
 };
 
 /// Crash/power-loss resume (a "resume record" kept through the FirmwareSink).
@@ -80,22 +111,36 @@ struct RetryPolicy {
 /// partial image holds is discarded and the download starts from byte 0. The record is removed
 /// after commit and after abort. The final digest check still guards the whole image.
 struct ResumePolicy {
+    /// Largest allowed `record_every_bytes` (1 GiB).
+    static constexpr std::uint64_t kMaxRecordEveryBytes = 1ULL << 30;
+    /// Longest allowed `record_min_interval` (1 h).
+    static constexpr std::chrono::milliseconds kMaxRecordMinInterval{3600 * 1000};
+
     /// Keep resume records at all. Default on; without a sink that supports records it has no
     /// effect.
     bool enabled = true;
-    /// A record is saved only after at least this many new bytes... (1 B..1 GiB; default 1 MiB)
+    /// A record is saved only after at least this many new bytes... (1 B..kMaxRecordEveryBytes;
+    /// default 1 MiB)
     std::uint64_t record_every_bytes = 1024 * 1024;
     /// ...AND at least this long after the previous record (whichever comes later), which bounds
-    /// the flush rate on slow media. 0..1 h; default 2 s. A record is also saved (without these
-    /// limits) whenever a transient failure interrupts the download.
+    /// the flush rate on slow media. 0..kMaxRecordMinInterval (1 h); default 2 s. A record is also
+    /// saved (without these limits) whenever a transient failure interrupts the download.
     std::chrono::milliseconds record_min_interval{2000};
+
+    /// invalid_argument naming the first field outside its range, else ok.
+    [[nodiscard]] Error validate() const;
 };
 
 /// Options of one OtaClient. Obtain defaults with `ClientOptions{}` and set the identity.
 struct ClientOptions {
-    std::string product_key;  ///< required, 1..20 characters, no '/', '+', '#'
-    std::string device_name;  ///< required, 1..32 characters, no '/', '+', '#'
-    std::string module;       ///< optional module name (0..64 characters); empty = default module
+    /// Longest allowed `end_of_body_wait`.
+    static constexpr std::chrono::milliseconds kMaxEndOfBodyWait{60000};
+
+    /// required, 1..kMaxProductKeyLength (20) characters, no '/', '+', '#' or control character
+    std::string product_key;
+    /// required, 1..kMaxDeviceNameLength (32) characters, no '/', '+', '#' or control character
+    std::string device_name;
+    std::string module;  ///< optional module name (0..64 characters); empty = default module
 
     int progress_qos = 0;  ///< 0 or 1; QoS of progress reports (inform and get use QoS 1)
     ProgressPolicy progress;
@@ -121,7 +166,8 @@ struct ClientOptions {
     ResumePolicy resume;
 
     /// After the last byte, how long fetch_yield waits for the server to confirm the end of the
-    /// body (to detect a body longer than announced). 1 ms .. 60 s; default 5 s.
+    /// body (to detect a body longer than announced). 1 ms .. kMaxEndOfBodyWait (60 s); default 5
+    /// s.
     std::chrono::milliseconds end_of_body_wait{5000};
 
     /// Image signatures (signature.hpp). Default: no keys and not required, so signatures are
@@ -143,6 +189,10 @@ struct ClientOptions {
     /// (OtaClient::set_file_sink_provider), each verified against its own digest and committed
     /// before the next one starts; progress covers the whole job.
     bool multi_file = false;
+
+    /// Checks every field (identity, QoS, the nested policies and the signature policy) and
+    /// returns invalid_argument naming the first one outside its range, else ok. init() calls it.
+    [[nodiscard]] Error validate() const;
 };
 
 /// Options of the paho-based MQTT channel (PahoChannel). Fill host/port/credentials from

@@ -60,8 +60,11 @@ inline constexpr std::size_t kResumeRecordTailMax = 64;
     return h;
 }
 
-/// The identity part of the record for `job` (everything before `bytes:`).
-[[nodiscard]] inline std::string resume_identity(const UpgradeJob& job) {
+/// The identity part of the record (everything before `bytes:`) for an image of `size` bytes
+/// with `digest` at `url`, of job version `version` for `module`.
+[[nodiscard]] inline std::string resume_identity(std::string_view version, std::uint64_t size,
+                                                 const ExpectedDigest& digest, std::string_view url,
+                                                 std::string_view module) {
     const auto field = [](std::string& out, std::string_view name, std::string_view value) {
         out.append(name);
         out += ':';
@@ -70,17 +73,22 @@ inline constexpr std::size_t kResumeRecordTailMax = 64;
         out.append(value);
         out += '\n';
     };
-    std::string hex = job.digest.hex;
+    std::string hex = digest.hex;
     for (char& c : hex) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
     std::string out(kResumeRecordMagic);
-    field(out, "version", job.version);
-    out += "size:" + std::to_string(job.size) + "\n";
-    out += std::string("digest:") + to_string(job.digest.algorithm) + ":" + hex + "\n";
-    field(out, "url", url_identity(job.url));
-    field(out, "module", job.module);
+    field(out, "version", version);
+    out += "size:" + std::to_string(size) + "\n";
+    out += std::string("digest:") + to_string(digest.algorithm) + ":" + hex + "\n";
+    field(out, "url", url_identity(url));
+    field(out, "module", module);
     return out;
+}
+
+/// The identity part of the record for a single-image `job`.
+[[nodiscard]] inline std::string resume_identity(const UpgradeJob& job) {
+    return resume_identity(job.version, job.size, job.digest, job.url, job.module);
 }
 
 /// Turns `record` (whose first `identity_len` characters are the identity) into a complete record

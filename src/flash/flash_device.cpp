@@ -1,8 +1,8 @@
 // FlashDevice's argument checks: every implementation gets the same range and alignment rules
 // before its do_* hook runs (ota::core; no I/O here).
-#include <string>
-
 #include "ota/flash_device.hpp"
+
+#include <string>
 
 namespace ota {
 namespace {

@@ -1,5 +1,6 @@
 // Fixture code shared by the OtaClient unit tests: the fakes, the example device and its topics,
-// body generators, digests and the base ClientOptions. Test files bring it in with
+// body generators, digests, the base ClientOptions and ClientHarness, the one test fixture every
+// client test derives from. Test files bring it in with
 // `using namespace ota::test::client_fixture;` (their own declarations take precedence).
 #pragma once
 
@@ -7,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -65,5 +68,66 @@ inline ClientOptions device_options() {
     o.device_name = kDn;
     return o;
 }
+
+/// The rig of a client test: a broker with the device's channel, a scripted byte source, a
+/// manual clock, a memory sink and the client under test (made by create_client()), plus what the
+/// tests read back from the broker. Test files derive their fixtures from it and add their own
+/// helpers.
+class ClientHarness : public ::testing::Test {
+  protected:
+    /// Makes the client from `o` and initialises it; the test fails when init() does.
+    void create_client(ClientOptions o) {
+        client = std::make_unique<OtaClient>(channel, source, std::move(o), clock);
+        const Error e = client->init();
+        ASSERT_TRUE(e.ok()) << e.message();
+    }
+
+    /// Every progress message the device published, parsed.
+    std::vector<nlohmann::json> progress_messages() const {
+        std::vector<nlohmann::json> out;
+        for (const auto& m : broker.published_on(kProgressTopic)) {
+            out.push_back(nlohmann::json::parse(m.payload));
+        }
+        return out;
+    }
+
+    /// The progress steps the device published, in order.
+    std::vector<int> steps() const {
+        std::vector<int> out;
+        for (const auto& j : progress_messages()) out.push_back(step_of(j));
+        return out;
+    }
+
+    /// The progress messages with a failure step (< 0).
+    std::vector<nlohmann::json> failures() const {
+        std::vector<nlohmann::json> out;
+        for (const auto& j : progress_messages()) {
+            if (step_of(j) < 0) out.push_back(j);
+        }
+        return out;
+    }
+
+    /// "<step> <desc>" of every failure report.
+    std::vector<std::string> failure_descs() const {
+        std::vector<std::string> out;
+        for (const auto& j : failures()) {
+            out.push_back(j.at("params").at("step").get<std::string>() + " " +
+                          j.at("params").at("desc").get<std::string>());
+        }
+        return out;
+    }
+
+    FakeBroker broker;
+    FakeChannel channel{broker, "dev"};
+    ScriptedSource source;
+    ManualClock clock;
+    MemorySink sink{1U << 16};
+    std::unique_ptr<OtaClient> client;
+
+  private:
+    static int step_of(const nlohmann::json& j) {
+        return std::stoi(j.at("params").at("step").get<std::string>());
+    }
+};
 
 }  // namespace ota::test::client_fixture

@@ -36,6 +36,7 @@ Error ScriptedSource::open(std::string_view url, std::uint64_t offset) {
     pos_ = start_;
     idle_left_ = response_.idle_reads;
     idle_end_left_ = response_.idle_before_end;
+    head_given_ = false;
     return {};
 }
 
@@ -67,7 +68,7 @@ ReadResult ScriptedSource::read(std::uint8_t* buf, std::size_t len,
             --idle_end_left_;
             return {};
         }
-        return ReadResult{Status::ok, 0, true};
+        return with_head(ReadResult{Status::ok, 0, true});
     }
     std::size_t n = std::min({len, response_.max_chunk, end - pos_});
     if (response_.fail_after) n = std::min(n, *response_.fail_after - pos_);
@@ -80,7 +81,20 @@ ReadResult ScriptedSource::read(std::uint8_t* buf, std::size_t len,
     pos_ += n;
     const bool end_now = response_.end_with_last_chunk && pos_ >= end && !response_.never_end &&
                          response_.idle_before_end == 0;
-    return ReadResult{Status::ok, n, end_now};
+    return with_head(ReadResult{Status::ok, n, end_now});
+}
+
+ReadResult ScriptedSource::with_head(ReadResult r) noexcept {
+    if (!head_given_) {
+        // Taken from the script now, not at open(): a test may change the response in between.
+        head_.http_status = response_.status;
+        head_.content_range = response_.content_range;
+        head_.content_length = response_.content_length;
+        head_.retry_after = response_.retry_after;
+        r.head = &head_;
+        head_given_ = true;
+    }
+    return r;
 }
 
 int ScriptedSource::http_status() const noexcept {

@@ -43,7 +43,8 @@ struct ScriptedResponse {
     std::optional<Error> open_error;
 };
 
-/// Replays a ScriptedResponse. read() never allocates.
+/// Replays a ScriptedResponse. read() never allocates. Like a real source, it hands the response
+/// head over with the first read() result of an attempt that carries bytes or end_of_body.
 class ScriptedSource final : public ByteSource {
   public:
     struct OpenCall {
@@ -91,6 +92,8 @@ class ScriptedSource final : public ByteSource {
 
   private:
     [[nodiscard]] std::size_t available_end() const noexcept;
+    /// Attaches the head to `r` when it is the attempt's first result with bytes or the end.
+    [[nodiscard]] ReadResult with_head(ReadResult r) noexcept;
 
     ScriptedResponse response_;
     std::deque<ScriptedResponse> upcoming_;
@@ -107,6 +110,8 @@ class ScriptedSource final : public ByteSource {
     std::size_t closes_ = 0;
     std::size_t reads_ = 0;
     std::chrono::milliseconds last_timeout_{0};
+    ResponseHead head_;        // filled by open(), handed over once per attempt
+    bool head_given_ = false;  // head_ went out with a result of this attempt
 };
 
 }  // namespace ota::test

@@ -2,7 +2,6 @@
 // (every transition), verification and fall-back, SlotSink's contract, the OtaClient flow, and
 // the C entry points.
 #include "ota/ab_slots.hpp"
-#include "ota/hal_posix/simulated_flash.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,6 +14,7 @@
 
 #include "ota/c_api/ota_flash.h"
 #include "ota/client.hpp"
+#include "ota/hal_posix/simulated_flash.hpp"
 #include "ota/protocol.hpp"
 #include "support/fake_broker.hpp"
 #include "support/scripted_source.hpp"

@@ -66,7 +66,7 @@ std::vector<ScriptedResponse> ranged_script(std::size_t chunk) {
     return script;
 }
 
-class MultiFileTest : public ::testing::Test {
+class MultiFileTest : public ClientHarness {
   protected:
     void SetUp() override {
         std::vector<ScriptedResponse> script;
@@ -86,8 +86,7 @@ class MultiFileTest : public ::testing::Test {
         o.multi_file = multi;
         o.progress.min_points = 1;
         o.progress.min_interval = 0ms;
-        client = std::make_unique<OtaClient>(channel, source, o, clock);
-        ASSERT_TRUE(client->init().ok());
+        create_client(o);
         if (provider) {
             client->set_file_sink_provider(
                 [this](const JobFile& f, std::size_t index, std::size_t count) -> FirmwareSink* {
@@ -110,28 +109,14 @@ class MultiFileTest : public ::testing::Test {
         return last;
     }
 
-    std::vector<int> steps() const {
-        std::vector<int> out;
-        for (const auto& m : broker.published_on(kProgressTopic)) {
-            out.push_back(
-                std::stoi(json::parse(m.payload).at("params").at("step").get<std::string>()));
-        }
-        return out;
-    }
-
     struct Call {
         std::string name;
         std::size_t index;
         std::size_t count;
     };
 
-    FakeBroker broker;
-    FakeChannel channel{broker, "dev"};
-    ScriptedSource source;
-    ManualClock clock;
     std::unique_ptr<MemorySink> sinks[3];
     std::vector<Call> calls;
-    std::unique_ptr<OtaClient> client;
 };
 
 TEST_F(MultiFileTest, ThreeFilesCommittedInOrder) {
@@ -251,8 +236,7 @@ TEST_F(MultiFileTest, PowerCutInTheSecondFileResumesThatFileAfterARestart) {
     auto run = [&](std::unique_ptr<MemorySink>* with, std::uint64_t stop_at) {
         source = ScriptedSource();
         source.set_script(script);
-        client = std::make_unique<OtaClient>(channel, source, o, clock);
-        ASSERT_TRUE(client->init().ok());
+        create_client(o);
         client->set_file_sink_provider(
             [with](const JobFile&, std::size_t index, std::size_t) -> FirmwareSink* {
                 return with[index].get();

@@ -96,7 +96,7 @@ std::shared_ptr<const ota::SignatureVerifier> keys(const std::string& pub = "ec_
     return v;
 }
 
-class ClientPolicyTest : public ::testing::Test {
+class ClientPolicyTest : public ClientHarness {
   protected:
     void SetUp() override {
         ScriptedResponse r;
@@ -109,9 +109,7 @@ class ClientPolicyTest : public ::testing::Test {
     void make_client(ClientOptions o) {
         o.product_key = kPk;
         o.device_name = kDn;
-        client = std::make_unique<OtaClient>(channel, source, std::move(o), clock);
-        const Error e = client->init();
-        ASSERT_TRUE(e.ok()) << e.message();
+        create_client(std::move(o));
         ASSERT_TRUE(client->set_sink(&sink).ok());
     }
 
@@ -134,22 +132,6 @@ class ClientPolicyTest : public ::testing::Test {
         EXPECT_TRUE(e.ok()) << e.message();
         return valid;
     }
-
-    std::vector<json> failures() const {
-        std::vector<json> out;
-        for (const auto& m : broker.published_on(kProgressTopic)) {
-            json j = json::parse(m.payload);
-            if (std::stoi(j.at("params").at("step").get<std::string>()) < 0) out.push_back(j);
-        }
-        return out;
-    }
-
-    FakeBroker broker;
-    FakeChannel channel{broker, "dev"};
-    ScriptedSource source;
-    ManualClock clock;
-    MemorySink sink{1U << 16};
-    std::unique_ptr<OtaClient> client;
 };
 
 ClientOptions with_keys(bool required, const std::string& pub = "ec_p256_public.pem") {

@@ -98,13 +98,12 @@ ClientOptions options() {
     return o;
 }
 
-class ReliabilityTest : public ::testing::Test {
+class ReliabilityTest : public ClientHarness {
   protected:
     void SetUp() override { source.set_clock(&clock); }
 
     void make_client(ClientOptions o = options(), ota::FirmwareSink* with_sink = nullptr) {
-        client = std::make_unique<OtaClient>(channel, source, std::move(o), clock);
-        ASSERT_TRUE(client->init().ok());
+        create_client(std::move(o));
         ASSERT_TRUE(client->set_sink(with_sink != nullptr ? with_sink : &sink).ok());
     }
 
@@ -135,27 +134,6 @@ class ReliabilityTest : public ::testing::Test {
         return valid;
     }
 
-    std::vector<int> steps() const {
-        std::vector<int> out;
-        for (const auto& m : broker.published_on(kProgressTopic)) {
-            out.push_back(
-                std::stoi(json::parse(m.payload).at("params").at("step").get<std::string>()));
-        }
-        return out;
-    }
-
-    std::vector<std::string> failure_descs() const {
-        std::vector<std::string> out;
-        for (const auto& m : broker.published_on(kProgressTopic)) {
-            const json j = json::parse(m.payload);
-            if (std::stoi(j.at("params").at("step").get<std::string>()) < 0) {
-                out.push_back(j.at("params").at("step").get<std::string>() + " " +
-                              j.at("params").at("desc").get<std::string>());
-            }
-        }
-        return out;
-    }
-
     std::vector<std::uint64_t> open_offsets() const {
         std::vector<std::uint64_t> out;
         for (const auto& o : source.opens()) out.push_back(o.offset);
@@ -174,12 +152,6 @@ class ReliabilityTest : public ::testing::Test {
         return out;
     }
 
-    FakeBroker broker;
-    FakeChannel channel{broker, "dev"};
-    ScriptedSource source;
-    ManualClock clock;
-    MemorySink sink{1U << 16};
-    std::unique_ptr<OtaClient> client;
     std::uint64_t returned = 0;
 };
 

@@ -93,15 +93,11 @@ struct FetchOutcome {
     int calls = 0;
 };
 
-class ClientTest : public ::testing::Test {
+class ClientTest : public ClientHarness {
   protected:
     void SetUp() override { source.set_response(ok_response(kBodyA)); }
 
-    void make_client(ClientOptions o = default_options()) {
-        client = std::make_unique<OtaClient>(channel, source, std::move(o), clock);
-        const Error e = client->init();
-        ASSERT_TRUE(e.ok()) << e.message();
-    }
+    void make_client(ClientOptions o = default_options()) { create_client(std::move(o)); }
 
     void deliver_push(const std::string& payload, const std::string& topic = kUpgradeTopic) {
         broker.publish(topic, payload);
@@ -125,36 +121,6 @@ class ClientTest : public ::testing::Test {
         }
         return out;
     }
-
-    std::vector<json> progress_messages() const {
-        std::vector<json> out;
-        for (const auto& m : broker.published_on(kProgressTopic))
-            out.push_back(json::parse(m.payload));
-        return out;
-    }
-
-    std::vector<int> steps() const {
-        std::vector<int> out;
-        for (const auto& j : progress_messages()) {
-            out.push_back(std::stoi(j.at("params").at("step").get<std::string>()));
-        }
-        return out;
-    }
-
-    std::vector<json> failures() const {
-        std::vector<json> out;
-        for (const auto& j : progress_messages()) {
-            if (std::stoi(j.at("params").at("step").get<std::string>()) < 0) out.push_back(j);
-        }
-        return out;
-    }
-
-    FakeBroker broker;
-    FakeChannel channel{broker, "dev"};
-    ScriptedSource source;
-    ManualClock clock;
-    MemorySink sink{1U << 16};
-    std::unique_ptr<OtaClient> client;
 };
 
 // ---- the basic flow -------------------------------------------------------------------------

@@ -36,9 +36,9 @@ struct ReadResult {
 ///
 /// Contract: open() starts a GET; with `offset` > 0 it asks for `Range: bytes=<offset>-`. read()
 /// waits up to `timeout` and copies at most `len` bytes; it never returns data before the
-/// response headers are known, so http_status()/content_range()/content_length() are valid once
-/// read() returned bytes or end_of_body. A status other than ok ends the transfer; open() again
-/// to retry. The source does not judge the status code: the client does.
+/// response headers are known, and it hands them over as ReadResult::head with the first result
+/// of each attempt that carries bytes or end_of_body. A status other than ok ends the transfer;
+/// open() again to retry. The source does not judge the status code: the client does.
 class ByteSource {
   public:
     virtual ~ByteSource() = default;
@@ -49,22 +49,6 @@ class ByteSource {
     /// Reads body bytes into `buf`; see the class contract.
     [[nodiscard]] virtual ReadResult read(std::uint8_t* buf, std::size_t len,
                                           std::chrono::milliseconds timeout) = 0;
-
-    /// HTTP status of the current response, 0 before headers arrived.
-    [[nodiscard]] virtual int http_status() const noexcept = 0;
-
-    /// The raw `Content-Range` header value, empty when absent.
-    [[nodiscard]] virtual std::string_view content_range() const noexcept = 0;
-
-    /// The `Content-Length` of the current response, when announced.
-    [[nodiscard]] virtual std::optional<std::uint64_t> content_length() const noexcept = 0;
-
-    /// The delay a 429 or 503 response asked for in its `Retry-After` header (delta-seconds),
-    /// when present; valid once http_status() is. Sources that do not parse it keep the default
-    /// (none), and the client then uses its own backoff alone.
-    [[nodiscard]] virtual std::optional<std::chrono::seconds> retry_after() const noexcept {
-        return std::nullopt;
-    }
 
     /// Explanation of the last failure (no secrets, URLs redacted), empty if none.
     [[nodiscard]] virtual std::string last_error_detail() const = 0;

@@ -8,6 +8,13 @@
 #include "core/lazy_log.hpp"
 
 namespace ota::detail {
+namespace {
+
+/// What a source that broke its contract (bytes without a head) is judged by: no HTTP status,
+/// which the attempt treats as a transient failure.
+const ResponseHead kNoHead{};
+
+}  // namespace
 
 namespace {
 
@@ -86,16 +93,6 @@ std::string DownloadAttempt::describe_failure(Status s) const {
     return detail;
 }
 
-const ResponseHead* DownloadAttempt::legacy_head() {
-    // TRANSITIONAL (issue 9): a source that does not hand over ReadResult::head yet is asked
-    // through the old getters. Removed at merge, together with the getters (byte_source.hpp).
-    legacy_head_.http_status = source_.http_status();
-    legacy_head_.content_range.assign(source_.content_range());
-    legacy_head_.content_length = source_.content_length();
-    legacy_head_.retry_after = source_.retry_after();
-    return &legacy_head_;
-}
-
 AttemptOutcome DownloadAttempt::read(std::uint8_t* buf, std::size_t len,
                                      std::chrono::milliseconds timeout, std::uint64_t size,
                                      bool has_sink) {
@@ -117,7 +114,7 @@ AttemptOutcome DownloadAttempt::read(std::uint8_t* buf, std::size_t len,
     }
     bool restart = false;
     if (!head_checked_) {
-        AttemptOutcome verdict = judge(r.head != nullptr ? r.head : legacy_head(), size, has_sink);
+        AttemptOutcome verdict = judge(r.head != nullptr ? r.head : &kNoHead, size, has_sink);
         if (verdict.kind != AttemptOutcome::Kind::nothing) return verdict;
         restart = verdict.restart_from_zero;
         head_checked_ = true;

@@ -76,7 +76,6 @@ class DownloadAttempt {
   private:
     AttemptOutcome judge(const ResponseHead* head, std::uint64_t size, bool has_sink);
     std::string describe_failure(Status s) const;
-    const ResponseHead* legacy_head();
 
     ByteSource& source_;
     const RetryPolicy& policy_;
@@ -92,7 +91,6 @@ class DownloadAttempt {
     std::uint64_t stall_window_bytes_ = 0;
     Clock::time_point stall_window_start_{};
     Clock::time_point last_read_call_{};
-    ResponseHead legacy_head_;  // TRANSITIONAL: see legacy_head()
 };
 
 }  // namespace ota::detail

@@ -97,22 +97,6 @@ ReadResult ScriptedSource::with_head(ReadResult r) noexcept {
     return r;
 }
 
-int ScriptedSource::http_status() const noexcept {
-    return headers_known_ ? response_.status : 0;
-}
-
-std::string_view ScriptedSource::content_range() const noexcept {
-    return headers_known_ ? std::string_view(response_.content_range) : std::string_view{};
-}
-
-std::optional<std::uint64_t> ScriptedSource::content_length() const noexcept {
-    return headers_known_ ? response_.content_length : std::nullopt;
-}
-
-std::optional<std::chrono::seconds> ScriptedSource::retry_after() const noexcept {
-    return headers_known_ ? response_.retry_after : std::nullopt;
-}
-
 std::string ScriptedSource::last_error_detail() const {
     if (!failed_) return {};
     return std::string("scripted transfer failure: ") + to_string(response_.fail_status);

@@ -74,10 +74,6 @@ class ScriptedSource final : public ByteSource {
     [[nodiscard]] Error open(std::string_view url, std::uint64_t offset) override;
     [[nodiscard]] ReadResult read(std::uint8_t* buf, std::size_t len,
                                   std::chrono::milliseconds timeout) override;
-    [[nodiscard]] int http_status() const noexcept override;
-    [[nodiscard]] std::string_view content_range() const noexcept override;
-    [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept override;
-    [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept override;
     [[nodiscard]] std::string last_error_detail() const override;
     void close() noexcept override;
 

@@ -45,9 +45,6 @@ class HeadOnlySource final : public ota::ByteSource {
         first_ = false;
         return r;
     }
-    int http_status() const noexcept override { return 404; }
-    std::string_view content_range() const noexcept override { return "garbage"; }
-    std::optional<std::uint64_t> content_length() const noexcept override { return 1; }
     std::string last_error_detail() const override { return {}; }
     void close() noexcept override {}
 

@@ -62,19 +62,22 @@ class CurlByteSource final : public ByteSource {
     [[nodiscard]] ReadResult read(std::uint8_t* buf, std::size_t len,
                                   std::chrono::milliseconds timeout) override;
 
+    // Inspection of the current response, for diagnostics and tests (the client itself judges
+    // the response from ReadResult::head, the ByteSource contract).
+
     /// HTTP status of the final response, 0 before read() saw the headers.
-    [[nodiscard]] int http_status() const noexcept override;
+    [[nodiscard]] int http_status() const noexcept;
 
     /// The final response's raw `Content-Range` value, empty when absent; valid until the next
     /// open().
-    [[nodiscard]] std::string_view content_range() const noexcept override;
+    [[nodiscard]] std::string_view content_range() const noexcept;
 
     /// The final response's `Content-Length`, when announced.
-    [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept override;
+    [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept;
 
     /// The final response's `Retry-After` in delta-seconds (capped at a day), when present; an
     /// HTTP-date value is ignored.
-    [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept override;
+    [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept;
 
     /// Why the last open() or transfer failed (URLs redacted), empty if it did not.
     [[nodiscard]] std::string last_error_detail() const override;

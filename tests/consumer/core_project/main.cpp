@@ -64,10 +64,6 @@ class MemorySource final : public ota::ByteSource {
         head_given_ = true;
         return r;
     }
-    // The response head's old getters (the client reads ReadResult::head).
-    int http_status() const noexcept { return head_.http_status; }
-    std::string_view content_range() const noexcept { return {}; }
-    std::optional<std::uint64_t> content_length() const noexcept { return head_.content_length; }
     std::string last_error_detail() const override { return {}; }
     void close() noexcept override {}
 

@@ -2,6 +2,7 @@
 // dependencies. The adapter and C headers are included by the names they had before they moved
 // into their targets' folders: code written then keeps compiling.
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "ota/auth.hpp"
@@ -27,8 +28,12 @@ int main() {
     // One symbol from each adapter layer and the C interface (nothing connects anywhere).
     ota::CurlByteSource source(ota::HttpOptions{});
     ota::FileSink sink("consumer-image.bin");
-    ota::SimulatedFlash flash(ota::SimulatedFlashOptions{{64 * 1024, 4096, 8}, 0, {}});
-    if (flash.size() != 64 * 1024) return 1;
+    std::unique_ptr<ota::SimulatedFlash> flash;
+    if (!ota::SimulatedFlash::create(ota::SimulatedFlashOptions{{64 * 1024, 4096, 8}, 0, {}}, flash)
+             .ok() ||
+        flash->size() != 64 * 1024) {
+        return 1;
+    }
     char pk[IOTX_PRODUCT_KEY_LEN + 1] = {0};
     if (HAL_GetProductKey(pk) < 0) return 1;
     (void)sizeof(ota::MqttOptions);  // PahoChannel is only named: constructing it needs a broker

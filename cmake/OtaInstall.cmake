@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 
 set(OTA_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ota")
 
-install(TARGETS ota ota_core ota_paho ota_curl ota_hal_posix ota_c_api EXPORT otaTargets
+install(TARGETS ota ota_core ota_paho ota_curl ota_hal_posix ota_c_api ota_compat EXPORT otaTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -2,9 +2,11 @@
 // plumbing every entry point shares. Private to src/shim.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <string>
 #include <string_view>
 
 #include "ota/byte_source.hpp"
@@ -36,16 +38,47 @@ class EventBridge final : public ChannelListener {
     bool lost_ = false;
 };
 
+/// The live handles of each kind, for IOT_DumpMemoryStats.
+inline std::atomic<int> g_live_mqtt_handles{0};
+inline std::atomic<int> g_live_ota_handles{0};
+
+/// A CA given as PEM text (iotx_mqtt_param_t.pub_key) written to a private temporary file,
+/// because paho and libcurl take a CA bundle by path; removed when the last user is gone.
+class PemFile {
+  public:
+    /// Writes `pem` to a new file under $TMPDIR (or /tmp); path() is empty on failure.
+    explicit PemFile(std::string_view pem);
+    ~PemFile();
+    PemFile(const PemFile&) = delete;
+    PemFile& operator=(const PemFile&) = delete;
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  private:
+    std::string path_;
+};
+
 /// What IOT_MQTT_Construct returns: the channel and the bridge listening on it.
 struct MqttHandle {
+    MqttHandle() noexcept { ++g_live_mqtt_handles; }
+    ~MqttHandle() { --g_live_mqtt_handles; }
+    MqttHandle(const MqttHandle&) = delete;
+    MqttHandle& operator=(const MqttHandle&) = delete;
     std::uint32_t tag = kMqttTag;
     std::unique_ptr<MqttChannel> channel;
     std::unique_ptr<EventBridge> bridge;
+    /// The broker's CA from pub_key, which IOT_OTA_Init also trusts for the firmware server
+    /// unless told another (the original SDK used one root for both).
+    std::shared_ptr<PemFile> pub_key_ca;
 };
 
 /// What IOT_OTA_Init(Ex) returns: a client on an MQTT handle's channel and its own byte source.
 struct OtaHandle {
+    OtaHandle() noexcept { ++g_live_ota_handles; }
+    ~OtaHandle() { --g_live_ota_handles; }
+    OtaHandle(const OtaHandle&) = delete;
+    OtaHandle& operator=(const OtaHandle&) = delete;
     std::uint32_t tag = kOtaTag;
+    std::shared_ptr<PemFile> http_ca;  ///< kept alive while the byte source may use its path
     std::unique_ptr<ByteSource> source;
     std::unique_ptr<OtaClient> client;
     int last_error = IOT_OTAE_NONE;

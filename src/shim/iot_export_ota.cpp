@@ -47,6 +47,11 @@ void* IOT_OTA_InitEx(const char* product_key, const char* device_name, void* ch_
         }
         const ota::c_api::Transports transports = ota::c_api::current_transports();
         auto h = std::make_unique<OtaHandle>();
+        if (ho.ca_file.empty() && mqtt->pub_key_ca != nullptr) {
+            // No CA named for the firmware server: trust the broker's pub_key, as the original.
+            h->http_ca = mqtt->pub_key_ca;
+            ho.ca_file = h->http_ca->path();
+        }
         h->source = transports.make_source(ho);
         if (h->source == nullptr) {
             ota::log(ota::LogLevel::error, "IOT_OTA_Init: no byte source was built");

@@ -11,6 +11,7 @@
 #include "ota/fota_agent.hpp"
 #include "ota/log.hpp"
 #include "ota/protocol.hpp"
+#include "shim/ioctl_connection.hpp"
 #include "shim/persistence_hook_sink.hpp"
 
 namespace {
@@ -19,6 +20,7 @@ struct LinkkitDevice {
     // Configuration (IOT_Ioctl / IOT_Linkkit_Open).
     ota::DeviceIdentity identity;
     ota::ConnectOptions connect;
+    std::string mqtt_domain;
     std::string mqtt_ca_file;
     std::string http_ca_file;
     bool allow_http = false;
@@ -28,10 +30,14 @@ struct LinkkitDevice {
     // Callbacks.
     iotx_fota_callback_t fota_cb = nullptr;
     iotx_fota_module_callback_t fota_module_cb = nullptr;
+    iotx_connect_callback_t connected_cb = nullptr;
+    iotx_connect_callback_t disconnected_cb = nullptr;
+    iotx_initialized_callback_t initialized_cb = nullptr;
     // Runtime (IOT_Linkkit_Connect .. Close).
     std::unique_ptr<ota::MqttChannel> channel;
     std::unique_ptr<ota::ByteSource> source;
     std::unique_ptr<ota::FotaAgent> agent;
+    std::unique_ptr<ota::ChannelListener> watcher;
 };
 
 LinkkitDevice& device() {
@@ -65,7 +71,44 @@ void on_new_firmware(const ota::FotaEvent& ev) {
     }
 }
 
+// Turns the channel's connection changes into the ITE_CONNECT_SUCC / ITE_DISCONNECTED
+// callbacks; the channel calls it inside yield(), so they run on the application's thread.
+class ConnectionWatcher final : public ota::ChannelListener {
+  public:
+    void on_message(std::string_view, std::string_view) override {}
+    // The first connect is reported by IOT_Linkkit_Connect itself; only a reconnect is news.
+    void on_connected() override {
+        if (!lost_) return;
+        lost_ = false;
+        if (device().connected_cb != nullptr) device().connected_cb();
+    }
+    void on_connection_lost() override {
+        lost_ = true;
+        if (device().disconnected_cb != nullptr) device().disconnected_cb();
+    }
+
+  private:
+    bool lost_ = false;
+};
+
 }  // namespace
+
+namespace ota::shim {
+
+IoctlConnection ioctl_connection() {
+    const LinkkitDevice& d = device();
+    return IoctlConnection{d.connect, d.mqtt_domain, d.mqtt_ca_file};
+}
+
+ConnectOptions connect_options_for(const IoctlConnection& c, const std::string& product_key) {
+    ConnectOptions o = c.connect;
+    if (o.custom_host.empty() && !c.mqtt_domain.empty()) {
+        o.custom_host = product_key + "." + c.mqtt_domain;
+    }
+    return o;
+}
+
+}  // namespace ota::shim
 
 extern "C" {
 
@@ -79,11 +122,27 @@ int iotx_register_for_ITE_FOTA_MODULE(iotx_fota_module_callback_t callback) {
     return 0;
 }
 
+int iotx_register_for_ITE_CONNECT_SUCC(iotx_connect_callback_t callback) {
+    device().connected_cb = callback;
+    return 0;
+}
+
+int iotx_register_for_ITE_DISCONNECTED(iotx_connect_callback_t callback) {
+    device().disconnected_cb = callback;
+    return 0;
+}
+
+int iotx_register_for_ITE_INITIALIZE_COMPLETED(iotx_initialized_callback_t callback) {
+    device().initialized_cb = callback;
+    return 0;
+}
+
 int IOT_Ioctl(int option, void* data) {
     LinkkitDevice& d = device();
     try {
         switch (option) {
-            case IOTX_IOCTL_SET_DOMAIN: {
+            case IOTX_IOCTL_SET_DOMAIN:
+            case IOTX_IOCTL_SET_REGION: {
                 if (data == nullptr) return fail("IOT_Ioctl(SET_DOMAIN): NULL value");
                 const int region = *static_cast<int*>(data);
                 if (region < 0 || region >= static_cast<int>(std::size(kRegions))) {
@@ -99,6 +158,8 @@ int IOT_Ioctl(int option, void* data) {
                 return 0;
             case IOTX_IOCTL_RECV_EVENT_REPLY:
                 return 0;
+            case IOTX_IOCTL_SET_MQTT_DOMAIN:
+                return copy_string_option(data, d.mqtt_domain) ? 0 : -1;
             case IOTX_IOCTL_SET_MODULE:
                 return copy_string_option(data, d.module) ? 0 : -1;
             case IOTX_IOCTL_SET_MQTT_HOST:
@@ -171,7 +232,9 @@ int IOT_Linkkit_Connect(int devid) {
             version.assign(buf, static_cast<std::size_t>(n));
         }
         ota::ConnectionInfo conn;
-        if (const ota::Error e = ota::make_connection_info(d.identity, d.connect, conn); !e.ok()) {
+        const ota::ConnectOptions connect =
+            ota::shim::connect_options_for(ota::shim::ioctl_connection(), d.identity.product_key);
+        if (const ota::Error e = ota::make_connection_info(d.identity, connect, conn); !e.ok()) {
             return fail("IOT_Linkkit_Connect: " + e.message());
         }
         ota::MqttOptions mo = ota::MqttOptions::from(conn);
@@ -200,9 +263,14 @@ int IOT_Linkkit_Connect(int devid) {
         if (const ota::Error e = agent->start(version); !e.ok()) {
             return fail("IOT_Linkkit_Connect: " + e.message());
         }
+        auto watcher = std::make_unique<ConnectionWatcher>();
+        channel->add_listener(*watcher);
         d.channel = std::move(channel);
         d.source = std::move(source);
         d.agent = std::move(agent);
+        d.watcher = std::move(watcher);
+        if (d.connected_cb != nullptr) d.connected_cb();
+        if (d.initialized_cb != nullptr) d.initialized_cb(devid);
         return 0;
     } catch (...) {
         return fail("IOT_Linkkit_Connect: unexpected failure");
@@ -255,7 +323,9 @@ int IOT_Linkkit_Close(int devid) {
     if (devid != 0 || !d.opened) return -1;
     d.agent.reset();
     d.source.reset();
+    if (d.channel && d.watcher) d.channel->remove_listener(*d.watcher);
     d.channel.reset();  // destroying the channel disconnects it
+    d.watcher.reset();
     d.opened = false;
     return 0;
 }

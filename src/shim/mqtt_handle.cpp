@@ -1,8 +1,14 @@
 // IOT_MQTT_Construct / Yield / Destroy: an MQTT handle over the channel the transport factory
 // (ota/c_api_seams.hpp) connects, PahoChannel by default. No exception crosses into C.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "ota/c_api/c_api_seams.hpp"
 #include "ota/c_api/iot_export_ota.h"
@@ -21,6 +27,30 @@ void EventBridge::on_connected() {
 void EventBridge::on_connection_lost() {
     lost_ = true;
     emit(IOTX_MQTT_EVENT_DISCONNECT);
+}
+
+PemFile::PemFile(std::string_view pem) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string name =
+        std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/ota-pub-key-XXXXXX";
+    const int fd = mkstemp(name.data());
+    if (fd < 0) return;
+    std::size_t done = 0;
+    while (done < pem.size()) {
+        const ssize_t n = ::write(fd, pem.data() + done, pem.size() - done);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    const bool ok = done == pem.size() && ::close(fd) == 0;
+    if (!ok) {
+        ::unlink(name.c_str());
+        return;
+    }
+    path_ = std::move(name);
+}
+
+PemFile::~PemFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 void EventBridge::emit(iotx_mqtt_event_type_t type) {
@@ -49,7 +79,20 @@ void* IOT_MQTT_Construct(iotx_mqtt_param_t* p) {
         if (p->username != nullptr) o.username = p->username;
         if (p->password != nullptr) o.password = p->password;
         o.use_tls = p->plain_tcp == 0;
-        if (p->ca_file != nullptr) o.ca_file = p->ca_file;
+        std::shared_ptr<ota::shim::PemFile> pub_key_ca;
+        if (p->ca_file != nullptr) {
+            o.ca_file = p->ca_file;
+        } else if (p->pub_key != nullptr && *p->pub_key != '\0') {
+            // The original's pub_key is the broker's CA as PEM text.
+            pub_key_ca = std::make_shared<ota::shim::PemFile>(p->pub_key);
+            if (pub_key_ca->path().empty()) {
+                ota::log(ota::LogLevel::error,
+                         "IOT_MQTT_Construct: cannot store pub_key in a temporary file: " +
+                             std::string(std::strerror(errno)));
+                return nullptr;
+            }
+            o.ca_file = pub_key_ca->path();
+        }
         o.clean_session = p->clean_session != 0;
         o.keepalive = std::chrono::seconds(
             p->keepalive_interval_ms == 0
@@ -68,6 +111,7 @@ void* IOT_MQTT_Construct(iotx_mqtt_param_t* p) {
             ota::log(ota::LogLevel::error, "IOT_MQTT_Construct: " + e.message());
             return nullptr;
         }
+        h->pub_key_ca = std::move(pub_key_ca);
         h->bridge = std::make_unique<ota::shim::EventBridge>(p->handle_event, h.get());
         h->channel->add_listener(*h->bridge);
         return h.release();

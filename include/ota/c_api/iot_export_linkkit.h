@@ -27,6 +27,16 @@ typedef int (*iotx_fota_module_callback_t)(int type, const char* version, const 
 
 int iotx_register_for_ITE_FOTA(iotx_fota_callback_t callback);
 int iotx_register_for_ITE_FOTA_MODULE(iotx_fota_module_callback_t callback);
+
+/* Connection events, as in the original: ITE_CONNECT_SUCC after IOT_Linkkit_Connect connected
+ * and after every reconnect, ITE_DISCONNECTED when the connection is lost,
+ * ITE_INITIALIZE_COMPLETED (with the devid) once the device is connected and subscribed. They run
+ * on the thread that calls IOT_Linkkit_Connect or IOT_Linkkit_Yield. Return values ignored. */
+typedef int (*iotx_connect_callback_t)(void);
+typedef int (*iotx_initialized_callback_t)(const int devid);
+int iotx_register_for_ITE_CONNECT_SUCC(iotx_connect_callback_t callback);
+int iotx_register_for_ITE_DISCONNECTED(iotx_connect_callback_t callback);
+int iotx_register_for_ITE_INITIALIZE_COMPLETED(iotx_initialized_callback_t callback);
 #define IOT_RegisterCallback(evt, cb) iotx_register_for_##evt(cb)
 
 /* ---- configuration ---- */
@@ -45,17 +55,22 @@ typedef enum {
     IOTX_IOCTL_RECV_EVENT_REPLY,     /* int *: accepted and ignored (OTA has no event replies) */
     IOTX_IOCTL_SET_MODULE,           /* const char *: the module this device updates */
     /* Extensions of this library. */
-    IOTX_IOCTL_SET_MQTT_HOST = 100, /* const char *: broker host (overrides the domain) */
-    IOTX_IOCTL_SET_MQTT_PORT,       /* int *: broker port (default 443) */
-    IOTX_IOCTL_SET_MQTT_CA_FILE,    /* const char *: broker CA bundle; NULL = system store */
-    IOTX_IOCTL_SET_MQTT_PLAIN_TCP,  /* int *: 1 = MQTT without TLS */
-    IOTX_IOCTL_SET_HTTP_CA_FILE,    /* const char *: firmware server CA bundle; NULL = system */
-    IOTX_IOCTL_SET_ALLOW_HTTP,      /* int *: 1 = accept plain http:// image URLs */
-    IOTX_IOCTL_SET_FIRMWARE_VERSION /* const char *: version reported on connect (else
-                                       HAL_GetFirmwareVersion) */
+    IOTX_IOCTL_SET_MQTT_HOST = 100,  /* const char *: broker host (overrides the domain) */
+    IOTX_IOCTL_SET_MQTT_PORT,        /* int *: broker port (default 443) */
+    IOTX_IOCTL_SET_MQTT_CA_FILE,     /* const char *: broker CA bundle; NULL = system store */
+    IOTX_IOCTL_SET_MQTT_PLAIN_TCP,   /* int *: 1 = MQTT without TLS */
+    IOTX_IOCTL_SET_HTTP_CA_FILE,     /* const char *: firmware server CA bundle; NULL = system */
+    IOTX_IOCTL_SET_ALLOW_HTTP,       /* int *: 1 = accept plain http:// image URLs */
+    IOTX_IOCTL_SET_FIRMWARE_VERSION, /* const char *: version reported on connect (else
+                                        HAL_GetFirmwareVersion) */
+    /* Original names numbered after the extensions (the original's numbers differ). */
+    IOTX_IOCTL_SET_REGION = 200, /* int *: same as IOTX_IOCTL_SET_DOMAIN */
+    IOTX_IOCTL_SET_MQTT_DOMAIN   /* const char *: broker domain; the host becomes
+                                    "{product_key}.{domain}" (NULL = back to the region) */
 } iotx_ioctl_option_t;
 
-/* Sets an option before IOT_Linkkit_Connect. 0 on success, -1 for an unknown option or bad
+/* Sets an option before IOT_Linkkit_Connect (IOT_SetupConnInfo honours the region, domain, host
+ * and port options too). 0 on success, -1 for an unknown option or bad
  * value (logged). String values are copied. */
 int IOT_Ioctl(int option, void* data);
 

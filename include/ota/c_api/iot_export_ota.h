@@ -78,10 +78,19 @@ typedef enum {
 #define IOTX_DEVICE_SECRET_LEN 64
 
 /* Store the device triple for IOT_SetupConnInfo callers that use HAL_Get*. Returns the stored
- * length, or -1 when the value is NULL or too long. */
+ * length, or -1 when the value is NULL or too long. The library's definitions are weak, so an
+ * application's own HAL port file replaces them at link time.
+ *
+ * The original SDK declares these three with `char *`; in C the two prototypes are conflicting
+ * types, so only one may be visible in a translation unit. The compatibility headers
+ * (include/ota/compat, target ota::compat) define OTA_COMPAT_ORIGINAL_HAL_PROTOTYPES and
+ * declare the `char *` form instead; both forms name the same C symbol. */
+#ifndef OTA_COMPAT_ORIGINAL_HAL_PROTOTYPES
+#define OTA_C_API_HAL_SET_TAKES_CONST 1
 int HAL_SetProductKey(const char* product_key);
 int HAL_SetDeviceName(const char* device_name);
 int HAL_SetDeviceSecret(const char* device_secret);
+#endif
 /* Copy the stored value into `buf` (which must hold the length limit + 1); returns its length. */
 int HAL_GetProductKey(char* buf);
 int HAL_GetDeviceName(char* buf);
@@ -93,25 +102,55 @@ typedef struct {
     char client_id[256];
     char username[128];
     char password[65];   /* secret */
-    const char* pub_key; /* always NULL here: set iotx_mqtt_param_t.ca_file instead */
+    const char* pub_key; /* the broker's CA as PEM text: the file set with
+                            IOTX_IOCTL_SET_MQTT_CA_FILE, else NULL (system store) */
 } iotx_conn_info_t;
 typedef iotx_conn_info_t* iotx_conn_info_pt;
 
-/* Computes the connection info (region cn-shanghai, TLS, hmacsha256) into storage owned by the
- * library and points *info_ptr at it. 0 on success, -1 on bad input (logged). */
+/* Computes the connection info (TLS, hmacsha256; region cn-shanghai unless IOT_Ioctl set a
+ * region, MQTT domain, host or port) into storage owned by the library and points *info_ptr at
+ * it. 0 on success, -1 on bad input (logged). */
 int IOT_SetupConnInfo(const char* product_key, const char* device_name, const char* device_secret,
                       void** info_ptr);
 
-/* Events the MQTT connection reports to handle_event.h_fp (connection changes only). */
+/* Events of the original SDK's MQTT client, with its numbering (the original spells SUBSCRIBE
+ * as SUBCRIBE). This library reports DISCONNECT and RECONNECT to handle_event.h_fp; the other
+ * values exist so that handlers written for the original compile. */
 typedef enum {
+    IOTX_MQTT_EVENT_UNDEF = 0,
     IOTX_MQTT_EVENT_DISCONNECT = 1,
-    IOTX_MQTT_EVENT_RECONNECT = 2
+    IOTX_MQTT_EVENT_RECONNECT = 2,
+    IOTX_MQTT_EVENT_SUBCRIBE_SUCCESS = 3,
+    IOTX_MQTT_EVENT_SUBCRIBE_TIMEOUT = 4,
+    IOTX_MQTT_EVENT_SUBCRIBE_NACK = 5,
+    IOTX_MQTT_EVENT_UNSUBCRIBE_SUCCESS = 6,
+    IOTX_MQTT_EVENT_UNSUBCRIBE_TIMEOUT = 7,
+    IOTX_MQTT_EVENT_UNSUBCRIBE_NACK = 8,
+    IOTX_MQTT_EVENT_PUBLISH_SUCCESS = 9,
+    IOTX_MQTT_EVENT_PUBLISH_TIMEOUT = 10,
+    IOTX_MQTT_EVENT_PUBLISH_NACK = 11,
+    IOTX_MQTT_EVENT_PUBLISH_RECEIVED = 12
 } iotx_mqtt_event_type_t;
+
+/* What `msg` points at for IOTX_MQTT_EVENT_PUBLISH_RECEIVED in the original (for the other
+ * events it carries a packet id); the layout is the original's. */
+typedef struct {
+    uint16_t packet_id;
+    uint8_t qos;
+    uint8_t dup;
+    uint8_t retain;
+    uint16_t topic_len;
+    uint32_t payload_len;
+    const char* ptopic;
+    const char* payload;
+} iotx_mqtt_topic_info_t;
+typedef iotx_mqtt_topic_info_t* iotx_mqtt_topic_info_pt;
 
 typedef struct {
     iotx_mqtt_event_type_t event_type;
     void* msg;
 } iotx_mqtt_event_msg_t;
+typedef iotx_mqtt_event_msg_t* iotx_mqtt_event_msg_pt;
 
 typedef struct {
     void (*h_fp)(void* pcontext, void* pclient, iotx_mqtt_event_msg_t* msg);
@@ -124,7 +163,9 @@ typedef struct {
     const char* client_id;
     const char* username;
     const char* password;
-    const char* pub_key;         /* ignored; see ca_file */
+    const char* pub_key;         /* the broker's CA as PEM text (used when ca_file is NULL);
+                                    IOT_OTA_Init trusts it for the firmware server too unless
+                                    iotx_ota_options_t.http_ca_file names another */
     uint32_t request_timeout_ms; /* bound on connect; 0 = 10000 */
     uint8_t clean_session;
     uint32_t keepalive_interval_ms; /* 0 = 60000 */

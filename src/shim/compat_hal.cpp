@@ -2,8 +2,6 @@
 // IOT_DumpMemoryStats (infra_compat.h). Weak so that an application keeping its own HAL port
 // file links without "multiple definition" errors: its strong definitions win. This file sees
 // the compatibility header's `char *` prototypes, so it never includes ota/c_api directly.
-#include "ota/compat/ota_compat.h"
-
 #include <time.h>
 
 #include <cstdarg>
@@ -13,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "ota/compat/ota_compat.h"
 #include "ota/log.hpp"
 #include "shim/c_handles.hpp"
 

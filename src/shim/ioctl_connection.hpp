@@ -10,8 +10,8 @@ namespace ota::shim {
 
 /// The connection settings IOT_Ioctl has set so far.
 struct IoctlConnection {
-    ConnectOptions connect;  ///< region, custom host, port, TLS or plain TCP
-    std::string mqtt_domain; ///< IOTX_IOCTL_SET_MQTT_DOMAIN; empty = the region's domain
+    ConnectOptions connect;   ///< region, custom host, port, TLS or plain TCP
+    std::string mqtt_domain;  ///< IOTX_IOCTL_SET_MQTT_DOMAIN; empty = the region's domain
     std::string mqtt_ca_file;
 };
 

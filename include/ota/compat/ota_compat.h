@@ -13,7 +13,8 @@
 #define OTA_COMPAT_OTA_COMPAT_H
 
 #if defined(OTA_C_API_HAL_SET_TAKES_CONST)
-#error "ota/c_api/iot_export_ota.h was included before the compatibility headers: include \
+#error \
+    "ota/c_api/iot_export_ota.h was included before the compatibility headers: include \
 infra_compat.h (or another v3.x header) first, so HAL_Set* get the original char * prototypes"
 #endif
 #ifndef OTA_COMPAT_ORIGINAL_HAL_PROTOTYPES

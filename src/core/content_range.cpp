@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "common/ascii.hpp"
+
 namespace ota::detail {
 namespace {
 
@@ -16,10 +18,6 @@ constexpr bool is_ows(char c) noexcept {
 }
 constexpr bool is_digit(char c) noexcept {
     return c >= '0' && c <= '9';
-}
-
-constexpr char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 /// A cursor over the header value; every access is bounds-checked.

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "common/ascii.hpp"
 #include "ota/digest.hpp"
 #include "ota/protocol.hpp"
 
@@ -74,9 +75,7 @@ inline constexpr std::size_t kResumeRecordTailMax = 64;
         out += '\n';
     };
     std::string hex = digest.hex;
-    for (char& c : hex) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
+    for (char& c : hex) c = ascii_lower(c);
     std::string out(kResumeRecordMagic);
     field(out, "version", version);
     out += "size:" + std::to_string(size) + "\n";

@@ -4,19 +4,18 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.hpp"
 #include "ota/digest.hpp"
 
 namespace ota {
 namespace {
 
+using detail::ascii_lower;
+
 constexpr char kHexDigits[] = "0123456789abcdef";
 
 constexpr bool is_hex_char(char c) noexcept {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-constexpr char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ int copy_string(OtaHandle* h, std::string_view value, void* buf, int len) {
     if (len <= 0 || static_cast<std::size_t>(len) < value.size() + 1) {
         return fail(h, IOT_OTAE_STR_TOO_LONG);
     }
-    std::memcpy(buf, value.data(), value.size());
+    // An empty view may carry a null data(): memcpy must not see it, even for 0 bytes.
+    if (!value.empty()) std::memcpy(buf, value.data(), value.size());
     static_cast<char*>(buf)[value.size()] = '\0';
     return IOT_OTAE_NONE;
 }

@@ -113,8 +113,14 @@ TEST(CrashResume, KilledThreeTimesMidDownloadResumesWithRangesAndLittleWaste) {
                 static_cast<unsigned long long>(served), kImageSize,
                 static_cast<double>(served) / kImageSize, static_cast<long long>(lines.size()),
                 static_cast<long long>(total.count()), listing.c_str());
-    // About 40 s when resuming works; restarting from zero each time would take over 100 s.
+    // About 40 s when resuming works; restarting from zero each time would take over 100 s (and
+    // serve 2.5 times the image, which the check above catches in every build). Sanitizer and
+    // coverage builds start and run the device about twice as slowly (91 s seen under ASan).
+#if defined(OTA_INSTRUMENTED_BUILD)
+    EXPECT_LT(total, 180s);
+#else
     EXPECT_LT(total, 90s);
+#endif
 }
 
 }  // namespace

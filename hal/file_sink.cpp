@@ -115,7 +115,8 @@ FileSink::FileSink(std::filesystem::path final_path, std::uint64_t max_size)
       max_size_(max_size) {}
 
 FileSink::~FileSink() {
-    abort();
+    // A sink destroyed with an open job was stopped, not failed: failures abort() explicitly.
+    suspend();
 }
 
 Status FileSink::begin(std::uint64_t expected_size) {
@@ -246,6 +247,16 @@ void FileSink::abort() noexcept {
     ::unlink(part_path_.c_str());
     clear_record();  // it would point at the partial file just removed
     expected_size_ = 0;
+}
+
+void FileSink::suspend() noexcept {
+    if (fd_ < 0) return;
+    close_fd(std::exchange(fd_, -1));
+    expected_size_ = 0;
+    // Without a record nothing can ever resume this partial file (the next begin() would only
+    // truncate it), so it is not left lying around.
+    struct stat st {};
+    if (::stat(record_path_.c_str(), &st) != 0 && errno == ENOENT) ::unlink(part_path_.c_str());
 }
 
 Status FileSink::resume(std::uint64_t expected_size, std::uint64_t& stored) {

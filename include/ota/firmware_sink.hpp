@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "ota/status.hpp"
@@ -12,8 +13,10 @@ namespace ota {
 
 /// Stores one firmware image while it is downloaded.
 ///
-/// Lifecycle: begin() -> write()* / read()* / flush()* -> commit() or abort(). After commit() or
-/// abort() the sink may begin() again. Contract for every call:
+/// Lifecycle: begin() -> write()* / read()* / flush()* -> commit(), abort() or suspend(). After
+/// any of the three the sink may begin() (or resume()) again. abort() is for a job that failed for
+/// good; suspend() is for a stop (signal, deinit, the client's destruction), after which the same
+/// job may resume() in a later run. Contract for every call:
 ///  - `Status::ok` on success; nothing is ever half-done silently.
 ///  - `storage_full` when the image or a write does not fit; `storage_failed` for I/O errors;
 ///    `invalid_argument` for out-of-range offsets/lengths; `invalid_state` outside
@@ -49,6 +52,17 @@ class FirmwareSink {
 
     /// Drops the current partial image. Safe to call in any state, repeatedly.
     virtual void abort() noexcept = 0;
+
+    /// Ends the current job without giving it up: a sink that supports crash resume keeps the
+    /// partial image and the resume record (the caller saved it just before) for resume() in a
+    /// later run, and releases what it holds open. The default is abort(): a sink that cannot
+    /// resume has nothing worth keeping, so existing sinks stay correct without overriding it.
+    /// Safe to call in any state, repeatedly.
+    virtual void suspend() noexcept { abort(); }
+
+    /// The platform's reason for the last failed call (e.g. "No space left on device"), for the
+    /// failure report; empty when there is none or the sink does not know (the default).
+    [[nodiscard]] virtual std::string error_detail() const { return {}; }
 
     /// Largest image this sink can hold, in bytes.
     [[nodiscard]] virtual std::uint64_t capacity() const noexcept {

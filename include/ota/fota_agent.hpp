@@ -65,6 +65,17 @@ class FotaAgent {
     /// client. invalid_state without a pending job. Bounded by the client's retry policy.
     [[nodiscard]] Error download(FirmwareSink& sink, const DownloadProgress& progress = {});
 
+    /// Stops the agent: a stop, not a failure. Only sets a flag, so it may be called from another
+    /// thread or a signal handler. A download() in progress returns within about 200 ms plus one
+    /// read with invalid_state ("stopped"), reporting nothing to the cloud: the sink is suspended
+    /// (FirmwareSink::suspend) with its partial image and resume record, so the same job resumes
+    /// on the next start. poll() and download() after a stop return invalid_state until start()
+    /// is called again. Destroying the agent during a download is the same stop.
+    void stop() noexcept;
+
+    /// True after stop() until the next start().
+    [[nodiscard]] bool stopped() const noexcept;
+
     /// Reports a new running version (call after installing and rebooting into the image).
     [[nodiscard]] Error report_version(std::string_view version);
 

@@ -1,6 +1,7 @@
 #include "ota/fota_agent.hpp"
 
 #include <array>
+#include <atomic>
 #include <optional>
 #include <utility>
 
@@ -27,17 +28,20 @@ class FotaAgent::Impl {
     void on_new_firmware(FotaCallback cb) { callback_ = std::move(cb); }
 
     Error start(std::string_view version) {
+        stop_requested_.store(false);
         if (Error e = client_.init(); !e.ok()) return e;
         return client_.report_version(version);
     }
 
     Error poll(std::chrono::milliseconds timeout) {
+        if (stop_requested_.load()) return finish_stop();
         Error e = client_.poll(timeout);
         dispatch_pending();
         return e;
     }
 
     Error download(FirmwareSink& sink, const DownloadProgress& progress) {
+        if (stop_requested_.load()) return finish_stop();
         if (!client_.is_fetching()) {
             return {Status::invalid_state, "no pending firmware job to download"};
         }
@@ -51,19 +55,24 @@ class FotaAgent::Impl {
 
     OtaClient& client() noexcept { return client_; }
 
+    void stop() noexcept { stop_requested_.store(true); }
+    bool stopped() const noexcept { return stop_requested_.load(); }
+
   private:
     Error run_download(const DownloadProgress& progress) {
         // The client writes into the sink itself; this buffer only receives the copy that
         // fetch_yield hands back, so its size just sets the chunk size.
         std::array<std::uint8_t, 16 * 1024> buf{};
         while (!client_.is_fetch_finished()) {
+            if (stop_requested_.load()) return finish_stop();
             if (!client_.is_fetching()) {
                 // A failure already moved the client back to INITED (and reported it).
                 const Error& last = client_.last_error();
                 return last.ok() ? Error{Status::internal, "download stopped"} : last;
             }
+            // Short waits: a stop() is noticed between two of them.
             const FetchResult r =
-                client_.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(1000));
+                client_.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(200));
             if (r.status != Status::ok) return client_.last_error();
             if (progress && r.bytes > 0) progress(client_.fetched_size(), client_.file_size());
         }
@@ -71,6 +80,12 @@ class FotaAgent::Impl {
         if (Error e = client_.check_firmware(valid); !e.ok()) return e;
         if (!valid) return {Status::digest_mismatch, client_.last_error().detail};
         return {};
+    }
+
+    // The client's deinit() is the stop itself: it suspends the sink and reports nothing.
+    Error finish_stop() {
+        client_.deinit();
+        return {Status::invalid_state, "stopped"};
     }
 
     void dispatch_pending() {
@@ -91,6 +106,7 @@ class FotaAgent::Impl {
     }
 
     OtaClient client_;
+    std::atomic<bool> stop_requested_{false};
     FotaCallback callback_;
     std::optional<FotaEvent> pending_;
 };
@@ -131,6 +147,14 @@ Error FotaAgent::download(FirmwareSink& sink, const DownloadProgress& progress) 
     } catch (const std::bad_alloc&) {
         return {Status::no_memory, "out of memory"};
     }
+}
+
+void FotaAgent::stop() noexcept {
+    impl_->stop();
+}
+
+bool FotaAgent::stopped() const noexcept {
+    return impl_->stopped();
 }
 
 Error FotaAgent::report_version(std::string_view version) {

@@ -127,9 +127,9 @@ bool ClientMachine::act_verify() {
             if (sink_ != nullptr && sink_active_) {
                 const Status cs = sink_->commit();
                 if (cs != Status::ok) {
-                    const std::string desc =
+                    const std::string desc = with_storage_reason(
                         std::string("storage failed: committing the image failed: ") +
-                        to_string(cs);
+                        to_string(cs));
                     (void)report_own(kStepBurnFailed, desc);
                     abort_sink();
                     result.valid = false;

@@ -115,6 +115,10 @@ class ClientMachine : public ChannelListener {
     /// Queues the reconnect for the next apply point.
     void on_connected() override;
 
+    /// The version must be reported again once the channel is back (a connected event that
+    /// follows no loss, e.g. the first connect's, finds it already reported).
+    void on_connection_lost() override { version_current_ = false; }
+
     /// Applies `event` through the transition table, then the follow-up events the actions
     /// left, one after another. The only place where the state changes.
     void dispatch(Event event);
@@ -249,6 +253,13 @@ class ClientMachine : public ChannelListener {
     /// Drops the sink's partial image and the resume record that points at it.
     void abort_sink() noexcept;
 
+    /// A stop (client_stop.cpp): forgets the job without reporting anything; the sink is
+    /// suspended with its partial image and a fresh resume record, for the next run to resume.
+    void stop_job() noexcept;
+
+    /// `desc` plus the sink's reason for its last failure (the OS error), when it has one.
+    std::string with_storage_reason(std::string desc) const;
+
     /// Forgets how far the current target's download got.
     void clear_download_progress() noexcept;
 
@@ -276,6 +287,7 @@ class ClientMachine : public ChannelListener {
     std::uint8_t* read_buf_ = nullptr;
     std::size_t delivered_ = 0;  // bytes this fetch_yield() hands out
     std::optional<std::string> reported_version_;
+    bool version_current_ = false;  // reported_version_ published since the last connection loss
     Error last_error_;
     std::function<void(const UpgradeJob&)> job_handler_;
     FileSinkProvider file_sink_provider_;

@@ -107,7 +107,9 @@ bool ClientMachine::run(Action action) {
 }
 
 void ClientMachine::fail(Status status, int step, std::string desc) {
-    failure_ = Failure{status, step, std::move(desc)};
+    failure_ =
+        Failure{status, step,
+                step == kStepBurnFailed ? with_storage_reason(std::move(desc)) : std::move(desc)};
     raise(Event::permanent_failure);
 }
 
@@ -189,7 +191,7 @@ void ClientMachine::deinit() noexcept {
 }
 
 bool ClientMachine::act_shut_down() noexcept {
-    drop_job();
+    stop_job();  // a stop is not a failure: the partial image stays resumable
     reported_version_.reset();
     reporter_.clear_queue();
     queued_events_.clear();
@@ -264,6 +266,7 @@ Error ClientMachine::poll(std::chrono::milliseconds timeout) {
 Error ClientMachine::publish_inform() {
     const std::string payload = encode_inform(ids_.next(), *reported_version_, options_.module);
     const Status s = channel_.publish(topics_.inform, payload, kInformQos);
+    version_current_ = s == Status::ok;
     if (s != Status::ok) return {s, "version report not published"};
     return {};
 }
@@ -328,7 +331,7 @@ void ClientMachine::on_connected() {
 
 bool ClientMachine::act_republish() {
     try {
-        if (reported_version_) {
+        if (reported_version_ && !version_current_) {
             if (auto e = publish_inform(); !e.ok()) {
                 log(LogLevel::warning, "re-reporting the version failed: " + e.message());
             }

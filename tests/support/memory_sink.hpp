@@ -91,6 +91,12 @@ class MemorySink final : public FirmwareSink {
         has_partial_ = false;
     }
 
+    /// A stop: the partial image and the record stay for resume(), as after a restart.
+    void suspend() noexcept override {
+        ++suspends;
+        if (phase_ == Phase::writing) phase_ = Phase::idle;
+    }
+
     [[nodiscard]] std::uint64_t capacity() const noexcept override { return capacity_; }
 
     [[nodiscard]] Status resume(std::uint64_t expected_size, std::uint64_t& stored) override {
@@ -177,6 +183,7 @@ class MemorySink final : public FirmwareSink {
     std::size_t flushes = 0;
     std::size_t commits = 0;
     std::size_t aborts = 0;
+    std::size_t suspends = 0;
     std::size_t resumes = 0;
     std::size_t record_saves = 0;
     std::size_t record_loads = 0;

@@ -726,6 +726,52 @@ TEST_F(ReliabilityTest, SameJobResumesFromTheRecordedOffsetAfterACrash) {
     EXPECT_TRUE(survivor.record().empty());  // removed after the commit
 }
 
+// issue 10: destroying the client mid-download is a stop. The sink is suspended (not aborted)
+// after a record for every byte written so far (not only the last periodic one), nothing is
+// published, and the next client resumes the same job there with a Range request.
+TEST_F(ReliabilityTest, DestroyingTheClientMidDownloadIsAStopAndTheNextRunResumes) {
+    ClientOptions rare = options();
+    rare.resume.record_every_bytes = 1U << 20;  // no periodic record within this image
+    make_client(rare);
+    source.set_response(ranged());
+    push();
+    std::vector<std::uint8_t> buf(1000);
+    while (client->fetched_size() < 3000) {
+        ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 10ms).status, Status::ok);
+        clock.advance(100ms);
+    }
+    EXPECT_TRUE(sink.record().empty()) << "precondition: no periodic record yet";
+    const std::size_t published_before = broker.published().size();
+    client.reset();
+    EXPECT_EQ(broker.published().size(), published_before) << "a stop reports nothing";
+    EXPECT_EQ(sink.aborts, 0U);
+    EXPECT_EQ(sink.suspends, 1U);
+    const std::string record(sink.record().begin(), sink.record().end());
+    EXPECT_NE(record.find("bytes:3000\n"), std::string::npos) << record;
+    EXPECT_EQ(sink.flushed(), 3000U);
+
+    make_client(rare);
+    push();
+    ASSERT_EQ(fetch_all().status, Status::ok) << client->last_error().message();
+    EXPECT_EQ(open_offsets(), (std::vector<std::uint64_t>{0, 3000}));
+    EXPECT_EQ(sink.resumes, 1U);
+    EXPECT_TRUE(verify());
+    EXPECT_EQ(sink.data(), kBody);
+    EXPECT_TRUE(failure_descs().empty());
+}
+
+// A definitive failure still aborts the sink and removes the record (only a stop keeps them).
+TEST_F(ReliabilityTest, DefinitiveFailureStillAbortsTheSink) {
+    make_client(frequent_records());
+    source.set_script({cut_at(5000), status_only(403)});
+    push();
+    ASSERT_NE(fetch_all().status, Status::ok);
+    EXPECT_EQ(sink.suspends, 0U);
+    EXPECT_GE(sink.aborts, 1U);
+    EXPECT_TRUE(sink.record().empty());
+    EXPECT_EQ(failure_descs().size(), 1U);
+}
+
 TEST_F(ReliabilityTest, DifferentJobDiscardsThePartialImage) {
     MemorySink survivor = crashed_after(5000);
     make_client(frequent_records(), &survivor);

@@ -930,6 +930,23 @@ TEST_F(ClientTest, ReconnectReReportsTheVersion) {
     EXPECT_EQ(client->state(), OtaState::pushed);
 }
 
+// issue 10: the channel's connected event for the connection the version was already reported
+// on (paho delivers the first connect's event after the application's first report) does not
+// report it again; a real reconnect (after a loss) does.
+TEST_F(ClientTest, VersionIsReportedOncePerConnection) {
+    FakeChannel late(broker, "late", false);
+    late.reconnect();  // connected; its event is still queued, as paho's first one may be
+    OtaClient c(late, source, default_options(), clock);
+    ASSERT_TRUE(c.init().ok());
+    ASSERT_TRUE(c.report_version("1.0.0").ok());
+    ASSERT_TRUE(c.poll(0ms).ok());
+    EXPECT_EQ(broker.published_on(kInformTopic).size(), 1U);
+    late.disconnect();
+    late.reconnect();
+    ASSERT_TRUE(c.poll(0ms).ok());
+    EXPECT_EQ(broker.published_on(kInformTopic).size(), 2U);
+}
+
 TEST_F(ClientTest, InitOnADisconnectedChannelIsNotAnError) {
     FakeChannel offline(broker, "offline", false);
     OtaClient c(offline, source, default_options(), clock);
@@ -1198,10 +1215,16 @@ TEST_F(ClientTest, DeinitAndInitAgain) {
     std::uint8_t buf[1000];
     ASSERT_EQ(client->fetch_yield(buf, sizeof buf, 0ms).bytes, 1000U);
     EXPECT_EQ(channel.listener_count(), 1U);
+    const std::size_t published_before = broker.published().size();
     client->deinit();
     EXPECT_EQ(client->state(), OtaState::uninited);
     EXPECT_EQ(channel.listener_count(), 0U);
-    EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
+    // issue 10: deinit() is a stop, not a failure: the sink is suspended (partial image and
+    // resume record kept), never aborted, and nothing is reported.
+    EXPECT_EQ(sink.suspends, 1U);
+    EXPECT_EQ(sink.aborts, 0U);
+    EXPECT_FALSE(sink.record().empty());
+    EXPECT_EQ(broker.published().size(), published_before);
     EXPECT_FALSE(source.is_open());
     broker.publish(kUpgradeTopic, to_json(Push{}));
     ASSERT_TRUE(client->poll(0ms).ok());
@@ -1212,15 +1235,20 @@ TEST_F(ClientTest, DeinitAndInitAgain) {
     EXPECT_EQ(client->state(), OtaState::pushed);
 }
 
-TEST_F(ClientTest, DestructorRemovesTheListenerAndAbortsTheSink) {
+TEST_F(ClientTest, DestructorRemovesTheListenerAndSuspendsTheSink) {
     make_client();
     ASSERT_TRUE(client->set_sink(&sink).ok());
     push();
     std::uint8_t buf[1000];
     ASSERT_EQ(client->fetch_yield(buf, sizeof buf, 0ms).bytes, 1000U);
+    const std::size_t published_before = broker.published().size();
     client.reset();
     EXPECT_EQ(channel.listener_count(), 0U);
-    EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
+    // issue 10: destruction is a stop (was: the sink aborted): suspended, nothing reported.
+    EXPECT_EQ(sink.suspends, 1U);
+    EXPECT_EQ(sink.aborts, 0U);
+    EXPECT_EQ(sink.phase(), MemorySink::Phase::idle);
+    EXPECT_EQ(broker.published().size(), published_before);
     broker.publish(kUpgradeTopic, to_json(Push{}));
     EXPECT_EQ(channel.yield(0ms), Status::ok);  // no dangling listener
 }

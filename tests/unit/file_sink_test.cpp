@@ -341,6 +341,64 @@ TEST_F(FileSinkTest, DestructorAbortsUncommittedJob) {
     EXPECT_EQ(read_file(final_), old_image);
 }
 
+// A stop (suspend, or the destructor of a sink with an open job) is not a failure: the partial
+// file and its resume record stay, and a later run resumes them.
+TEST_F(FileSinkTest, SuspendKeepsThePartialImageAndItsRecordForResume) {
+    const Bytes old_image = pattern(64, 60);
+    write_file(final_, old_image);
+    const Bytes image = pattern(4000, 61);
+    const Bytes record = pattern(40, 62);
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, image.data(), 2500), ota::Status::ok);
+    ASSERT_EQ(sink.flush(), ota::Status::ok);
+    ASSERT_EQ(sink.save_record(record.data(), record.size()), ota::Status::ok);
+    sink.suspend();
+    sink.suspend();  // repeatable
+    EXPECT_EQ(sink.write(2500, image.data() + 2500, 10), ota::Status::invalid_state)
+        << "a suspended sink holds no open job";
+    EXPECT_EQ(read_file(sink.partial_path()), Bytes(image.begin(), image.begin() + 2500));
+    EXPECT_EQ(read_file(sink.record_path()), record);
+    EXPECT_EQ(read_file(final_), old_image) << "a stop never publishes the partial image";
+
+    ota::FileSink next(final_);
+    std::uint64_t stored = 0;
+    ASSERT_EQ(next.resume(image.size(), stored), ota::Status::ok);
+    EXPECT_EQ(stored, 2500U);
+    ASSERT_EQ(next.write(2500, image.data() + 2500, image.size() - 2500), ota::Status::ok);
+    ASSERT_EQ(next.commit(), ota::Status::ok);
+    EXPECT_EQ(read_file(final_), image);
+    EXPECT_FALSE(fs::exists(next.record_path()));
+}
+
+TEST_F(FileSinkTest, DestructorOfAnOpenJobWithARecordIsAStop) {
+    const Bytes image = pattern(3000, 63);
+    const Bytes record = pattern(24, 64);
+    const fs::path part = fs::path(final_).concat(".part");
+    const fs::path rec = fs::path(final_).concat(".resume");
+    {
+        ota::FileSink sink(final_);
+        ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+        ASSERT_EQ(sink.write(0, image.data(), 1200), ota::Status::ok);
+        ASSERT_EQ(sink.save_record(record.data(), record.size()), ota::Status::ok);
+    }
+    EXPECT_EQ(read_file(part), Bytes(image.begin(), image.begin() + 1200));
+    EXPECT_EQ(read_file(rec), record);
+    EXPECT_FALSE(fs::exists(final_));
+}
+
+TEST_F(FileSinkTest, AbortAfterARecordStillDropsBoth) {
+    const Bytes image = pattern(3000, 65);
+    const Bytes record = pattern(24, 66);
+    ota::FileSink sink(final_);
+    ASSERT_EQ(sink.begin(image.size()), ota::Status::ok);
+    ASSERT_EQ(sink.write(0, image.data(), 1200), ota::Status::ok);
+    ASSERT_EQ(sink.save_record(record.data(), record.size()), ota::Status::ok);
+    sink.abort();  // a definitive failure
+    EXPECT_FALSE(fs::exists(sink.partial_path()));
+    EXPECT_FALSE(fs::exists(sink.record_path()));
+}
+
 TEST_F(FileSinkTest, DestructorAfterCommitKeepsTheNewImage) {
     const Bytes image = pattern(50, 22);
     {
@@ -616,8 +674,8 @@ class FileSinkResumeTest : public FileSinkTest {
 
     /// One device run over `final_`: takes the job and fetches until `stop_at` bytes (or the
     /// end); with a stop, the partial and record files are saved aside before the client and
-    /// sink unwind (which would remove them), as if the process had been killed there. Returns
-    /// the source's open() offsets.
+    /// sink unwind (which records the stop's own position), as if the process had been killed
+    /// there. Returns the source's open() offsets.
     std::vector<std::uint64_t> run(const Bytes& body, std::uint64_t stop_at, bool* valid = nullptr,
                                    const std::string& url = "https://h/fw.bin?Signature=S1") {
         ota::test::FakeBroker broker;
@@ -674,6 +732,52 @@ TEST_F(FileSinkResumeTest, KilledRunIsResumedFromTheRecordAndTheImageIsExact) {
     EXPECT_EQ(read_file(final_), image);
     EXPECT_FALSE(fs::exists(fs::path(final_).concat(".part")));
     EXPECT_FALSE(fs::exists(fs::path(final_).concat(".resume")));
+}
+
+// issue 10: a stop (the client and the sink unwinding, as on SIGTERM) keeps the partial file
+// and records every byte written, so the next run resumes exactly there.
+TEST_F(FileSinkResumeTest, StoppedRunResumesWhereItStopped) {
+    const Bytes image = pattern(10000, 54);
+    run(image, 5000);  // unwinds normally: a stop, not a kill
+    EXPECT_EQ(fs::file_size(fs::path(final_).concat(".part")), 5000U);
+    ASSERT_TRUE(fs::exists(fs::path(final_).concat(".resume")));
+    bool valid = false;
+    const auto offsets = run(image, ~0ULL, &valid);
+    EXPECT_EQ(offsets, (std::vector<std::uint64_t>{5000}));
+    EXPECT_TRUE(valid);
+    EXPECT_EQ(read_file(final_), image);
+}
+
+// issue 10: the -4 report carries the OS's reason for the storage failure.
+TEST_F(FileSinkResumeTest, StorageFailureReportCarriesTheOsReason) {
+    const Bytes image = pattern(16384, 55);
+    ota::test::FakeBroker broker;
+    ota::test::FakeChannel channel(broker, "dev");
+    ota::test::ScriptedSource source(ranged(image));
+    ota::test::ManualClock clock;
+    ota::FileSink sink(final_);
+    ota::OtaClient client(channel, source, options(), clock);
+    ASSERT_TRUE(client.init().ok());
+    ASSERT_TRUE(client.set_sink(&sink).ok());
+    broker.publish(kUpgradeTopic, push_json(image, "https://h/fw.bin?Signature=S1"));
+    ASSERT_TRUE(client.poll(0ms).ok());
+    Bytes buf(1000);
+    {
+        LogCapture logs;
+        FileSizeLimit limit(4096);
+        ASSERT_TRUE(limit.ok());
+        for (int i = 0; i < 100 && client.is_fetching(); ++i) {
+            (void)client.fetch_yield(buf.data(), buf.size(), 10ms);
+            clock.advance(100ms);
+        }
+    }
+    ASSERT_EQ(client.last_error().status, ota::Status::storage_full);
+    std::string desc;
+    for (const auto& m : broker.published_on("/ota/device/progress/pk1/dn1")) {
+        const auto j = nlohmann::json::parse(m.payload);
+        if (j.at("params").at("step") == "-4") desc = j.at("params").at("desc");
+    }
+    EXPECT_NE(desc.find("File too large"), std::string::npos) << desc;
 }
 
 TEST_F(FileSinkResumeTest, GarbageOrTornRecordFilesAreIgnored) {

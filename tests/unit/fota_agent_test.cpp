@@ -131,6 +131,50 @@ TEST_F(FotaAgentTest, CallbackMayDownloadRightAway) {
     EXPECT_EQ(sink.data(), body);
 }
 
+// issue 10: stopping the agent during a download is not a failure. download() returns
+// "stopped", nothing is reported, the sink is suspended with a resume record, and the next
+// start resumes the same job with a Range request.
+TEST_F(FotaAgentTest, StopDuringADownloadKeepsTheImageResumableAndReportsNothing) {
+    const auto body = image(10'000);
+    MemorySink sink;
+    {
+        ota::FotaAgent agent(channel, source, options(), clock);
+        ASSERT_TRUE(agent.start("1.0.0").ok());
+        push(body, "1.1.0");
+        ASSERT_TRUE(agent.poll(0ms).ok());
+        const ota::Error e = agent.download(sink, [&](std::uint64_t done, std::uint64_t) {
+            if (done >= 4000) agent.stop();  // as another thread or a signal handler would
+        });
+        EXPECT_EQ(e.status, Status::invalid_state) << e.message();
+        EXPECT_EQ(e.detail, "stopped");
+        EXPECT_TRUE(agent.stopped());
+        EXPECT_EQ(agent.client().state(), ota::OtaState::uninited);
+        EXPECT_EQ(agent.poll(0ms).status, Status::invalid_state) << "stopped until start()";
+    }
+    EXPECT_EQ(sink.aborts, 0U);
+    EXPECT_EQ(sink.suspends, 1U);
+    EXPECT_EQ(sink.flushed(), 4000U);
+    const std::string record(sink.record().begin(), sink.record().end());
+    EXPECT_NE(record.find("bytes:4000\n"), std::string::npos) << record;
+    for (const std::string& step : steps()) EXPECT_NE(step.front(), '-') << "reported " << step;
+
+    ota::FotaAgent again(channel, source, options(), clock);
+    ASSERT_TRUE(again.start("1.0.0").ok());
+    push(body, "1.1.0");
+    ScriptedResponse ranged;
+    ranged.body = body;
+    ranged.max_chunk = 1000;
+    ranged.range_from_offset = true;
+    source.set_response(ranged);
+    ASSERT_TRUE(again.poll(0ms).ok());
+    const ota::Error e = again.download(sink);
+    ASSERT_TRUE(e.ok()) << e.message();
+    ASSERT_FALSE(source.opens().empty());
+    EXPECT_EQ(source.opens().back().offset, 4000U) << "resumed with Range";
+    EXPECT_EQ(sink.data(), body);
+    EXPECT_EQ(sink.phase(), MemorySink::Phase::committed);
+}
+
 TEST_F(FotaAgentTest, DigestMismatchFailsAndAbortsTheSink) {
     ota::FotaAgent agent(channel, source, options(), clock);
     ASSERT_TRUE(agent.start("1.0.0").ok());

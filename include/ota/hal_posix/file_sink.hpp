@@ -17,9 +17,9 @@ namespace ota {
 ///
 /// Crash resume: the client's resume record is kept in `<final path>.resume`, replaced atomically
 /// (written to `<final path>.resume.tmp`, fsynced, renamed, directory fsynced). resume() reopens
-/// the `.part` file a killed process left behind. commit() and abort() remove the record; the
-/// destructor aborts, so only a process that dies without unwinding (crash, SIGKILL, power loss)
-/// leaves a resumable partial image behind.
+/// the `.part` file an earlier run left behind. commit() and abort() remove the record; suspend()
+/// and the destructor keep it with the partial file (a stop is not a failure), so a stopped or
+/// killed process resumes where its last record points.
 class FileSink final : public FirmwareSink {
   public:
     /// `final_path`: where the committed image goes. `max_size`: capacity() (default unlimited).
@@ -36,6 +36,9 @@ class FileSink final : public FirmwareSink {
     [[nodiscard]] Status flush() override;
     [[nodiscard]] Status commit() override;
     void abort() noexcept override;
+    /// Closes the partial file and keeps it with `<final>.resume` for resume(); when there is no
+    /// record the partial file could never be resumed and is removed.
+    void suspend() noexcept override;
     [[nodiscard]] std::uint64_t capacity() const noexcept override { return max_size_; }
     /// Reopens `<final>.part` without truncating it; `stored` is its length. See FirmwareSink.
     [[nodiscard]] Status resume(std::uint64_t expected_size, std::uint64_t& stored) override;
@@ -53,6 +56,8 @@ class FileSink final : public FirmwareSink {
     [[nodiscard]] const std::filesystem::path& partial_path() const noexcept { return part_path_; }
     /// The resume record's path (`<final>.resume`).
     [[nodiscard]] const std::filesystem::path& record_path() const noexcept { return record_path_; }
+    /// last_io_error(): what failed, on which file, and the OS's reason.
+    [[nodiscard]] std::string error_detail() const override { return last_io_error_; }
     /// errno-style text of the last I/O failure, empty if none.
     [[nodiscard]] const std::string& last_io_error() const noexcept { return last_io_error_; }
 

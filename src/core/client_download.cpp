@@ -350,7 +350,8 @@ bool ClientMachine::restart_from_zero() {
         return false;
     }
     fetched_ = 0;
-    reporter_.restart();
+    // The throttle keeps the highest step already sent: the cloud's progress bar does not jump
+    // back; it moves again once the new body passes that point.
     journal_.restart(*sink_, clock_.now());
     if (const Status s = sink_->begin(target().size); s != Status::ok) {
         fail(s, kStepBurnFailed,

@@ -188,6 +188,25 @@ TEST_F(ReliabilityTest, OkToARangeRequestRestartsFromZero) {
     EXPECT_EQ(sink.data(), kBody);
 }
 
+// issue 10: after a server ignored Range and the body started again at byte 0, the progress the
+// cloud sees does not go backwards.
+TEST_F(ReliabilityTest, ProgressNeverGoesBackwardsWhenTheServerIgnoresRange) {
+    ClientOptions o = options();
+    o.auto_progress = true;
+    o.progress.min_points = 1;
+    o.progress.min_interval = 0ms;
+    make_client(o);
+    source.set_script({cut_at(6000), full_200()});
+    push();
+    ASSERT_EQ(fetch_all().status, Status::ok) << client->last_error().message();
+    EXPECT_EQ(open_offsets(), (std::vector<std::uint64_t>{0, 6000}));
+    const std::vector<int> s = steps();
+    ASSERT_FALSE(s.empty());
+    EXPECT_EQ(s.back(), 100);
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end())) << ::testing::PrintToString(s);
+    EXPECT_TRUE(verify());
+}
+
 TEST_F(ReliabilityTest, OkToARangeRequestWithoutASinkSkipsWhatTheApplicationHas) {
     // The application stores what fetch_yield returns (the C API's way): a restart would make it
     // append the first 4000 bytes twice, so they are dropped from the new body instead.

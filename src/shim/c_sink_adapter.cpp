@@ -86,6 +86,16 @@ class CHalSink final : public FirmwareSink {
         expected_size_ = 0;
     }
 
+    void suspend() noexcept override {
+        // A stop: a HAL that can resume keeps its partial image and record for the next run, so
+        // its abort hook is not called (nor later by the destructor). One that cannot resume has
+        // nothing worth keeping.
+        if (!resumable()) return abort();
+        hal_may_hold_image_ = false;
+        open_ = false;
+        expected_size_ = 0;
+    }
+
     std::uint64_t capacity() const noexcept override {
         return hal_.capacity == 0 ? FirmwareSink::capacity() : hal_.capacity;
     }

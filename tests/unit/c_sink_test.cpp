@@ -391,6 +391,20 @@ TEST(CSinkTest, DestructorAbortsAnOpenJob) {
     EXPECT_TRUE(f.committed.empty());
 }
 
+// issue 10: a stop (suspend) keeps a resumable HAL's partial image: no abort hook, also not from
+// the destructor; a HAL without resume hooks is aborted as before.
+TEST(CSinkTest, SuspendKeepsAResumableHalsImageAndAbortsOtherwise) {
+    MemFlash f;
+    {
+        auto sink = make_sink(full_hal(&f));
+        ASSERT_NE(sink, nullptr);
+        ASSERT_EQ(sink->begin(8), ota::Status::ok);
+        sink->suspend();
+        EXPECT_EQ(f.abort_calls, 1);
+    }
+    EXPECT_EQ(f.abort_calls, 1);
+}
+
 TEST(CSinkTest, HalStructIsCopied) {
     MemFlash f;
     MemFlash other;
@@ -611,6 +625,27 @@ TEST(CSinkTest, ResumeFailuresAndBadHalAnswers) {
     EXPECT_EQ(sink->save_record(loaded.data(), 0), ota::Status::storage_full);
     const std::vector<std::uint8_t> huge(ota::FirmwareSink::kMaxResumeRecordSize + 1);
     EXPECT_EQ(sink->save_record(huge.data(), huge.size()), ota::Status::invalid_argument);
+}
+
+TEST(CSinkTest, SuspendOfAResumableHalNeverCallsTheAbortHook) {
+    ResumableFlash r;
+    const auto image = bytes(100, 5);
+    {
+        auto sink = make_sink(resumable_hal(&r));
+        ASSERT_NE(sink, nullptr);
+        ASSERT_EQ(sink->begin(image.size()), ota::Status::ok);
+        ASSERT_EQ(sink->write(0, image.data(), 40), ota::Status::ok);
+        const std::vector<std::uint8_t> record{'r'};
+        ASSERT_EQ(sink->save_record(record.data(), record.size()), ota::Status::ok);
+        sink->suspend();
+        EXPECT_EQ(sink->write(40, image.data() + 40, 10), ota::Status::invalid_state);
+    }
+    EXPECT_EQ(r.flash.abort_calls, 0);
+    EXPECT_EQ(r.clear_calls, 0);
+    auto sink = make_sink(resumable_hal(&r));
+    std::uint64_t stored = 0;
+    ASSERT_EQ(sink->resume(image.size(), stored), ota::Status::ok);
+    EXPECT_EQ(stored, 40U);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include <fstream>
 #include <mutex>
 #include <new>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -284,10 +285,27 @@ struct PahoChannel::Impl {
         try {
             CallbackScope scope(*this);
             if (scope.client() == nullptr || !msg) return;
+            warn_if_unexpected(msg->get_topic());
             inbox.push_message(msg->get_topic(), msg->get_payload_str());
         } catch (...) {
             log(LogLevel::error, "MQTT message callback failed unexpectedly (out of memory?)");
         }
+    }
+
+    // A topic no subscription matches vanishes in the listeners; say so once per topic (at most
+    // kMaxWarnedTopics of them, so that a flood cannot grow the set).
+    void warn_if_unexpected(const std::string& topic) {
+        static constexpr std::size_t kMaxWarnedTopics = 32;
+        {
+            std::lock_guard<std::mutex> lock(state_mutex);
+            for (const Subscription& s : subscriptions) {
+                if (detail::topic_matches(s.filter, topic)) return;
+            }
+            if (warned_topics.size() >= kMaxWarnedTopics || !warned_topics.insert(topic).second) {
+                return;
+            }
+        }
+        log(LogLevel::warning, detail::unexpected_topic_warning(topic));
     }
 
     void deliver(const std::deque<Event>& batch) {
@@ -450,7 +468,8 @@ struct PahoChannel::Impl {
     mqtt::async_client* live_client = nullptr;  // null: callbacks must do nothing
     int active_callbacks = 0;
     std::vector<Subscription> subscriptions;
-    std::uintptr_t generation = 0;  // bumped on every connect/loss: stale SUBACKs are ignored
+    std::set<std::string> warned_topics;  // topics matching no subscription, already logged
+    std::uintptr_t generation = 0;        // bumped on every connect/loss: stale SUBACKs are ignored
     std::size_t resubscribes_pending = 0;
     std::uint64_t lost_count = 0;
     std::uint64_t reconnect_attempts = 0;  // since the last successful (re)connect

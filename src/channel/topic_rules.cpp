@@ -46,4 +46,29 @@ Error validate_qos(int qos, const char* what) {
             std::string(what) + ": QoS must be 0 or 1, got " + std::to_string(qos)};
 }
 
+bool topic_matches(std::string_view filter, std::string_view topic) noexcept {
+    for (;;) {
+        const std::size_t f_end = filter.find('/');
+        const std::string_view f_level = filter.substr(0, f_end);
+        if (f_level == "#") return true;  // also matches the parent level itself
+        const std::size_t t_end = topic.find('/');
+        const std::string_view t_level = topic.substr(0, t_end);
+        if (f_level != "+" && f_level != t_level) return false;
+        if (f_end == std::string_view::npos || t_end == std::string_view::npos) {
+            // Both must end here, except that "a/#" also matches "a".
+            return f_end == t_end ||
+                   (t_end == std::string_view::npos && filter.substr(f_end + 1) == "#");
+        }
+        filter.remove_prefix(f_end + 1);
+        topic.remove_prefix(t_end + 1);
+    }
+}
+
+std::string unexpected_topic_warning(std::string_view topic) {
+    return "MQTT message on topic '" + std::string(topic) +
+           "', which matches none of this client's subscriptions, ignored (logged once per "
+           "topic). If the broker rewrote the topic: RabbitMQ's MQTT plugin turns '.' in a "
+           "device name into '/' (see README, Brokers)";
+}
+
 }  // namespace ota::detail

@@ -19,6 +19,13 @@ inline constexpr std::size_t kMaxMqttString = MqttOptions::kMaxStringLength;
 /// A topic filter for SUBSCRIBE: '+' fills a whole level, '#' is a whole level and the last one.
 [[nodiscard]] Error validate_filter(std::string_view filter);
 
+/// True when `topic` matches the subscription `filter` ('+' one whole level, '#' the rest).
+[[nodiscard]] bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+
+/// The warning for a message on `topic`, which matches none of the channel's subscriptions,
+/// with a hint at the usual cause: a broker that rewrote the topic.
+[[nodiscard]] std::string unexpected_topic_warning(std::string_view topic);
+
 /// QoS 0 or 1 (the only levels the channel offers); `what` names the operation in the message.
 [[nodiscard]] Error validate_qos(int qos, const char* what);
 

@@ -3,20 +3,29 @@
 //   ota_mqtt --product-key PK --device-name DN --device-secret DS --version V [--host H] [--port P]
 //            [--region R] [--ca-file PEM | --no-tls] [--http-ca-file PEM] [--allow-http]
 //            [--module M] [--output PATH] [--request] [--wait SECONDS] [--max-attempts N]
+//            [--final-wait SECONDS]
 //
-// Restarted with the same --output after a crash, it resumes the same job where the durable part
-// of <output>.part ends (the resume record is <output>.resume).
+// Restarted with the same --output after a crash or a stop, it resumes the same job where the
+// durable part of <output>.part ends (the resume record is <output>.resume). SIGTERM and SIGINT
+// are a stop, not a failure: nothing is reported to the cloud, the partial image and its record
+// stay, and the process ends within about a second with exit status 7.
 //
-// Exit status: 0 image valid and stored; 2 usage or configuration error; 3 digest mismatch;
-// 4 download failed; 5 storage write failed; 6 no job within --wait; 1 anything else.
+// Exit status: 0 image valid and stored; 2 usage or configuration error (an unusable --output
+// included); 3 digest mismatch; 4 download failed; 5 storage write failed; 6 no job within
+// --wait; 7 stopped by SIGTERM/SIGINT; 8 the job ended but its final report was not delivered
+// within --final-wait; 1 anything else.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,19 +47,24 @@ enum ExitCode : int {
     kDownloadFailed = 4,
     kStorageFailed = 5,
     kNoJob = 6,
+    kStopped = 7,
+    kReportNotDelivered = 8,
 };
 
 const char* const kUsageText =
     "usage: ota_mqtt --product-key PK --device-name DN --device-secret DS --version V\n"
     "                [--host H] [--port P] [--region R] [--ca-file PEM | --no-tls]\n"
     "                [--http-ca-file PEM] [--allow-http] [--module M] [--output PATH]\n"
-    "                [--request] [--wait SECONDS] [--max-attempts N]\n"
+    "                [--request] [--wait SECONDS] [--max-attempts N] [--final-wait SECONDS]\n"
     "Waits for an upgrade job, downloads it over HTTPS, verifies its digest and stores it at\n"
     "--output (default ota.bin) only when it is valid. Dropped downloads are resumed (up to\n"
-    "--max-attempts attempts in a row without progress, default 10); after a crash, run it\n"
-    "again with the same --output to continue the same job.\n"
-    "Exit: 0 stored, 2 usage/configuration, 3 digest mismatch, 4 download failed,\n"
-    "      5 storage failed, 6 no job within --wait, 1 other.\n";
+    "--max-attempts attempts in a row without progress, default 10); after a crash or a stop,\n"
+    "run it again with the same --output to continue the same job. SIGTERM/SIGINT stop it\n"
+    "without reporting a failure and keep the partial image. The final report waits up to\n"
+    "--final-wait seconds (default 10) for the broker.\n"
+    "Exit: 0 stored, 2 usage/configuration (unusable --output too), 3 digest mismatch,\n"
+    "      4 download failed, 5 storage failed, 6 no job within --wait, 7 stopped by a\n"
+    "      signal, 8 final report not delivered within --final-wait, 1 other.\n";
 
 struct Args {
     ota::DeviceIdentity device;
@@ -67,6 +81,7 @@ struct Args {
     bool request = false;
     std::optional<double> wait_s;
     int max_attempts = ota::RetryPolicy{}.max_attempts;
+    double final_wait_s = 10;
 };
 
 // Buffer sizes, chosen by measurement (bench/ota_bench.sh: 256 MiB over loopback HTTPS on two
@@ -145,6 +160,12 @@ std::string parse_args(int argc, char** argv, Args& a) {
                 return "--max-attempts needs a whole number from 1 to 10000";
             }
             a.max_attempts = static_cast<int>(n);
+        } else if (opt == "--final-wait") {
+            double w = 0;
+            if (!value(v) || !parse_number(v.c_str(), w) || w < 0 || w > 86400) {
+                return "--final-wait needs a number of seconds from 0 to 86400";
+            }
+            a.final_wait_s = w;
         } else if (opt == "-h" || opt == "--help") {
             return "help";
         } else {
@@ -196,6 +217,41 @@ class ProgressView {
     int last_decile_ = -1;
 };
 
+// Checks at start that --output can be written, so a bad path fails now (exit 2) rather than when
+// a job arrives or after the whole download. Returns the reason, or empty when it is usable.
+std::string check_output(const std::string& output) {
+    namespace fs = std::filesystem;
+    const fs::path path(output);
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return "--output " + output + " is a directory";
+    const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    const fs::file_status st = fs::status(dir, ec);
+    if (ec || !fs::exists(st)) {
+        return "--output " + output + ": directory " + dir.string() + " does not exist";
+    }
+    if (!fs::is_directory(st)) {
+        return "--output " + output + ": " + dir.string() + " is not a directory";
+    }
+    // A real file creation, not access(2): it also catches read-only file systems and works
+    // for root. A probe of its own, so a resumable <output>.part is never touched.
+    const fs::path probe = dir / (".ota_mqtt-probe-" + std::to_string(::getpid()));
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return "--output " + output + ": cannot create files in " + dir.string() + ": " +
+               std::strerror(errno);
+    }
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return {};
+}
+
+// The final error line: the client's detail already says what failed ("download failed: ...",
+// "storage failed: ..."), so it is printed once, without the status name in front.
+void print_failure(const ota::Error& e) {
+    const std::string text = e.detail.empty() ? std::string(ota::to_string(e.status)) : e.detail;
+    std::fprintf(stderr, "ota_mqtt: %s\n", text.c_str());
+}
+
 int exit_code_for(ota::Status s) {
     switch (s) {
         case ota::Status::digest_mismatch:
@@ -213,9 +269,12 @@ int exit_code_for(ota::Status s) {
 }
 
 // The cloud must hear how the job ended: a final report the client queued while the broker was
-// away is delivered before the process exits (waiting at most 30 s for the broker).
-int deliver_reports(ota::OtaClient& client, int exit_code) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+// away is delivered before the process exits, waiting at most --final-wait for the broker. One
+// that could not be delivered makes the exit status 8 (the job's own outcome is in the log).
+int deliver_reports(ota::OtaClient& client, int exit_code, double final_wait_s) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(final_wait_s));
     if (client.queued_reports() > 0) {
         std::printf("waiting for the broker to deliver the final report\n");
         std::fflush(stdout);
@@ -224,13 +283,30 @@ int deliver_reports(ota::OtaClient& client, int exit_code) {
            std::chrono::steady_clock::now() < deadline) {
         (void)client.poll(std::chrono::milliseconds(200));
     }
+    if (g_stop.load()) return kStopped;
     if (client.queued_reports() > 0) {
-        std::fprintf(stderr, "ota_mqtt: the final report could not be delivered\n");
+        std::fprintf(stderr,
+                     "ota_mqtt: the final report could not be delivered within %g s "
+                     "(--final-wait); the job's own outcome was exit status %d\n",
+                     final_wait_s, exit_code);
+        return kReportNotDelivered;
     }
     return exit_code;
 }
 
+int stopped() {
+    std::printf(
+        "stopped by a signal; the partial image is kept: run again with the same "
+        "--output to resume\n");
+    std::fflush(stdout);
+    return kStopped;
+}
+
 int run(const Args& a) {
+    if (const std::string why = check_output(a.output); !why.empty()) {
+        std::fprintf(stderr, "ota_mqtt: %s\n", why.c_str());
+        return kUsage;
+    }
     ota::ConnectOptions co;
     co.custom_host = a.host;
     co.region = a.region;
@@ -295,7 +371,7 @@ int run(const Args& a) {
                                      std::chrono::duration<double>(*a.wait_s)))
                  : std::nullopt;
     while (!client.is_fetching()) {
-        if (g_stop.load()) return kOther;
+        if (g_stop.load()) return stopped();
         if (deadline && std::chrono::steady_clock::now() >= *deadline) {
             std::fprintf(stderr, "ota_mqtt: no upgrade job within %g s\n", *a.wait_s);
             return kNoJob;
@@ -312,16 +388,17 @@ int run(const Args& a) {
     ProgressView view(isatty(STDERR_FILENO) != 0);
     std::vector<std::uint8_t> buf(kFetchBufferBytes);
     while (!client.is_fetch_finished()) {
-        if (g_stop.load()) {
-            (void)client.report_progress(ota::kStepGeneralFailed, "interrupted on the device");
-            return kOther;
-        }
+        // A stop is not a failure: nothing is reported, and the client's destruction (on the way
+        // out of run()) suspends the sink, keeping the partial image and its resume record.
+        if (g_stop.load()) return stopped();
+        // Short waits, so that a signal is noticed well within a second.
         const ota::FetchResult r =
-            client.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(1000));
+            client.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(200));
         if (r.status != ota::Status::ok) {
-            std::fprintf(stderr, "\nota_mqtt: download failed: %s\n",
-                         client.last_error().message().c_str());
-            return deliver_reports(client, exit_code_for(client.last_error().status));
+            std::fputc('\n', stderr);
+            print_failure(client.last_error());
+            return deliver_reports(client, exit_code_for(client.last_error().status),
+                                   a.final_wait_s);
         }
         view.update(client.fetched_size(), client.file_size());
     }
@@ -329,17 +406,16 @@ int run(const Args& a) {
     bool valid = false;
     const ota::Error e = client.check_firmware(valid);
     if (!valid) {
-        std::fprintf(stderr, "ota_mqtt: %s\n",
-                     e.ok() ? client.last_error().message().c_str() : e.message().c_str());
+        print_failure(e.ok() ? client.last_error() : e);
         if (e.status == ota::Status::storage_failed || e.status == ota::Status::storage_full) {
-            return deliver_reports(client, kStorageFailed);
+            return deliver_reports(client, kStorageFailed, a.final_wait_s);
         }
-        return deliver_reports(client, kDigestMismatch);
+        return deliver_reports(client, kDigestMismatch, a.final_wait_s);
     }
     std::printf("image %s verified and stored at %s (%llu bytes)\n",
                 std::string(client.version()).c_str(), a.output.c_str(),
                 static_cast<unsigned long long>(client.file_size()));
-    return deliver_reports(client, kOk);
+    return deliver_reports(client, kOk, a.final_wait_s);
 }
 
 }  // namespace

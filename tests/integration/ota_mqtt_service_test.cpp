@@ -1,0 +1,155 @@
+// ota_mqtt run as a service (issue 10): a stop by SIGTERM is not a failure and the next start
+// resumes with Range; --output is checked at start; a final report that cannot be delivered
+// within --final-wait gives its own exit status.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab.hpp"
+
+namespace ota::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitStopped = 7;
+constexpr int kExitReportNotDelivered = 8;
+
+// 16 MiB from /slow/ (2 MiB/s): about 8 s, long enough to stop it in the middle.
+constexpr std::size_t kImageSize = 16 * 1024 * 1024;
+
+TEST(OtaMqttService, SigtermMidDownloadIsAStopAndTheNextStartResumesWithRange) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("sigterm");
+    const auto image = random_bytes(kImageSize, 1001);
+    const std::string name = "sigterm/" + d.dn + ".bin";
+    lab.put_file(name, image);
+    const std::string url = lab.https_url("slow/" + name);
+    TempDir tmp;
+    const auto out = tmp.path() / "ota.bin";
+
+    {
+        BackgroundProcess device(ota_mqtt_cmd(lab, d, out, {"--wait", "60"}),
+                                 tmp.path() / "device-1.log");
+        ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+        BackgroundProcess cloud(cloud_push_cmd(lab, d, lab.www_dir / name, url, {"--timeout", "60"}),
+                                tmp.path() / "cloud-1.log");
+        ASSERT_TRUE(wait_for_progress(device, 40, 30s)) << device.output() << "\n--- cloud:\n"
+                                                        << cloud.output();
+        const auto signalled = Clock::now();
+        device.kill(SIGTERM);
+        const int code = device.wait(10);
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                                signalled);
+        EXPECT_EQ(code, kExitStopped) << device.output();
+        EXPECT_LT(took, 1000ms) << "the stop took " << took.count() << " ms";
+        std::printf("SIGTERM to exit: %lld ms\n", static_cast<long long>(took.count()));
+        EXPECT_NE(device.output().find("stopped by a signal"), std::string::npos)
+            << device.output();
+        // The cloud side saw no failure: give a report that might be in flight time to arrive.
+        std::this_thread::sleep_for(1s);
+        EXPECT_EQ(cloud.output().find("step -"), std::string::npos) << cloud.output();
+        cloud.kill();
+    }
+    ASSERT_TRUE(std::filesystem::exists(std::filesystem::path(out).concat(".part")));
+    ASSERT_TRUE(std::filesystem::exists(std::filesystem::path(out).concat(".resume")));
+    const auto kept = std::filesystem::file_size(std::filesystem::path(out).concat(".part"));
+    EXPECT_GT(kept, kImageSize / 4);
+
+    BackgroundProcess device(ota_mqtt_cmd(lab, d, out, {"--wait", "60"}),
+                             tmp.path() / "device-2.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+    const ProcessResult cloud =
+        run_process(cloud_push_cmd(lab, d, lab.www_dir / name, url, {"--timeout", "60"}), 90);
+    EXPECT_EQ(cloud.exit_code, 0) << cloud.output << "\n--- device:\n" << device.output();
+    EXPECT_NE(cloud.output.find("step 100"), std::string::npos) << cloud.output;
+    EXPECT_EQ(cloud.output.find("step -"), std::string::npos) << cloud.output;
+    EXPECT_EQ(device.wait(60), 0) << device.output();
+    EXPECT_TRUE(read_file(out) == image) << "the stored image differs";
+
+    std::vector<AccessLine> lines;
+    for (int i = 0; i < 50; ++i) {
+        lines = access_lines("/slow/" + name);
+        if (lines.size() >= 2) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    std::uint64_t served = 0;
+    std::string listing;
+    for (const auto& l : lines) {
+        served += l.bytes;
+        listing += std::to_string(l.status) + " " + std::to_string(l.bytes) + " range=\"" +
+                   l.range + "\"\n";
+    }
+    ASSERT_EQ(lines.size(), 2U) << listing;
+    EXPECT_EQ(lines[1].status, 206) << listing;
+    EXPECT_EQ(lines[1].range, "bytes=" + std::to_string(kept) + "-") << listing;
+    EXPECT_LT(static_cast<double>(served), 1.05 * kImageSize) << listing;
+    RecordProperty("bytes_served", std::to_string(served));
+    std::printf("served %llu bytes for a %zu-byte image (%.4fx); kept at the stop: %llu\n%s",
+                static_cast<unsigned long long>(served), kImageSize,
+                static_cast<double>(served) / kImageSize, static_cast<unsigned long long>(kept),
+                listing.c_str());
+}
+
+TEST(OtaMqttService, UnusableOutputIsRefusedAtStartWithTheReason) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("output");
+    TempDir tmp;
+    struct Case {
+        std::filesystem::path output;
+        std::string reason;
+    };
+    const std::vector<Case> cases = {
+        {tmp.path() / "missing" / "ota.bin", "does not exist"},
+        {tmp.path(), "is a directory"},
+        {"/sys/ota.bin", "Permission denied"},  // not writable, even for root
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.output.string());
+        const ProcessResult r = run_process(ota_mqtt_cmd(lab, d, c.output, {"--wait", "5"}), 20);
+        EXPECT_EQ(r.exit_code, kExitUsage) << r.output;
+        EXPECT_NE(r.output.find(c.reason), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("connecting to"), std::string::npos)
+            << "checked before connecting\n"
+            << r.output;
+    }
+}
+
+TEST(OtaMqttService, FinalReportNotDeliveredWithinFinalWaitHasItsOwnExitStatus) {
+    PrivateLab priv("finalwait");
+    ASSERT_TRUE(priv.ok());
+    const Lab& lab = priv.lab();
+    const Device d = make_device("finalwait", lab);
+    const auto image = random_bytes(8 * 1024 * 1024, 1002);
+    const std::string name = "finalwait.bin";
+    lab.put_file(name, image);
+    TempDir tmp;
+    const auto out = tmp.path() / "ota.bin";
+
+    BackgroundProcess device(ota_mqtt_cmd(lab, d, out, {"--wait", "60", "--final-wait", "1"}),
+                             tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+    {
+        BackgroundProcess cloud(cloud_push_cmd(lab, d, lab.www_dir / name,
+                                               lab.https_url("slow/" + name), {"--timeout", "60"}),
+                                tmp.path() / "cloud.log");
+        ASSERT_TRUE(wait_for_progress(device, 20, 30s)) << device.output();
+        priv.stop_broker();  // the download goes on without it; the final 100 cannot go out
+        cloud.kill();
+    }
+    EXPECT_EQ(device.wait(30), kExitReportNotDelivered) << device.output();
+    EXPECT_NE(device.output().find("--final-wait"), std::string::npos) << device.output();
+    EXPECT_TRUE(read_file(out) == image) << "the image itself is stored";
+}
+
+}  // namespace
+}  // namespace ota::test

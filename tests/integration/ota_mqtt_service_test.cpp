@@ -8,11 +8,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "lab.hpp"
+#include "ota/channel.hpp"
+#include "ota/paho/paho_channel.hpp"
+#include "ota/protocol.hpp"
 
 namespace ota::test {
 namespace {
@@ -41,15 +46,16 @@ TEST(OtaMqttService, SigtermMidDownloadIsAStopAndTheNextStartResumesWithRange) {
         BackgroundProcess device(ota_mqtt_cmd(lab, d, out, {"--wait", "60"}),
                                  tmp.path() / "device-1.log");
         ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
-        BackgroundProcess cloud(cloud_push_cmd(lab, d, lab.www_dir / name, url, {"--timeout", "60"}),
-                                tmp.path() / "cloud-1.log");
+        BackgroundProcess cloud(
+            cloud_push_cmd(lab, d, lab.www_dir / name, url, {"--timeout", "60"}),
+            tmp.path() / "cloud-1.log");
         ASSERT_TRUE(wait_for_progress(device, 40, 30s)) << device.output() << "\n--- cloud:\n"
                                                         << cloud.output();
         const auto signalled = Clock::now();
         device.kill(SIGTERM);
         const int code = device.wait(10);
-        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                                signalled);
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - signalled);
         EXPECT_EQ(code, kExitStopped) << device.output();
         EXPECT_LT(took, 1000ms) << "the stop took " << took.count() << " ms";
         std::printf("SIGTERM to exit: %lld ms\n", static_cast<long long>(took.count()));
@@ -149,6 +155,53 @@ TEST(OtaMqttService, FinalReportNotDeliveredWithinFinalWaitHasItsOwnExitStatus) 
     EXPECT_EQ(device.wait(30), kExitReportNotDelivered) << device.output();
     EXPECT_NE(device.output().find("--final-wait"), std::string::npos) << device.output();
     EXPECT_TRUE(read_file(out) == image) << "the image itself is stored";
+}
+
+// Counts the version reports a device publishes, as the cloud would see them.
+class InformCounter final : public ChannelListener {
+  public:
+    InformCounter(const Lab& lab, const Device& d) : topic_(make_topics(d.pk, d.dn).inform) {
+        MqttOptions mo;
+        mo.host = "127.0.0.1";
+        mo.port = lab.mqtt_tls_port;
+        mo.ca_file = lab.ca_file;
+        mo.username = lab.cloud_user;
+        mo.password = lab.cloud_password;
+        mo.client_id = "it-informs-" + d.dn;
+        mo.clean_session = true;
+        channel_ = std::make_unique<PahoChannel>(std::move(mo));
+        const Error e = channel_->connect();
+        EXPECT_TRUE(e.ok()) << e.message();
+        channel_->add_listener(*this);
+        EXPECT_EQ(channel_->subscribe(topic_, 1), Status::ok);
+    }
+    ~InformCounter() override { channel_->remove_listener(*this); }
+    void on_message(std::string_view topic, std::string_view) override {
+        if (topic == topic_) ++count;
+    }
+    void serve_for(std::chrono::milliseconds d) {
+        const auto until = Clock::now() + d;
+        while (Clock::now() < until) (void)channel_->yield(100ms);
+    }
+    int count = 0;
+
+  private:
+    std::string topic_;
+    std::unique_ptr<PahoChannel> channel_;
+};
+
+// issue 10: the version goes out once at startup (paho's first connected event used to make the
+// client report it a second time).
+TEST(OtaMqttService, VersionIsReportedOnceAtStartup) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("informs");
+    InformCounter informs(lab, d);
+    TempDir tmp;
+    const ProcessResult r =
+        run_process(ota_mqtt_cmd(lab, d, tmp.path() / "ota.bin", {"--wait", "3"}), 20);
+    EXPECT_EQ(r.exit_code, 6) << r.output;  // no job within --wait
+    informs.serve_for(1500ms);
+    EXPECT_EQ(informs.count, 1) << r.output;
 }
 
 }  // namespace

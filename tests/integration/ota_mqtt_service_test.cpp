@@ -157,6 +157,35 @@ TEST(OtaMqttService, FinalReportNotDeliveredWithinFinalWaitHasItsOwnExitStatus) 
     EXPECT_TRUE(read_file(out) == image) << "the image itself is stored";
 }
 
+// issue 10: a failed download ends with one clear line (it used to read "download failed:
+// download failed: download failed: HTTP 404 ...").
+TEST(OtaMqttService, FailedDownloadEndsWithOneClearErrorLine) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("404");
+    const auto image = random_bytes(4096, 1003);
+    const std::string name = "gone/" + d.dn + ".bin";
+    lab.put_file(name, image);
+    TempDir tmp;
+    BackgroundProcess device(ota_mqtt_cmd(lab, d, tmp.path() / "ota.bin", {"--wait", "30"}),
+                             tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+    const ProcessResult cloud =
+        run_process(cloud_push_cmd(lab, d, lab.www_dir / name, lab.https_url("missing/" + name),
+                                   {"--timeout", "30"}),
+                    60);
+    EXPECT_EQ(device.wait(30), 4) << device.output();
+    const std::string o = device.output();
+    std::string last;  // the process's own final line, "ota_mqtt: ..."
+    for (std::size_t at = o.find("ota_mqtt: "); at != std::string::npos;
+         at = o.find("ota_mqtt: ", at + 1)) {
+        last = o.substr(at, o.find('\n', at) - at);
+    }
+    ASSERT_FALSE(last.empty()) << o;
+    EXPECT_EQ(last.find("download failed"), last.rfind("download failed")) << last;
+    EXPECT_NE(last.find("404"), std::string::npos) << last;
+    EXPECT_NE(cloud.output.find("step -2"), std::string::npos) << cloud.output;
+}
+
 // Counts the version reports a device publishes, as the cloud would see them.
 class InformCounter final : public ChannelListener {
   public:

@@ -165,6 +165,8 @@ http {
     # rate-limited per connection (so that events land mid-download).
     location /norange/ { alias $WWW_DIR/; max_ranges 0; }
     location /slow/ { alias $WWW_DIR/; limit_rate 2m; }
+    # Permanent-error tests: an https URL that redirects to plain http.
+    location = /redirect/to-http { return 302 http://127.0.0.1:$HTTP_PORT/redirect/target.bin; }
   }
   server {
     listen 127.0.0.1:$HTTP_PORT;

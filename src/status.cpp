@@ -34,6 +34,8 @@ const char* to_string(Status s) noexcept {
             return "out of memory";
         case Status::internal:
             return "internal error";
+        case Status::fetch_refused:
+            return "download refused";
     }
     return "unknown status";
 }

@@ -260,6 +260,7 @@ int exit_code_for(ota::Status s) {
         case ota::Status::storage_full:
             return kStorageFailed;
         case ota::Status::fetch_failed:
+        case ota::Status::fetch_refused:
         case ota::Status::size_mismatch:
         case ota::Status::timeout:
             return kDownloadFailed;

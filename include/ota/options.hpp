@@ -31,13 +31,17 @@ struct ProgressPolicy {
 
 /// How a download survives transient failures (PROTOCOL.md section 5, "Resume").
 ///
-/// What is retried: transport errors and timeouts of the byte source, a stalled transfer (see
-/// `stall_floor_bytes_per_s`), a body that ends before the announced size, and the HTTP statuses
-/// 408, 429 and 5xx. Every retry continues from the bytes already fetched with
-/// `Range: bytes=<fetched>-` and the same running digest. Everything else fails the job at once:
-/// other 4xx statuses, 416, a 206 whose `Content-Range` does not start at the fetched offset or
-/// whose total is not the job's size, a Content-Length or body length that disagrees with the
-/// size (step -2), storage errors (-4) and a digest mismatch (-3).
+/// What is retried: transport errors and timeouts of the byte source (Status::fetch_failed,
+/// Status::timeout: connections refused, reset or cut, DNS failures, TLS handshakes cut short), a
+/// stalled transfer (see `stall_floor_bytes_per_s`), a body that ends before the announced size,
+/// and the HTTP statuses 408, 429 and 5xx. Every retry continues from the bytes already fetched
+/// with `Range: bytes=<fetched>-` and the same running digest. Everything else fails the job at
+/// once, on its first occurrence and without backoff, with the reason in the report: other 4xx
+/// statuses, 416, a 206 whose `Content-Range` does not start at the fetched offset or whose total
+/// is not the job's size, a Content-Length or body length that disagrees with the size, what the
+/// byte source reports as Status::fetch_refused (a TLS certificate that fails verification, a
+/// redirect to a refused scheme, a response header too large) (all step -2), storage errors (-4)
+/// and a digest mismatch (-3).
 ///
 /// Delay before retry n (n = 1 for the first retry after a failure):
 /// `min(max_backoff, initial_backoff * multiplier^(n-1))`, reduced by a random fraction in

@@ -24,6 +24,11 @@ enum class Status : int {
     crypto_failed,      ///< Mbed TLS reported an error.
     no_memory,          ///< An allocation failed.
     internal,           ///< A bug or an unexpected condition inside the library.
+    /// A download error that retrying cannot cure, as a byte source reports it: the server's TLS
+    /// certificate failed verification, a redirect led to a refused scheme, or the response
+    /// header was too large. The client fails the download at once (no backoff, no further
+    /// attempt). Last in the list so that the values above keep their numbers.
+    fetch_refused,
 };
 
 /// A short, stable, lower-case English name of `s` (e.g. "digest mismatch"); never null.

@@ -99,6 +99,8 @@ AttemptOutcome DownloadAttempt::read(std::uint8_t* buf, std::size_t len,
     const ReadResult r = source_.read(buf, len, timeout);
     if (r.status != Status::ok) {
         std::string why = describe_failure(r.status);
+        // Only these two may go away on the next attempt; a source says fetch_refused (TLS
+        // verification, a refused redirect, an oversized header) for what will not.
         if (r.status == Status::timeout || r.status == Status::fetch_failed) {
             return transient(r.status, std::move(why));
         }

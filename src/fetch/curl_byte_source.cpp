@@ -31,6 +31,7 @@
 #include "fetch/curl_handles.hpp"
 #include "fetch/download_url.hpp"
 #include "fetch/http_head.hpp"
+#include "fetch/transfer_error.hpp"
 #include "ota/log.hpp"
 
 namespace ota {
@@ -41,7 +42,6 @@ using detail::EasyHandle;
 using detail::global_init;
 using detail::HeaderList;
 using detail::MultiHandle;
-using detail::scrub;
 using detail::status_from_curl;
 
 // libcurl's receive buffer. Larger than the 16 KiB default so that plain-HTTP transfers need fewer
@@ -102,6 +102,9 @@ struct CurlByteSource::Impl {
     bool published = false;
     bool rejecting_body = false;
     bool body_rejected = false;
+    std::size_t head_bytes = 0;    // size of the current response's head so far
+    bool head_over_limit = false;  // it passed kMaxResponseHeadBytes: the transfer was stopped
+    std::string location;          // Location of the current response (names a refused redirect)
 
     // Caller thread only.
     std::thread worker;
@@ -225,8 +228,22 @@ void CurlByteSource::Impl::publish_locked() noexcept {
 std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noexcept {
     // Trailers (after the body) are not part of the response headers reported.
     if (published) return n;
+    // A status line starts the next response (after a redirect or a 1xx): its head counts anew.
+    if (n >= 5 && std::memcmp(data, "HTTP/", 5) == 0) {
+        head_bytes = 0;
+        location.clear();
+    }
+    head_bytes += n;
+    if (head_bytes > detail::kMaxResponseHeadBytes) {
+        // Refused here rather than buffered: a head this large is no firmware server's answer,
+        // and it will not be smaller on the next attempt.
+        head_over_limit = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
     try {
-        detail::parse_header_line(std::string_view(data, n), hdr);
+        const std::string_view line(data, n);
+        detail::parse_header_line(line, hdr);
+        if (const auto v = detail::header_value(line, "Location"); !v.empty()) location.assign(v);
         return n;
     } catch (...) {
         return CURL_WRITEFUNC_ERROR;
@@ -317,12 +334,20 @@ void CurlByteSource::Impl::finish(CURLcode rc, CURLMcode mc) noexcept {
         } else if (rc == CURLE_WRITE_ERROR && body_rejected) {
             st = Status::ok;  // a non-2xx response whose body was dropped on purpose
         } else if (rc != CURLE_OK) {
-            st = status_from_curl(rc);
-            const std::string_view text = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-            detail = scrub("download of " + url +
-                               " failed: " + std::string(detail::trim_header_text(text)) +
-                               " (curl error " + std::to_string(static_cast<int>(rc)) + ")",
-                           url);
+            detail::TransferFailure f;
+            f.rc = rc;
+            f.curl_text = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+            long request_bytes = 0;
+            if (curl_easy_getinfo(easy.get(), CURLINFO_REQUEST_SIZE, &request_bytes) != CURLE_OK) {
+                request_bytes = 0;
+            }
+            f.reading_head = !published && (head_bytes > 0 || request_bytes > 0);
+            f.head_over_limit = head_over_limit;
+            f.location = location;
+            f.allow_http = opts.allow_http;
+            Error e = detail::transfer_error(f, url);
+            st = e.status;
+            detail = std::move(e.detail);
         }
     } catch (...) {
         if (st == Status::ok && rc != CURLE_OK && !body_rejected) st = Status::fetch_failed;
@@ -408,6 +433,9 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     s.published = false;
     s.rejecting_body = false;
     s.body_rejected = false;
+    s.head_bytes = 0;
+    s.head_over_limit = false;
+    s.location.clear();
     {
         std::lock_guard<std::mutex> lock(s.m);
         s.abort.store(false);

@@ -25,6 +25,14 @@ std::string_view trim_header_text(std::string_view s) noexcept {
     return s;
 }
 
+std::string_view header_value(std::string_view raw_line, std::string_view name) noexcept {
+    const std::string_view line = trim_header_text(raw_line);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return {};
+    if (!iequals(trim_header_text(line.substr(0, colon)), name)) return {};
+    return trim_header_text(line.substr(colon + 1));
+}
+
 void parse_header_line(std::string_view raw_line, ResponseHead& head) {
     const std::string_view line = trim_header_text(raw_line);
     if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {

@@ -17,6 +17,7 @@ int to_c_error(Status s) noexcept {
         case Status::buffer_too_small:
             return IOT_OTAE_STR_TOO_LONG;
         case Status::fetch_failed:
+        case Status::fetch_refused:
         case Status::size_mismatch:
         case Status::timeout:
             return IOT_OTAE_FETCH_FAILED;

@@ -333,16 +333,75 @@ TEST(CurlByteSource, UnrelatedCaFailsVerificationAndHidesTheQuery) {
     CurlByteSource src(other);
     ASSERT_TRUE(src.open(url, 0).ok());
     const Drained d = drain(src, 4096);
-    EXPECT_EQ(d.status, Status::fetch_failed);
+    // Permanent (issue 10): the same certificate fails the same way on every attempt.
+    EXPECT_EQ(d.status, Status::fetch_refused);
     EXPECT_TRUE(d.bytes.empty());
     const std::string detail = src.last_error_detail();
+    EXPECT_NE(detail.find("TLS verification failed: "), std::string::npos) << detail;
     EXPECT_NE(detail.find("certificate"), std::string::npos) << detail;
     EXPECT_EQ(detail.find("TOPSECRET"), std::string::npos) << detail;
 
     // Without a CA file the system bundle is used, which does not know the lab's CA either.
     CurlByteSource system_ca{HttpOptions{}};
     ASSERT_TRUE(system_ca.open(url, 0).ok());
-    EXPECT_EQ(drain(system_ca, 4096).status, Status::fetch_failed);
+    EXPECT_EQ(drain(system_ca, 4096).status, Status::fetch_refused);
+}
+
+TEST(CurlByteSource, WrongHostNameFailsVerificationAsRefused) {
+    // The lab's certificate names 127.0.0.1 and localhost; 127.0.0.2 reaches the same loopback
+    // interface through a listener of this test that forwards the bytes to nginx.
+    const auto& lab = Lab::get();
+    publish("fetch/host.bin", 4096, 12);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7F000002);  // 127.0.0.2
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(fd, 4), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    std::atomic<int> accepted{0};
+    std::thread relay([&] {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 10000) <= 0) return;
+        const int in = ::accept(fd, nullptr, nullptr);
+        if (in < 0) return;
+        ++accepted;
+        const int out = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in t{};
+        t.sin_family = AF_INET;
+        t.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        t.sin_port = htons(lab.https_port);
+        if (::connect(out, reinterpret_cast<sockaddr*>(&t), sizeof t) == 0) {
+            pollfd ps[2] = {{in, POLLIN, 0}, {out, POLLIN, 0}};
+            char buf[16384];
+            for (bool open = true; open && ::poll(ps, 2, 10000) > 0;) {
+                for (int i = 0; i < 2 && open; ++i) {
+                    if (ps[i].revents == 0) continue;
+                    const ssize_t n = ::recv(ps[i].fd, buf, sizeof buf, 0);
+                    open = n > 0 && ::send(ps[1 - i].fd, buf, static_cast<std::size_t>(n),
+                                           MSG_NOSIGNAL) == n;
+                }
+            }
+        }
+        ::close(out);
+        ::close(in);
+    });
+    CurlByteSource src(lab_options());
+    ASSERT_TRUE(
+        src.open("https://127.0.0.2:" + std::to_string(ntohs(a.sin_port)) + "/fetch/host.bin", 0)
+            .ok());
+    const Drained d = drain(src, 4096);
+    relay.join();
+    ::close(fd);
+    EXPECT_EQ(accepted.load(), 1);
+    EXPECT_EQ(d.status, Status::fetch_refused);
+    EXPECT_TRUE(d.bytes.empty());
+    const std::string detail = src.last_error_detail();
+    EXPECT_NE(detail.find("TLS verification failed: "), std::string::npos) << detail;
+    EXPECT_NE(detail.find("127.0.0.2"), std::string::npos) << detail;
 }
 
 TEST(CurlByteSource, InsecureSkipVerifyConnectsAndWarns) {
@@ -691,6 +750,87 @@ TEST(CurlByteSource, RedirectLoopsStopAtMaxRedirects) {
     EXPECT_EQ(d.status, Status::fetch_failed);
     EXPECT_TRUE(d.bytes.empty());
     EXPECT_EQ(server.requests().size(), 3u);
+}
+
+TEST(CurlByteSource, RedirectToARefusedSchemeIsRefused) {
+    const auto& lab = Lab::get();
+    // https -> plain http while http is off: nginx answers /redirect/to-http with a 302.
+    CurlByteSource strict(lab_options());
+    ASSERT_TRUE(strict.open(lab.https_url("redirect/to-http?") + kSecret, 0).ok());
+    Drained d = drain(strict, 4096);
+    EXPECT_EQ(d.status, Status::fetch_refused);
+    EXPECT_TRUE(d.bytes.empty());
+    std::string detail = strict.last_error_detail();
+    EXPECT_NE(detail.find("redirect to " + lab.http_url("redirect/target.bin") +
+                          " refused: only https is allowed (HttpOptions::allow_http is off)"),
+              std::string::npos)
+        << detail;
+    EXPECT_EQ(detail.find("TOPSECRET"), std::string::npos) << detail;
+
+    // Schemes that are never fetched, even with plain http allowed.
+    for (const std::string& target : {std::string("ftp://127.0.0.1/fw.bin?token=OTHERSECRET"),
+                                      std::string("file:///etc/passwd")}) {
+        SCOPED_TRACE(target);
+        ScriptedServer server(
+            {"HTTP/1.1 302 Found\r\nLocation: " + target + "\r\nContent-Length: 0\r\n\r\n"});
+        HttpOptions o;
+        o.allow_http = true;
+        CurlByteSource src(o);
+        ASSERT_TRUE(src.open(server.url("/fw.bin"), 0).ok());
+        d = drain(src, 64);
+        EXPECT_EQ(d.status, Status::fetch_refused);
+        EXPECT_TRUE(d.bytes.empty());
+        detail = src.last_error_detail();
+        EXPECT_NE(detail.find("refused: only https and http are allowed"), std::string::npos)
+            << detail;
+        EXPECT_NE(detail.find("redirect to " + target.substr(0, target.find('?'))),
+                  std::string::npos)
+            << detail;
+        EXPECT_EQ(detail.find("OTHERSECRET"), std::string::npos) << detail;
+        EXPECT_EQ(server.requests().size(), 1u);
+    }
+}
+
+// A response head that will not be smaller on the next attempt: refused with a clear reason,
+// whether one line passes libcurl's own limit or many lines add up past the source's.
+TEST(CurlByteSource, OversizedResponseHeadIsRefusedAsTooLarge) {
+    const std::string one_line = "HTTP/1.1 200 OK\r\nX-Big: " + std::string(300 * 1024, 'a') +
+                                 "\r\nContent-Length: 5\r\n\r\nhello";
+    std::string many_lines = "HTTP/1.1 200 OK\r\n";
+    for (int i = 0; i < 300; ++i) {
+        many_lines += "X-H" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
+    }
+    many_lines += "Content-Length: 5\r\n\r\nhello";
+    for (const auto& [name, response] :
+         {std::pair<std::string, std::string>{"one 300 KB line", one_line},
+          std::pair<std::string, std::string>{"300 lines of 1 KB", many_lines}}) {
+        SCOPED_TRACE(name);
+        ScriptedServer server({response});
+        HttpOptions o;
+        o.allow_http = true;
+        CurlByteSource src(o);
+        ASSERT_TRUE(src.open(server.url("/fw.bin?") + kSecret, 0).ok());
+        const Drained d = drain(src, 64);
+        EXPECT_EQ(d.status, Status::fetch_refused);
+        EXPECT_TRUE(d.bytes.empty());
+        const std::string detail = src.last_error_detail();
+        EXPECT_NE(detail.find("failed: response header too large ("), std::string::npos) << detail;
+        EXPECT_EQ(detail.find("TOPSECRET"), std::string::npos) << detail;
+    }
+
+    // Large but below the limit (60 lines of 1 KB): fetched as usual.
+    std::string large = "HTTP/1.1 200 OK\r\n";
+    for (int i = 0; i < 60; ++i) {
+        large += "X-H" + std::to_string(i) + ": " + std::string(1000, 'c') + "\r\n";
+    }
+    ScriptedServer server({large + "Content-Length: 5\r\n\r\nhello"});
+    HttpOptions o;
+    o.allow_http = true;
+    CurlByteSource src(o);
+    ASSERT_TRUE(src.open(server.url("/fw.bin"), 0).ok());
+    const Drained d = drain(src, 64);
+    EXPECT_EQ(d.status, Status::ok) << src.last_error_detail();
+    EXPECT_EQ(std::string(d.bytes.begin(), d.bytes.end()), "hello");
 }
 
 TEST(CurlByteSource, ChunkedBodyWithoutContentLength) {

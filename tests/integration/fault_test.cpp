@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -464,6 +465,46 @@ TEST_F(FaultTest, LinkThatNeverRecoversFailsAfterTheRetryBudgetWithOneReport) {
     EXPECT_EQ(proxy.connections(), static_cast<std::size_t>(kMaxAttempts)) << "retried after -2";
 }
 
+// ---- permanent errors: one attempt and one -2 naming the reason, without backoff (issue 10) ----
+
+TEST_F(FaultTest, CertificateFromAnUnknownCaFailsAtOnce) {
+    const auto image = random_bytes(kMiB, 109);
+    const std::string path = publish(image);
+    FaultProxy proxy(Lab::get().https_port);  // passes the TLS stream through, counts connections
+    http.ca_file = Lab::get().other_ca_file;
+    // The default policy: were the failure retried, the second attempt would come after about
+    // a second and there would be ten of them over minutes.
+    options.retry = RetryPolicy{};
+    options.retry.jitter_seed = 42;
+    MemorySink sink(kMiB);
+    const Outcome out = run(proxy.https_url(path), image, sink, kMiB, 30s);
+    expect_failed_once(out, sink);
+    EXPECT_EQ(out.status, Status::fetch_refused) << out.summary();
+    EXPECT_LT(ms(out.elapsed), 5s) << out.summary();
+    EXPECT_NE(out.descs.back().find("TLS verification failed"), std::string::npos) << out.summary();
+    EXPECT_NE(out.error.find("TLS verification failed"), std::string::npos) << out.summary();
+    std::this_thread::sleep_for(1500ms);  // longer than the first backoff would be
+    EXPECT_EQ(proxy.connections(), 1u)
+        << "retried a certificate that cannot verify; " << out.summary();
+    std::printf("[ figure ] unknown-CA TLS failure: %lld ms, %zu connection(s)\n",
+                static_cast<long long>(ms(out.elapsed).count()), proxy.connections());
+}
+
+TEST_F(FaultTest, RedirectFromHttpsToRefusedPlainHttpFailsAtOnce) {
+    options.retry = RetryPolicy{};
+    options.retry.jitter_seed = 42;
+    const auto image = random_bytes(4096, 110);
+    MemorySink sink(image.size());
+    const auto skip = access_lines("/redirect/to-http").size();
+    const Outcome out =
+        run(Lab::get().https_url("redirect/to-http"), image, sink, image.size(), 30s);
+    expect_failed_once(out, sink);
+    EXPECT_LT(ms(out.elapsed), 5s) << out.summary();
+    EXPECT_NE(out.descs.back().find("allow_http is off"), std::string::npos) << out.summary();
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(wait_access_lines("/redirect/to-http", skip, 1).size(), 1u) << out.summary();
+}
+
 // ---- a misbehaving HTTP server (plain HTTP, scripted)
 // ------------------------------------------------
 
@@ -546,6 +587,46 @@ TEST_F(ScriptedServerTest, PermanentClientErrorsFailAtOnceWithOneReport) {
             << out.summary();
         std::this_thread::sleep_for(300ms);
         EXPECT_EQ(server.request_count(), 1u) << "retried a permanent error; " << out.summary();
+    }
+}
+
+TEST_F(ScriptedServerTest, OversizedResponseHeaderFailsAtOnceAsTooLarge) {
+    options.retry = RetryPolicy{};
+    options.retry.jitter_seed = 42;
+    ScriptedHttpServer server([&](const HttpRequest& req, std::size_t) {
+        HttpResponse r = serve_file(image, req);
+        r.headers.emplace_back("X-Padding", std::string(300 * 1024, 'p'));
+        return r;
+    });
+    MemorySink sink(kImageSize);
+    const Outcome out = run(server.url("fw.bin"), image, sink, kImageSize, 30s);
+    expect_failed_once(out, sink);
+    EXPECT_EQ(out.status, Status::fetch_refused) << out.summary();
+    EXPECT_LT(ms(out.elapsed), 5s) << out.summary();
+    EXPECT_NE(out.descs.back().find("response header too large"), std::string::npos)
+        << out.summary();
+    EXPECT_EQ(out.error.find("out of memory"), std::string::npos) << out.summary();
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(server.request_count(), 1u) << "retried an oversized header; " << out.summary();
+}
+
+TEST_F(ScriptedServerTest, RedirectToAnotherSchemeFailsAtOnce) {
+    options.retry = RetryPolicy{};
+    options.retry.jitter_seed = 42;
+    for (const char* target : {"ftp://127.0.0.1/fw.bin", "file:///etc/passwd"}) {
+        SCOPED_TRACE(target);
+        ScriptedHttpServer server([&](const HttpRequest&, std::size_t) {
+            return HttpResponse::status_only(302, {{"Location", target}});
+        });
+        MemorySink sink(kImageSize);
+        const Outcome out = run(server.url("fw.bin"), image, sink, kImageSize, 30s);
+        expect_failed_once(out, sink);
+        EXPECT_LT(ms(out.elapsed), 5s) << out.summary();
+        EXPECT_NE(out.descs.back().find(std::string("redirect to ") + target + " refused"),
+                  std::string::npos)
+            << out.summary();
+        std::this_thread::sleep_for(1500ms);
+        EXPECT_EQ(server.request_count(), 1u) << "retried a refused redirect; " << out.summary();
     }
 }
 

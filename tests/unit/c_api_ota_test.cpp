@@ -305,8 +305,9 @@ TEST(CApiMqtt, EveryStatusMapsToItsCErrorCode) {
         {Status::crypto_failed, IOT_OTAE_OSC_FAILED},
         {Status::no_memory, IOT_OTAE_NOMEM},
         {Status::internal, IOT_OTAE_GENERAL},
+        {Status::fetch_refused, IOT_OTAE_FETCH_FAILED},
     };
-    static_assert(std::size(table) == static_cast<std::size_t>(Status::internal) + 1,
+    static_assert(std::size(table) == static_cast<std::size_t>(Status::fetch_refused) + 1,
                   "a Status is missing from the table");
     for (const auto& [status, code] : table) {
         fakes.channel->yield_status = status;

@@ -367,6 +367,28 @@ TEST_F(ReliabilityTest, ForbiddenFailsAtOnceWithOneReport) {
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
 }
 
+// A source's fetch_refused (a certificate that cannot verify, a refused redirect, an oversized
+// header) ends the download where it happens, even after bytes came: no backoff, no new attempt.
+TEST_F(ReliabilityTest, RefusedTransferFailsAtOnceWithTheReason) {
+    make_client();
+    source.set_script({cut_at(3000, Status::fetch_refused), ranged()});
+    push();
+    const FetchResult last = fetch_all();
+    EXPECT_EQ(last.status, Status::fetch_refused);
+    EXPECT_EQ(client->last_error().status, Status::fetch_refused);
+    EXPECT_EQ(open_offsets(), (std::vector<std::uint64_t>{0}));
+    const auto f = failure_descs();
+    ASSERT_EQ(f.size(), 1U);
+    EXPECT_NE(f[0].find("-2 "), std::string::npos) << f[0];
+    EXPECT_NE(f[0].find("scripted transfer failure: download refused"), std::string::npos) << f[0];
+    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
+    clock.advance(10min);  // far past any backoff: still no second attempt
+    std::vector<std::uint8_t> buf(100);
+    (void)client->fetch_yield(buf.data(), buf.size(), 0ms);
+    EXPECT_EQ(source.opens().size(), 1U);
+}
+
 TEST_F(ReliabilityTest, OpenRefusingTheUrlFailsAtOnce) {
     make_client();
     ScriptedResponse r = ranged();

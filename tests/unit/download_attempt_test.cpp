@@ -164,6 +164,76 @@ TEST_F(AttemptTest, StatusClasses) {
               "download failed: Content-Length 11 does not match the announced size of 10 bytes");
 }
 
+TEST_F(AttemptTest, OnlyFetchFailedAndTimeoutFromTheSourceAreTransient) {
+    for (const Status st : {Status::fetch_failed, Status::timeout}) {
+        SCOPED_TRACE(ota::to_string(st));
+        ScriptedResponse r;
+        r.body = body(100);
+        r.fail_after = 10;
+        r.fail_status = st;
+        source_.set_response(r);
+        ASSERT_EQ(attempt_.open("https://x/fw", 0).kind, Kind::nothing);
+        EXPECT_EQ(read(100).kind, Kind::data);
+        const AttemptOutcome o = read(100);
+        EXPECT_EQ(o.kind, Kind::transient);
+        EXPECT_EQ(o.status, st);
+    }
+    // What the source calls refused (TLS verification, a refused redirect, an oversized header)
+    // and everything else ends the download, with the source's explanation.
+    for (const Status st : {Status::fetch_refused, Status::no_memory, Status::internal}) {
+        SCOPED_TRACE(ota::to_string(st));
+        ScriptedResponse r;
+        r.body = body(100);
+        r.fail_after = 0;
+        r.fail_status = st;
+        source_.set_response(r);
+        ASSERT_EQ(attempt_.open("https://x/fw", 0).kind, Kind::nothing);
+        const AttemptOutcome o = read(100);
+        EXPECT_EQ(o.kind, Kind::failed);
+        EXPECT_EQ(o.status, st);
+        EXPECT_EQ(o.why,
+                  std::string("download failed: scripted transfer failure: ") + ota::to_string(st));
+    }
+}
+
+TEST_F(AttemptTest, ClientErrorsOtherThan408And429AreFinal) {
+    for (int status = 400; status <= 499; ++status) {
+        SCOPED_TRACE(status);
+        ScriptedResponse r;
+        r.body = body(10);
+        r.status = status;
+        source_.set_response(r);
+        ASSERT_EQ(attempt_.open("https://x/fw", 0).kind, Kind::nothing);
+        const AttemptOutcome o = read(10);
+        if (status == 408 || status == 429) {
+            EXPECT_EQ(o.kind, Kind::transient);
+        } else {
+            EXPECT_EQ(o.kind, Kind::failed);
+            EXPECT_EQ(o.status, Status::fetch_failed);
+            EXPECT_NE(o.why.find("HTTP " + std::to_string(status)), std::string::npos) << o.why;
+        }
+    }
+}
+
+TEST_F(AttemptTest, AContentRangeThatCannotMatchIsFinal) {
+    // Asked for bytes 40- of a 100-byte image.
+    for (const char* range :
+         {"bytes 40-99/101", "bytes 40-99/99", "bytes 40-99/*", "bytes 140-199/200",
+          "bytes 120-99/100", "bytes 40-98/100", "bytes 41-99/100", "bytes */100", ""}) {
+        SCOPED_TRACE(range);
+        ScriptedResponse r;
+        r.body = body(100);
+        r.status = 206;
+        r.content_range = range;
+        source_.set_response(r);
+        ASSERT_EQ(attempt_.open("https://x/fw", 40).kind, Kind::nothing);
+        const AttemptOutcome o = read(100);
+        EXPECT_EQ(o.kind, Kind::failed);
+        EXPECT_EQ(o.status, Status::fetch_failed);
+        EXPECT_NE(o.why.find("expected bytes 40-99/100"), std::string::npos) << o.why;
+    }
+}
+
 TEST_F(AttemptTest, OpenFailuresAreTransientOrPermanent) {
     source_.set_open_error({Status::timeout, "slow"});
     AttemptOutcome o = attempt_.open("https://x/fw", 0);

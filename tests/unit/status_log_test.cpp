@@ -30,6 +30,7 @@ const std::vector<Status> kAllStatuses = {
     Status::crypto_failed,
     Status::no_memory,
     Status::internal,
+    Status::fetch_refused,
 };
 
 TEST(StatusNames, EveryStatusHasADistinctNonEmptyName) {
@@ -42,12 +43,13 @@ TEST(StatusNames, EveryStatusHasADistinctNonEmptyName) {
     }
     EXPECT_EQ(seen.size(), kAllStatuses.size());
     // The enum is contiguous from 0; the list above must not miss any value.
-    EXPECT_EQ(static_cast<int>(Status::internal) + 1, static_cast<int>(kAllStatuses.size()));
+    EXPECT_EQ(static_cast<int>(Status::fetch_refused) + 1, static_cast<int>(kAllStatuses.size()));
 }
 
 TEST(StatusNames, SpecificNames) {
     EXPECT_STREQ(to_string(Status::ok), "ok");
     EXPECT_STREQ(to_string(Status::digest_mismatch), "digest mismatch");
+    EXPECT_STREQ(to_string(Status::fetch_refused), "download refused");
 }
 
 TEST(StatusNames, OutOfRangeValueStillGivesAName) {

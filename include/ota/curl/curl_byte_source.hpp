@@ -30,11 +30,16 @@ namespace ota {
 /// headers reported are those of the final response. No compression is requested and none is
 /// decoded, so the bytes read are exactly the bytes of the stored file.
 ///
-/// A transport failure (DNS, connect, TLS verification, timeout, stall) is reported by read() as
+/// A transport failure (DNS, connect, reset, timeout, stall) is reported by read() as
 /// fetch_failed (timeout for curl's operation timeout and stall detection) after every byte
 /// received before it has been read; last_error_detail() then explains it with the URL's query
-/// string redacted. A consumer that stops reading for longer than HttpOptions::low_speed_window
-/// may trip the stall detector; the client then resumes from its offset.
+/// string redacted. What no retry can cure is reported as fetch_refused instead, so that the
+/// client fails the download at once: a server certificate that fails verification (unknown CA,
+/// wrong host name, expired; "TLS verification failed: ..."), a redirect to a scheme outside the
+/// allowed ones ("redirect to ... refused"), and a response head larger than 64 KiB or with a
+/// header line beyond libcurl's limit ("response header too large"). A consumer that stops reading
+/// for longer than HttpOptions::low_speed_window may trip the stall detector; the client then
+/// resumes from its offset.
 ///
 /// Thread-safety: like every ByteSource, one caller thread at a time; the transfer thread is
 /// internal. The getters describe the response as last observed by read() on the caller thread.

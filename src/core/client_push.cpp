@@ -67,8 +67,9 @@ void ClientMachine::report_refusal(std::string_view what, std::string_view why,
     }
     if (!refusals_.allow(clock_.now())) {
         if (refusals_.suppressed() == 1) {
-            log(LogLevel::warning, "more refused messages arrive: at most one is reported per "
-                                   "second, the others are only logged (at debug level)");
+            log(LogLevel::warning,
+                "more refused messages arrive: at most one is reported per "
+                "second, the others are only logged (at debug level)");
         }
         log_lazy(LogLevel::debug, [&] {
             return std::string(what) + ": " + std::string(why) + " (not reported: rate limit)";
@@ -84,9 +85,8 @@ void ClientMachine::report_refusal(std::string_view what, std::string_view why,
     });
     const Status s = reporter_.publish(kStepGeneralFailed, why, module);
     if (s != Status::ok) {
-        log_lazy(LogLevel::warning, [&] {
-            return std::string("reporting the refusal failed: ") + to_string(s);
-        });
+        log_lazy(LogLevel::warning,
+                 [&] { return std::string("reporting the refusal failed: ") + to_string(s); });
     }
 }
 
@@ -126,8 +126,9 @@ bool ClientMachine::take_incoming_job(bool job_running) {
         case Admission::Kind::running:
             log_lazy(LogLevel::info, [&] {
                 return "not downloading the job for version " + job.version + ": " +
-                       a.error.detail + "; reporting the version again (the cloud closes the "
-                                        "task on it)";
+                       a.error.detail +
+                       "; reporting the version again (the cloud closes the "
+                       "task on it)";
             });
             if (auto e = publish_inform(); !e.ok()) {
                 log(LogLevel::warning, "re-reporting the version failed: " + e.message());

@@ -224,11 +224,11 @@ struct Rig {
                           const std::vector<std::uint8_t>& image) const {
         std::string md5;
         EXPECT_TRUE(digest_hex(DigestAlgorithm::md5, image.data(), image.size(), md5).ok());
-        return json{{"code", "1000"},
-                    {"data", {{"size", image.size()}, {"version", version}, {"url", url},
-                              {"md5", md5}}},
-                    {"id", 1},
-                    {"message", "success"}}
+        return json{
+            {"code", "1000"},
+            {"data", {{"size", image.size()}, {"version", version}, {"url", url}, {"md5", md5}}},
+            {"id", 1},
+            {"message", "success"}}
             .dump();
     }
 };
@@ -256,9 +256,9 @@ FloodFigures run_flood(bool poll_during_flood) {
     // OpenSSL's CA store, the sink's buffer): the flood's share is what is measured.
     const auto warm = test::random_bytes(kImageSize, 11);
     const std::string warm_url = rig.lab.put_file("flood-warm-" + rig.dn + ".bin", warm);
-    EXPECT_EQ(rig.cloud_ch->publish(rig.topic("upgrade"), rig.push_json("1.1.0", warm_url, warm),
-                                    1),
-              Status::ok);
+    EXPECT_EQ(
+        rig.cloud_ch->publish(rig.topic("upgrade"), rig.push_json("1.1.0", warm_url, warm), 1),
+        Status::ok);
     EXPECT_TRUE(rig.serve_until([&] { return !version_job_done(rig, "1.1.0").empty(); }, 20s))
         << to_string(rig.client->state()) << " " << rig.client->last_error().message();
 
@@ -285,8 +285,8 @@ FloodFigures run_flood(bool poll_during_flood) {
     test::BackgroundProcess pub(
         {"/bin/sh", "-c",
          "exec mosquitto_pub -h 127.0.0.1 -p " + std::to_string(rig.lab.mqtt_tcp_port) +
-             " -u \"$OTA_FLOOD_USER\" -P \"$OTA_FLOOD_PASSWORD\" -q 1 -t '" +
-             rig.topic("upgrade") + "' -l < '" + lines.string() + "'"},
+             " -u \"$OTA_FLOOD_USER\" -P \"$OTA_FLOOD_PASSWORD\" -q 1 -t '" + rig.topic("upgrade") +
+             "' -l < '" + lines.string() + "'"},
         tmp.path() / "pub.log");
     int rc = -1;
     if (poll_during_flood) {
@@ -317,7 +317,8 @@ FloodFigures run_flood(bool poll_during_flood) {
 }
 
 void check_and_print(const char* name, const FloodFigures& f) {
-    const double growth_mib = (static_cast<double>(f.peak_kib) - static_cast<double>(f.baseline_kib)) / 1024.0;
+    const double growth_mib =
+        (static_cast<double>(f.peak_kib) - static_cast<double>(f.baseline_kib)) / 1024.0;
     std::printf(
         "[flood figures] %s: %d malformed pushes + 1 valid published in %.2f s; device RSS "
         "baseline %llu KiB, peak %llu KiB, growth %.2f MiB; -1 reports received by the cloud: "
@@ -363,8 +364,8 @@ TEST(RunningVersion, PushForTheRunningVersionIsAnsweredWithTheVersionNotDownload
     ASSERT_EQ(rig.cloud_ch->publish(rig.topic("upgrade"), rig.push_json("1.0.0", url, image), 1),
               Status::ok);
     const std::size_t informs = rig.cloud.informed_versions().size();
-    EXPECT_TRUE(rig.serve_until(
-        [&] { return rig.cloud.informed_versions().size() == informs + 1; }, 10s));
+    EXPECT_TRUE(
+        rig.serve_until([&] { return rig.cloud.informed_versions().size() == informs + 1; }, 10s));
     for (const std::string& v : rig.cloud.informed_versions()) EXPECT_EQ(v, "1.0.0");
     EXPECT_EQ(rig.client->state(), OtaState::inited);
     EXPECT_EQ(rig.cloud.progress_count(), 0U);  // no -1, no progress: the task is just closed

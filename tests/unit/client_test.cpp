@@ -808,13 +808,27 @@ TEST_F(ClientTest, RefusedJobWhileAJobRunsIsLoggedNotReported) {
     EXPECT_EQ(failures()[0].at("params").at("step"), "-1");
 }
 
+// Captures log records (at `level` and above) until destroyed, even when an assertion returns.
+struct CapturedLogs {
+    explicit CapturedLogs(ota::LogLevel level) {
+        ota::set_log_level(level);
+        ota::set_log_sink([this](ota::LogLevel, std::string_view m) { lines.emplace_back(m); });
+    }
+    ~CapturedLogs() {
+        ota::set_log_sink({});
+        ota::set_log_level(ota::LogLevel::warning);
+    }
+    CapturedLogs(const CapturedLogs&) = delete;
+    CapturedLogs& operator=(const CapturedLogs&) = delete;
+    std::vector<std::string> lines;
+};
+
 // Issue 10: a flood of bad pushes gives the cloud at most one -1 per second; the others are
 // logged and counted, and the next report that goes out says how many were left out.
 TEST_F(ClientTest, RefusalReportsAreLimitedToOnePerSecond) {
     make_client();
-    std::vector<std::string> logs;
-    ota::set_log_level(ota::LogLevel::debug);
-    ota::set_log_sink([&](ota::LogLevel, std::string_view m) { logs.emplace_back(m); });
+    CapturedLogs captured(ota::LogLevel::debug);
+    const std::vector<std::string>& logs = captured.lines;
     for (int i = 0; i < 50; ++i) broker.publish(kUpgradeTopic, "bad " + std::to_string(i));
     ASSERT_TRUE(client->poll(0ms).ok());
     EXPECT_EQ(failures().size(), 1U);
@@ -829,8 +843,6 @@ TEST_F(ClientTest, RefusalReportsAreLimitedToOnePerSecond) {
     EXPECT_EQ(client->state(), OtaState::inited);
     ASSERT_EQ(failures().size(), 2U);
     EXPECT_EQ(failures()[1].at("params").at("desc"), "image size is 0");
-    ota::set_log_sink({});
-    ota::set_log_level(ota::LogLevel::warning);
     std::size_t suppressed = 0;
     bool counted = false;
     for (const std::string& l : logs) {
@@ -850,12 +862,9 @@ TEST_F(ClientTest, PushForTheRunningVersionReportsTheVersionAgain) {
     make_client();
     ASSERT_TRUE(client->report_version("2.0.0").ok());
     ASSERT_EQ(broker.published_on(kInformTopic).size(), 1U);
-    std::vector<std::string> logs;
-    ota::set_log_level(ota::LogLevel::info);
-    ota::set_log_sink([&](ota::LogLevel, std::string_view m) { logs.emplace_back(m); });
+    CapturedLogs captured(ota::LogLevel::info);
+    const std::vector<std::string>& logs = captured.lines;
     push();  // version 2.0.0
-    ota::set_log_sink({});
-    ota::set_log_level(ota::LogLevel::warning);
     EXPECT_EQ(client->state(), OtaState::inited);
     EXPECT_EQ(client->job(), nullptr);
     EXPECT_TRUE(source.opens().empty());

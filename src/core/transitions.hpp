@@ -43,12 +43,12 @@ inline constexpr std::size_t kStateCount = 5;
 
 /// What the client does for an event in a state.
 enum class Action : std::uint8_t {
-    none,         ///< nothing: the event does not concern this state
-    init,         ///< validate the options, subscribe the job topics
-    take_job,     ///< admission; accepted jobs replace the current one (uncommitted image dropped)
-    replace_job,  ///< take_job while a job runs: a refusal is logged, never reported
+    none,      ///< nothing: the event does not concern this state
+    init,      ///< validate the options, subscribe the job topics
+    take_job,  ///< admission; accepted jobs replace the current one (uncommitted image dropped)
     report_malformed,  ///< step -1 with the decoder's message; the state is untouched
-    log_malformed,     ///< logged and counted, not reported: a -1 would fail the running job
+    replace_job,       ///< take_job while a job runs: a refusal is only logged, never reported
+    log_malformed,     ///< report_malformed while a job runs: only logged (a -1 would fail it)
     start_download,    ///< digest, sink (fresh or crash-resumed), progress 0, first attempt
     store_bytes,       ///< digest, sink, resume record, progress; may end or interrupt the attempt
     finish,            ///< close the attempt, progress 100 (multi-file: verify the file)

@@ -93,6 +93,9 @@ log_type warning
 log_type notice
 connection_messages true
 max_keepalive 600
+# mosquitto drops QoS 1 messages for a client once 1000 wait for it (its default): a burst of
+# 10,000 pushes (push_flood_test.cpp) would lose the last one in the broker, before the device.
+max_queued_messages 20000
 
 listener $MQTT_TLS_PORT 127.0.0.1
 cafile $CA_FILE

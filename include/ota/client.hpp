@@ -58,7 +58,11 @@ using FileSinkProvider =
 /// reports itself is dropped; its final 100 and its failure steps are queued (a few at most) and
 /// published once, when the channel is connected again. A new push is taken in
 /// INITED, PUSHED and FETCHED (replacing the job, fresh digest) and ignored in FETCHING and
-/// UNINITED. A malformed push is reported as step -1 and leaves the state untouched.
+/// UNINITED. A push for the version last reported with report_version() is not downloaded: the
+/// version is reported again (the cloud closes the task on it). A malformed or refused push leaves
+/// the state untouched; it is reported as step -1 in INITED (at most one such report per second,
+/// the others only logged), and only logged while a job runs (PUSHED, FETCHING, FETCHED), since
+/// progress messages carry no job id and the cloud would fail the running job.
 ///
 /// Not thread-safe: use one client from one thread (the channel hands messages over inside
 /// poll()/fetch_yield()). Several clients may share one channel (e.g. one per module).

@@ -242,8 +242,10 @@ struct MqttOptions {
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds reconnect_min{1000};   ///< first reconnect delay; >= kMinReconnect
     std::chrono::milliseconds reconnect_max{60000};  ///< backoff cap; >= reconnect_min
-    /// Incoming messages held until yield() hands them over; further ones are dropped (logged).
-    /// 1..kMaxQueuedMessagesLimit.
+    /// Incoming messages held until yield() hands them over, 1..kMaxQueuedMessagesLimit. Past
+    /// it, a new message takes the place of the oldest one a newer message on the same topic
+    /// supersedes (logged): the newest message of every topic is kept, e.g. the last push of a
+    /// burst (PahoChannel).
     std::size_t max_queued_messages = 256;
 
     /// Broker address and credentials from make_connection_info(); everything else (TLS on with

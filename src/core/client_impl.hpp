@@ -3,7 +3,7 @@
 // client_download.cpp (the fetch path: attempts, retries, crash resume, verification). Every state
 // change is a row of the transition table (transitions.hpp) applied by dispatch(). The parts it is
 // built from (download_attempt, retry_schedule, resume_journal, image_verifier,
-// progress_reporter, job_admission) return outcomes and never call back into it.
+// progress_reporter, job_admission, refusal_limit) return outcomes and never call back into it.
 #pragma once
 
 #include <array>
@@ -21,6 +21,7 @@
 #include "core/download_target.hpp"
 #include "core/image_verifier.hpp"
 #include "core/progress_reporter.hpp"
+#include "core/refusal_limit.hpp"
 #include "core/resume_journal.hpp"
 #include "core/retry_schedule.hpp"
 #include "core/transitions.hpp"
@@ -171,8 +172,22 @@ class ClientMachine : public ChannelListener {
     FetchResult fetch_result() const noexcept;
 
     bool act_init();
+
+    // ---- incoming jobs and bad messages (client_push.cpp) -----------------------------------
+
     bool act_take_job();
+    bool act_replace_job();
     bool act_report_malformed();
+    bool act_log_malformed();
+    /// Admission of the incoming job; `job_running`: a refusal is logged, not reported.
+    bool take_incoming_job(bool job_running);
+    /// Logs a malformed incoming message and reports it unless `job_running`.
+    bool note_malformed(bool job_running);
+    /// Step -1 for a refused job or malformed message `what`, `why` the cloud's desc: only
+    /// logged while a job runs, else published under refusals_ (the others logged, counted).
+    void report_refusal(std::string_view what, std::string_view why, std::string_view module,
+                        bool job_running);
+
     bool act_fail() noexcept;
     bool act_restart() noexcept;
     bool act_drop_job() noexcept;
@@ -272,6 +287,7 @@ class ClientMachine : public ChannelListener {
     Topics topics_;
     MessageIds ids_;
     ProgressReporter reporter_;
+    RefusalLimit refusals_;  // step -1 reports of refused jobs and malformed messages
 
     OtaState state_ = OtaState::uninited;
     std::optional<Event> follow_up_;  // left by an action for the dispatcher

@@ -64,6 +64,13 @@ Admission admit_job(const UpgradeJob& job, const ClientOptions& options,
                          {Status::ok, "for module '" + job.module + "' (this client: '" +
                                           options.module + "')"}};
     }
+    // Before any check of the job's contents: nothing of it is used when it is not downloaded.
+    // An exact match only: reporting the version closes the task only when it is the job's.
+    if (context.reported_version != nullptr && context.reported_version->has_value() &&
+        **context.reported_version == job.version) {
+        return Admission{Admission::Kind::running,
+                         {Status::ok, "version " + job.version + " is the version running"}};
+    }
     if (!job.files.empty()) return admit_multi_file(job, options, context);
     if (job.size == 0) return refuse({Status::malformed_message, "image size is 0"});
     if (job.size > options.max_image_size) {

@@ -18,8 +18,11 @@ namespace ota::detail {
 /// What admit_job() decided.
 struct Admission {
     /// accept: take the job. ignore: not for this client (another module), nothing reported.
-    /// refuse: a job for this client that cannot be taken; reported as step -1 with `error`.
-    enum class Kind { accept, ignore, refuse };
+    /// refuse: a job for this client that cannot be taken; reported as step -1 with `error`
+    /// unless a job is running (see Action::replace_job). running: a job for the version the
+    /// client last reported, i.e. the one it runs: not downloaded again; the client reports its
+    /// version once more, which is how the cloud closes such a task (`error.detail` says why).
+    enum class Kind { accept, ignore, refuse, running };
     Kind kind = Kind::accept;
     Error error;  ///< refuse: why (the step -1 description is error.detail)
 };

@@ -15,9 +15,8 @@
 //    final 100 and failure steps are queued and published once it is back (the reconnect event,
 //    or the next poll()/fetch_yield() that finds it connected). The application's own
 //    report_progress() is never queued: it returns not_connected and the application decides.
-//  - Refused jobs (size 0, too large, multi-file, plain http, a downgrade under DowngradePolicy)
-//    and malformed pushes are reported as step -1 outside the per-job failure budget: they never
-//    became the current job.
+//  - Incoming jobs and malformed messages (admission, refusal reports, the running version) are
+//    handled in client_push.cpp.
 //  - The download itself (attempts, retries, crash resume, verification) is in
 //    client_download.cpp.
 #include <exception>
@@ -28,7 +27,6 @@
 #include <utility>
 
 #include "core/client_impl.hpp"
-#include "core/job_admission.hpp"
 #include "core/lazy_log.hpp"
 #include "ota/log.hpp"
 
@@ -80,8 +78,12 @@ bool ClientMachine::run(Action action) {
             return act_init();
         case Action::take_job:
             return act_take_job();
+        case Action::replace_job:
+            return act_replace_job();
         case Action::report_malformed:
             return act_report_malformed();
+        case Action::log_malformed:
+            return act_log_malformed();
         case Action::start_download:
             return act_start_download();
         case Action::store_bytes:
@@ -288,37 +290,6 @@ Error ClientMachine::set_sink(FirmwareSink* sink) {
 
 // ---- channel events ---------------------------------------------------------------------------
 
-void ClientMachine::on_message(std::string_view topic, std::string_view payload) {
-    if (state_ == OtaState::uninited) return;
-    const bool is_push = topic == topics_.upgrade;
-    const bool is_reply = !is_push && topic == topics_.get_reply;
-    if (!is_push && !is_reply) return;
-    // Nothing may escape into the channel (or through it into the application's poll()).
-    try {
-        DecodeResult r = is_push ? decode_upgrade_push(payload) : decode_get_reply(payload);
-        QueuedEvent e;
-        if (r.error) {
-            e.event = Event::malformed;
-            e.message = std::move(r.error->message);
-            e.what = is_push ? "upgrade push" : "firmware/get reply";
-        } else if (r.job) {
-            e.event = is_push ? Event::push : Event::get_reply;
-            e.job = std::move(r.job);
-        } else {
-            log_lazy(LogLevel::debug, [] { return std::string("no pending upgrade job"); });
-            return;
-        }
-        queued_events_.push_back(std::move(e));
-        // A client that is not inside its own poll() or fetch_yield() (its channel is served by
-        // another client's call) applies the event now: no action of its own is running.
-        if (running_ == 0) apply_queued_events();
-    } catch (const std::exception& e) {
-        log(LogLevel::error, std::string("handling an OTA message failed: ") + e.what());
-    } catch (...) {
-        log(LogLevel::error, "handling an OTA message failed: unknown exception");
-    }
-}
-
 void ClientMachine::on_connected() {
     if (state_ == OtaState::uninited) return;
     try {
@@ -340,54 +311,6 @@ bool ClientMachine::act_republish() {
     } catch (const std::exception& e) {
         log(LogLevel::error, std::string("re-reporting after a reconnect failed: ") + e.what());
     }
-    return true;
-}
-
-bool ClientMachine::act_report_malformed() {
-    const QueuedEvent& e = *incoming_;
-    log_lazy(LogLevel::warning,
-             [&] { return std::string("rejected ") + e.what + ": " + e.message; });
-    const Status s = reporter_.publish(kStepGeneralFailed, e.message, options_.module);
-    if (s != Status::ok) {
-        log_lazy(LogLevel::warning, [&] {
-            return std::string("reporting the rejected message failed: ") + to_string(s);
-        });
-    }
-    last_error_ = {Status::malformed_message, e.message};
-    return true;
-}
-
-bool ClientMachine::act_take_job() {
-    UpgradeJob& job = *incoming_->job;
-    const Admission a =
-        admit_job(job, options_, {&reported_version_, static_cast<bool>(file_sink_provider_)});
-    if (a.kind == Admission::Kind::ignore) {
-        log_lazy(LogLevel::debug, [&] { return "ignoring a job " + a.error.detail; });
-        return false;
-    }
-    if (a.kind == Admission::Kind::refuse) {
-        log_lazy(LogLevel::warning, [&] {
-            return "refused a job for version " + job.version + ": " + a.error.detail;
-        });
-        const Status s = reporter_.publish(kStepGeneralFailed, a.error.detail, job.module);
-        if (s != Status::ok) {
-            log_lazy(LogLevel::warning, [&] {
-                return std::string("reporting the refused job failed: ") + to_string(s);
-            });
-        }
-        last_error_ = a.error;
-        return false;
-    }
-    drop_job();  // a PUSHED or FETCHED job is replaced; its uncommitted image is dropped
-    job_ = std::move(job);
-    targets_ = download_targets(*job_);
-    reporter_.start_job();
-    log_lazy(LogLevel::info, [&] {
-        return "accepted a job for version " + job_->version + " (" +
-               std::to_string(target().size) + " bytes, " + to_string(target().digest.algorithm) +
-               ") from " + redact_url(target().url);
-    });
-    notify_job_ = true;
     return true;
 }
 

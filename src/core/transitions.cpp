@@ -46,8 +46,12 @@ const char* to_string(Action action) noexcept {
             return "init";
         case Action::take_job:
             return "take_job";
+        case Action::replace_job:
+            return "replace_job";
         case Action::report_malformed:
             return "report_malformed";
+        case Action::log_malformed:
+            return "log_malformed";
         case Action::start_download:
             return "start_download";
         case Action::store_bytes:

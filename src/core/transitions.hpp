@@ -47,6 +47,8 @@ enum class Action : std::uint8_t {
     init,      ///< validate the options, subscribe the job topics
     take_job,  ///< admission; accepted jobs replace the current one (uncommitted image dropped)
     report_malformed,  ///< step -1 with the decoder's message; the state is untouched
+    replace_job,       ///< take_job while a job runs: a refusal is only logged, never reported
+    log_malformed,     ///< report_malformed while a job runs: only logged (a -1 would fail it)
     start_download,    ///< digest, sink (fresh or crash-resumed), progress 0, first attempt
     store_bytes,       ///< digest, sink, resume record, progress; may end or interrupt the attempt
     finish,            ///< close the attempt, progress 100 (multi-file: verify the file)
@@ -115,9 +117,9 @@ inline constexpr std::array<Transition, kStateCount * kEventCount> kTransitions 
     {I, E::stop,               A::shut_down,         U, U},
 
     {P, E::init,               A::none,              P, P},
-    {P, E::push,               A::take_job,          P, P},
-    {P, E::get_reply,          A::take_job,          P, P},
-    {P, E::malformed,          A::report_malformed,  P, P},
+    {P, E::push,               A::replace_job,       P, P},
+    {P, E::get_reply,          A::replace_job,       P, P},
+    {P, E::malformed,          A::log_malformed,     P, P},
     {P, E::fetch,              A::start_download,    F, P},
     {P, E::bytes_read,         A::none,              P, P},
     {P, E::end_of_body,        A::none,              P, P},
@@ -133,7 +135,7 @@ inline constexpr std::array<Transition, kStateCount * kEventCount> kTransitions 
     {F, E::init,               A::none,              F, F},
     {F, E::push,               A::none,              F, F},
     {F, E::get_reply,          A::none,              F, F},
-    {F, E::malformed,          A::report_malformed,  F, F},
+    {F, E::malformed,          A::log_malformed,     F, F},
     {F, E::fetch,              A::none,              F, F},
     {F, E::bytes_read,         A::store_bytes,       F, F},
     {F, E::end_of_body,        A::finish,            D, D},
@@ -147,9 +149,9 @@ inline constexpr std::array<Transition, kStateCount * kEventCount> kTransitions 
     {F, E::stop,               A::shut_down,         U, U},
 
     {D, E::init,               A::none,              D, D},
-    {D, E::push,               A::take_job,          P, D},
-    {D, E::get_reply,          A::take_job,          P, D},
-    {D, E::malformed,          A::report_malformed,  D, D},
+    {D, E::push,               A::replace_job,       P, D},
+    {D, E::get_reply,          A::replace_job,       P, D},
+    {D, E::malformed,          A::log_malformed,     D, D},
     {D, E::fetch,              A::none,              D, D},
     {D, E::bytes_read,         A::none,              D, D},
     {D, E::end_of_body,        A::none,              D, D},

@@ -739,25 +739,150 @@ TEST_F(ClientTest, MalformedPushReportsMinus1AndKeepsTheState) {
     EXPECT_EQ(f[0].at("params").at("step"), "-1");
     EXPECT_NE(f[0].at("params").at("desc").get<std::string>().find("data.size"), std::string::npos);
 
-    // In PUSHED: the pending job stays.
+    // Not even JSON: still reported (a second later: at most one such report per second).
+    clock.advance(std::chrono::seconds(1));
+    deliver_push("{not json");
+    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(failures().size(), 2U);
+}
+
+// Issue 10: progress messages carry no job id, so a -1 sent while a job runs would fail that job
+// in the cloud. A malformed push is then logged (last_error) and not reported; the job goes on.
+TEST_F(ClientTest, MalformedPushWhileAJobRunsIsLoggedNotReported) {
+    make_client();
+    ASSERT_TRUE(client->set_sink(&sink).ok());
     push();
     ASSERT_EQ(client->state(), OtaState::pushed);
-    json bad2 = json::parse(to_json(Push{}));
-    bad2["data"].erase("version");
-    deliver_push(bad2.dump());
+    json bad = json::parse(to_json(Push{}));
+    bad["data"].erase("version");
+    deliver_push(bad.dump());
     EXPECT_EQ(client->state(), OtaState::pushed);
     EXPECT_EQ(client->version(), "2.0.0");
-    f = failures();
-    ASSERT_EQ(f.size(), 2U);
-    EXPECT_NE(f[1].at("params").at("desc").get<std::string>().find("data.version"),
-              std::string::npos);
+    EXPECT_EQ(client->last_error().status, Status::malformed_message);
+    EXPECT_NE(client->last_error().detail.find("data.version"), std::string::npos);
+    EXPECT_TRUE(failures().empty());
 
-    // Not even JSON: still reported, still untouched.
+    // FETCHING: a download in progress, then a push that is not even JSON.
+    ScriptedResponse r = ok_response(kBodyA, 1000);
+    r.stall_after = 1000;
+    source.set_response(r);
+    std::vector<std::uint8_t> buf(1000);
+    EXPECT_EQ(client->fetch_yield(buf.data(), buf.size(), 0ms).bytes, 1000U);
+    ASSERT_EQ(client->state(), OtaState::fetching);
     deliver_push("{not json");
+    EXPECT_TRUE(failures().empty());
+    EXPECT_EQ(client->state(), OtaState::fetching);
+
+    // FETCHED, image not yet checked: the cloud still waits for this job's outcome.
+    source.response().stall_after.reset();
+    (void)fetch_all();
+    ASSERT_EQ(client->state(), OtaState::fetched);
+    deliver_push("[]");
+    EXPECT_TRUE(failures().empty());
+    EXPECT_EQ(client->state(), OtaState::fetched);
+    bool valid = false;
+    ASSERT_TRUE(client->check_firmware(valid).ok());
+    EXPECT_TRUE(valid);
+}
+
+// Issue 10: a refused job (here: too large) while a job runs is logged and not reported either;
+// the running job is left alone.
+TEST_F(ClientTest, RefusedJobWhileAJobRunsIsLoggedNotReported) {
+    ClientOptions o = default_options();
+    o.max_image_size = 10000;
+    make_client(o);
+    push();
+    ASSERT_EQ(client->state(), OtaState::pushed);
+    Push big;
+    big.version = "3.0.0";
+    big.size = 20000;
+    push(big);
     EXPECT_EQ(client->state(), OtaState::pushed);
-    EXPECT_EQ(failures().size(), 3U);
-    // The job still downloads.
-    EXPECT_EQ(fetch_all().bytes, kBodyA);
+    EXPECT_EQ(client->version(), "2.0.0");
+    EXPECT_EQ(client->last_error().status, Status::storage_full);
+    EXPECT_TRUE(failures().empty());
+    // Without a running job the same push is reported.
+    client->reset();
+    push(big);
+    ASSERT_EQ(failures().size(), 1U);
+    EXPECT_EQ(failures()[0].at("params").at("step"), "-1");
+}
+
+// Captures log records (at `level` and above) until destroyed, even when an assertion returns.
+struct CapturedLogs {
+    explicit CapturedLogs(ota::LogLevel level) {
+        ota::set_log_level(level);
+        ota::set_log_sink([this](ota::LogLevel, std::string_view m) { lines.emplace_back(m); });
+    }
+    ~CapturedLogs() {
+        ota::set_log_sink({});
+        ota::set_log_level(ota::LogLevel::warning);
+    }
+    CapturedLogs(const CapturedLogs&) = delete;
+    CapturedLogs& operator=(const CapturedLogs&) = delete;
+    std::vector<std::string> lines;
+};
+
+// Issue 10: a flood of bad pushes gives the cloud at most one -1 per second; the others are
+// logged and counted, and the next report that goes out says how many were left out.
+TEST_F(ClientTest, RefusalReportsAreLimitedToOnePerSecond) {
+    make_client();
+    CapturedLogs captured(ota::LogLevel::debug);
+    const std::vector<std::string>& logs = captured.lines;
+    for (int i = 0; i < 50; ++i) broker.publish(kUpgradeTopic, "bad " + std::to_string(i));
+    ASSERT_TRUE(client->poll(0ms).ok());
+    EXPECT_EQ(failures().size(), 1U);
+    clock.advance(999ms);
+    for (int i = 0; i < 50; ++i) broker.publish(kUpgradeTopic, "bad again");
+    ASSERT_TRUE(client->poll(0ms).ok());
+    EXPECT_EQ(failures().size(), 1U);
+    clock.advance(1ms);
+    Push empty;  // refused by admission: counts against the same limit
+    empty.size = 0;
+    push(empty);
+    EXPECT_EQ(client->state(), OtaState::inited);
+    ASSERT_EQ(failures().size(), 2U);
+    EXPECT_EQ(failures()[1].at("params").at("desc"), "image size is 0");
+    std::size_t suppressed = 0;
+    bool counted = false;
+    for (const std::string& l : logs) {
+        suppressed += l.find("(not reported: rate limit)") != std::string::npos ? 1 : 0;
+        counted = counted || l.find("99 refused message(s) before it") != std::string::npos;
+    }
+    EXPECT_EQ(suppressed, 99U);
+    EXPECT_TRUE(counted);
+    // A valid job still gets through at once.
+    push();
+    EXPECT_EQ(client->state(), OtaState::pushed);
+}
+
+// Issue 10: a push for the version the device runs is not downloaded; the device reports its
+// version again (the cloud closes the task on it) and says why in the log.
+TEST_F(ClientTest, PushForTheRunningVersionReportsTheVersionAgain) {
+    make_client();
+    ASSERT_TRUE(client->report_version("2.0.0").ok());
+    ASSERT_EQ(broker.published_on(kInformTopic).size(), 1U);
+    CapturedLogs captured(ota::LogLevel::info);
+    const std::vector<std::string>& logs = captured.lines;
+    push();  // version 2.0.0
+    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->job(), nullptr);
+    EXPECT_TRUE(source.opens().empty());
+    EXPECT_TRUE(failures().empty());
+    const auto informs = broker.published_on(kInformTopic);
+    ASSERT_EQ(informs.size(), 2U);
+    EXPECT_EQ(json::parse(informs[1].payload).at("params").at("version"), "2.0.0");
+    bool explained = false;
+    for (const std::string& l : logs) {
+        explained = explained ||
+                    (l.find("not downloading the job for version 2.0.0") != std::string::npos &&
+                     l.find("version running") != std::string::npos);
+    }
+    EXPECT_TRUE(explained);
+    Push next;
+    next.version = "2.0.1";
+    push(next);
+    EXPECT_EQ(client->state(), OtaState::pushed);
 }
 
 TEST_F(ClientTest, ModuleFilteringForAModuleClient) {
@@ -833,6 +958,7 @@ TEST_F(ClientTest, OversizedAndEmptyImagesRefused) {
     ASSERT_EQ(failures().size(), 1U);
     EXPECT_EQ(failures()[0].at("params").at("step"), "-1");
 
+    clock.advance(std::chrono::seconds(1));  // at most one refusal report per second
     Push empty;
     empty.size = 0;
     push(empty);

@@ -104,6 +104,30 @@ TEST(JobAdmission, DowngradePolicyAppliesOnlyAfterAVersionWasReported) {
     EXPECT_EQ(admit(j, o, std::string("1.5.0")).kind, Admission::Kind::accept);
 }
 
+// Issue 10: a job for the version the device runs is not downloaded again; the client reports
+// its version instead. Exact match only, and before any check of the job's contents (a reinstall
+// of the running version that would also be refused is still answered with the version).
+TEST(JobAdmission, TheRunningVersionIsNotAdmittedButAnswered) {
+    UpgradeJob j = image_job();
+    const Admission a = admit(j, ClientOptions{}, std::string("2.0.0"));
+    EXPECT_EQ(a.kind, Admission::Kind::running);
+    EXPECT_NE(a.error.detail.find("2.0.0"), std::string::npos);
+    EXPECT_EQ(admit(j, ClientOptions{}, std::string("2.0.1")).kind, Admission::Kind::accept);
+    EXPECT_EQ(admit(j, ClientOptions{}, std::string("2.0")).kind, Admission::Kind::accept);
+    EXPECT_EQ(admit(j, ClientOptions{}).kind, Admission::Kind::accept);  // nothing reported yet
+    j.size = 0;
+    EXPECT_EQ(admit(j, ClientOptions{}, std::string("2.0.0")).kind, Admission::Kind::running);
+    EXPECT_EQ(admit(two_file_job(), ClientOptions{}, std::string("2.0.0")).kind,
+              Admission::Kind::running);
+    ClientOptions strict;
+    strict.downgrade = ota::DowngradePolicy::refuse_older_or_equal;
+    EXPECT_EQ(admit(image_job(), strict, std::string("2.0.0")).kind, Admission::Kind::running);
+    // Another module's job stays ignored, whatever its version.
+    j = image_job();
+    j.module = "wifi";
+    EXPECT_EQ(admit(j, ClientOptions{}, std::string("2.0.0")).kind, Admission::Kind::ignore);
+}
+
 TEST(JobAdmission, MultiFileNeedsTheApiAndValidFiles) {
     const UpgradeJob j = two_file_job();
     ClientOptions o;

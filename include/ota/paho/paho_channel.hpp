@@ -37,7 +37,8 @@ namespace ota {
 /// with one connection (a device, ota_cloud) is not affected.
 ///
 /// Threading: paho's threads only queue events (at most MqttOptions::max_queued_messages
-/// messages; further ones are dropped and logged); listeners run inside yield() on the caller's
+/// messages; past that, older messages are replaced by newer ones on their topic, so the newest
+/// message of every topic survives a burst; logged); listeners run inside yield() on the caller's
 /// thread and may publish or subscribe from there. publish() with QoS 1 and subscribe() block the
 /// caller until the broker acknowledges (PUBACK within 5 s, SUBACK within 10 s). No method throws.
 class PahoChannel final : public MqttChannel {

@@ -2,7 +2,8 @@
 // the lab's mosquitto and nginx, with ota_cloud as the cloud and a second subscriber that counts
 // every progress report the device sends: a success, a connection cut that the library resumes
 // (the cloud sees no -2), an HTTP 404 (the loop ends without a crash, one failure report) and a
-// wrong digest (CHECK_FIRMWARE says invalid, one failure report).
+// wrong digest (CHECK_FIRMWARE says invalid, one failure report); the linkkit example through the
+// same four (it runs until stopped: the tests check it is still alive, then end it).
 //
 // The examples carry their device triple as #defines, so every test here uses the same device:
 // ctest runs them one at a time (RESOURCE_LOCK in CMakeLists.txt). They reach the lab through
@@ -105,6 +106,7 @@ class SeedExamples : public ::testing::Test {
                                       "OTA_SEED_MQTT_HOST=127.0.0.1",
                                       "OTA_SEED_MQTT_PORT=" + std::to_string(lab.mqtt_tls_port),
                                       "OTA_SEED_CA_FILE=" + lab.ca_file,
+                                      "OTA_SEED_HTTP_CA_FILE=" + lab.ca_file,
                                       Lab::bin(name)};
         argv.insert(argv.end(), args.begin(), args.end());
         return argv;
@@ -212,6 +214,90 @@ TEST_F(SeedBasicExample, WrongDigestIsInvalidWithOneFailureReport) {
     const auto steps = log.steps_after(std::chrono::milliseconds(1500));
     EXPECT_EQ(failures_in(steps), 1U) << joined(steps);
     EXPECT_EQ(steps.back(), "-3") << joined(steps);
+}
+
+// ---- the linkkit example: FOTA callback, IOT_Linkkit_Query, the persistence HAL -------------
+
+class SeedLinkkitExample : public SeedExamples {
+  protected:
+    /// Starts the seed's linkkit example (it runs until killed) and waits for its connection.
+    std::unique_ptr<BackgroundProcess> start_device() {
+        auto device = std::make_unique<BackgroundProcess>(seed_cmd("seed_linkkit_example_solo"),
+                                                          tmp.path() / "device.log");
+        EXPECT_TRUE(device->wait_for_output("Cloud Connected", 20)) << device->output();
+        return device;
+    }
+
+    /// The device is still running (no crash), then stopped.
+    static void expect_alive_then_stop(BackgroundProcess& device) {
+        EXPECT_EQ(device.wait(1.0), -1) << "the example exited: " << device.output();
+        device.kill(15);
+        (void)device.wait(10);
+    }
+};
+
+TEST_F(SeedLinkkitExample, DownloadsThroughThePersistenceHal) {
+    ProgressLog log(lab);
+    const auto image = random_bytes(300 * 1024 + 1, 41);
+    const std::string url = lab.put_file("seed-lk-ok.bin", image);
+    auto device = start_device();
+    const ProcessResult cloud = push(lab.www_dir / "seed-lk-ok.bin", url);
+    EXPECT_EQ(cloud.exit_code, 0) << cloud.output;
+    EXPECT_TRUE(device->wait_for_output("New Firmware Version: 1.1.0", 10)) << device->output();
+    const auto steps = log.steps_after(std::chrono::milliseconds(1000));
+    expect_alive_then_stop(*device);
+    EXPECT_EQ(read_file(out()), image);
+    ASSERT_FALSE(steps.empty());
+    EXPECT_EQ(steps.front(), "0") << joined(steps);
+    EXPECT_EQ(steps.back(), "100") << joined(steps);
+    EXPECT_EQ(failures_in(steps), 0U) << joined(steps);
+}
+
+TEST_F(SeedLinkkitExample, ConnectionCutIsResumedWithoutAFailureReport) {
+    ProgressLog log(lab);
+    const auto image = random_bytes(400 * 1024, 42);
+    lab.put_file("seed-lk-cut.bin", image);
+    FaultProxy proxy(lab.https_port);
+    proxy.push(Fault::cut_after(100 * 1024));
+    auto device = start_device();
+    const ProcessResult cloud =
+        push(lab.www_dir / "seed-lk-cut.bin", proxy.https_url("seed-lk-cut.bin"));
+    EXPECT_EQ(cloud.exit_code, 0) << cloud.output;
+    const auto steps = log.steps_after(std::chrono::milliseconds(1000));
+    expect_alive_then_stop(*device);
+    EXPECT_EQ(read_file(out()), image);
+    EXPECT_GE(proxy.connections(), 2U);
+    EXPECT_EQ(failures_in(steps), 0U) << joined(steps);
+}
+
+TEST_F(SeedLinkkitExample, Http404IsReportedOnceAndTheDeviceKeepsRunning) {
+    ProgressLog log(lab);
+    const auto announced = tmp.path() / "announced.bin";
+    write_file(announced, random_bytes(4096, 43));
+    auto device = start_device();
+    const ProcessResult cloud = push(announced, lab.https_url("status/404"));
+    EXPECT_EQ(cloud.exit_code, 3) << cloud.output;
+    EXPECT_NE(cloud.output.find("step -2"), std::string::npos) << cloud.output;
+    const auto steps = log.steps_after(std::chrono::milliseconds(1500));
+    expect_alive_then_stop(*device);
+    EXPECT_EQ(failures_in(steps), 1U) << joined(steps);
+}
+
+TEST_F(SeedLinkkitExample, WrongDigestIsReportedOnce) {
+    ProgressLog log(lab);
+    const auto served = random_bytes(64 * 1024, 44);
+    auto announced = served;
+    announced[5] ^= 0x01;
+    const std::string url = lab.put_file("seed-lk-bad.bin", served);
+    const auto announced_path = tmp.path() / "announced.bin";
+    write_file(announced_path, announced);
+    auto device = start_device();
+    const ProcessResult cloud = push(announced_path, url);
+    EXPECT_EQ(cloud.exit_code, 3) << cloud.output;
+    EXPECT_NE(cloud.output.find("step -3"), std::string::npos) << cloud.output;
+    const auto steps = log.steps_after(std::chrono::milliseconds(1500));
+    expect_alive_then_stop(*device);
+    EXPECT_EQ(failures_in(steps), 1U) << joined(steps);
 }
 
 }  // namespace

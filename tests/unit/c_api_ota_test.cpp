@@ -6,6 +6,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -188,6 +191,38 @@ TEST(CApiMqtt, ConstructMapsTheSeedParameters) {
     EXPECT_EQ(IOT_MQTT_Destroy(&h), 0);
     EXPECT_EQ(h, nullptr);
     EXPECT_EQ(fakes.broker.channel_count(), 0U) << "Destroy frees the channel";
+}
+
+TEST(CApiMqtt, PubKeyIsTheCaForTheBrokerAndTheFirmwareServer) {
+    FakeTransports fakes;
+    const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIBseed\n-----END CERTIFICATE-----\n";
+    iotx_mqtt_param_t p = mqtt_params();
+    p.pub_key = pem.c_str();  // the original's CA as PEM text (pconn_info->pub_key)
+    void* h = IOT_MQTT_Construct(&p);
+    ASSERT_NE(h, nullptr);
+    ASSERT_EQ(fakes.mqtt_options.size(), 1U);
+    const std::string ca = fakes.mqtt_options[0].ca_file;
+    ASSERT_FALSE(ca.empty());
+    std::ifstream in(ca, std::ios::binary);
+    const std::string written((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    EXPECT_EQ(written, pem);
+
+    void* ota = IOT_OTA_Init(kPk, kDn, h);
+    ASSERT_NE(ota, nullptr);
+    ASSERT_EQ(fakes.http_options.size(), 1U);
+    EXPECT_EQ(fakes.http_options[0].ca_file, ca) << "one root for both, as the original";
+    iotx_ota_options_t o{};
+    o.http_ca_file = "/etc/fw-ca.pem";
+    void* ota2 = IOT_OTA_InitEx(kPk, "other-dev", h, &o);
+    ASSERT_NE(ota2, nullptr);
+    EXPECT_EQ(fakes.http_options[1].ca_file, "/etc/fw-ca.pem") << "unless the app names another";
+
+    EXPECT_EQ(IOT_OTA_Deinit(ota), 0);
+    EXPECT_EQ(IOT_OTA_Deinit(ota2), 0);
+    EXPECT_TRUE(std::filesystem::exists(ca)) << "the MQTT handle still uses it";
+    EXPECT_EQ(IOT_MQTT_Destroy(&h), 0);
+    EXPECT_FALSE(std::filesystem::exists(ca)) << "removed with its last user";
 }
 
 TEST(CApiMqtt, ConstructDefaultsAndBounds) {

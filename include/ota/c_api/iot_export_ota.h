@@ -215,7 +215,8 @@ int IOT_OTA_IsFetchFinish(void* handle);
  * retry policy (so the wait is bounded). < 0: the download failed for good (already reported to
  * the cloud, once); the handle is then FETCHED with the job's size and identity still readable
  * and IOT_OTAG_CHECK_FIRMWARE answering 0. 0 only when the end of the image was confirmed
- * without new bytes (IsFetchFinish is then 1). */
+ * without new bytes (IsFetchFinish is then 1), or if the client has neither bytes nor a verdict
+ * after its retry policy's whole budget (a safety net; logged). */
 int IOT_OTA_FetchYield(void* handle, char* buf, uint32_t buf_len, uint32_t timeout_s);
 /* Queries or commands the client; see IOT_OTA_CmdType_t for each buffer's type and length. */
 int IOT_OTA_Ioctl(void* handle, IOT_OTA_CmdType_t type, void* buf, int buf_len);

@@ -133,7 +133,7 @@ static int _ota_mqtt_client(void) {
                     }
                 } else if (got < 0) {
                     /* port: a failed download is final for this job (the client already
-                     * reported it and is back to INITED), so leave the loop instead of spinning. */
+                     * reported it; the handle is FETCHED, its check answers invalid): leave. */
                     IOT_OTA_ReportProgress(h_ota, IOT_OTAP_FETCH_FAILED, NULL);
                     EXAMPLE_TRACE("ota fetch fail");
                     goto do_exit;

@@ -48,9 +48,12 @@ using FileSinkProvider =
 /// and resumes with a Range request (ClientOptions::retry); if the server ignores the Range and
 /// sends the whole image again, a sink is restarted from byte 0, and without a sink the bytes the
 /// application already received are skipped, so fetch_yield never hands out a byte twice. A
-/// permanent download, size or storage failure, or running out of attempts or time, goes back to
-/// INITED after reporting the failure step (-2 download, -4 storage; a job larger than the sink's
-/// capacity is -4 before anything is downloaded). With a sink that keeps resume records
+/// permanent download, size or storage failure, or running out of attempts or time, reports the
+/// failure step once (-2 download, -4 storage; a job larger than the sink's capacity is -4 before
+/// anything is downloaded), drops the partial image and ends in FETCHED, as in the original SDK:
+/// is_fetch_finished() is true, check_firmware() answers "invalid", and the job (size, version,
+/// digest) stays readable until a new push or reset() replaces it. With a sink that keeps resume
+/// records
 /// (ClientOptions::resume), the same job arriving after a crash continues where the durable part of
 /// the image ends.
 ///
@@ -90,9 +93,11 @@ class OtaClient {
 
     /// Publishes a progress step (-4..100) with an optional description, subject to the
     /// ProgressPolicy. At most one failure step is sent per job (the first one, including one the
-    /// client queued itself). Returns ok also when the report was suppressed by the policy;
-    /// invalid_argument outside -4..100; not_connected while the channel is down (the
-    /// application's own reports are not queued).
+    /// client queued itself). Step -2 (download failed) is refused with invalid_state while the
+    /// download runs or after it completed: the client reports a failed download itself. Returns
+    /// ok also when the report was suppressed by the policy or the budget; invalid_argument
+    /// outside -4..100; not_connected while the channel is down (the application's own reports
+    /// are not queued).
     [[nodiscard]] Error report_progress(int step, std::string_view desc = {});
 
     /// Publishes firmware/get (QoS 1) asking the cloud for the pending job.
@@ -115,16 +120,18 @@ class OtaClient {
     /// body and moves to FETCHED. Returns {ok, 0} ("nothing yet") while no data arrived, while
     /// re-hashing a resumed partial image (using `buf` as scratch space) and while backing off
     /// between attempts; it then never blocks longer than `timeout` (the wait is spent in the
-    /// channel's yield()). Permanent failures are reported to the cloud (-2 download, -4 storage)
-    /// and the client returns to INITED. invalid_state outside PUSHED/FETCHING, invalid_argument
-    /// for a null/empty buffer. Does not allocate per chunk.
+    /// channel's yield()). A permanent failure is reported to the cloud (-2 download, -4
+    /// storage), returned by the call that saw it, and ends in FETCHED (see the class comment).
+    /// invalid_state outside PUSHED/FETCHING, invalid_argument for a null/empty buffer. Does not
+    /// allocate per chunk.
     [[nodiscard]] FetchResult fetch_yield(std::uint8_t* buf, std::size_t len,
                                           std::chrono::milliseconds timeout);
 
     /// Verifies the digest of a FETCHED image. On a match `valid` is true and the sink (if any)
     /// is committed; on a mismatch `valid` is false, step -3 is reported, and the sink's partial
     /// image is dropped. The result is cached: calling again repeats it without re-reporting.
-    /// invalid_state outside FETCHED.
+    /// After a failed download `valid` is false and the download's failure is returned (it was
+    /// reported already). invalid_state outside FETCHED.
     [[nodiscard]] Error check_firmware(bool& valid);
 
     /// Drops the current job (aborting the sink) and returns to INITED (the seed's RESET_STATE).

@@ -149,8 +149,9 @@ struct ClientOptions {
     int progress_qos = 0;  ///< 0 or 1; QoS of progress reports (inform and get use QoS 1)
     ProgressPolicy progress;
 
-    /// The client reports download progress itself from fetch_yield (throttled as above). The
-    /// C shim turns this off so that, as in the original SDK, the application reports progress.
+    /// The client reports download progress (1..100) itself from fetch_yield (throttled as
+    /// above). The C shim turns this off so that, as in the original SDK, the application reports
+    /// progress. Step 0 when a download starts and failure steps are reported either way.
     bool auto_progress = true;
 
     /// Jobs announcing more bytes than this are refused before downloading (step -1).

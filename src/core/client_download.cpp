@@ -19,9 +19,10 @@
 //    with a sink the download restarts at byte 0 (fresh digest, sink begun again); without one
 //    the application already stored the first bytes itself, so they are skipped in the new body
 //    instead of being handed out twice. A permanent failure (or running out of attempts or time)
-//    is reported (-2 / -4) once, the sink's partial image is dropped, the source closed and the
-//    job forgotten (state INITED). A digest mismatch keeps the state FETCHED (the result is
-//    cached) until reset() or a new push.
+//    is reported (-2 / -4) once, the sink's partial image is dropped and the source closed; the
+//    job ends in FETCHED with the verdict "invalid" cached, like a digest mismatch, until
+//    reset() or a new push (the seed's loop waits for IsFetchFinish and then divides by the
+//    job's size).
 //  - Crash resume: with a sink that keeps resume records, the client periodically flushes the
 //    sink and saves the job's identity with the flushed byte count (resume_record.hpp). When the
 //    same job starts again, the stored bytes are re-hashed through the sink (in the caller's
@@ -102,9 +103,46 @@ FetchResult ClientMachine::fetch_yield(std::uint8_t* buf, std::size_t len,
 }
 
 FetchResult ClientMachine::fetch_result() const noexcept {
-    // A failure drops the job: the call that saw it returns it, without the bytes.
-    if (state_ == OtaState::inited) return {last_error_.status, 0};
+    // The call that saw the download fail returns the failure, without the bytes; later calls
+    // find the state FETCHED (invalid_state).
+    if (job_failed_ || state_ == OtaState::inited) return {last_error_.status, 0};
     return {Status::ok, delivered_};
+}
+
+bool ClientMachine::download_healthy() const noexcept {
+    return state_ == OtaState::fetching || (state_ == OtaState::fetched && !job_failed_);
+}
+
+bool ClientMachine::act_fail() noexcept {
+    try {
+        log_lazy(LogLevel::error, [&] {
+            return failure_.desc + " (version " + (job_ ? job_->version : std::string()) +
+                   ", url " + (job_ ? redact_url(target().url) : std::string()) + ")";
+        });
+        if (auto e = report_own(failure_.step, failure_.desc); !e.ok()) {
+            log_lazy(LogLevel::warning,
+                     [&] { return "reporting the failure failed: " + e.message(); });
+        }
+        last_error_ = {failure_.status, std::move(failure_.desc)};
+    } catch (...) {
+        last_error_ = {failure_.status};
+    }
+    // The job itself stays (FETCHED), as in the original SDK: a loop waiting for
+    // is_fetch_finished() ends, check_firmware() answers "invalid" without reporting again, and
+    // the job's size, version and digest stay readable (the seed divides by the size) until a
+    // new push or reset() replaces it. Only the partial image goes: the failure is definitive.
+    attempt_.close();
+    abort_sink();
+    phase_ = Phase::idle;
+    job_failed_ = true;
+    if (!check_) {
+        try {
+            check_ = CheckResult{false, last_error_};
+        } catch (...) {
+            check_ = CheckResult{false, Error{last_error_.status}};
+        }
+    }
+    return true;
 }
 
 Error ClientMachine::check_firmware(bool& valid) {
@@ -215,7 +253,8 @@ bool ClientMachine::act_start_download() {
                (resume_from > 0 ? " (resuming at byte " + std::to_string(resume_from) + ")"
                                 : std::string());
     });
-    if (options_.auto_progress && file_index_ == 0) (void)report_own(0, {});
+    // Step 0 whatever auto_progress says: the original library sent it itself.
+    if (file_index_ == 0) (void)report_own(0, {});
     if (resume_from > 0) {
         phase_ = Phase::rehash;
         rehash_target_ = resume_from;

@@ -170,6 +170,9 @@ class ClientMachine : public ChannelListener {
     };
     /// What fetch_yield() returns after its events were applied.
     FetchResult fetch_result() const noexcept;
+    /// True while a download runs or after it completed: a -2 from the application would be
+    /// false (the client reports a failed download itself).
+    bool download_healthy() const noexcept;
 
     bool act_init();
 
@@ -188,7 +191,6 @@ class ClientMachine : public ChannelListener {
     void report_refusal(std::string_view what, std::string_view why, std::string_view module,
                         bool job_running);
 
-    bool act_fail() noexcept;
     bool act_restart() noexcept;
     bool act_drop_job() noexcept;
     bool act_republish();
@@ -233,6 +235,9 @@ class ClientMachine : public ChannelListener {
     bool act_finish();
     /// Schedules the next attempt after interruption_, or raises permanent_failure.
     bool act_retry();
+    /// Reports failure_ once, drops the partial image and keeps the job with the verdict
+    /// "invalid" (FETCHED).
+    bool act_fail() noexcept;
     /// The verdict on the target (cached); multi-file: commits it and moves on to the next file
     /// (false: state PUSHED) or, after the last, stays FETCHED.
     bool act_verify();
@@ -325,7 +330,8 @@ class ClientMachine : public ChannelListener {
     std::uint64_t rehash_target_ = 0;
     std::uint64_t rehashed_ = 0;
     std::array<std::uint8_t, 8> scratch_{};  // end-of-body probe; any byte there is an error
-    std::optional<CheckResult> check_;
+    std::optional<CheckResult> check_;       // the verdict; also set (invalid) by a failure
+    bool job_failed_ = false;                // the download failed for good (act_fail)
     ImageVerifier verifier_;
     DownloadAttempt attempt_;
     RetrySchedule schedule_;

@@ -244,6 +244,11 @@ Error ClientMachine::report_progress(int step, std::string_view desc) {
         return {Status::invalid_argument,
                 "progress step " + std::to_string(step) + " is outside -4..100"};
     }
+    if (step == kStepFetchFailed && download_healthy()) {
+        // The seed's loop reports -2 for any FetchYield() without bytes: only the client knows
+        // whether the download failed (and then it has reported that already).
+        return {Status::invalid_state, "progress step -2 refused: the download has not failed"};
+    }
     reporter_.flush();  // keeps the cloud's view in order
     return reporter_.report(step, desc, current_module());
 }
@@ -316,24 +321,6 @@ bool ClientMachine::act_republish() {
 
 // ---- failures and cleanup ---------------------------------------------------------------------
 
-bool ClientMachine::act_fail() noexcept {
-    try {
-        log_lazy(LogLevel::error, [&] {
-            return failure_.desc + " (version " + (job_ ? job_->version : std::string()) +
-                   ", url " + (job_ ? redact_url(target().url) : std::string()) + ")";
-        });
-        if (auto e = report_own(failure_.step, failure_.desc); !e.ok()) {
-            log_lazy(LogLevel::warning,
-                     [&] { return "reporting the failure failed: " + e.message(); });
-        }
-        last_error_ = {failure_.status, std::move(failure_.desc)};
-    } catch (...) {
-        last_error_ = {failure_.status};
-    }
-    drop_job();
-    return true;
-}
-
 void ClientMachine::abort_sink() noexcept {
     if (sink_ != nullptr && sink_active_) {
         journal_.close(*sink_);
@@ -346,6 +333,7 @@ void ClientMachine::abort_sink() noexcept {
 
 void ClientMachine::clear_download_progress() noexcept {
     fetched_ = 0;
+    job_failed_ = false;
     attempt_.close();
     check_.reset();
     phase_ = Phase::idle;

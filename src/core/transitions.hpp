@@ -53,7 +53,7 @@ enum class Action : std::uint8_t {
     store_bytes,       ///< digest, sink, resume record, progress; may end or interrupt the attempt
     finish,            ///< close the attempt, progress 100 (multi-file: verify the file)
     retry,             ///< schedule the next attempt (backoff), or give up
-    fail,              ///< report the failure step once, drop the job and its partial image
+    fail,              ///< report the failure once, drop the partial image; FETCHED, "invalid"
     verify,            ///< commit a valid image; multi-file: go on with the next file (PUSHED)
     restart,           ///< drop the partial image; the same job downloads again from byte 0
     drop_job,          ///< forget the job and its partial image
@@ -124,7 +124,7 @@ inline constexpr std::array<Transition, kStateCount * kEventCount> kTransitions 
     {P, E::bytes_read,         A::none,              P, P},
     {P, E::end_of_body,        A::none,              P, P},
     {P, E::transient_failure,  A::none,              P, P},
-    {P, E::permanent_failure,  A::fail,              I, I},
+    {P, E::permanent_failure,  A::fail,              D, D},
     {P, E::stall,              A::none,              P, P},
     {P, E::verdict,            A::none,              P, P},
     {P, E::restart,            A::restart,           P, P},
@@ -140,7 +140,7 @@ inline constexpr std::array<Transition, kStateCount * kEventCount> kTransitions 
     {F, E::bytes_read,         A::store_bytes,       F, F},
     {F, E::end_of_body,        A::finish,            D, D},
     {F, E::transient_failure,  A::retry,             F, F},
-    {F, E::permanent_failure,  A::fail,              I, I},
+    {F, E::permanent_failure,  A::fail,              D, D},
     {F, E::stall,              A::retry,             F, F},
     {F, E::verdict,            A::none,              F, F},
     {F, E::restart,            A::restart,           P, P},
@@ -156,7 +156,7 @@ inline constexpr std::array<Transition, kStateCount * kEventCount> kTransitions 
     {D, E::bytes_read,         A::none,              D, D},
     {D, E::end_of_body,        A::none,              D, D},
     {D, E::transient_failure,  A::none,              D, D},
-    {D, E::permanent_failure,  A::fail,              I, I},
+    {D, E::permanent_failure,  A::fail,              D, D},
     {D, E::stall,              A::none,              D, D},
     {D, E::verdict,            A::verify,            D, P},
     {D, E::restart,            A::restart,           P, P},

@@ -81,6 +81,7 @@ struct OtaHandle {
     std::shared_ptr<PemFile> http_ca;  ///< kept alive while the byte source may use its path
     std::unique_ptr<ByteSource> source;
     std::unique_ptr<OtaClient> client;
+    const Clock* clock = nullptr;  ///< the client's (bounds IOT_OTA_FetchYield's wait)
     int last_error = IOT_OTAE_NONE;
 };
 

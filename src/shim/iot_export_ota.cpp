@@ -21,6 +21,13 @@ using ota::shim::MqttHandle;
 using ota::shim::OtaHandle;
 using ota::shim::to_c_error;
 
+namespace {
+
+/// How long one wait inside IOT_OTA_FetchYield lasts when the caller passes timeout_s = 0.
+constexpr std::chrono::milliseconds kIdleSlice{200};
+
+}  // namespace
+
 extern "C" {
 
 void* IOT_OTA_InitEx(const char* product_key, const char* device_name, void* ch_signal,
@@ -57,6 +64,7 @@ void* IOT_OTA_InitEx(const char* product_key, const char* device_name, void* ch_
             ota::log(ota::LogLevel::error, "IOT_OTA_Init: no byte source was built");
             return nullptr;
         }
+        h->clock = transports.clock;
         h->client = std::make_unique<ota::OtaClient>(*mqtt->channel, *h->source, std::move(co),
                                                      *transports.clock);
         const ota::Error e = h->client->init();
@@ -134,14 +142,33 @@ int IOT_OTA_FetchYield(void* handle, char* buf, uint32_t buf_len, uint32_t timeo
     OtaHandle* h = as_ota(handle);
     if (h == nullptr || buf == nullptr || buf_len == 0) return fail(h, IOT_OTAE_INVALID_PARAM);
     return guarded(h, [&] {
+        ota::OtaClient& c = *h->client;
+        auto* out = reinterpret_cast<std::uint8_t*>(buf);
         const std::size_t len = std::min<std::size_t>(buf_len, INT_MAX);
-        const ota::FetchResult r = h->client->fetch_yield(reinterpret_cast<std::uint8_t*>(buf), len,
-                                                          std::chrono::seconds(timeout_s));
-        if (r.status != ota::Status::ok) {
-            return fail(h, r.status == ota::Status::invalid_state ? IOT_OTAE_INVALID_STATE
-                                                                  : to_c_error(r.status));
+        // The seed's loop takes 0 for a failure and reports -2: while the download is healthy,
+        // keep calling the client (each call serves the MQTT channel) until bytes arrive or the
+        // client gives up, which its retry policy bounds (stall detection, attempts, deadline).
+        const std::chrono::milliseconds slice =
+            timeout_s == 0 ? kIdleSlice : std::chrono::milliseconds(timeout_s) * 1000;
+        const ota::RetryPolicy& rp = c.options().retry;
+        const auto give_up_at = h->clock->now() + rp.total_deadline + rp.stall_window +
+                                rp.max_backoff + c.options().end_of_body_wait + slice;
+        for (;;) {
+            const ota::FetchResult r = c.fetch_yield(out, len, slice);
+            if (r.status != ota::Status::ok) {
+                return fail(h, r.status == ota::Status::invalid_state ? IOT_OTAE_INVALID_STATE
+                                                                      : to_c_error(r.status));
+            }
+            if (r.bytes > 0 || c.state() != ota::OtaState::fetching) {
+                return static_cast<int>(r.bytes);
+            }
+            if (h->clock->now() >= give_up_at) {
+                // Not reached while the client keeps its own bounds; a safety net for C loops.
+                ota::log(ota::LogLevel::warning,
+                         "IOT_OTA_FetchYield: no bytes within the retry policy's deadline");
+                return 0;
+            }
         }
-        return static_cast<int>(r.bytes);
     });
 }
 

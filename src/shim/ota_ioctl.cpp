@@ -80,8 +80,9 @@ int IOT_OTA_Ioctl(void* handle, IOT_OTA_CmdType_t type, void* buf, int buf_len) 
                 const ota::Error e = c.check_firmware(valid);
                 const std::uint32_t v = (e.ok() && valid) ? 1U : 0U;
                 std::memcpy(buf, &v, sizeof v);
-                // A mismatch is an answer (0), not a failure of the call.
-                if (!e.ok() && e.status != ota::Status::digest_mismatch) {
+                // In FETCHED every verdict is an answer (0 for a mismatch or a failed download),
+                // not a failure of the call, as in the original.
+                if (!e.ok() && c.state() != ota::OtaState::fetched) {
                     return fail(h, e, "IOT_OTA_Ioctl(CHECK_FIRMWARE)");
                 }
                 return 0;

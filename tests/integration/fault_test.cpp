@@ -177,8 +177,9 @@ class FaultTest : public ::testing::Test {
         out.elapsed = Clock::now() - start;
         out.fetched = client.is_fetch_finished();
         if (out.fetched) {
+            // A failed download ends in FETCHED too: its verdict repeats the failure.
             const Error e = client.check_firmware(out.valid);
-            EXPECT_TRUE(e.ok()) << e.message();
+            EXPECT_TRUE(e.ok() || e.status == out.status) << e.message();
         }
         out.error = client.last_error().message();
         collect_steps(out);

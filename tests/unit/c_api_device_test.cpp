@@ -3,7 +3,9 @@
 // none, so the defaults are what the linkkit interface calls).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "c_api_fakes.hpp"
@@ -61,6 +63,45 @@ TEST(CApiDevice, SetupConnInfoComputesTheAliyunEndpoint) {
     EXPECT_EQ(IOT_SetupConnInfo(long_pk.c_str(), "dev1", "secret", &q), -1);
     EXPECT_EQ(IOT_SetupConnInfo("", "dev1", "secret", &q), -1);
     EXPECT_EQ(q, nullptr) << "nothing is handed out on failure";
+}
+
+TEST(CApiDevice, SetupConnInfoHonoursTheIoctlConnectionSettings) {
+    // IOT_Ioctl's settings are process-wide: put each back at the end.
+    int region = IOTX_CLOUD_REGION_GERMANY;
+    ASSERT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_DOMAIN, &region), 0);
+    void* p = nullptr;
+    ASSERT_EQ(IOT_SetupConnInfo("a1Prod", "dev1", "secret", &p), 0);
+    const auto* info = static_cast<const iotx_conn_info_t*>(p);
+    EXPECT_STREQ(info->host_name, "a1Prod.iot-as-mqtt.eu-central-1.aliyuncs.com");
+
+    ASSERT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_DOMAIN, const_cast<char*>("mqtt.example.net")), 0);
+    ASSERT_EQ(IOT_SetupConnInfo("a1Prod", "dev1", "secret", &p), 0);
+    EXPECT_STREQ(info->host_name, "a1Prod.mqtt.example.net");
+
+    int port = 8883;
+    ASSERT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_HOST, const_cast<char*>("10.0.0.7")), 0);
+    ASSERT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_PORT, &port), 0);
+    const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const std::string ca_path = ::testing::TempDir() + "c_api_device_ca.pem";
+    std::ofstream(ca_path, std::ios::binary) << pem;
+    ASSERT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_CA_FILE, const_cast<char*>(ca_path.c_str())), 0);
+    ASSERT_EQ(IOT_SetupConnInfo("a1Prod", "dev1", "secret", &p), 0);
+    EXPECT_STREQ(info->host_name, "10.0.0.7") << "an explicit host wins over the domain";
+    EXPECT_EQ(info->port, 8883);
+    ASSERT_NE(info->pub_key, nullptr);
+    EXPECT_STREQ(info->pub_key, pem.c_str()) << "pub_key is the CA as PEM text";
+
+    ASSERT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_CA_FILE, const_cast<char*>("/nonexistent/ca.pem")), 0);
+    EXPECT_EQ(IOT_SetupConnInfo("a1Prod", "dev1", "secret", &p), -1) << "an unreadable CA";
+
+    region = IOTX_CLOUD_REGION_SHANGHAI;
+    port = 443;
+    EXPECT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_DOMAIN, &region), 0);
+    EXPECT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_DOMAIN, nullptr), 0);
+    EXPECT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_HOST, nullptr), 0);
+    EXPECT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_PORT, &port), 0);
+    EXPECT_EQ(IOT_Ioctl(IOTX_IOCTL_SET_MQTT_CA_FILE, nullptr), 0);
+    std::remove(ca_path.c_str());
 }
 
 TEST(CApiDevice, WeakDefaultHooksRefuseToStoreAnything) {

@@ -182,6 +182,40 @@ TEST_F(CApiLinkkit, OpenTakesOnlyTheMasterDeviceOnce) {
     EXPECT_TRUE(fakes.mqtt_options.empty());
 }
 
+namespace ite {
+std::vector<std::string> g_calls;
+int connected() {
+    g_calls.push_back("connected");
+    return 0;
+}
+int disconnected() {
+    g_calls.push_back("disconnected");
+    return 0;
+}
+int initialized(const int devid) {
+    g_calls.push_back("initialized " + std::to_string(devid));
+    return 0;
+}
+}  // namespace ite
+
+TEST_F(CApiLinkkit, ConnectionCallbacksFollowTheChannel) {
+    ite::g_calls.clear();
+    IOT_RegisterCallback(ITE_CONNECT_SUCC, ite::connected);
+    IOT_RegisterCallback(ITE_DISCONNECTED, ite::disconnected);
+    IOT_RegisterCallback(ITE_INITIALIZE_COMPLETED, ite::initialized);
+    open_and_connect();
+    EXPECT_EQ(ite::g_calls, (std::vector<std::string>{"connected", "initialized 0"}));
+    fakes.channel->fake().disconnect();
+    EXPECT_EQ(IOT_Linkkit_Yield(0), 0);
+    fakes.channel->fake().reconnect();
+    EXPECT_EQ(IOT_Linkkit_Yield(0), 0);
+    EXPECT_EQ(ite::g_calls, (std::vector<std::string>{"connected", "initialized 0", "disconnected",
+                                                      "connected"}));
+    IOT_RegisterCallback(ITE_CONNECT_SUCC, nullptr);
+    IOT_RegisterCallback(ITE_DISCONNECTED, nullptr);
+    IOT_RegisterCallback(ITE_INITIALIZE_COMPLETED, nullptr);
+}
+
 TEST_F(CApiLinkkit, UnterminatedFieldsAreOpenedButRefusedByConnect) {
     iotx_linkkit_dev_meta_info_t m;
     std::memset(&m, 'k', sizeof m);  // no NUL anywhere: each field is one character too long

@@ -6,6 +6,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -63,6 +66,9 @@ class CApiOta : public ::testing::Test {
         iotx_mqtt_param_t p = mqtt_params();
         mqtt = IOT_MQTT_Construct(&p);
         ASSERT_NE(mqtt, nullptr);
+        // Time passes while the library waits in the channel (IOT_OTA_FetchYield waits there
+        // for bytes, across backoffs).
+        fakes.channel->on_yield = [this] { fakes.clock.advance(200ms); };
     }
 
     void TearDown() override {
@@ -99,19 +105,30 @@ class CApiOta : public ::testing::Test {
     }
 
     // The seed's loop: FetchYield until it fails or the image is complete (bounded); advances the
-    // fake clock between calls so that backoffs elapse.
+    // fake clock between calls so that backoffs elapse. Counts the calls that returned 0.
     std::pair<std::vector<std::uint8_t>, int> fetch_all(std::uint32_t buf_len = 1000) {
         std::vector<std::uint8_t> out;
         std::vector<char> buf(buf_len);
         int last = 0;
+        zero_returns = 0;
         for (int i = 0; i < 10000 && IOT_OTA_IsFetching(ota) == 1; ++i) {
             last = IOT_OTA_FetchYield(ota, buf.data(), buf_len, 1);
             if (last < 0) break;
+            zero_returns += last == 0 ? 1 : 0;
             out.insert(out.end(), buf.begin(), buf.begin() + last);
             fakes.clock.advance(200ms);
         }
         return {out, last};
     }
+
+    // The progress steps published, in order.
+    std::vector<std::string> steps() const {
+        std::vector<std::string> out;
+        for (const auto& p : progress()) out.push_back(p.at("params").at("step"));
+        return out;
+    }
+
+    int zero_returns = 0;
 
     std::vector<json> progress() const {
         std::vector<json> out;
@@ -174,6 +191,38 @@ TEST(CApiMqtt, ConstructMapsTheSeedParameters) {
     EXPECT_EQ(IOT_MQTT_Destroy(&h), 0);
     EXPECT_EQ(h, nullptr);
     EXPECT_EQ(fakes.broker.channel_count(), 0U) << "Destroy frees the channel";
+}
+
+TEST(CApiMqtt, PubKeyIsTheCaForTheBrokerAndTheFirmwareServer) {
+    FakeTransports fakes;
+    const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIBseed\n-----END CERTIFICATE-----\n";
+    iotx_mqtt_param_t p = mqtt_params();
+    p.pub_key = pem.c_str();  // the original's CA as PEM text (pconn_info->pub_key)
+    void* h = IOT_MQTT_Construct(&p);
+    ASSERT_NE(h, nullptr);
+    ASSERT_EQ(fakes.mqtt_options.size(), 1U);
+    const std::string ca = fakes.mqtt_options[0].ca_file;
+    ASSERT_FALSE(ca.empty());
+    std::ifstream in(ca, std::ios::binary);
+    const std::string written((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    EXPECT_EQ(written, pem);
+
+    void* ota = IOT_OTA_Init(kPk, kDn, h);
+    ASSERT_NE(ota, nullptr);
+    ASSERT_EQ(fakes.http_options.size(), 1U);
+    EXPECT_EQ(fakes.http_options[0].ca_file, ca) << "one root for both, as the original";
+    iotx_ota_options_t o{};
+    o.http_ca_file = "/etc/fw-ca.pem";
+    void* ota2 = IOT_OTA_InitEx(kPk, "other-dev", h, &o);
+    ASSERT_NE(ota2, nullptr);
+    EXPECT_EQ(fakes.http_options[1].ca_file, "/etc/fw-ca.pem") << "unless the app names another";
+
+    EXPECT_EQ(IOT_OTA_Deinit(ota), 0);
+    EXPECT_EQ(IOT_OTA_Deinit(ota2), 0);
+    EXPECT_TRUE(std::filesystem::exists(ca)) << "the MQTT handle still uses it";
+    EXPECT_EQ(IOT_MQTT_Destroy(&h), 0);
+    EXPECT_FALSE(std::filesystem::exists(ca)) << "removed with its last user";
 }
 
 TEST(CApiMqtt, ConstructDefaultsAndBounds) {
@@ -440,7 +489,9 @@ TEST_F(CApiOta, FetchYieldDeliversTheWholeImage) {
     EXPECT_EQ(ioctl_u32(IOT_OTAG_CHECK_FIRMWARE), 1U);
     ASSERT_EQ(fakes.source->opens().size(), 1U);
     EXPECT_EQ(fakes.source->opens()[0].offset, 0U);
-    EXPECT_TRUE(progress().empty()) << "the C application reports progress itself";
+    EXPECT_EQ(steps(), std::vector<std::string>{"0"})
+        << "step 0 at the start, as the original; the rest is the C application's";
+    EXPECT_EQ(zero_returns, 0);
     EXPECT_EQ(IOT_OTA_GetLastError(ota), IOT_OTAE_NONE);
 }
 
@@ -465,7 +516,57 @@ TEST_F(CApiOta, FetchYieldResumesAfterACutWithRange) {
     EXPECT_EQ(fakes.source->opens()[1].offset, 4000U) << "the retry asks for the rest";
     EXPECT_GT(fakes.source->opens()[1].at, fakes.source->opens()[0].at) << "after a backoff";
     EXPECT_EQ(ioctl_u32(IOT_OTAG_CHECK_FIRMWARE), 1U);
-    EXPECT_TRUE(progress().empty()) << "a cut that recovers is not a failure";
+    EXPECT_EQ(steps(), std::vector<std::string>{"0"}) << "a cut that recovers is not a failure";
+    EXPECT_EQ(zero_returns, 0) << "the seed takes 0 for a failure: the wait happens inside";
+}
+
+TEST_F(CApiOta, FetchYieldWaitsThroughIdleReadsAndBackoffsWithoutReturningZero) {
+    init();
+    const auto body = image(6'000);
+    ScriptedResponse r;
+    r.max_chunk = 1000;
+    r.range_from_offset = true;
+    r.idle_reads = 5;     // headers take a while
+    r.fail_after = 2000;  // then a cut, a backoff and a resumed attempt
+    push(body, r);
+    ScriptedResponse rest = fakes.source->response();
+    rest.fail_after.reset();
+    fakes.source->set_script({fakes.source->response(), rest});
+    std::vector<char> buf(1000);
+    std::vector<std::uint8_t> got;
+    while (IOT_OTA_IsFetchFinish(ota) == 0) {
+        const int n = IOT_OTA_FetchYield(ota, buf.data(), 1000, 1);
+        ASSERT_GT(n, 0) << "after " << got.size() << " bytes";
+        got.insert(got.end(), buf.begin(), buf.begin() + n);
+        // The seed's own -2 in the middle of a healthy download is refused, not published.
+        EXPECT_EQ(IOT_OTA_ReportProgress(ota, IOT_OTAP_FETCH_FAILED, nullptr),
+                  IOT_OTAE_INVALID_STATE);
+    }
+    EXPECT_EQ(got, body);
+    EXPECT_EQ(fakes.source->opens().size(), 2U);
+    EXPECT_EQ(steps(), std::vector<std::string>{"0"});
+}
+
+TEST_F(CApiOta, FetchYieldOnAStalledDownloadFailsWithinTheRetryPolicy) {
+    init();
+    ScriptedResponse r;
+    r.max_chunk = 1000;
+    r.range_from_offset = true;
+    r.stall_after = 1000;  // every attempt stalls after its first 1000 bytes at most
+    push(image(5'000), r);
+    const auto start = fakes.clock.now();
+    std::vector<char> buf(1000);
+    int n = 0;
+    int calls = 0;
+    while ((n = IOT_OTA_FetchYield(ota, buf.data(), 1000, 1)) > 0) ++calls;
+    EXPECT_EQ(n, IOT_OTAE_FETCH_FAILED);
+    EXPECT_EQ(calls, 1) << "the first 1000 bytes, then the wait until the client gave up";
+    const ota::RetryPolicy policy;
+    EXPECT_LE(fakes.clock.now() - start,
+              policy.total_deadline + policy.stall_window + policy.max_backoff)
+        << "bounded by the retry policy";
+    EXPECT_EQ(IOT_OTA_IsFetchFinish(ota), 1);
+    EXPECT_EQ(steps(), (std::vector<std::string>{"0", "-2"}));
 }
 
 TEST_F(CApiOta, FetchYieldFailsOnHttp404AndReportsIt) {
@@ -479,13 +580,18 @@ TEST_F(CApiOta, FetchYieldFailsOnHttp404AndReportsIt) {
     EXPECT_EQ(last, IOT_OTAE_FETCH_FAILED);
     EXPECT_TRUE(bytes.empty()) << "an error page is never handed out as image bytes";
     EXPECT_EQ(IOT_OTA_GetLastError(ota), IOT_OTAE_FETCH_FAILED);
+    // As in the original: FETCHED, so the seed's loop ends and its percentage has a size.
     EXPECT_EQ(IOT_OTA_IsFetching(ota), 0);
-    EXPECT_EQ(IOT_OTA_IsFetchFinish(ota), 0);
-    const auto p = progress();
-    ASSERT_EQ(p.size(), 1U);
-    EXPECT_EQ(p[0].at("params").at("step"), "-2");
-    EXPECT_EQ(ioctl_u32(IOT_OTAG_OTA_TYPE), static_cast<std::uint32_t>(IOT_OTAT_NONE))
-        << "the job is gone: back to INITED";
+    EXPECT_EQ(IOT_OTA_IsFetchFinish(ota), 1);
+    EXPECT_EQ(ioctl_u32(IOT_OTAG_FILE_SIZE), 5000U);
+    EXPECT_EQ(ioctl_u32(IOT_OTAG_OTA_TYPE), static_cast<std::uint32_t>(IOT_OTAT_FOTA));
+    char version[16] = {0};
+    EXPECT_EQ(IOT_OTA_Ioctl(ota, IOT_OTAG_VERSION, version, sizeof version), 0);
+    EXPECT_STREQ(version, "2.0.0");
+    EXPECT_EQ(ioctl_u32(IOT_OTAG_CHECK_FIRMWARE), 0U) << "invalid, and the call succeeds";
+    // The seed reports -2 itself after FetchYield < 0: the cloud still sees one.
+    EXPECT_EQ(IOT_OTA_ReportProgress(ota, IOT_OTAP_FETCH_FAILED, nullptr), 0);
+    EXPECT_EQ(steps(), (std::vector<std::string>{"0", "-2"}));
     char buf[16];
     EXPECT_EQ(IOT_OTA_FetchYield(ota, buf, sizeof buf, 1), IOT_OTAE_INVALID_STATE);
 }
@@ -503,9 +609,9 @@ TEST_F(CApiOta, DigestMismatchIsAnswerZeroAndReportedOnce) {
     EXPECT_EQ(IOT_OTA_Ioctl(ota, IOT_OTAG_CHECK_FIRMWARE, &valid, sizeof valid), 0)
         << "a mismatch is an answer, not a failed call";
     EXPECT_EQ(valid, 0U);
-    const auto p = progress();
-    ASSERT_EQ(p.size(), 1U);
-    EXPECT_EQ(p[0].at("params").at("step"), "-3");
+    EXPECT_EQ(steps(), (std::vector<std::string>{"0", "-3"}));
+    EXPECT_EQ(IOT_OTA_ReportProgress(ota, IOT_OTAP_CHECK_FAILED, nullptr), 0);
+    EXPECT_EQ(steps(), (std::vector<std::string>{"0", "-3"})) << "reported once";
 }
 
 TEST_F(CApiOta, FetchYieldRejectsBadArgumentsAndWrongStates) {

@@ -169,7 +169,7 @@ TEST_F(MultiFileTest, BadDigestOnSecondFileFailsAndThirdIsNeverFetched) {
     std::vector<std::uint8_t> bytes;
     const FetchResult last = fetch_all(bytes);
     EXPECT_EQ(last.status, Status::digest_mismatch);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(sinks[0]->phase(), MemorySink::Phase::committed);
     EXPECT_EQ(sinks[1]->phase(), MemorySink::Phase::aborted);
     EXPECT_EQ(sinks[1]->commits, 0U);

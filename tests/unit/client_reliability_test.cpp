@@ -245,8 +245,8 @@ TEST_F(ReliabilityTest, WrongContentRangeIsAHardFailure) {
         push();
         const FetchResult last = fetch_all();
         EXPECT_EQ(last.status, Status::fetch_failed);
-        EXPECT_EQ(client->state(), OtaState::inited);
-        EXPECT_EQ(source.opens().size(), 2U);  // not retried
+        EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
+        EXPECT_EQ(source.opens().size(), 2U);           // not retried
         const auto f = failure_descs();
         ASSERT_EQ(f.size(), 1U);
         EXPECT_EQ(f[0].rfind("-2 ", 0), 0U) << f[0];
@@ -363,7 +363,7 @@ TEST_F(ReliabilityTest, ForbiddenFailsAtOnceWithOneReport) {
     ASSERT_EQ(f.size(), 1U);
     EXPECT_NE(f[0].find("-2 "), std::string::npos);
     EXPECT_NE(f[0].find("HTTP 403"), std::string::npos);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
 }
 
@@ -473,7 +473,7 @@ TEST_F(ReliabilityTest, AttemptCapEndsWithMinus2) {
     EXPECT_NE(f[0].find("-2 "), std::string::npos);
     EXPECT_NE(f[0].find("HTTP 503"), std::string::npos);
     EXPECT_NE(client->last_error().detail.find("gave up after 3 attempts"), std::string::npos);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
 }
 
 TEST_F(ReliabilityTest, ProgressResetsTheAttemptCount) {

@@ -292,9 +292,10 @@ TEST_F(ClientTest, ShortBodyFailsWithSizeMismatch) {
     const FetchOutcome out = fetch_all();
     EXPECT_EQ(out.last.status, Status::size_mismatch);
     EXPECT_EQ(out.last.bytes, 0U);
-    EXPECT_EQ(client->state(), OtaState::inited);
-    EXPECT_EQ(client->job(), nullptr);
-    EXPECT_EQ(client->fetched_size(), 0U);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
+    ASSERT_NE(client->job(), nullptr) << "the failed job stays readable";
+    EXPECT_EQ(client->file_size(), kBodyA.size());
+    EXPECT_EQ(client->fetched_size(), 6000U) << "how far it got";
     EXPECT_EQ(client->last_error().status, Status::size_mismatch);
     EXPECT_NE(client->last_error().detail.find("got 6000 of 10000"), std::string::npos);
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
@@ -315,7 +316,7 @@ TEST_F(ClientTest, ShortBodyEndingWithTheLastChunk) {
     push();
     const FetchOutcome out = fetch_all();
     EXPECT_EQ(out.last.status, Status::size_mismatch);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(failures().size(), 1U);
 }
 
@@ -329,7 +330,7 @@ TEST_F(ClientTest, LongBodyWithinTheLastChunkFails) {
     push();
     const FetchOutcome out = fetch_all(4096);  // 4096 + 4096 + 1908 (> 1808 left)
     EXPECT_EQ(out.last.status, Status::size_mismatch);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
     EXPECT_EQ(sink.written(), 8192U);  // the overlong chunk never reached the sink
     const auto f = failures();
@@ -350,7 +351,7 @@ TEST_F(ClientTest, LongBodyAfterTheExactSizeFails) {
     push(p);
     const FetchOutcome out = fetch_all(4096);
     EXPECT_EQ(out.last.status, Status::size_mismatch);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     ASSERT_EQ(failures().size(), 1U);
     EXPECT_NE(failures()[0].at("params").at("desc").get<std::string>().find("longer"),
               std::string::npos);
@@ -371,7 +372,7 @@ TEST_F(ClientTest, Http404IsNeverStored) {
     EXPECT_TRUE(out.bytes.empty());
     EXPECT_EQ(sink.writes, 0U);
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     const auto f = failures();
     ASSERT_EQ(f.size(), 1U);
     EXPECT_EQ(f[0].at("params").at("step"), "-2");
@@ -424,7 +425,7 @@ TEST_F(ClientTest, Partial206WithWrongContentRangeFails) {
         EXPECT_EQ(out.last.status, Status::fetch_failed);
         EXPECT_TRUE(out.bytes.empty());
         EXPECT_EQ(sink.writes, 0U);
-        EXPECT_EQ(client->state(), OtaState::inited);
+        EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
         ASSERT_EQ(failures().size(), 1U);
         EXPECT_NE(failures()[0].at("params").at("desc").get<std::string>().find("Content-Range"),
                   std::string::npos);
@@ -457,7 +458,7 @@ TEST_F(ClientTest, TransportFailureMidwayReportsTheSourceDetail) {
     const FetchOutcome out = fetch_all();
     EXPECT_EQ(out.last.status, Status::fetch_failed);
     EXPECT_EQ(out.bytes.size(), 3000U);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
     ASSERT_EQ(failures().size(), 1U);
     EXPECT_NE(
@@ -472,7 +473,7 @@ TEST_F(ClientTest, OpenFailureReportsMinus2) {
     std::uint8_t buf[64];
     const FetchResult r = client->fetch_yield(buf, sizeof buf, 10ms);
     EXPECT_EQ(r.status, Status::fetch_failed);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     ASSERT_EQ(failures().size(), 1U);
     EXPECT_EQ(failures()[0].at("params").at("step"), "-2");
 }
@@ -558,7 +559,7 @@ TEST_F(ClientTest, BodyThatNeverEndsFailsAfterTheWait) {
     clock.advance(100ms);
     const FetchResult fr = client->fetch_yield(buf.data(), buf.size(), 10ms);
     EXPECT_EQ(fr.status, Status::timeout);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     ASSERT_EQ(failures().size(), 1U);
     EXPECT_EQ(failures()[0].at("params").at("step"), "-2");
 }
@@ -571,7 +572,7 @@ TEST_F(ClientTest, SinkBeginFailureReportsMinus4) {
     std::uint8_t buf[100];
     const FetchResult r = client->fetch_yield(buf, sizeof buf, 10ms);
     EXPECT_EQ(r.status, Status::storage_full);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_TRUE(source.opens().empty());  // nothing downloaded into a sink that cannot hold it
     ASSERT_EQ(failures().size(), 1U);
     EXPECT_EQ(failures()[0].at("params").at("step"), "-4");
@@ -586,7 +587,7 @@ TEST_F(ClientTest, SinkWriteFailureReportsMinus4) {
     const FetchOutcome out = fetch_all();
     EXPECT_EQ(out.last.status, Status::storage_failed);
     EXPECT_EQ(out.bytes.size(), 2000U);
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
     EXPECT_FALSE(source.is_open());
     const auto f = failures();
@@ -1147,13 +1148,15 @@ TEST_F(ClientTest, ProgressQosAndPublishFailure) {
     EXPECT_EQ(failures().size(), 1U);
 }
 
-TEST_F(ClientTest, AutoProgressOffPublishesNothingWhileFetching) {
+TEST_F(ClientTest, AutoProgressOffPublishesOnlyTheStartWhileFetching) {
+    // Step 0 marks the start of the download whatever auto_progress says (the original library
+    // sent it itself); 1..100 are the application's.
     ClientOptions o = default_options();
     o.auto_progress = false;
     make_client(o);
     push();
     EXPECT_EQ(fetch_all().bytes, kBodyA);
-    EXPECT_TRUE(broker.published_on(kProgressTopic).empty());
+    EXPECT_EQ(steps(), (std::vector<int>{0}));
 }
 
 TEST_F(ClientTest, FetchFailureAfterApplicationFailureReportIsNotRepeated) {
@@ -1166,6 +1169,76 @@ TEST_F(ClientTest, FetchFailureAfterApplicationFailureReportIsNotRepeated) {
     (void)fetch_all();
     ASSERT_TRUE(client->report_progress(-2).ok());
     EXPECT_EQ(failures().size(), 1U);
+}
+
+TEST_F(ClientTest, ApplicationMinus2IsRefusedWhileTheDownloadIsHealthy) {
+    // The seed's loop reports -2 whenever FetchYield gives no bytes: only a failure the client
+    // saw itself may reach the cloud.
+    ClientOptions o = default_options();
+    o.auto_progress = false;
+    make_client(o);
+    auto r = ok_response(kBodyA, 1000);
+    r.stall_after = 3000;  // the transfer pauses: FETCHING, nothing failed
+    source.set_response(r);
+    push();
+    std::vector<std::uint8_t> buf(1000);
+    ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 100ms).bytes, 1000U);
+    ASSERT_EQ(client->state(), OtaState::fetching);
+    const Error e = client->report_progress(ota::kStepFetchFailed, "ota fetch fail");
+    EXPECT_EQ(e.status, Status::invalid_state);
+    EXPECT_TRUE(failures().empty());
+    EXPECT_TRUE(client->report_progress(ota::kStepCheckFailed, "app's own check").ok())
+        << "other failure steps stay the application's";
+    EXPECT_EQ(failures().size(), 1U);
+
+    // After a complete download -2 is refused as well.
+    make_client(o);
+    source.set_response(ok_response(kBodyA));
+    push();
+    EXPECT_EQ(fetch_all().bytes, kBodyA);
+    ASSERT_EQ(client->state(), OtaState::fetched);
+    EXPECT_EQ(client->report_progress(ota::kStepFetchFailed).status, Status::invalid_state);
+    EXPECT_EQ(failures().size(), 1U) << "only the first client's -3";
+}
+
+TEST_F(ClientTest, FailedDownloadEndsInFetchedWithTheJobKept) {
+    make_client();
+    ASSERT_TRUE(client->set_sink(&sink).ok());
+    ScriptedResponse r;
+    r.status = 404;
+    source.set_response(r);
+    push();
+    const FetchOutcome out = fetch_all();
+    EXPECT_EQ(out.last.status, Status::fetch_failed) << "the call that saw it returns it";
+    EXPECT_EQ(client->state(), OtaState::fetched);
+    EXPECT_TRUE(client->is_fetch_finished());
+    EXPECT_FALSE(client->is_fetching());
+    EXPECT_EQ(client->file_size(), 10000U);
+    EXPECT_EQ(client->version(), "2.0.0");
+    EXPECT_EQ(client->expected_digest(), kMd5A);
+    EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted) << "a definitive failure drops the image";
+    EXPECT_FALSE(source.is_open());
+    std::uint8_t buf[16];
+    EXPECT_EQ(client->fetch_yield(buf, sizeof buf, 0ms).status, Status::invalid_state);
+
+    bool valid = true;
+    EXPECT_EQ(client->check_firmware(valid).status, Status::fetch_failed);
+    EXPECT_FALSE(valid);
+    EXPECT_EQ(client->check_firmware(valid).status, Status::fetch_failed) << "cached";
+    EXPECT_EQ(sink.commits, 0U);
+    ASSERT_TRUE(client->report_progress(ota::kStepFetchFailed).ok());  // the seed's own -2
+    EXPECT_EQ(failures().size(), 1U) << "one failure report, the client's";
+
+    // A new push is taken as usual and downloads.
+    source.set_response(ok_response(kBodyA));
+    Push next;
+    next.version = "2.0.1";
+    push(next);
+    EXPECT_EQ(client->state(), OtaState::pushed);
+    EXPECT_EQ(fetch_all().bytes, kBodyA);
+    ASSERT_TRUE(client->check_firmware(valid).ok());
+    EXPECT_TRUE(valid);
+    EXPECT_EQ(sink.commits, 1U);
 }
 
 // ---- state machine --------------------------------------------------------------------------

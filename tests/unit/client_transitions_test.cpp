@@ -308,12 +308,20 @@ void expect_effect(Rig& rig, const Transition& t, const Snapshot& before) {
             EXPECT_EQ(after.fetched, before.fetched);
             EXPECT_NE(rig.m().job(), nullptr);
             break;
-        case Action::fail:
-            EXPECT_EQ(rig.m().job(), nullptr);
+        case Action::fail: {
+            // The job stays (FETCHED) with the verdict "invalid"; the partial image is gone.
+            EXPECT_NE(rig.m().job(), nullptr);
+            EXPECT_EQ(rig.m().file_size(), kSize);
             ASSERT_FALSE(last.empty());
             EXPECT_EQ(last[0], '-');
             EXPECT_FALSE(rig.m().last_error().ok());
+            EXPECT_FALSE(rig.source().is_open());
+            EXPECT_NE(rig.sink().phase(), MemorySink::Phase::committed);
+            bool valid = true;
+            EXPECT_EQ(rig.m().check_firmware(valid).status, rig.m().last_error().status);
+            EXPECT_FALSE(valid);
             break;
+        }
         case Action::verify:
             EXPECT_EQ(rig.sink().commits, 1U);
             break;
@@ -375,7 +383,7 @@ void expect_bad_file_fails_the_job(const Transition& t) {
     const ota::FetchResult res = m.fetch_yield(buf.data(), buf.size(), 0ms);
     EXPECT_EQ(res.status, Status::digest_mismatch);
     EXPECT_EQ(m.state(), t.next);
-    EXPECT_EQ(m.job(), nullptr);
+    EXPECT_NE(m.job(), nullptr) << "the failed job stays readable";
     EXPECT_EQ(first.aborts, 1U);
     EXPECT_EQ(second.begins, 0U);
     std::size_t failures = 0;
@@ -445,7 +453,7 @@ TEST(TransitionTable, OtherwiseStatesAreReachedWhenAnActionDoesNotSucceed) {
             (void)rig.fetch();
             rig.clock().advance(std::chrono::seconds(61));
         }
-        EXPECT_EQ(rig.m().state(), OtaState::inited);
+        EXPECT_EQ(rig.m().state(), OtaState::fetched);
         EXPECT_EQ(rig.steps().back(), "-2");
     }
 }

@@ -196,17 +196,27 @@ int IOT_OTA_Deinit(void* handle);
 /* Reports the running firmware version (1..64 characters). */
 int IOT_OTA_ReportVersion(void* handle, const char* version);
 /* Reports a progress step (-4..100) with an optional message (NULL = none). Throttled like the
- * original: >= 5 points and >= 50 ms apart, 100 and failures always sent (one failure per job). */
+ * original: >= 5 points and >= 50 ms apart, 100 and failures always sent (one failure per job:
+ * after a failed download, which the library reports itself, a -2 is not sent again). A -2
+ * while the download runs or after it completed is refused (IOT_OTAE_INVALID_STATE, nothing
+ * sent). The library itself reports step 0 when a download starts. */
 int IOT_OTA_ReportProgress(void* handle, IOT_OTA_Progress_t progress, const char* msg);
 /* Asks the cloud for the pending job (firmware/get); `version` is the running version (may be
  * NULL) and is reported first when given. */
 int IOT_OTA_RequestImage(void* handle, const char* version);
 /* 1 when a job was pushed and is being fetched (PUSHED or FETCHING), else 0. */
 int IOT_OTA_IsFetching(void* handle);
-/* 1 when the whole image has been fetched (FETCHED), else 0. */
+/* 1 when the download has ended (FETCHED): the whole image is there, or the download failed
+ * for good (then IOT_OTAG_CHECK_FIRMWARE answers 0), else 0. */
 int IOT_OTA_IsFetchFinish(void* handle);
-/* Copies the next piece of the image into buf: > 0 bytes, 0 nothing within timeout_s seconds,
- * < 0 error (already reported to the cloud; the client is back to INITED). */
+/* Copies the next piece of the image into buf. > 0: that many bytes. While the download is
+ * healthy it does not return 0: it waits for bytes, serving the MQTT connection every timeout_s
+ * seconds (0: every 200 ms), through dropped connections that the library resumes, within the
+ * retry policy (so the wait is bounded). < 0: the download failed for good (already reported to
+ * the cloud, once); the handle is then FETCHED with the job's size and identity still readable
+ * and IOT_OTAG_CHECK_FIRMWARE answering 0. 0 only when the end of the image was confirmed
+ * without new bytes (IsFetchFinish is then 1), or if the client has neither bytes nor a verdict
+ * after its retry policy's whole budget (a safety net; logged). */
 int IOT_OTA_FetchYield(void* handle, char* buf, uint32_t buf_len, uint32_t timeout_s);
 /* Queries or commands the client; see IOT_OTA_CmdType_t for each buffer's type and length. */
 int IOT_OTA_Ioctl(void* handle, IOT_OTA_CmdType_t type, void* buf, int buf_len);

@@ -65,7 +65,9 @@ using FileSinkProvider =
 /// version is reported again (the cloud closes the task on it). A malformed or refused push leaves
 /// the state untouched; it is reported as step -1 in INITED (at most one such report per second,
 /// the others only logged), and only logged while a job runs (PUSHED, FETCHING, FETCHED), since
-/// progress messages carry no job id and the cloud would fail the running job.
+/// progress messages carry no job id and the cloud would fail the running job. A job whose own
+/// failure was reported (FETCHED, verdict "invalid") no longer runs for the cloud: refusals are
+/// reported again then.
 ///
 /// Not thread-safe: use one client from one thread (the channel hands messages over inside
 /// poll()/fetch_yield()). Several clients may share one channel (e.g. one per module).
@@ -84,7 +86,10 @@ class OtaClient {
     /// A disconnected channel is not an error: the subscriptions are restored on connect.
     [[nodiscard]] Error init();
 
-    /// Aborts any download (the sink's partial image is dropped) and returns to UNINITED.
+    /// Stops any download and returns to UNINITED. A stop is not a failure: nothing is reported,
+    /// the image written so far is flushed and recorded, and the sink is suspended
+    /// (FirmwareSink::suspend), so the same job resumes on the next start. The destructor does
+    /// the same.
     void deinit() noexcept;
 
     /// Publishes the inform message (QoS 1) and remembers the version to re-report it after

@@ -66,7 +66,7 @@ class FotaAgent::Impl {
         while (!client_.is_fetch_finished()) {
             if (stop_requested_.load()) return finish_stop();
             if (!client_.is_fetching()) {
-                // A failure already moved the client back to INITED (and reported it).
+                // Not fetching and not finished: the job was replaced or dropped under us.
                 const Error& last = client_.last_error();
                 return last.ok() ? Error{Status::internal, "download stopped"} : last;
             }

@@ -182,6 +182,9 @@ class ClientMachine : public ChannelListener {
     bool act_replace_job();
     bool act_report_malformed();
     bool act_log_malformed();
+    /// FETCHED after the job's failure was reported (-2/-3/-4): the cloud no longer waits for it,
+    /// so refusals of later messages are reported again (under the rate limit).
+    bool job_closed_by_failure() const noexcept;
     /// Admission of the incoming job; `job_running`: a refusal is logged, not reported.
     bool take_incoming_job(bool job_running);
     /// Logs a malformed incoming message and reports it unless `job_running`.

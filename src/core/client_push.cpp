@@ -95,7 +95,7 @@ bool ClientMachine::act_report_malformed() {
 }
 
 bool ClientMachine::act_log_malformed() {
-    return note_malformed(true);
+    return note_malformed(!job_closed_by_failure());
 }
 
 bool ClientMachine::note_malformed(bool job_running) {
@@ -110,7 +110,12 @@ bool ClientMachine::act_take_job() {
 }
 
 bool ClientMachine::act_replace_job() {
-    return take_incoming_job(true);
+    return take_incoming_job(!job_closed_by_failure());
+}
+
+bool ClientMachine::job_closed_by_failure() const noexcept {
+    // A job whose -2/-3/-4 went out is over for the cloud: a refusal then fails no running job.
+    return state_ == OtaState::fetched && check_ && !check_->valid;
 }
 
 bool ClientMachine::take_incoming_job(bool job_running) {

@@ -381,7 +381,7 @@ TEST_F(ReliabilityTest, RefusedTransferFailsAtOnceWithTheReason) {
     ASSERT_EQ(f.size(), 1U);
     EXPECT_NE(f[0].find("-2 "), std::string::npos) << f[0];
     EXPECT_NE(f[0].find("scripted transfer failure: download refused"), std::string::npos) << f[0];
-    EXPECT_EQ(client->state(), OtaState::inited);
+    EXPECT_EQ(client->state(), OtaState::fetched);  // a failure ends in FETCHED
     EXPECT_EQ(sink.phase(), MemorySink::Phase::aborted);
     clock.advance(10min);  // far past any backoff: still no second attempt
     std::vector<std::uint8_t> buf(100);

@@ -809,6 +809,33 @@ TEST_F(ClientTest, RefusedJobWhileAJobRunsIsLoggedNotReported) {
     EXPECT_EQ(failures()[0].at("params").at("step"), "-1");
 }
 
+// A job whose failure was reported is over for the cloud, although it stays FETCHED (for the
+// seed's loop): a malformed push or a refused job after it is reported again.
+TEST_F(ClientTest, RefusalsAreReportedAgainOnceTheJobsFailureWasReported) {
+    ClientOptions o = default_options();
+    o.max_image_size = 10000;
+    make_client(o);
+    ASSERT_TRUE(client->set_sink(&sink).ok());
+    ScriptedResponse r;
+    r.status = 404;
+    source.set_response(r);
+    push();
+    (void)fetch_all();
+    ASSERT_EQ(client->state(), OtaState::fetched);
+    ASSERT_EQ(failures().size(), 1U);  // the -2 of the 404
+    deliver_push("{not json");
+    ASSERT_EQ(failures().size(), 2U);
+    EXPECT_EQ(failures()[1].at("params").at("step"), "-1");
+    clock.advance(1s);  // past the refusal rate limit
+    Push big;
+    big.version = "3.0.0";
+    big.size = 20000;
+    push(big);
+    ASSERT_EQ(failures().size(), 3U);
+    EXPECT_EQ(failures()[2].at("params").at("step"), "-1");
+    EXPECT_EQ(client->state(), OtaState::fetched);
+}
+
 // Captures log records (at `level` and above) until destroyed, even when an assertion returns.
 struct CapturedLogs {
     explicit CapturedLogs(ota::LogLevel level) {

@@ -288,6 +288,9 @@ class ClientMachine : public ChannelListener {
 
     /// Forgets the current job, releasing the source and any uncommitted image.
     void drop_job() noexcept;
+    /// The part drop_job() and stop_job() share once the sink was aborted or suspended: no job,
+    /// no download progress, the application's sink again.
+    void forget_job() noexcept;
 
     MqttChannel& channel_;
     const ClientOptions options_;

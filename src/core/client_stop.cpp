@@ -42,13 +42,7 @@ void ClientMachine::stop_job() noexcept {
     } else {
         journal_.reset();
     }
-    sink_active_ = false;
-    clear_download_progress();
-    job_.reset();
-    targets_.clear();
-    sink_ = app_sink_;
-    file_index_ = 0;
-    done_bytes_ = 0;
+    forget_job();
 }
 
 std::string ClientMachine::with_storage_reason(std::string desc) const {

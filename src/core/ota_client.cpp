@@ -346,6 +346,11 @@ void ClientMachine::clear_download_progress() noexcept {
 void ClientMachine::drop_job() noexcept {
     attempt_.close();
     abort_sink();
+    forget_job();
+}
+
+void ClientMachine::forget_job() noexcept {
+    sink_active_ = false;
     clear_download_progress();
     job_.reset();
     targets_.clear();

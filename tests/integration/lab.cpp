@@ -88,6 +88,18 @@ std::string Lab::put_file(const std::string& name, const std::vector<std::uint8_
     return https_url(name);
 }
 
+MqttOptions Lab::cloud_mqtt(const std::string& client_id) const {
+    MqttOptions mo;
+    mo.host = "127.0.0.1";
+    mo.port = mqtt_tls_port;
+    mo.ca_file = ca_file;
+    mo.username = cloud_user;
+    mo.password = cloud_password;
+    mo.client_id = client_id;
+    mo.clean_session = true;
+    return mo;
+}
+
 std::string Lab::https_url(const std::string& path) const {
     return "https://127.0.0.1:" + std::to_string(https_port) + "/" + path;
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ota/options.hpp"
+
 namespace ota::test {
 
 /// The lab's addresses and credentials, read from the lab.env the fixture wrote.
@@ -38,6 +40,10 @@ struct Lab {
     /// https://127.0.0.1:<port>/<path>  (and http_url for the plain listener)
     std::string https_url(const std::string& path) const;
     std::string http_url(const std::string& path) const;
+
+    /// Options of a cloud-side MQTT connection (the lab's cloud user, TLS with the lab's CA, a
+    /// clean session) under `client_id`, for tests that watch or drive a device's topics.
+    MqttOptions cloud_mqtt(const std::string& client_id) const;
 
     /// Broker control for reconnect tests.
     void stop_broker() const;

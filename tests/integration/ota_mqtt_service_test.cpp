@@ -190,15 +190,7 @@ TEST(OtaMqttService, FailedDownloadEndsWithOneClearErrorLine) {
 class InformCounter final : public ChannelListener {
   public:
     InformCounter(const Lab& lab, const Device& d) : topic_(make_topics(d.pk, d.dn).inform) {
-        MqttOptions mo;
-        mo.host = "127.0.0.1";
-        mo.port = lab.mqtt_tls_port;
-        mo.ca_file = lab.ca_file;
-        mo.username = lab.cloud_user;
-        mo.password = lab.cloud_password;
-        mo.client_id = "it-informs-" + d.dn;
-        mo.clean_session = true;
-        channel_ = std::make_unique<PahoChannel>(std::move(mo));
+        channel_ = std::make_unique<PahoChannel>(lab.cloud_mqtt("it-informs-" + d.dn));
         const Error e = channel_->connect();
         EXPECT_TRUE(e.ok()) << e.message();
         channel_->add_listener(*this);

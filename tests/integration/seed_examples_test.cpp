@@ -35,15 +35,7 @@ const Device kSeedDevice{"a1ExampleKey", "example1", "ExampleDeviceSecretExample
 class ProgressLog final : public ChannelListener {
   public:
     explicit ProgressLog(const Lab& lab) {
-        MqttOptions mo;
-        mo.host = "127.0.0.1";
-        mo.port = lab.mqtt_tls_port;
-        mo.ca_file = lab.ca_file;
-        mo.username = lab.cloud_user;
-        mo.password = lab.cloud_password;
-        mo.client_id = "seed-progress-log";
-        mo.clean_session = true;
-        channel_ = std::make_unique<PahoChannel>(std::move(mo));
+        channel_ = std::make_unique<PahoChannel>(lab.cloud_mqtt("seed-progress-log"));
         const Error e = channel_->connect();
         EXPECT_TRUE(e.ok()) << e.message();
         channel_->add_listener(*this);

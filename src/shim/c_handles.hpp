@@ -3,7 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <new>
 #include <string>
@@ -31,11 +34,46 @@ class EventBridge final : public ChannelListener {
     void on_connected() override;
     void on_connection_lost() override;
 
-  private:
+    /// Calls the application's event callback (if any) with `type`.
     void emit(iotx_mqtt_event_type_t type);
+
+  private:
     iotx_mqtt_event_handle_t events_;
     void* client_;
     bool lost_ = false;
+};
+
+/// The MQTT handle's channel as the OTA client sees it: every call goes to the connected channel;
+/// the outcome of a subscribe and of a QoS 1 publish becomes the original's
+/// IOTX_MQTT_EVENT_SUBCRIBE_* / IOTX_MQTT_EVENT_PUBLISH_* event (SUCCESS when acknowledged, TIMEOUT
+/// when no acknowledgement came in time, NACK when the broker refused or the connection failed
+/// during the call). A call that never reached the broker (not connected, invalid topic) raises
+/// no event, nor does a QoS 0 publish. The events are delivered inside yield(), like the
+/// connection events, so the callback always runs on the application's thread inside a
+/// library call; `msg` is NULL (the original passed a packet id, which this channel does not see).
+class EventedChannel final : public MqttChannel {
+  public:
+    EventedChannel(std::unique_ptr<MqttChannel> inner, EventBridge& bridge) noexcept
+        : inner_(std::move(inner)), bridge_(bridge) {}
+    [[nodiscard]] Status publish(std::string_view topic, std::string_view payload,
+                                 int qos) override;
+    [[nodiscard]] Status subscribe(std::string_view topic_filter, int qos) override;
+    void add_listener(ChannelListener& listener) override { inner_->add_listener(listener); }
+    void remove_listener(ChannelListener& listener) noexcept override {
+        inner_->remove_listener(listener);
+    }
+    [[nodiscard]] bool is_connected() const noexcept override { return inner_->is_connected(); }
+    [[nodiscard]] Status yield(std::chrono::milliseconds timeout) override;
+
+  private:
+    /// Events kept for the next yield(); bounded (the oldest go) for an application that
+    /// publishes without ever yielding.
+    static constexpr std::size_t kMaxPending = 64;
+    void queue(Status outcome, iotx_mqtt_event_type_t ok, iotx_mqtt_event_type_t timeout,
+               iotx_mqtt_event_type_t nack);
+    std::unique_ptr<MqttChannel> inner_;
+    EventBridge& bridge_;
+    std::deque<iotx_mqtt_event_type_t> pending_;
 };
 
 /// The live handles of each kind, for IOT_DumpMemoryStats.
@@ -64,8 +102,8 @@ struct MqttHandle {
     MqttHandle(const MqttHandle&) = delete;
     MqttHandle& operator=(const MqttHandle&) = delete;
     std::uint32_t tag = kMqttTag;
+    std::unique_ptr<EventBridge> bridge;  // before channel: the channel refers to it
     std::unique_ptr<MqttChannel> channel;
-    std::unique_ptr<EventBridge> bridge;
     /// The broker's CA from pub_key, which IOT_OTA_Init also trusts for the firmware server
     /// unless told another (the original SDK used one root for both).
     std::shared_ptr<PemFile> pub_key_ca;

@@ -59,6 +59,39 @@ void EventBridge::emit(iotx_mqtt_event_type_t type) {
     events_.h_fp(events_.pcontext, client_, &msg);
 }
 
+Status EventedChannel::publish(std::string_view topic, std::string_view payload, int qos) {
+    const Status s = inner_->publish(topic, payload, qos);
+    if (qos > 0) {
+        queue(s, IOTX_MQTT_EVENT_PUBLISH_SUCCESS, IOTX_MQTT_EVENT_PUBLISH_TIMEOUT,
+              IOTX_MQTT_EVENT_PUBLISH_NACK);
+    }
+    return s;
+}
+
+Status EventedChannel::subscribe(std::string_view topic_filter, int qos) {
+    const Status s = inner_->subscribe(topic_filter, qos);
+    queue(s, IOTX_MQTT_EVENT_SUBCRIBE_SUCCESS, IOTX_MQTT_EVENT_SUBCRIBE_TIMEOUT,
+          IOTX_MQTT_EVENT_SUBCRIBE_NACK);
+    return s;
+}
+
+Status EventedChannel::yield(std::chrono::milliseconds timeout) {
+    const Status s = inner_->yield(timeout);
+    // Taken out first: the callback may publish, which queues again for the next yield().
+    std::deque<iotx_mqtt_event_type_t> due;
+    due.swap(pending_);
+    for (const iotx_mqtt_event_type_t e : due) bridge_.emit(e);
+    return s;
+}
+
+void EventedChannel::queue(Status outcome, iotx_mqtt_event_type_t ok,
+                           iotx_mqtt_event_type_t timeout, iotx_mqtt_event_type_t nack) {
+    // Never sent: nothing for the broker to acknowledge or refuse.
+    if (outcome == Status::not_connected || outcome == Status::invalid_argument) return;
+    if (pending_.size() == kMaxPending) pending_.pop_front();
+    pending_.push_back(outcome == Status::ok ? ok : outcome == Status::timeout ? timeout : nack);
+}
+
 }  // namespace ota::shim
 
 using ota::shim::as_mqtt;
@@ -105,14 +138,16 @@ void* IOT_MQTT_Construct(iotx_mqtt_param_t* p) {
 
         auto h = std::make_unique<MqttHandle>();
         ota::Error e;
-        h->channel = ota::c_api::current_transports().connect_channel(o, e);
-        if (h->channel == nullptr) {
+        std::unique_ptr<ota::MqttChannel> connected =
+            ota::c_api::current_transports().connect_channel(o, e);
+        if (connected == nullptr) {
             if (e.ok()) e = ota::Error(ota::Status::internal, "no channel was built");
             ota::log(ota::LogLevel::error, "IOT_MQTT_Construct: " + e.message());
             return nullptr;
         }
         h->pub_key_ca = std::move(pub_key_ca);
         h->bridge = std::make_unique<ota::shim::EventBridge>(p->handle_event, h.get());
+        h->channel = std::make_unique<ota::shim::EventedChannel>(std::move(connected), *h->bridge);
         h->channel->add_listener(*h->bridge);
         return h.release();
     } catch (...) {

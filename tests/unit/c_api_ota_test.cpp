@@ -332,6 +332,44 @@ TEST(CApiMqtt, ConnectionChangesReachTheEventCallbackInsideYield) {
     EXPECT_EQ(IOT_MQTT_Destroy(&mqtt), 0);
 }
 
+// Issue 10: the outcome of the library's subscribes and QoS 1 publishes reaches the event
+// callback as the original's SUBCRIBE_* / PUBLISH_* events, inside a yield.
+TEST(CApiMqtt, SubscribeAndPublishResultsReachTheEventCallback) {
+    FakeTransports fakes;
+    EventLog log;
+    iotx_mqtt_param_t p = mqtt_params();
+    p.handle_event.h_fp = record_event;
+    p.handle_event.pcontext = &log;
+    void* mqtt = IOT_MQTT_Construct(&p);
+    ASSERT_NE(mqtt, nullptr);
+    ota::test::FakeChannel& ch = fakes.channel->fake();
+
+    void* ota = IOT_OTA_Init(kPk, kDn, mqtt);
+    ASSERT_NE(ota, nullptr);
+    const std::size_t subscriptions = ch.subscriptions().size();
+    ASSERT_GT(subscriptions, 0U);
+    EXPECT_TRUE(log.events.empty()) << "events are delivered only inside a yield";
+    EXPECT_EQ(IOT_MQTT_Yield(mqtt, 0), 0);
+    EXPECT_EQ(log.events, std::vector<int>(subscriptions, IOTX_MQTT_EVENT_SUBCRIBE_SUCCESS));
+    EXPECT_EQ(log.client, mqtt);
+
+    log.events.clear();
+    EXPECT_EQ(IOT_OTA_ReportVersion(ota, "1.0.0"), 0);  // the inform message, QoS 1
+    ch.set_publish_failure(ota::Status::timeout);
+    EXPECT_NE(IOT_OTA_ReportVersion(ota, "1.0.0"), 0);
+    ch.set_publish_failure(ota::Status::internal);
+    EXPECT_NE(IOT_OTA_ReportVersion(ota, "1.0.0"), 0);
+    ch.set_publish_failure(ota::Status::not_connected);  // never sent: no event
+    EXPECT_NE(IOT_OTA_ReportVersion(ota, "1.0.0"), 0);
+    ch.set_publish_failure(ota::Status::ok);
+    EXPECT_EQ(IOT_MQTT_Yield(mqtt, 0), 0);
+    EXPECT_EQ(log.events,
+              (std::vector<int>{IOTX_MQTT_EVENT_PUBLISH_SUCCESS, IOTX_MQTT_EVENT_PUBLISH_TIMEOUT,
+                                IOTX_MQTT_EVENT_PUBLISH_NACK}));
+    EXPECT_EQ(IOT_OTA_Deinit(ota), 0);
+    EXPECT_EQ(IOT_MQTT_Destroy(&mqtt), 0);
+}
+
 // Every Status a call can end with, and the IOT_OTAE_* code the C interface turns it into.
 TEST(CApiMqtt, EveryStatusMapsToItsCErrorCode) {
     FakeTransports fakes;

@@ -114,8 +114,13 @@ int IOT_SetupConnInfo(const char* product_key, const char* device_name, const ch
                       void** info_ptr);
 
 /* Events of the original SDK's MQTT client, with its numbering (the original spells SUBSCRIBE
- * as SUBCRIBE). This library reports DISCONNECT and RECONNECT to handle_event.h_fp; the other
- * values exist so that handlers written for the original compile. */
+ * as SUBCRIBE). handle_event.h_fp receives, inside IOT_MQTT_Yield (or another library call that
+ * serves the connection): DISCONNECT and RECONNECT; SUBCRIBE_SUCCESS / _TIMEOUT / _NACK for the
+ * library's subscribes; PUBLISH_SUCCESS / _TIMEOUT / _NACK for its QoS 1 publishes (acknowledged,
+ * no acknowledgement in time, refused or failed on the way). A call that never reached the broker
+ * (not connected) raises none, and msg->msg is NULL for all of them (the original passed a packet
+ * id). UNSUBCRIBE_* and PUBLISH_RECEIVED are never raised; they exist so that handlers written
+ * for the original compile. */
 typedef enum {
     IOTX_MQTT_EVENT_UNDEF = 0,
     IOTX_MQTT_EVENT_DISCONNECT = 1,

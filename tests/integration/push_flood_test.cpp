@@ -327,7 +327,9 @@ void check_and_print(const char* name, const FloodFigures& f) {
         static_cast<unsigned long long>(f.peak_kib), growth_mib, f.minus_ones, f.min_gap_s);
     std::fflush(stdout);
     EXPECT_GT(f.baseline_kib, 0U);
-    EXPECT_LT(growth_mib, 4.0);
+#if !defined(OTA_SANITIZER_BUILD)
+    EXPECT_LT(growth_mib, 4.0);  // the bound (plain and coverage builds)
+#endif
     EXPECT_GE(f.minus_ones, 1U);  // the cloud does learn that pushes are refused
     // At most one per second (measured where the cloud receives them: allow delivery jitter).
     if (f.minus_ones > 1) {

@@ -47,6 +47,11 @@ Error validate_qos(int qos, const char* what) {
 }
 
 bool topic_matches(std::string_view filter, std::string_view topic) noexcept {
+    // MQTT 3.1.1 section 4.7.2: a first-level wildcard never matches a topic starting with '$'.
+    if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
+        (filter.front() == '+' || filter.front() == '#')) {
+        return false;
+    }
     for (;;) {
         const std::size_t f_end = filter.find('/');
         const std::string_view f_level = filter.substr(0, f_end);

@@ -19,7 +19,9 @@ inline constexpr std::size_t kMaxMqttString = MqttOptions::kMaxStringLength;
 /// A topic filter for SUBSCRIBE: '+' fills a whole level, '#' is a whole level and the last one.
 [[nodiscard]] Error validate_filter(std::string_view filter);
 
-/// True when `topic` matches the subscription `filter` ('+' one whole level, '#' the rest).
+/// True when `topic` matches the subscription `filter` ('+' one whole level, '#' this level and
+/// everything below, only as the last level). Wildcards at the first level never match topics
+/// starting with '$'. Never allocates. (The test fakes' broker routes with it too.)
 [[nodiscard]] bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
 /// The warning for a message on `topic`, which matches none of the channel's subscriptions,

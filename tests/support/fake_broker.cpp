@@ -40,27 +40,6 @@ bool valid_filter(std::string_view filter) noexcept {
 
 }  // namespace
 
-bool topic_matches(std::string_view filter, std::string_view topic) noexcept {
-    if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
-        (filter.front() == '+' || filter.front() == '#')) {
-        return false;
-    }
-    std::string_view f = filter;
-    std::string_view t = topic;
-    bool f_more = true;
-    bool t_more = true;
-    bool t_done = false;
-    while (f_more) {
-        const auto f_level = next_level(f, f_more);
-        if (f_level == "#") return true;  // matches the parent level too ("a/#" matches "a")
-        if (t_done) return false;
-        const auto t_level = next_level(t, t_more);
-        if (!t_more) t_done = true;
-        if (f_level != "+" && f_level != t_level) return false;
-    }
-    return t_done;
-}
-
 // ---- FakeBroker ---------------------------------------------------------------------------
 
 void FakeBroker::publish(std::string_view topic, std::string_view payload, int qos) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "channel/topic_rules.hpp"
 #include "core/listener_set.hpp"
 #include "ota/channel.hpp"
 #include "ota/clock.hpp"
@@ -15,10 +16,8 @@
 
 namespace ota::test {
 
-/// True when `topic` matches the MQTT `filter` ('+' = exactly one level, '#' = this level and
-/// everything below, only as the last level). Wildcards at the first level never match topics
-/// starting with '$'. Never allocates.
-[[nodiscard]] bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+/// The library's MQTT topic matching (src/channel/topic_rules), which the fake broker routes with.
+using detail::topic_matches;
 
 /// One message seen by the broker.
 struct PublishedMessage {

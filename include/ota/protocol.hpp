@@ -53,6 +53,15 @@ struct JobFile {
     ExpectedDigest digest;  ///< algorithm from the job's signMethod
 };
 
+/// How a job's image is fetched (`dProtocol`).
+enum class DownloadProtocol {
+    https,  ///< GET of `url` (the default when `dProtocol` is absent)
+    mqtt,   ///< block requests over the device's MQTT connection (`streamId`, `streamFileId`)
+};
+
+/// "https" or "mqtt".
+[[nodiscard]] const char* to_string(DownloadProtocol protocol) noexcept;
+
 /// A decoded upgrade job (an upgrade push or a non-empty firmware/get reply).
 struct UpgradeJob {
     std::string version;
@@ -64,6 +73,9 @@ struct UpgradeJob {
     bool is_diff = false;        ///< `isDiff` == 1
     std::vector<JobFile> files;  ///< SDK 4 multi-file list; empty for single-image jobs
     std::string message_id;      ///< the push's `id` as text (informational)
+    DownloadProtocol protocol = DownloadProtocol::https;  ///< `dProtocol`
+    std::uint64_t stream_id = 0;       ///< `streamId` of an MQTT job (PROTOCOL.md 5b)
+    std::uint64_t stream_file_id = 0;  ///< `streamFileId` of an MQTT job
 };
 
 /// Why a payload was rejected.

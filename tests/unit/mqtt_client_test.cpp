@@ -36,7 +36,8 @@ std::string as_string(const std::vector<std::uint8_t>& v) {
 }
 
 /// The captured push of the issue, with this test's size, digest and stream.
-std::string mqtt_push(std::uint64_t stream_id = 25914, const std::vector<std::uint8_t>& body = kBody,
+std::string mqtt_push(std::uint64_t stream_id = 25914,
+                      const std::vector<std::uint8_t>& body = kBody,
                       const std::string& version = "2.0.0") {
     const std::string md5 = md5_of(body);
     return json{{"code", "1000"},
@@ -137,6 +138,28 @@ TEST_F(MqttClientTest, DownloadsAWholeJobOverMqtt) {
     EXPECT_EQ(s.front(), 0);
     EXPECT_EQ(s.back(), 100);
     EXPECT_TRUE(failure_descs().empty());
+}
+
+TEST_F(MqttClientTest, TheWindowAndBlockSizeOptionsAreHonoured) {
+    ClientOptions o = mqtt_options();
+    o.mqtt_download.window = 2;
+    o.mqtt_download.block_size = 2048;
+    make_client(o);
+    cloud.hold = true;
+    push();
+    std::vector<std::uint8_t> buf(4096);
+    ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 0ms).bytes, 0U);
+    cloud.serve();
+    ASSERT_EQ(cloud.held().size(), 2U);
+    for (const BlockRequest& r : cloud.held()) EXPECT_EQ(r.size, 2048U);
+    // Each block handed out makes room for exactly one more request.
+    for (int i = 0; i < 3; ++i) {
+        cloud.answer(0);
+        ASSERT_EQ(client->fetch_yield(buf.data(), buf.size(), 0ms).bytes, 2048U);
+        cloud.serve();
+        EXPECT_EQ(cloud.held().size(), 2U);
+    }
+    EXPECT_EQ(cloud.requests().size(), 5U);
 }
 
 TEST_F(MqttClientTest, BadBlocksAreAskedForAgainAndTheImageIsIntact) {
@@ -297,15 +320,15 @@ TEST_F(MqttClientTest, AnHttpsJobAfterAnMqttJobUsesTheHttpsSourceAgain) {
     r.range_from_offset = true;
     source.set_response(r);
     const std::size_t requests_before = cloud.requests().size();
-    broker.publish(kUpgradeTopic, json{{"code", "1000"},
-                                       {"data",
-                                        {{"size", kBody.size()},
-                                         {"version", "3.0.0"},
-                                         {"url", kUrl},
-                                         {"md5", md5_of(kBody)}}},
-                                       {"id", 2},
-                                       {"message", "success"}}
-                                      .dump());
+    broker.publish(
+        kUpgradeTopic,
+        json{
+            {"code", "1000"},
+            {"data",
+             {{"size", kBody.size()}, {"version", "3.0.0"}, {"url", kUrl}, {"md5", md5_of(kBody)}}},
+            {"id", 2},
+            {"message", "success"}}
+            .dump());
     ASSERT_TRUE(client->poll(0ms).ok());
     ASSERT_EQ(client->state(), OtaState::pushed);
     ASSERT_EQ(fetch_all().status, Status::ok) << client->last_error().message();

@@ -119,11 +119,15 @@ Error MqttByteSource::open(std::string_view url, std::uint64_t offset) {
             slots_[i].data = buffer_.get() + i * options_.block_size;
         }
     }
-    // Remembered by the channel across reconnects; not_connected is fine (restored on connect).
-    if (const Status s = channel_.subscribe(topics_.reply, 0);
-        s != Status::ok && s != Status::not_connected) {
-        return {Status::fetch_failed,
-                "could not subscribe to " + topics_.reply + ": " + to_string(s)};
+    // Once: the channel remembers it across reconnects (not_connected included), and each new
+    // subscription would cost a round trip to the broker per attempt.
+    if (!subscribed_) {
+        const Status s = channel_.subscribe(topics_.reply, 0);
+        if (s != Status::ok && s != Status::not_connected) {
+            return {Status::fetch_failed,
+                    "could not subscribe to " + topics_.reply + ": " + to_string(s)};
+        }
+        subscribed_ = true;
     }
     channel_.add_listener(*this);
     listening_ = true;

@@ -72,8 +72,10 @@ class MqttByteSource final : public ByteSource, public ChannelListener {
 
     /// Replies on the reply topic (others are ignored).
     void on_message(std::string_view topic, std::string_view payload) override;
-    /// Sends every request in flight again (QoS 0 messages are lost across a reconnect).
+    /// Sends the requests that could not be sent or were lost with the connection.
     void on_connected() override;
+    /// The requests in flight are lost (QoS 0): they are sent again once connected.
+    void on_connection_lost() override;
 
     /// Requests published since construction (tests and benchmarks).
     [[nodiscard]] std::uint64_t requests_sent() const noexcept { return requests_sent_; }

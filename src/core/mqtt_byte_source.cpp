@@ -318,17 +318,27 @@ void MqttByteSource::accept(Slot& slot, const BlockReplyHeader& header, std::str
     if (slot.have < slot.want) send(slot);
 }
 
+void MqttByteSource::on_connection_lost() {
+    if (!open_) return;
+    ++events_;
+    // QoS 0 requests and replies in flight are lost with the connection: not the blocks' fault,
+    // so those requests do not count against max_requests_per_block. Marked unsent, they go out
+    // again once the channel is back (here on_connected, or read() if it sees the link first),
+    // exactly once.
+    for (std::size_t i = 0; i < count_; ++i) {
+        Slot& s = slot_at(i);
+        if (s.have == s.want || !s.sent) continue;
+        s.sent = false;
+        --s.requests;
+    }
+}
+
 void MqttByteSource::on_connected() {
     if (!open_) return;
     ++events_;
-    // QoS 0 requests and replies in flight were lost with the connection: not the blocks'
-    // fault, so these sends do not count against max_requests_per_block.
     for (std::size_t i = 0; i < count_; ++i) {
         Slot& s = slot_at(i);
-        if (s.have == s.want) continue;
-        const int requests = s.requests;
-        send(s);
-        s.requests = s.sent ? std::max(requests, 1) : requests;
+        if (s.have < s.want && !s.sent) send(s);
     }
 }
 

@@ -66,7 +66,7 @@ enum class DownloadProtocol {
 struct UpgradeJob {
     std::string version;
     std::uint64_t size = 0;      ///< bytes; the sum of files[].size for multi-file jobs
-    std::string url;             ///< empty for multi-file jobs
+    std::string url;             ///< empty for multi-file jobs and MQTT jobs
     ExpectedDigest digest;       ///< of the single image; unused for multi-file jobs
     std::string module;          ///< empty when the job has none
     std::string ext_data_json;   ///< `extData` as compact JSON text, empty when absent
@@ -74,8 +74,8 @@ struct UpgradeJob {
     std::vector<JobFile> files;  ///< SDK 4 multi-file list; empty for single-image jobs
     std::string message_id;      ///< the push's `id` as text (informational)
     DownloadProtocol protocol = DownloadProtocol::https;  ///< `dProtocol`
-    std::uint64_t stream_id = 0;       ///< `streamId` of an MQTT job (PROTOCOL.md 5b)
-    std::uint64_t stream_file_id = 0;  ///< `streamFileId` of an MQTT job
+    std::uint64_t stream_id = 0;       ///< `streamId` of an MQTT job (PROTOCOL.md 5b), else 0
+    std::uint64_t stream_file_id = 0;  ///< `streamFileId` of an MQTT job, else 0
 };
 
 /// Why a payload was rejected.
@@ -103,6 +103,9 @@ struct DecodeResult {
 };
 
 /// Decodes an upgrade push (`/ota/device/upgrade/...`). An empty or absent `data` is an error.
+/// `dProtocol` "mqtt" (any case) with `streamId` and `streamFileId` gives an MQTT job without a
+/// url; "mqtt" without `streamId` but with a `url` stays an HTTPS job; any other dProtocol, and
+/// "mqtt" on a multi-file job, is refused.
 [[nodiscard]] DecodeResult decode_upgrade_push(std::string_view payload);
 
 /// Decodes a `firmware/get_reply`. An empty or absent `data` means no pending job.
@@ -120,7 +123,8 @@ struct DecodeResult {
 [[nodiscard]] std::string encode_firmware_get(std::uint64_t id, std::string_view module = {});
 
 /// Builds an upgrade push (`code` "1000", `message` "success") for `job`; used by the local
-/// cloud tool and tests. Single-image jobs carry `md5` (when MD5) and `sign`+`signMethod`.
+/// cloud tool and tests. Single-image jobs carry `md5` (when MD5) and `sign`+`signMethod`; MQTT
+/// jobs carry `dProtocol` "mqtt", `streamId` and `streamFileId` (and `url` only when set).
 [[nodiscard]] std::string encode_upgrade_push(const UpgradeJob& job, std::uint64_t id);
 
 }  // namespace ota

@@ -16,6 +16,7 @@
 #include "common/ascii.hpp"
 #include "ota/digest.hpp"
 #include "ota/protocol.hpp"
+#include "protocol/job_fields.hpp"
 
 namespace ota {
 namespace {
@@ -31,24 +32,14 @@ constexpr std::size_t kMaxFileNameLength = 255;
 /// `id` is informational; longer texts are dropped rather than stored.
 constexpr std::size_t kMaxMessageIdLength = 64;
 
-using Failure = std::optional<DecodeError>;
+using Failure = detail::DecodeFailure;
 
 Failure fail(DecodeErrc code, std::string field, std::string_view what) {
-    DecodeError e;
-    e.code = code;
-    e.message = field.empty() ? std::string("payload") : field;
-    e.message += ' ';
-    e.message += what;
-    e.message += '.';
-    e.field = std::move(field);
-    return e;
+    return detail::decode_failure(code, std::move(field), what);
 }
 
-/// The member `key` of `obj`, or nullptr when it is absent. JSON null counts as absent.
 const Json* member(const Json& obj, const char* key) {
-    const auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return nullptr;
-    return &*it;
+    return detail::json_member(obj, key);
 }
 
 std::string path(std::string_view parent, std::string_view key) {
@@ -317,10 +308,14 @@ Failure read_job(const Json& data, UpgradeJob& job) {
             read_label(member(data, "version"), "data.version", kMaxVersionLength, job.version)) {
         return f;
     }
+    if (auto f = detail::read_download_protocol(data, job)) return f;
     if (const Json* files = member(data, "files")) {
         if (auto f = read_files(*files, data, job)) return f;
     } else {
-        if (auto f = read_url(member(data, "url"), "data.url", job.url)) return f;
+        // An MQTT job's url is left unread: the job has one source (job_fields.cpp).
+        if (job.protocol == DownloadProtocol::https) {
+            if (auto f = read_url(member(data, "url"), "data.url", job.url)) return f;
+        }
         if (auto f = read_size(member(data, "size"), "data.size", job.size)) return f;
         if (auto f = read_digest(data, job.digest)) return f;
     }
@@ -465,6 +460,11 @@ std::string encode_upgrade_push(const UpgradeJob& job, std::uint64_t id) {
     data["size"] = job.size;
     data["version"] = job.version;
     if (!job.url.empty()) data["url"] = job.url;
+    if (job.protocol == DownloadProtocol::mqtt) {
+        data["dProtocol"] = to_string(job.protocol);
+        data["streamId"] = job.stream_id;
+        data["streamFileId"] = job.stream_file_id;
+    }
     data["signMethod"] = sign_method_name(job.digest.algorithm);
     if (!job.digest.hex.empty()) {
         data["sign"] = job.digest.hex;

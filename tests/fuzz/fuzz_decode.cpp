@@ -3,7 +3,8 @@
 // The input is decoded as both message kinds. Checked on every input:
 // - exactly one of job/error for a push; at most one for a get_reply;
 // - an error message never contains '?', so it cannot echo a signed URL's query string;
-// - a decoded job respects the documented limits (version, module, URL, files, digests, size);
+// - a decoded job respects the documented limits (version, module, URL, files, digests, size)
+//   and has one source: a url, files, or (MQTT) a stream and no url;
 // - a decoded job survives encode_upgrade_push -> decode_upgrade_push with its fields intact
 //   (unless the re-encoded push exceeds kMaxPayloadLength, which must then be the error).
 // Any violation aborts, which libFuzzer reports as a crash with the input saved.
@@ -35,7 +36,11 @@ void check_job(const ota::UpgradeJob& job) {
     check(!has_control(job.version));
     check(job.module.size() <= ota::kMaxModuleLength && !has_control(job.module));
     check(job.files.size() <= ota::kMaxFilesPerJob);
-    if (job.files.empty()) {
+    if (job.protocol == ota::DownloadProtocol::mqtt) {
+        check(job.files.empty() && job.url.empty());  // one source: the stream
+        check(ota::is_hex_digest(job.digest.hex, job.digest.algorithm));
+    } else if (job.files.empty()) {
+        check(job.stream_id == 0 && job.stream_file_id == 0);
         check(!job.url.empty() && job.url.size() <= ota::kMaxUrlLength);
         check(ota::is_hex_digest(job.digest.hex, job.digest.algorithm));
     } else {
@@ -66,7 +71,9 @@ bool same_job(const ota::UpgradeJob& a, const ota::UpgradeJob& b) {
     }
     return a.version == b.version && a.size == b.size && a.url == b.url &&
            a.digest.algorithm == b.digest.algorithm && a.digest.hex == b.digest.hex &&
-           a.module == b.module && a.ext_data_json == b.ext_data_json && a.is_diff == b.is_diff;
+           a.module == b.module && a.ext_data_json == b.ext_data_json && a.is_diff == b.is_diff &&
+           a.protocol == b.protocol && a.stream_id == b.stream_id &&
+           a.stream_file_id == b.stream_file_id;
 }
 
 void check_round_trip(const ota::UpgradeJob& job) {

@@ -101,6 +101,9 @@ max_queued_messages 20000
 # to MQTT's 256 MiB) lets them through, so nothing is set here; a broker with a limit (mosquitto's
 # message_size_limit or max_packet_size, RabbitMQ's max_message_size) must allow the device's
 # block size plus about 300 bytes.
+# With Nagle's algorithm (mosquitto's default) a block reply's last TCP segment can wait for the
+# device's delayed ACK: MQTT downloads measured 18-25 MiB/s without this, 36 with it.
+set_tcp_nodelay true
 
 listener $MQTT_TLS_PORT 127.0.0.1
 cafile $CA_FILE

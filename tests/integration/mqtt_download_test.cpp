@@ -100,8 +100,8 @@ TEST(MqttDownloadCloud, AnswersBlocksFromTheFileAndRefusesBadRequests) {
     const auto image = random_bytes(100 * 1000 + 7, 1101);
     write_file(tmp.path() / "image.bin", image);
     BackgroundProcess cloud(mqtt_push_cmd(lab, d, tmp.path() / "image.bin",
-                                          {"--stream-id", std::to_string(kStreamId),
-                                           "--max-block", "65536", "--timeout", "30"}),
+                                          {"--stream-id", std::to_string(kStreamId), "--max-block",
+                                           "65536", "--timeout", "30"}),
                             tmp.path() / "cloud.log");
     ASSERT_TRUE(cloud.wait_for_output("serving stream 4242 file 1: 100007 bytes", 20))
         << cloud.output();
@@ -148,11 +148,10 @@ TEST(MqttDownloadCloud, InjectedFaultsBreakTheCrcOrLeaveRequestsUnanswered) {
     const auto image = random_bytes(64 * 1024, 1102);
     write_file(tmp.path() / "image.bin", image);
     {
-        BackgroundProcess cloud(
-            mqtt_push_cmd(lab, d, tmp.path() / "image.bin",
-                          {"--stream-id", std::to_string(kStreamId), "--corrupt-share", "100%",
-                           "--timeout", "30"}),
-            tmp.path() / "corrupt.log");
+        BackgroundProcess cloud(mqtt_push_cmd(lab, d, tmp.path() / "image.bin",
+                                              {"--stream-id", std::to_string(kStreamId),
+                                               "--corrupt-share", "100%", "--timeout", "30"}),
+                                tmp.path() / "corrupt.log");
         ASSERT_TRUE(cloud.wait_for_output("serving stream", 20)) << cloud.output();
         Requester dev(lab, d);
         ASSERT_TRUE(dev.start());
@@ -164,11 +163,10 @@ TEST(MqttDownloadCloud, InjectedFaultsBreakTheCrcOrLeaveRequestsUnanswered) {
         cloud.kill();
     }
     {
-        BackgroundProcess cloud(
-            mqtt_push_cmd(lab, d, tmp.path() / "image.bin",
-                          {"--stream-id", std::to_string(kStreamId), "--drop-share", "1",
-                           "--timeout", "30"}),
-            tmp.path() / "drop.log");
+        BackgroundProcess cloud(mqtt_push_cmd(lab, d, tmp.path() / "image.bin",
+                                              {"--stream-id", std::to_string(kStreamId),
+                                               "--drop-share", "1", "--timeout", "30"}),
+                                tmp.path() / "drop.log");
         ASSERT_TRUE(cloud.wait_for_output("serving stream", 20)) << cloud.output();
         Requester dev(lab, d);
         ASSERT_TRUE(dev.start());

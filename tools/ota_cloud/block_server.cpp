@@ -94,8 +94,8 @@ void BlockServer::answer(const ota::BlockRequest& req) {
     block_.resize(n);
     std::size_t got = 0;
     while (got < n) {
-        const ssize_t r = ::pread(fd_, block_.data() + got, n - got,
-                                  static_cast<off_t>(req.offset + got));
+        const ssize_t r =
+            ::pread(fd_, block_.data() + got, n - got, static_cast<off_t>(req.offset + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             refuse(req.id, kBadRequest, "cannot read the file at " + std::to_string(req.offset));
@@ -121,8 +121,8 @@ void BlockServer::answer(const ota::BlockRequest& req) {
         // After the CRC was computed: a byte of the block, or (one time in eight) of the CRC.
         const std::size_t block_at = reply.size() - 2 - n;
         const std::uint64_t pick = rng_();
-        const std::size_t at = (pick % 8 == 0) ? reply.size() - 1 - (pick / 8) % 2
-                                               : block_at + (pick / 8) % n;
+        const std::size_t at =
+            (pick % 8 == 0) ? reply.size() - 1 - (pick / 8) % 2 : block_at + (pick / 8) % n;
         reply[at] = static_cast<char>(reply[at] ^ 0x5A);
         ++stats_.corrupted;
         send(reply);

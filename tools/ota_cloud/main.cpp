@@ -50,6 +50,7 @@
 #include "ota/paho/paho_channel.hpp"
 #include "ota/protocol.hpp"
 #include "ota/signature.hpp"
+#include "tcp_nodelay.hpp"
 
 namespace {
 
@@ -415,6 +416,7 @@ int cmd_push(const Options& o) {
     // Subscribed after the report topics, so that after a broker restart (subscriptions are
     // restored in order) no block is served before the reports it leads to can be seen.
     std::unique_ptr<ota_cloud::BlockServer> server;
+    ota_cloud::NoDelayOnConnect nodelay;
     if (mqtt) {
         server = std::make_unique<ota_cloud::BlockServer>(
             *ch, ota::make_file_download_topics(pk, dn), stream);
@@ -423,9 +425,13 @@ int cmd_push(const Options& o) {
             return kExitOther;
         }
         ch->add_listener(*server);
+        // Block replies must not wait for ACKs (tcp_nodelay.hpp): now, and after reconnects.
+        (void)ota_cloud::set_tcp_nodelay_on_tcp_sockets();
+        ch->add_listener(nodelay);
         if (!server->subscribe()) {
             std::fprintf(stderr, "ota_cloud: cannot subscribe the block requests\n");
             ch->remove_listener(*server);
+            ch->remove_listener(nodelay);
             return kExitOther;
         }
         stamp(epoch_seconds());
@@ -479,6 +485,7 @@ int cmd_push(const Options& o) {
     ch->remove_listener(watcher);
     if (server) {
         ch->remove_listener(*server);
+        ch->remove_listener(nodelay);
         const auto& s = server->stats();
         std::printf(
             "blocks: %llu requests, %llu served, %llu dropped, %llu corrupted, %llu delayed, "

@@ -135,6 +135,47 @@ struct ResumePolicy {
     [[nodiscard]] Error validate() const;
 };
 
+/// Downloads of jobs with `dProtocol: "mqtt"` (PROTOCOL.md section 5b): the image comes in blocks
+/// asked for on the device's own MQTT connection (MqttByteSource). Several requests are kept in
+/// flight so that throughput is not one round trip per block; a block with no valid answer is
+/// asked for again, and a block that gets none after `max_requests_per_block` requests ends the
+/// attempt as a transient failure (RetryPolicy then decides, as for HTTPS).
+struct MqttDownloadOptions {
+    /// Range of `block_size`: the platform's documented block range is 256 B..128 KiB.
+    static constexpr std::size_t kMinBlockSize = 256;
+    /// Range of `block_size`.
+    static constexpr std::size_t kMaxBlockSize = 128 * 1024;
+    /// Range of `window`.
+    static constexpr std::size_t kMaxWindow = 64;
+    /// Shortest allowed `min_reply_timeout`.
+    static constexpr std::chrono::milliseconds kMinReplyTimeout{10};
+    /// Longest allowed `reply_timeout`.
+    static constexpr std::chrono::milliseconds kMaxReplyTimeout{120000};
+    /// Largest allowed `max_requests_per_block`.
+    static constexpr int kMaxRequestsPerBlock = 100;
+
+    /// Bytes asked for per request. kMinBlockSize..kMaxBlockSize; default 32 KiB (SDK 4 asks for
+    /// 5 KiB). A cloud that answers with shorter blocks is fine: the rest is asked for again.
+    /// The broker must accept messages of block_size plus about 300 bytes.
+    std::size_t block_size = 32 * 1024;
+    /// Requests in flight at once. 1..kMaxWindow; default 4. Memory: window * block_size bytes,
+    /// allocated at the first MQTT download and kept.
+    std::size_t window = 4;
+    /// Upper bound of the wait for a reply before a request is sent again (SDK 4 waits 10 s).
+    /// The actual wait adapts to the measured round trips (smoothed round trip + 4 x its
+    /// deviation, as TCP does) between `min_reply_timeout` and this.
+    /// min_reply_timeout..kMaxReplyTimeout; default 10 s.
+    std::chrono::milliseconds reply_timeout{10000};
+    /// Lower bound of the adaptive wait. kMinReplyTimeout..reply_timeout; default 200 ms.
+    std::chrono::milliseconds min_reply_timeout{200};
+    /// Requests for one block (unanswered or answered with a bad block) before the attempt ends
+    /// as a transient failure (Status::timeout). 1..kMaxRequestsPerBlock; default 5.
+    int max_requests_per_block = 5;
+
+    /// invalid_argument naming the first field outside its range, else ok.
+    [[nodiscard]] Error validate() const;
+};
+
 /// Options of one OtaClient. Obtain defaults with `ClientOptions{}` and set the identity.
 struct ClientOptions {
     /// Longest allowed `end_of_body_wait`.
@@ -169,6 +210,10 @@ struct ClientOptions {
 
     /// Crash/power-loss resume through the sink's resume record.
     ResumePolicy resume;
+
+    /// Block size, window and re-request timing of MQTT downloads (jobs with
+    /// `dProtocol: "mqtt"`).
+    MqttDownloadOptions mqtt_download;
 
     /// After the last byte, how long fetch_yield waits for the server to confirm the end of the
     /// body (to detect a body longer than announced). 1 ms .. kMaxEndOfBodyWait (60 s); default 5

@@ -117,7 +117,8 @@ bool ClientMachine::act_fail() noexcept {
     try {
         log_lazy(LogLevel::error, [&] {
             return failure_.desc + " (version " + (job_ ? job_->version : std::string()) +
-                   ", url " + (job_ ? redact_url(target().url) : std::string()) + ")";
+                   (job_ && target().protocol == DownloadProtocol::mqtt ? ", from " : ", url ") +
+                   (job_ ? source_description(target()) : std::string()) + ")";
         });
         if (auto e = report_own(failure_.step, failure_.desc); !e.ok()) {
             log_lazy(LogLevel::warning,
@@ -249,7 +250,7 @@ bool ClientMachine::act_start_download() {
         }
     }
     log_lazy(LogLevel::info, [&] {
-        return "downloading version " + job_->version + " from " + redact_url(t.url) +
+        return "downloading version " + job_->version + " from " + source_description(t) +
                (resume_from > 0 ? " (resuming at byte " + std::to_string(resume_from) + ")"
                                 : std::string());
     });
@@ -267,7 +268,7 @@ bool ClientMachine::act_start_download() {
 
 void ClientMachine::start_attempt() {
     ++attempts_;
-    const AttemptOutcome o = attempt_.open(target().url, fetched_);
+    const AttemptOutcome o = attempt_.open(select_source(), fetched_);
     if (o.kind != AttemptOutcome::Kind::nothing) {
         apply_outcome(o);
         return;

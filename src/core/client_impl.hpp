@@ -26,6 +26,7 @@
 #include "core/retry_schedule.hpp"
 #include "core/transitions.hpp"
 #include "ota/client.hpp"
+#include "ota/mqtt_byte_source.hpp"
 
 namespace ota::detail {
 
@@ -40,6 +41,9 @@ class ClientMachine : public ChannelListener {
           options_(std::move(options)),
           clock_(clock),
           reporter_(channel_, topics_, ids_, clock_, options_.progress, options_.progress_qos),
+          http_source_(source),
+          mqtt_source_(channel_, options_.product_key, options_.device_name, options_.mqtt_download,
+                       clock_),
           attempt_(source, options_.retry, clock_),
           schedule_(options_.retry, options_.retry.jitter_seed),
           journal_(options_.resume) {}
@@ -247,6 +251,9 @@ class ClientMachine : public ChannelListener {
 
     // ---- the download's steps: read, and turn the outcome into events ------------------------
 
+    /// Points the attempt at the source of the current target (client_source.cpp) and returns
+    /// what to open: the URL, or the MQTT stream's pseudo-URL.
+    std::string select_source();
     /// Opens the source at fetched_ and raises transient_failure or permanent_failure when that
     /// fails; the phase is then streaming.
     void start_attempt();
@@ -339,6 +346,8 @@ class ClientMachine : public ChannelListener {
     std::optional<CheckResult> check_;       // the verdict; also set (invalid) by a failure
     bool job_failed_ = false;                // the download failed for good (act_fail)
     ImageVerifier verifier_;
+    ByteSource& http_source_;     // the application's (HTTPS jobs)
+    MqttByteSource mqtt_source_;  // on channel_ (jobs with dProtocol "mqtt")
     DownloadAttempt attempt_;
     RetrySchedule schedule_;
     ResumeJournal journal_;

@@ -94,6 +94,34 @@ Error ResumePolicy::validate() const {
     return {};
 }
 
+Error MqttDownloadOptions::validate() const {
+    if (block_size < kMinBlockSize || block_size > kMaxBlockSize) {
+        return {Status::invalid_argument,
+                "mqtt_download.block_size must be in " + std::to_string(kMinBlockSize) + ".." +
+                    std::to_string(kMaxBlockSize) + ", got " + std::to_string(block_size)};
+    }
+    if (window < 1 || window > kMaxWindow) {
+        return {Status::invalid_argument, "mqtt_download.window must be in 1.." +
+                                              std::to_string(kMaxWindow) + ", got " +
+                                              std::to_string(window)};
+    }
+    if (reply_timeout < kMinReplyTimeout || reply_timeout > kMaxReplyTimeout) {
+        return {Status::invalid_argument,
+                "mqtt_download.reply_timeout must be in 10 ms .. 120 s, got " + ms(reply_timeout)};
+    }
+    if (min_reply_timeout < kMinReplyTimeout || min_reply_timeout > reply_timeout) {
+        return {Status::invalid_argument,
+                "mqtt_download.min_reply_timeout must be in 10 ms .. reply_timeout, got " +
+                    ms(min_reply_timeout)};
+    }
+    if (max_requests_per_block < 1 || max_requests_per_block > kMaxRequestsPerBlock) {
+        return {Status::invalid_argument, "mqtt_download.max_requests_per_block must be in 1.." +
+                                              std::to_string(kMaxRequestsPerBlock) + ", got " +
+                                              std::to_string(max_requests_per_block)};
+    }
+    return {};
+}
+
 Error ClientOptions::validate() const {
     if (auto e = check_topic_level("product_key", product_key, kMaxProductKeyLength); !e.ok()) {
         return e;
@@ -119,6 +147,7 @@ Error ClientOptions::validate() const {
     }
     if (Error e = signature.validate(); !e.ok()) return e;
     if (Error e = retry.validate(); !e.ok()) return e;
+    if (Error e = mqtt_download.validate(); !e.ok()) return e;
     return resume.validate();
 }
 

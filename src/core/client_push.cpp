@@ -152,7 +152,7 @@ bool ClientMachine::take_incoming_job(bool job_running) {
     log_lazy(LogLevel::info, [&] {
         return "accepted a job for version " + job_->version + " (" +
                std::to_string(target().size) + " bytes, " + to_string(target().digest.algorithm) +
-               ") from " + redact_url(target().url);
+               ") from " + source_description(target());
     });
     notify_job_ = true;
     return true;

@@ -68,7 +68,7 @@ AttemptOutcome DownloadAttempt::open(std::string_view url, std::uint64_t offset)
     stall_window_start_ = now;
     stall_window_bytes_ = 0;
     last_read_call_ = now;
-    if (Error e = source_.open(url, offset); !e.ok()) {
+    if (Error e = source_->open(url, offset); !e.ok()) {
         std::string why = "could not start the download: " + e.message();
         if (e.status == Status::fetch_failed || e.status == Status::timeout) {
             return transient(Status::fetch_failed, std::move(why));
@@ -83,12 +83,12 @@ void DownloadAttempt::close() noexcept {
     awaiting_end_ = false;
     head_checked_ = false;
     if (!open_) return;
-    source_.close();
+    source_->close();
     open_ = false;
 }
 
 std::string DownloadAttempt::describe_failure(Status s) const {
-    std::string detail = source_.last_error_detail();
+    std::string detail = source_->last_error_detail();
     if (detail.empty()) detail = to_string(s);
     return detail;
 }
@@ -96,7 +96,7 @@ std::string DownloadAttempt::describe_failure(Status s) const {
 AttemptOutcome DownloadAttempt::read(std::uint8_t* buf, std::size_t len,
                                      std::chrono::milliseconds timeout, std::uint64_t size,
                                      bool has_sink) {
-    const ReadResult r = source_.read(buf, len, timeout);
+    const ReadResult r = source_->read(buf, len, timeout);
     if (r.status != Status::ok) {
         std::string why = describe_failure(r.status);
         // Only these two may go away on the next attempt; a source says fetch_refused (TLS
@@ -207,7 +207,7 @@ AttemptOutcome DownloadAttempt::read_end(std::uint8_t* buf, std::size_t len, std
     const auto left = end_deadline_ > now
                           ? std::chrono::ceil<std::chrono::milliseconds>(end_deadline_ - now)
                           : std::chrono::milliseconds(0);
-    const ReadResult r = source_.read(buf, len, left);
+    const ReadResult r = source_->read(buf, len, left);
     if (r.status != Status::ok) {
         return failed(r.status, "download failed: " + describe_failure(r.status));
     }

@@ -43,7 +43,15 @@ class DownloadAttempt {
   public:
     /// `source`, `policy` and `clock` must outlive the attempt.
     DownloadAttempt(ByteSource& source, const RetryPolicy& policy, const Clock& clock) noexcept
-        : source_(source), policy_(policy), clock_(clock) {}
+        : source_(&source), policy_(policy), clock_(clock) {}
+
+    /// The source of the next attempts (an open attempt is closed first): the client picks the
+    /// HTTPS or the MQTT source by the target's protocol. `source` must outlive the attempt.
+    void use_source(ByteSource& source) noexcept {
+        if (&source == source_) return;
+        close();
+        source_ = &source;
+    }
 
     /// Starts an attempt for `url` at `offset` (Range from there when > 0). nothing when the
     /// request is on its way; transient or failed otherwise.
@@ -77,7 +85,7 @@ class DownloadAttempt {
     AttemptOutcome judge(const ResponseHead* head, std::uint64_t size, bool has_sink);
     std::string describe_failure(Status s) const;
 
-    ByteSource& source_;
+    ByteSource* source_;
     const RetryPolicy& policy_;
     const Clock& clock_;
     bool open_ = false;

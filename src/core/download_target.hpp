@@ -8,8 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/resume_record.hpp"
+#include "ota/log.hpp"
 #include "ota/protocol.hpp"
 
 namespace ota::detail {
@@ -20,13 +23,37 @@ struct DownloadTarget {
     std::uint64_t size = 0;
     ExpectedDigest digest;
     std::size_t index = 0;
+    DownloadProtocol protocol = DownloadProtocol::https;  ///< mqtt: MqttByteSource, no url
+    std::uint64_t stream_id = 0;                          ///< mqtt only
+    std::uint64_t stream_file_id = 0;                     ///< mqtt only
 };
+
+/// What the byte source opens: the URL, or for MQTT a pseudo-URL naming the stream (only
+/// the MQTT source accepts it, so it cannot be fetched over HTTP by mistake).
+[[nodiscard]] inline std::string source_url(const DownloadTarget& t) {
+    if (t.protocol != DownloadProtocol::mqtt) return t.url;
+    return "mqtt:stream/" + std::to_string(t.stream_id) + "/file/" +
+           std::to_string(t.stream_file_id);
+}
+
+/// Where the target comes from, for logs and progress descs: the URL without its query string
+/// (redact_url), or "MQTT stream <id>/<file>".
+[[nodiscard]] inline std::string source_description(const DownloadTarget& t) {
+    if (t.protocol != DownloadProtocol::mqtt) return redact_url(t.url);
+    return "MQTT stream " + std::to_string(t.stream_id) + "/" + std::to_string(t.stream_file_id);
+}
+
+/// The URL part of the target's resume identity (resume_record.hpp).
+[[nodiscard]] inline std::string_view identity_url(const DownloadTarget& t) noexcept {
+    return t.protocol == DownloadProtocol::mqtt ? kMqttIdentityUrl : std::string_view(t.url);
+}
 
 /// The targets of `job` in download order: its files[] for a multi-file job, else the image.
 [[nodiscard]] inline std::vector<DownloadTarget> download_targets(const UpgradeJob& job) {
     std::vector<DownloadTarget> out;
     if (job.files.empty()) {
-        out.push_back(DownloadTarget{job.url, job.size, job.digest, 0});
+        out.push_back(DownloadTarget{job.url, job.size, job.digest, 0, job.protocol, job.stream_id,
+                                     job.stream_file_id});
         return out;
     }
     out.reserve(job.files.size());

@@ -78,8 +78,11 @@ Admission admit_job(const UpgradeJob& job, const ClientOptions& options,
                        "image size " + std::to_string(job.size) + " exceeds the limit of " +
                            std::to_string(options.max_image_size) + " bytes"});
     }
-    if (Error e = check_image_url_scheme(job.url, options.allow_http); !e.ok()) {
-        return refuse(std::move(e));
+    // An MQTT job is fetched over the device's own connection: it has no URL to judge.
+    if (job.protocol != DownloadProtocol::mqtt) {
+        if (Error e = check_image_url_scheme(job.url, options.allow_http); !e.ok()) {
+            return refuse(std::move(e));
+        }
     }
     return check_version(job, options, context);
 }

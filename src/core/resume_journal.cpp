@@ -21,7 +21,8 @@ Status ResumeJournal::open(FirmwareSink& sink, const DownloadTarget& target,
     reset();
     recorded_at_ = now;
     if (policy_.enabled) {
-        record_ = resume_identity(version, target.size, target.digest, target.url, module);
+        record_ =
+            resume_identity(version, target.size, target.digest, identity_url(target), module);
         identity_len_ = record_.size();
         if (identity_len_ + kResumeRecordTailMax <= FirmwareSink::kMaxResumeRecordSize) {
             record_.reserve(identity_len_ + kResumeRecordTailMax);

@@ -34,6 +34,10 @@ inline constexpr std::string_view kResumeRecordMagic = "OTA-RESUME 1\n";
 /// Room that finish_resume_record() needs after the identity.
 inline constexpr std::size_t kResumeRecordTailMax = 64;
 
+/// The URL part of the resume identity of every MQTT job (PROTOCOL.md 5b): a job pushed again
+/// may get a new stream id, so version, size, digest and module alone identify the image.
+inline constexpr std::string_view kMqttIdentityUrl = "mqtt";
+
 /// `url` without user info, query string and fragment: stable across re-signed URLs of the same
 /// object, and free of secrets.
 [[nodiscard]] inline std::string url_identity(std::string_view url) {
@@ -85,9 +89,12 @@ inline constexpr std::size_t kResumeRecordTailMax = 64;
     return out;
 }
 
-/// The identity part of the record for a single-image `job`.
+/// The identity part of the record for a single-image `job`. An MQTT job's URL part is the fixed
+/// "mqtt" (its stream id may change when the job is pushed again).
 [[nodiscard]] inline std::string resume_identity(const UpgradeJob& job) {
-    return resume_identity(job.version, job.size, job.digest, job.url, job.module);
+    const std::string_view url =
+        job.protocol == DownloadProtocol::mqtt ? kMqttIdentityUrl : job.url;
+    return resume_identity(job.version, job.size, job.digest, url, job.module);
 }
 
 /// Turns `record` (whose first `identity_len` characters are the identity) into a complete record

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -190,6 +191,113 @@ TEST(MqttDownloadCloud, InjectedFaultsBreakTheCrcOrLeaveRequestsUnanswered) {
         EXPECT_GE(Clock::now() - asked, 650ms);
         cloud.kill();
     }
+}
+
+// The counters of ota_cloud's "blocks:" summary line, by name ("served", "dropped", ...).
+std::map<std::string, std::uint64_t> block_counts(const std::string& cloud_output) {
+    std::map<std::string, std::uint64_t> counts;
+    const auto at = cloud_output.find("blocks: ");
+    if (at == std::string::npos) return counts;
+    const std::string line = cloud_output.substr(at, cloud_output.find('\n', at) - at);
+    static const std::regex re(R"((\d+) (requests|served|dropped|corrupted|delayed|refused))");
+    for (auto it = std::sregex_iterator(line.begin(), line.end(), re); it != std::sregex_iterator();
+         ++it) {
+        counts[(*it)[2].str()] = std::stoull((*it)[1].str());
+    }
+    return counts;
+}
+
+class MqttDownload : public ::testing::Test {
+  protected:
+    // Runs ota_mqtt (version 1.0.0) and `ota_cloud push --mqtt-stream` for `image` with `extra`
+    // cloud options, and checks what every MQTT job must end with: the cloud saw 100 and no
+    // failure, the device stored exactly the image. Returns the cloud's output.
+    std::string run_job(const Lab& lab, const Device& d, const std::vector<std::uint8_t>& image,
+                        std::vector<std::string> extra) {
+        write_file(tmp.path() / "image.bin", image);
+        BackgroundProcess device(ota_mqtt_cmd(lab, d, out(), {"--wait", "60"}),
+                                 tmp.path() / "device.log");
+        EXPECT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+        extra.insert(extra.end(), {"--timeout", "60"});
+        const ProcessResult cloud =
+            run_process(mqtt_push_cmd(lab, d, tmp.path() / "image.bin", extra), 90);
+        EXPECT_EQ(cloud.exit_code, 0) << cloud.output << "\n--- device:\n" << device.output();
+        EXPECT_NE(cloud.output.find("step 100"), std::string::npos) << cloud.output;
+        EXPECT_EQ(cloud.output.find("step -"), std::string::npos) << cloud.output;
+        EXPECT_EQ(device.wait(30), 0) << device.output();
+        EXPECT_TRUE(read_file(out()) == image) << "the stored image differs";
+        EXPECT_FALSE(std::filesystem::exists(out().string() + ".part"));
+        const auto at = cloud.output.find("blocks:");
+        if (at != std::string::npos) {
+            std::printf("ota_cloud %s\n",
+                        cloud.output.substr(at, cloud.output.find('\n', at) - at).c_str());
+        }
+        return cloud.output;
+    }
+
+    std::filesystem::path out() const { return tmp.path() / "ota.bin"; }
+
+    TempDir tmp;
+};
+
+TEST_F(MqttDownload, Md5JobOf4MiBStoresTheImage) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("mq4m");
+    const auto image = random_bytes(4 * 1024 * 1024 + 5, 1103);
+    const std::string cloud = run_job(lab, d, image, {});
+    EXPECT_NE(cloud.find("pushed version 1.1.0: 4194309 bytes, md5 "), std::string::npos) << cloud;
+    const auto counts = block_counts(cloud);
+    // 32 KiB blocks by default: at least 129 requests, every one answered.
+    EXPECT_GE(counts.count("served") ? counts.at("served") : 0, 129U) << cloud;
+    EXPECT_EQ(counts.count("refused") ? counts.at("refused") : 1, 0U) << cloud;
+}
+
+TEST_F(MqttDownload, DroppedAndCorruptedBlocksAreAskedForAgain) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("mqlossy");
+    const auto image = random_bytes(4 * 1024 * 1024, 1104);
+    const std::string cloud =
+        run_job(lab, d, image, {"--drop-share", "10%", "--corrupt-share", "5%", "--seed", "11"});
+    const auto counts = block_counts(cloud);
+    // The faults really happened (the seed makes the counts reproducible for one request order).
+    EXPECT_GE(counts.count("dropped") ? counts.at("dropped") : 0, 3U) << cloud;
+    EXPECT_GE(counts.count("corrupted") ? counts.at("corrupted") : 0, 1U) << cloud;
+}
+
+// mosquitto stops and starts again in the middle of the download (a private lab, so that other
+// tests keep their broker). Every answer is delayed by 100 ms so that the 4 MiB take about 3 s.
+TEST_F(MqttDownload, BrokerRestartMidDownloadStillCompletes) {
+    PrivateLab priv("mqrestart");
+    ASSERT_TRUE(priv.ok());
+    const Lab& lab = priv.lab();
+    const Device d = make_device("mqrestart", lab);
+    const auto image = random_bytes(4 * 1024 * 1024, 1105);
+    write_file(tmp.path() / "image.bin", image);
+    BackgroundProcess device(ota_mqtt_cmd(lab, d, out(), {"--wait", "60"}),
+                             tmp.path() / "device.log");
+    ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+    BackgroundProcess cloud(
+        mqtt_push_cmd(lab, d, tmp.path() / "image.bin",
+                      {"--delay-share", "1", "--delay-ms", "100", "--timeout", "60"}),
+        tmp.path() / "cloud.log");
+    ASSERT_TRUE(wait_for_progress(device, 10, 20s)) << device.output() << "\n--- cloud:\n"
+                                                    << cloud.output();
+    priv.stop_broker();
+    const int progress_at_stop = max_progress(device.output());
+    std::this_thread::sleep_for(1s);
+    priv.start_broker();
+    EXPECT_LT(progress_at_stop, 100) << "the broker stopped after the download";
+
+    EXPECT_EQ(cloud.wait(50), 0) << cloud.output() << "\n--- device:\n" << device.output();
+    EXPECT_NE(cloud.output().find("step 100"), std::string::npos) << cloud.output();
+    EXPECT_EQ(cloud.output().find("step -"), std::string::npos) << cloud.output();
+    EXPECT_EQ(device.wait(30), 0) << device.output();
+    EXPECT_TRUE(read_file(out()) == image) << "the stored image differs";
+    const auto counts = block_counts(cloud.output());
+    std::printf(
+        "broker stopped at %d%%; ota_cloud answered %llu of %llu requests\n", progress_at_stop,
+        static_cast<unsigned long long>(counts.count("delayed") ? counts.at("delayed") : 0),
+        static_cast<unsigned long long>(counts.count("requests") ? counts.at("requests") : 0));
 }
 
 }  // namespace

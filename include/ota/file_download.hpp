@@ -60,10 +60,10 @@ struct BlockRequest {
 
 /// The JSON header of a block reply.
 struct BlockReplyHeader {
-    int code = 200;            ///< 200 = the block follows
-    std::string id;            ///< the reply's `id` as text (the request's id, when echoed)
-    std::string message;       ///< informational
-    std::string file_token;    ///< `data.fileToken`, empty when absent
+    int code = 200;                 ///< 200 = the block follows
+    std::string id;                 ///< the reply's `id` as text (the request's id, when echoed)
+    std::string message;            ///< informational
+    std::string file_token;         ///< `data.fileToken`, empty when absent
     std::uint64_t file_length = 0;  ///< `data.fileLength`: the whole file's size
     std::uint64_t offset = 0;       ///< `data.bOffset`
     std::uint64_t size = 0;         ///< `data.bSize`

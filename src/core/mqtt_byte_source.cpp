@@ -336,7 +336,6 @@ ReadResult MqttByteSource::read(std::uint8_t* buf, std::size_t len, milliseconds
     for (;;) {
         auto now = clock_.now();
         service_timers(now);
-        if (failed_) return {Status::timeout};
         ReadResult r;
         while (count_ > 0 && r.bytes < len) {
             Slot& s = slot_at(0);
@@ -351,7 +350,10 @@ ReadResult MqttByteSource::read(std::uint8_t* buf, std::size_t len, milliseconds
                 --count_;
             }
         }
-        if (r.bytes > 0) plan_slots();
+        // The bytes that came before a failure are handed out first: the next attempt then
+        // starts after them.
+        if (r.bytes == 0 && failed_) return {Status::timeout};
+        if (r.bytes > 0 && !failed_) plan_slots();
         r.end_of_body = pos_ >= size_;
         if (r.bytes > 0 || r.end_of_body) {
             if (!head_given_) {

@@ -160,11 +160,16 @@ const char* to_string(DownloadProtocol protocol) noexcept {
 
 const char* to_string(BlockReplyErrc errc) noexcept {
     switch (errc) {
-        case BlockReplyErrc::ok: return "ok";
-        case BlockReplyErrc::malformed: return "malformed";
-        case BlockReplyErrc::not_ok: return "code other than 200";
-        case BlockReplyErrc::length_mismatch: return "length mismatch";
-        case BlockReplyErrc::bad_crc: return "bad CRC";
+        case BlockReplyErrc::ok:
+            return "ok";
+        case BlockReplyErrc::malformed:
+            return "malformed";
+        case BlockReplyErrc::not_ok:
+            return "code other than 200";
+        case BlockReplyErrc::length_mismatch:
+            return "length mismatch";
+        case BlockReplyErrc::bad_crc:
+            return "bad CRC";
     }
     return "unknown";
 }
@@ -208,7 +213,8 @@ std::optional<BlockRequest> decode_block_request(std::string_view payload, std::
     if (payload.size() > kMaxBlockRequestLength) return refuse("block request is too large.");
     try {
         const Json j = Json::parse(payload.begin(), payload.end(), nullptr, false);
-        if (j.is_discarded() || !j.is_object()) return refuse("block request is not a JSON object.");
+        if (j.is_discarded() || !j.is_object())
+            return refuse("block request is not a JSON object.");
         BlockRequest out;
         out.id = id_text(member(j, "id"));
         const Json* params = member(j, "params");
@@ -257,8 +263,7 @@ std::string encode_block_reply(const BlockReplyHeader& header, std::string_view 
     out.push_back(static_cast<char>(text.size() & 0xFFU));
     out += text;
     out.append(block);
-    const auto crc =
-        crc16_arc(reinterpret_cast<const std::uint8_t*>(block.data()), block.size());
+    const auto crc = crc16_arc(reinterpret_cast<const std::uint8_t*>(block.data()), block.size());
     out.push_back(static_cast<char>(crc & 0xFFU));
     out.push_back(static_cast<char>(crc >> 8U));
     return out;
@@ -281,8 +286,9 @@ BlockReply decode_block_reply(std::string_view payload) {
         const std::size_t body = payload.size() - kPrefixBytes - header_len;
         if (body < kCrcBytes || h.size != body - kCrcBytes) {
             r.errc = BlockReplyErrc::length_mismatch;
-            r.why = "block reply of " + std::to_string(payload.size()) + " bytes does not match bSize " +
-                    std::to_string(h.size) + " (header " + std::to_string(header_len) + " bytes).";
+            r.why = "block reply of " + std::to_string(payload.size()) +
+                    " bytes does not match bSize " + std::to_string(h.size) + " (header " +
+                    std::to_string(header_len) + " bytes).";
             return r;
         }
         const std::size_t start = kPrefixBytes + header_len;

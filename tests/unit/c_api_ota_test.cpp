@@ -21,6 +21,7 @@
 #include "ota/c_api/ota_persistence.h"
 #include "ota/digest.hpp"
 #include "ota/protocol.hpp"
+#include "support/fake_file_cloud.hpp"
 
 extern "C" std::size_t ota_c_sizeof(int which);
 
@@ -506,6 +507,38 @@ TEST_F(CApiOta, RequestImageReportsTheVersionFirstWhenGiven) {
 }
 
 // ---- the fetch loop --------------------------------------------------------------------------
+TEST_F(CApiOta, AnMqttJobIsFetchedOverTheMqttHandlesChannelUnchanged) {
+    init();
+    const auto body = image(10'000);
+    // The cloud answers the device's block requests whenever the library yields the channel.
+    ota::test::FakeFileCloud cloud(fakes.broker, kPk, kDn, std::string(body.begin(), body.end()));
+    fakes.channel->on_yield = [&] {
+        fakes.clock.advance(200ms);
+        cloud.serve();
+    };
+    ota::UpgradeJob job;
+    job.version = "2.0.0";
+    job.size = body.size();
+    job.protocol = ota::DownloadProtocol::mqtt;
+    job.stream_id = 25914;
+    job.stream_file_id = 1;
+    job.digest.algorithm = ota::DigestAlgorithm::md5;
+    job.digest.hex = md5_of(body);
+    fakes.broker.publish(kTopics.upgrade, ota::encode_upgrade_push(job, 7));
+    ASSERT_EQ(IOT_MQTT_Yield(mqtt, 0), 0);
+    ASSERT_EQ(IOT_OTA_IsFetching(ota), 1);
+
+    const auto [bytes, last] = fetch_all();
+    EXPECT_GE(last, 0);
+    EXPECT_EQ(bytes, body);
+    EXPECT_EQ(IOT_OTA_IsFetchFinish(ota), 1);
+    EXPECT_EQ(ioctl_u32(IOT_OTAG_CHECK_FIRMWARE), 1U);
+    EXPECT_TRUE(fakes.source->opens().empty()) << "the HTTPS source is not used";
+    ASSERT_FALSE(cloud.requests().empty());
+    EXPECT_EQ(cloud.requests()[0].stream_id, 25914U);
+    EXPECT_TRUE(fakes.channel->fake().is_subscribed(cloud.topics().reply));
+    fakes.channel->on_yield = nullptr;  // `cloud` goes first
+}
 
 TEST_F(CApiOta, FetchYieldDeliversTheWholeImage) {
     init();

@@ -1,12 +1,13 @@
 // The block protocol of MQTT downloads: CRC, request and reply framing, every way a reply can be
 // wrong, and the leniency SDK 4 has (numbers and code as decimal strings).
 #include "ota/file_download.hpp"
-#include "ota/protocol.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
+
+#include "ota/protocol.hpp"
 
 namespace ota {
 namespace {
@@ -34,8 +35,7 @@ BlockReplyHeader ok_header(std::uint64_t offset) {
 
 TEST(Crc16Arc, MatchesTheCatalogueCheckValue) {
     const std::string check = "123456789";
-    EXPECT_EQ(crc16_arc(reinterpret_cast<const std::uint8_t*>(check.data()), check.size()),
-              0xBB3D);
+    EXPECT_EQ(crc16_arc(reinterpret_cast<const std::uint8_t*>(check.data()), check.size()), 0xBB3D);
     EXPECT_EQ(crc16_arc(nullptr, 0), 0);
 }
 
@@ -61,9 +61,8 @@ TEST(BlockRequest, EncodesThePlatformsShapeAndDecodesBack) {
     r.offset = 65536;
     r.size = 32768;
     const std::string text = encode_block_request(r);
-    EXPECT_EQ(text,
-              R"({"id":"12","version":"1.0","params":{"fileToken":"a\"b","fileInfo":)"
-              R"({"streamId":25914,"fileId":1},"fileBlock":{"size":32768,"offset":65536}}})");
+    EXPECT_EQ(text, R"({"id":"12","version":"1.0","params":{"fileToken":"a\"b","fileInfo":)"
+                    R"({"streamId":25914,"fileId":1},"fileBlock":{"size":32768,"offset":65536}}})");
     const auto back = decode_block_request(text);
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->id, "12");
@@ -75,9 +74,9 @@ TEST(BlockRequest, EncodesThePlatformsShapeAndDecodesBack) {
 }
 
 TEST(BlockRequest, AcceptsDecimalStringsAndAMissingToken) {
-    const auto r = decode_block_request(
-        R"({"id":5,"params":{"fileInfo":{"streamId":"9","fileId":"2"},)"
-        R"("fileBlock":{"size":"10","offset":"0"},"extra":true}})");
+    const auto r =
+        decode_block_request(R"({"id":5,"params":{"fileInfo":{"streamId":"9","fileId":"2"},)"
+                             R"("fileBlock":{"size":"10","offset":"0"},"extra":true}})");
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->id, "5");
     EXPECT_EQ(r->file_token, "");
@@ -89,7 +88,8 @@ TEST(BlockRequest, RefusesMalformedRequestsNamingTheField) {
     std::string why;
     EXPECT_FALSE(decode_block_request("not json", &why));
     EXPECT_NE(why.find("not a JSON object"), std::string::npos);
-    EXPECT_FALSE(decode_block_request(R"({"params":{"fileInfo":{"streamId":1,"fileId":1}}})", &why));
+    EXPECT_FALSE(
+        decode_block_request(R"({"params":{"fileInfo":{"streamId":1,"fileId":1}}})", &why));
     EXPECT_NE(why.find("fileBlock"), std::string::npos);
     EXPECT_FALSE(decode_block_request(
         R"({"params":{"fileInfo":{"streamId":-1,"fileId":1},"fileBlock":{"size":1,"offset":0}}})",
@@ -161,8 +161,8 @@ TEST(BlockReply, ShortOrLongPayloadIsALengthMismatch) {
     ASSERT_TRUE(shorter.header.has_value());
     EXPECT_EQ(decode_block_reply(payload + "x").errc, BlockReplyErrc::length_mismatch);
     // Cut inside the CRC trailer and right after the header.
-    const std::size_t header_end = 2 + (static_cast<std::uint8_t>(payload[0]) << 8U |
-                                        static_cast<std::uint8_t>(payload[1]));
+    const std::size_t header_end =
+        2 + (static_cast<std::uint8_t>(payload[0]) << 8U | static_cast<std::uint8_t>(payload[1]));
     EXPECT_EQ(decode_block_reply(payload.substr(0, header_end)).errc,
               BlockReplyErrc::length_mismatch);
     EXPECT_EQ(decode_block_reply(payload.substr(0, header_end + 1)).errc,
@@ -199,13 +199,13 @@ TEST(BlockReply, MalformedFramingOrHeaderIsMalformed) {
     EXPECT_EQ(decode_block_reply(header_bytes(R"({"data":{"bSize":0,"bOffset":0}})")).errc,
               BlockReplyErrc::malformed);
     EXPECT_EQ(decode_block_reply(header_bytes(R"({"code":200})")).errc, BlockReplyErrc::malformed);
-    EXPECT_EQ(decode_block_reply(header_bytes(R"({"code":200,"data":{"bSize":-1,"bOffset":0}})"))
+    EXPECT_EQ(
+        decode_block_reply(header_bytes(R"({"code":200,"data":{"bSize":-1,"bOffset":0}})")).errc,
+        BlockReplyErrc::malformed);
+    EXPECT_EQ(decode_block_reply(
+                  header_bytes(R"({"code":200,"data":{"bSize":0,"bOffset":0,"fileToken":5}})"))
                   .errc,
               BlockReplyErrc::malformed);
-    EXPECT_EQ(
-        decode_block_reply(header_bytes(R"({"code":200,"data":{"bSize":0,"bOffset":0,"fileToken":5}})"))
-            .errc,
-        BlockReplyErrc::malformed);
     const std::string long_header(kMaxBlockReplyHeaderLength + 1, ' ');
     EXPECT_EQ(decode_block_reply(header_bytes(long_header)).errc, BlockReplyErrc::malformed);
 }

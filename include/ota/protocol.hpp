@@ -69,7 +69,8 @@ struct UpgradeJob {
     std::string url;             ///< empty for multi-file jobs and MQTT jobs
     ExpectedDigest digest;       ///< of the single image; unused for multi-file jobs
     std::string module;          ///< empty when the job has none
-    std::string ext_data_json;   ///< `extData` as compact JSON text, empty when absent
+    std::string ext_data_json;   ///< `extData` as compact JSON text (any JSON value; a
+                                 ///< non-object is passed through too), empty when absent
     bool is_diff = false;        ///< `isDiff` == 1
     std::vector<JobFile> files;  ///< SDK 4 multi-file list; empty for single-image jobs
     std::string message_id;      ///< the push's `id` as text (informational)

@@ -165,18 +165,9 @@ Failure read_url(const Json* v, const std::string& field, std::string& out) {
     return std::nullopt;
 }
 
+/// Sizes come as numbers or, as Link SDK 4 accepts, decimal strings (detail::read_count).
 Failure read_size(const Json* v, const std::string& field, std::uint64_t& out) {
-    if (v == nullptr) return fail(DecodeErrc::missing_field, field, "is missing");
-    if (!v->is_number()) return fail(DecodeErrc::wrong_type, field, "must be a number");
-    if (v->is_number_unsigned()) {
-        out = v->get<std::uint64_t>();
-        return std::nullopt;
-    }
-    if (v->is_number_integer() && v->get<std::int64_t>() == 0) {  // "-0"
-        out = 0;
-        return std::nullopt;
-    }
-    return fail(DecodeErrc::bad_value, field, "must be a non-negative integer number of bytes");
+    return detail::read_count(v, field, out);
 }
 
 Failure read_sign_method(const Json* v, const std::string& field, DigestAlgorithm& out) {
@@ -284,20 +275,24 @@ Failure read_optional_fields(const Json& data, UpgradeJob& job) {
         }
     }
     if (const Json* ext = member(data, "extData")) {
-        if (!ext->is_object()) {
-            return fail(DecodeErrc::wrong_type, "data.extData", "must be an object");
-        }
+        // Any JSON value is passed through as text, like Link SDK 4 does: extData is the
+        // application's business, and refusing the whole job over its shape would fail an
+        // update the device can perform. Signature checks find no signature in a non-object.
         job.ext_data_json = ext->dump(-1, ' ', false, Json::error_handler_t::replace);
     }
     if (const Json* diff = member(data, "isDiff")) {
+        std::uint64_t flag = 0;
         if (diff->is_boolean()) {
             job.is_diff = diff->get<bool>();
-        } else if (diff->is_number_unsigned() && diff->get<std::uint64_t>() <= 1U) {
-            job.is_diff = diff->get<std::uint64_t>() == 1U;
-        } else if (diff->is_number()) {
+        } else if (auto f = detail::read_count(diff, "data.isDiff", flag)) {
+            if (f->code == DecodeErrc::wrong_type) {
+                return fail(DecodeErrc::wrong_type, "data.isDiff", "must be the number 0 or 1");
+            }
+            return fail(DecodeErrc::bad_value, "data.isDiff", "must be 0 or 1");
+        } else if (flag > 1U) {
             return fail(DecodeErrc::bad_value, "data.isDiff", "must be 0 or 1");
         } else {
-            return fail(DecodeErrc::wrong_type, "data.isDiff", "must be the number 0 or 1");
+            job.is_diff = flag == 1U;
         }
     }
     return std::nullopt;
@@ -472,9 +467,10 @@ std::string encode_upgrade_push(const UpgradeJob& job, std::uint64_t id) {
     }
     if (!job.module.empty()) data["module"] = job.module;
     if (!job.ext_data_json.empty()) {
-        // Malformed text cannot be represented faithfully, so it is left out rather than guessed.
+        // Malformed text cannot be represented faithfully, so it is left out rather than guessed;
+        // a null would read back as "no extData", so it is left out too.
         OrderedJson ext = OrderedJson::parse(job.ext_data_json, nullptr, false);
-        if (ext.is_object()) data["extData"] = std::move(ext);
+        if (!ext.is_discarded() && !ext.is_null()) data["extData"] = std::move(ext);
     }
     if (!job.files.empty()) {
         OrderedJson files = OrderedJson::array();

@@ -265,13 +265,13 @@ TEST_F(MqttDownload, DroppedAndCorruptedBlocksAreAskedForAgain) {
 }
 
 // mosquitto stops and starts again in the middle of the download (a private lab, so that other
-// tests keep their broker). Every answer is delayed by 100 ms so that the 4 MiB take about 3 s.
+// tests keep their broker). Every answer is delayed by 100 ms so that the 3 MiB take about 2.5 s.
 TEST_F(MqttDownload, BrokerRestartMidDownloadStillCompletes) {
     PrivateLab priv("mqrestart");
     ASSERT_TRUE(priv.ok());
     const Lab& lab = priv.lab();
     const Device d = make_device("mqrestart", lab);
-    const auto image = random_bytes(4 * 1024 * 1024, 1105);
+    const auto image = random_bytes(3 * 1024 * 1024, 1105);
     write_file(tmp.path() / "image.bin", image);
     BackgroundProcess device(ota_mqtt_cmd(lab, d, out(), {"--wait", "60"}),
                              tmp.path() / "device.log");
@@ -284,7 +284,7 @@ TEST_F(MqttDownload, BrokerRestartMidDownloadStillCompletes) {
                                                     << cloud.output();
     priv.stop_broker();
     const int progress_at_stop = max_progress(device.output());
-    std::this_thread::sleep_for(1s);
+    std::this_thread::sleep_for(500ms);
     priv.start_broker();
     EXPECT_LT(progress_at_stop, 100) << "the broker stopped after the download";
 

@@ -23,9 +23,9 @@ namespace ota {
 ///
 /// Use: set_stream() with the job's ids and size, then open() with a pseudo-URL starting with
 /// "mqtt:" (only for logs; e.g. "mqtt:stream/25914/file/1") and read() as from any ByteSource.
-/// open() subscribes to the reply topic (QoS 0), listens to the channel until close(), and picks
-/// a fileToken unique in the process: replies carrying another token (a previous attempt's, or
-/// another client's on the same channel) are ignored.
+/// The first open() subscribes to the reply topic (QoS 0); each open() listens to the channel until
+/// close(), and picks a fileToken unique in the process: replies carrying another token (a previous
+/// attempt's, or another client's on the same channel) are ignored.
 ///
 /// Up to `window` requests of `block_size` bytes are in flight; replies are checked (framing,
 /// CRC, code, offset) and copied once into preallocated slots, then once into the caller's
@@ -72,8 +72,10 @@ class MqttByteSource final : public ByteSource, public ChannelListener {
 
     /// Replies on the reply topic (others are ignored).
     void on_message(std::string_view topic, std::string_view payload) override;
-    /// Sends every request in flight again (QoS 0 messages are lost across a reconnect).
+    /// Sends the requests that could not be sent or were lost with the connection.
     void on_connected() override;
+    /// The requests in flight are lost (QoS 0): they are sent again once connected.
+    void on_connection_lost() override;
 
     /// Requests published since construction (tests and benchmarks).
     [[nodiscard]] std::uint64_t requests_sent() const noexcept { return requests_sent_; }
@@ -107,6 +109,7 @@ class MqttByteSource final : public ByteSource, public ChannelListener {
     std::size_t head_ = 0;   // the slot holding the next bytes to hand out
     std::size_t count_ = 0;  // slots in use, from head_ on
 
+    bool subscribed_ = false;  // the reply topic, once per source
     bool open_ = false;
     bool listening_ = false;
     bool head_given_ = false;

@@ -141,7 +141,8 @@ struct ResumePolicy {
 /// asked for again, and a block that gets none after `max_requests_per_block` requests ends the
 /// attempt as a transient failure (RetryPolicy then decides, as for HTTPS).
 struct MqttDownloadOptions {
-    /// Range of `block_size`: the platform's documented block range is 256 B..128 KiB.
+    /// Range of `block_size` (256 B..128 KiB). The upper bound keeps a reply well within common
+    /// broker message limits; the platform's own limit on a block was not confirmed here.
     static constexpr std::size_t kMinBlockSize = 256;
     /// Range of `block_size`.
     static constexpr std::size_t kMaxBlockSize = 128 * 1024;

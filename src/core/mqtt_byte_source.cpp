@@ -119,11 +119,15 @@ Error MqttByteSource::open(std::string_view url, std::uint64_t offset) {
             slots_[i].data = buffer_.get() + i * options_.block_size;
         }
     }
-    // Remembered by the channel across reconnects; not_connected is fine (restored on connect).
-    if (const Status s = channel_.subscribe(topics_.reply, 0);
-        s != Status::ok && s != Status::not_connected) {
-        return {Status::fetch_failed,
-                "could not subscribe to " + topics_.reply + ": " + to_string(s)};
+    // Once: the channel remembers it across reconnects (not_connected included), and each new
+    // subscription would cost a round trip to the broker per attempt.
+    if (!subscribed_) {
+        const Status s = channel_.subscribe(topics_.reply, 0);
+        if (s != Status::ok && s != Status::not_connected) {
+            return {Status::fetch_failed,
+                    "could not subscribe to " + topics_.reply + ": " + to_string(s)};
+        }
+        subscribed_ = true;
     }
     channel_.add_listener(*this);
     listening_ = true;
@@ -314,17 +318,27 @@ void MqttByteSource::accept(Slot& slot, const BlockReplyHeader& header, std::str
     if (slot.have < slot.want) send(slot);
 }
 
+void MqttByteSource::on_connection_lost() {
+    if (!open_) return;
+    ++events_;
+    // QoS 0 requests and replies in flight are lost with the connection: not the blocks' fault,
+    // so those requests do not count against max_requests_per_block. Marked unsent, they go out
+    // again once the channel is back (here on_connected, or read() if it sees the link first),
+    // exactly once.
+    for (std::size_t i = 0; i < count_; ++i) {
+        Slot& s = slot_at(i);
+        if (s.have == s.want || !s.sent) continue;
+        s.sent = false;
+        --s.requests;
+    }
+}
+
 void MqttByteSource::on_connected() {
     if (!open_) return;
     ++events_;
-    // QoS 0 requests and replies in flight were lost with the connection: not the blocks'
-    // fault, so these sends do not count against max_requests_per_block.
     for (std::size_t i = 0; i < count_; ++i) {
         Slot& s = slot_at(i);
-        if (s.have == s.want) continue;
-        const int requests = s.requests;
-        send(s);
-        s.requests = s.sent ? std::max(requests, 1) : requests;
+        if (s.have < s.want && !s.sent) send(s);
     }
 }
 

@@ -333,6 +333,7 @@ TEST_F(MqttSourceTest, UnansweredRequestsFailWithTheWaitInTheDetail) {
 TEST_F(MqttSourceTest, RequestsWaitForTheConnectionAndAreSentAgainOnReconnect) {
     make();
     device.disconnect();
+    ASSERT_EQ(device.yield(0ms), Status::ok);  // the loss is known before the download starts
     ASSERT_TRUE(source->open("mqtt:x", 0).ok());
     cloud->serve();
     EXPECT_TRUE(cloud->requests().empty());
@@ -340,10 +341,13 @@ TEST_F(MqttSourceTest, RequestsWaitForTheConnectionAndAreSentAgainOnReconnect) {
     ASSERT_EQ(read_all().status, Status::ok);
     EXPECT_TRUE(got == file);
     EXPECT_EQ(requested_offsets().front(), 0U);
+    EXPECT_EQ(cloud->requests().size(), 10U) << "each block asked for once";
 }
 
 TEST_F(MqttSourceTest, AReconnectSendsTheRequestsInFlightAgain) {
-    make();
+    MqttDownloadOptions o = small_blocks();
+    o.max_requests_per_block = 2;
+    make(o);
     cloud->hold = true;
     ASSERT_TRUE(source->open("mqtt:x", 0).ok());
     cloud->serve();
@@ -356,6 +360,19 @@ TEST_F(MqttSourceTest, AReconnectSendsTheRequestsInFlightAgain) {
     EXPECT_EQ(cloud->held().size(), 8U);
     EXPECT_EQ(requested_offsets(),
               (std::vector<std::uint64_t>{0, 1024, 2048, 3072, 0, 1024, 2048, 3072}));
+    // Requests lost with a connection do not count against max_requests_per_block.
+    for (int i = 0; i < 3; ++i) {
+        device.disconnect();
+        device.reconnect();
+        EXPECT_EQ(source->read(buf.data(), buf.size(), 0ms).status, Status::ok);
+    }
+    clock.advance(10s);  // every request times out once: the second of two allowed
+    EXPECT_EQ(source->read(buf.data(), buf.size(), 0ms).status, Status::ok)
+        << source->last_error_detail();
+    while (!cloud->held().empty()) cloud->answer(0);
+    cloud->hold = false;
+    ASSERT_EQ(read_all().status, Status::ok) << source->last_error_detail();
+    EXPECT_TRUE(got == file);
 }
 
 TEST_F(MqttSourceTest, CloseStopsListening) {

@@ -19,7 +19,7 @@ if ! command -v clang >/dev/null 2>&1 || ! command -v clang++ >/dev/null 2>&1; t
   exit 2
 fi
 
-targets=(fuzz_decode fuzz_url fuzz_content_range)
+targets=(fuzz_decode fuzz_url fuzz_content_range fuzz_block_reply)
 build_dir=build-fuzz
 
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -10,8 +10,11 @@
 # to plain curl, and (to show how noisy the machine was) the best time and best-to-best ratio. It also reports ota_mqtt's peak RSS for a small image, to show that memory does
 # not depend on the image size.
 #
+# Then bench/mqtt_bench.sh compares an MQTT download job with an HTTPS one of --mqtt-size MiB
+# (TLS, device peak RSS; 0 skips it).
+#
 # Usage: bench/ota_bench.sh [--size MIB] [--small MIB] [--rounds N] [--idle-wait SECONDS]
-#        (defaults 256, 4, 3, 0)
+#                           [--mqtt-size MIB]   (defaults 256, 4, 3, 0, 32)
 # --idle-wait S: before each timed run, wait up to S seconds for a one-second window in which the
 # CPUs are less than 15 % busy (for shared machines); the busy share before each run is reported.
 set -euo pipefail
@@ -22,12 +25,14 @@ size_mib=256
 small_mib=4
 rounds=3
 idle_wait=0
+mqtt_mib=32
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size_mib=$2; shift ;;
     --small) small_mib=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --idle-wait) idle_wait=$2; shift ;;
+    --mqtt-size) mqtt_mib=$2; shift ;;
     *) echo "ota_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -191,3 +196,6 @@ awk -v s="$small_mib" -v a="$small_rss" -v b="$size_mib" -v c="$big_rss" \
 echo "raw times (s): curl=[${times[curl]}] curl_md5=[${times[curl_md5]}] ota_md5=[${times[ota_md5]}] ota_sha256=[${times[ota_sha256]}]"
 [ -z "$busy_log" ] || echo "CPU busy % in the second before each timed run: [$busy_log]"
 echo "ota phases (s, push->100% + 100%->stored): ota_md5=[${phases[ota_md5]}] ota_sha256=[${phases[ota_sha256]}]"
+if [ "$mqtt_mib" -gt 0 ]; then
+  "$root/bench/mqtt_bench.sh" --size "$mqtt_mib" --rounds "$rounds"
+fi

@@ -3,6 +3,9 @@
 //   ota_cloud push --file PATH --url URL --version V  <device> <broker> [--sign-method md5|sha256]
 //                  [--module M] [--ext-data JSON] [--serve-get] [--no-push] [--wait-inform]
 //                  [--timeout SECONDS] [--settle SECONDS] [--timestamps]
+//   ota_cloud push --mqtt-stream --file PATH --version V <device> <broker> [the options above]
+//                  [--stream-id N] [--stream-file-id N] [--max-block BYTES]
+//                  [--drop-share P] [--corrupt-share P] [--delay-share P --delay-ms N] [--seed N]
 //   ota_cloud raw  --topic T --payload TEXT <broker> [--timestamps]
 //   ota_cloud sign --file PATH --key PRIVATE_KEY [--key-id ID] [--ext-data JSON]
 //
@@ -17,10 +20,16 @@
 // The image is read and hashed in pieces, before connecting. --timestamps starts every line on
 // stdout with the wall-clock time of its event (seconds since the epoch); for "pushed version"
 // that is the moment just before the push was published.
+// With --mqtt-stream the job is an MQTT download (dProtocol "mqtt", PROTOCOL.md 5b; no --url):
+// ota_cloud also answers the device's block requests from --file until it exits, and prints a
+// "blocks:" summary line at the end. --drop-share, --corrupt-share and --delay-share (a share as
+// 0.1 or 10%) leave unanswered, corrupt (one byte of the block or of its CRC) or delay by
+// --delay-ms that share of the answers; --seed makes the choice reproducible.
 // `sign` prints the job's extData (the given --ext-data, or {}) with a "signature" member over
 // the image's SHA-256 (ECDSA P-256 or RSA-PSS, chosen by the key), for `push --ext-data`;
 // `push --sign-key PRIVATE_KEY [--key-id ID]` does the same and attaches it in one step.
 // Exit 2: usage error; 1: anything else.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,13 +40,17 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "block_server.hpp"
 #include "ota/digest.hpp"
+#include "ota/file_download.hpp"
 #include "ota/log.hpp"
 #include "ota/paho/paho_channel.hpp"
 #include "ota/protocol.hpp"
 #include "ota/signature.hpp"
+#include "tcp_nodelay.hpp"
 
 namespace {
 
@@ -51,6 +64,10 @@ const char* const kUsageText =
     "                      --user U [--password P] [--timestamps]\n"
     "       ota_cloud sign --file PATH --key PRIVATE_KEY [--key-id ID] [--ext-data JSON]\n"
     "push also takes [--sign-key PRIVATE_KEY [--key-id ID]] to sign the image into extData.\n"
+    "push --mqtt-stream publishes an MQTT download job (no --url) and answers the device's block\n"
+    "requests from --file: [--stream-id N (default: from the clock)] [--stream-file-id N (1)]\n"
+    "[--max-block BYTES (1048576; larger requests get code 400)] [--drop-share P]\n"
+    "[--corrupt-share P] [--delay-share P --delay-ms N] [--seed N (1)]; P is 0.1 or 10%.\n"
     "The broker password may also come from the OTA_CLOUD_PASSWORD environment variable.\n";
 
 constexpr int kExitOk = 0;
@@ -61,8 +78,8 @@ constexpr int kExitTimeout = 6;
 
 using Options = std::map<std::string, std::string>;
 
-const std::vector<std::string> kFlags = {"--no-tls", "--serve-get", "--no-push", "--wait-inform",
-                                         "--timestamps"};
+const std::vector<std::string> kFlags = {"--no-tls",      "--serve-get",  "--no-push",
+                                         "--wait-inform", "--timestamps", "--mqtt-stream"};
 
 bool is_flag(const std::string& opt) {
     for (const auto& f : kFlags) {
@@ -274,6 +291,55 @@ int cmd_sign(const Options& o) {
     return kExitOk;
 }
 
+bool parse_u64(const Options& o, const std::string& key, std::uint64_t& out) {
+    if (o.count(key) == 0) return true;
+    const std::string v = get(o, key);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0) return false;
+    out = n;
+    return true;
+}
+
+// The block server's settings from the push options; an error message, or empty.
+std::string mqtt_stream_options(const Options& o, const std::string& file,
+                                ota_cloud::BlockServerOptions& so) {
+    so.file = file;
+    so.stream_id = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch() /
+                                              std::chrono::milliseconds(1)) %
+                       1000000 +
+                   1;
+    std::uint64_t max_block = so.max_block;
+    std::uint64_t delay_ms = 0;
+    if (!parse_u64(o, "--stream-id", so.stream_id)) return "--stream-id needs a whole number";
+    if (!parse_u64(o, "--stream-file-id", so.file_id)) {
+        return "--stream-file-id needs a whole number";
+    }
+    if (!parse_u64(o, "--max-block", max_block) || max_block == 0 || max_block > (64U << 20U)) {
+        return "--max-block needs a number of bytes from 1 to 67108864";
+    }
+    so.max_block = static_cast<std::size_t>(max_block);
+    if (!parse_u64(o, "--delay-ms", delay_ms) || delay_ms > 600000) {
+        return "--delay-ms needs a number of milliseconds up to 600000";
+    }
+    so.delay = std::chrono::milliseconds(delay_ms);
+    if (!parse_u64(o, "--seed", so.seed)) return "--seed needs a whole number";
+    for (const auto& [flag, share] :
+         {std::pair<const char*, double*>{"--drop-share", &so.drop_share},
+          {"--corrupt-share", &so.corrupt_share},
+          {"--delay-share", &so.delay_share}}) {
+        if (o.count(flag) && !ota_cloud::parse_share(get(o, flag), *share)) {
+            return std::string(flag) + " needs a share from 0 to 1 (0.1 or 10%)";
+        }
+    }
+    if (so.drop_share + so.corrupt_share + so.delay_share > 1.0) {
+        return "--drop-share, --corrupt-share and --delay-share add up to more than 1";
+    }
+    if (so.delay_share > 0 && so.delay.count() == 0) return "--delay-share needs --delay-ms";
+    return {};
+}
+
 int cmd_push(const Options& o) {
     const std::string pk = get(o, "--product-key");
     const std::string dn = get(o, "--device-name");
@@ -283,12 +349,24 @@ int cmd_push(const Options& o) {
     job.url = get(o, "--url");
     job.module = get(o, "--module");
     job.ext_data_json = get(o, "--ext-data");
-    if (pk.empty() || dn.empty() || file.empty() || job.version.empty() || job.url.empty()) {
+    const bool mqtt = o.count("--mqtt-stream") != 0;
+    if (pk.empty() || dn.empty() || file.empty() || job.version.empty() ||
+        (job.url.empty() && !mqtt)) {
         std::fprintf(stderr,
                      "ota_cloud push: --product-key, --device-name, --file, --version and --url "
-                     "are required\n%s",
+                     "(or --mqtt-stream) are required\n%s",
                      kUsageText);
         return kExitUsage;
+    }
+    ota_cloud::BlockServerOptions stream;
+    if (mqtt) {
+        if (const std::string e = mqtt_stream_options(o, file, stream); !e.empty()) {
+            std::fprintf(stderr, "ota_cloud push: %s\n%s", e.c_str(), kUsageText);
+            return kExitUsage;
+        }
+        job.protocol = ota::DownloadProtocol::mqtt;
+        job.stream_id = stream.stream_id;
+        job.stream_file_id = stream.file_id;
     }
     const std::string method = o.count("--sign-method") ? get(o, "--sign-method") : "md5";
     if (method == "md5") {
@@ -335,6 +413,37 @@ int cmd_push(const Options& o) {
             return kExitOther;
         }
     }
+    // Subscribed after the report topics, so that after a broker restart (subscriptions are
+    // restored in order) no block is served before the reports it leads to can be seen.
+    std::unique_ptr<ota_cloud::BlockServer> server;
+    ota_cloud::NoDelayOnConnect nodelay;
+    if (mqtt) {
+        server = std::make_unique<ota_cloud::BlockServer>(
+            *ch, ota::make_file_download_topics(pk, dn), stream);
+        if (const std::string e = server->open(); !e.empty()) {
+            std::fprintf(stderr, "ota_cloud push: %s\n", e.c_str());
+            return kExitOther;
+        }
+        ch->add_listener(*server);
+        // Block replies must not wait for ACKs (tcp_nodelay.hpp): now, and after reconnects.
+        (void)ota_cloud::set_tcp_nodelay_on_tcp_sockets();
+        ch->add_listener(nodelay);
+        if (!server->subscribe()) {
+            std::fprintf(stderr, "ota_cloud: cannot subscribe the block requests\n");
+            ch->remove_listener(*server);
+            ch->remove_listener(nodelay);
+            return kExitOther;
+        }
+        stamp(epoch_seconds());
+        std::printf("serving stream %llu file %llu: %llu bytes\n",
+                    static_cast<unsigned long long>(stream.stream_id),
+                    static_cast<unsigned long long>(stream.file_id),
+                    static_cast<unsigned long long>(server->file_size()));
+    }
+    // Waits for events; delayed block answers go out on time.
+    auto pump = [&](std::chrono::milliseconds cap) {
+        (void)ch->yield(server ? server->flush_due(cap) : cap);
+    };
     stamp(epoch_seconds());
     std::printf("watching device %s/%s\n", pk.c_str(), dn.c_str());
     std::fflush(stdout);
@@ -347,7 +456,7 @@ int cmd_push(const Options& o) {
         stamp(epoch_seconds());
         std::printf("waiting for the device to report its version\n");
         std::fflush(stdout);
-        while (!watcher.informed && !timed_out()) (void)ch->yield(std::chrono::milliseconds(200));
+        while (!watcher.informed && !timed_out()) pump(std::chrono::milliseconds(200));
     }
     if (o.count("--no-push") == 0 && !timed_out()) {
         // Taken before publishing: the device may start while the PUBACK is still on its way.
@@ -363,7 +472,7 @@ int cmd_push(const Options& o) {
         std::fflush(stdout);
     }
     while (!watcher.finished && !watcher.failed && !timed_out()) {
-        (void)ch->yield(std::chrono::milliseconds(200));
+        pump(std::chrono::milliseconds(200));
     }
     // 100 means "downloaded", not "verified": the original SDK's flow reports 100 before it checks
     // the digest, so a -3 may still follow. Keep listening for a moment.
@@ -371,9 +480,23 @@ int cmd_push(const Options& o) {
                             std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                 std::chrono::duration<double>(settle_s));
     while (watcher.finished && !watcher.failed && std::chrono::steady_clock::now() < settle_end) {
-        (void)ch->yield(std::chrono::milliseconds(100));
+        pump(std::chrono::milliseconds(100));
     }
     ch->remove_listener(watcher);
+    if (server) {
+        ch->remove_listener(*server);
+        ch->remove_listener(nodelay);
+        const auto& s = server->stats();
+        std::printf(
+            "blocks: %llu requests, %llu served, %llu dropped, %llu corrupted, %llu delayed, "
+            "%llu refused, %llu bytes sent\n",
+            static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.served),
+            static_cast<unsigned long long>(s.dropped),
+            static_cast<unsigned long long>(s.corrupted),
+            static_cast<unsigned long long>(s.delayed), static_cast<unsigned long long>(s.refused),
+            static_cast<unsigned long long>(s.bytes));
+        std::fflush(stdout);
+    }
     if (watcher.failed) return kExitDeviceFailed;
     if (watcher.finished) return kExitOk;
     std::fprintf(stderr, "ota_cloud: no final progress from the device within %g s\n", timeout_s);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "ota/protocol.hpp"
+#include "protocol/job_fields.hpp"
 
 namespace ota {
 namespace {
@@ -20,37 +21,6 @@ using OrderedJson = nlohmann::ordered_json;
 /// Bytes of the header-length prefix and of the CRC trailer.
 constexpr std::size_t kPrefixBytes = 2;
 constexpr std::size_t kCrcBytes = 2;
-/// Decimal strings of more digits than this cannot be a 64-bit count.
-constexpr std::size_t kMaxDecimalDigits = 20;
-
-/// The member `key` of `obj`, or nullptr when it is absent or null.
-const Json* member(const Json& obj, const char* key) {
-    const auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return nullptr;
-    return &*it;
-}
-
-/// A non-negative integer sent as a JSON number or, as SDK 4 tolerates, a decimal string.
-std::optional<std::uint64_t> lenient_u64(const Json& v) {
-    if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-    if (v.is_number_integer()) {
-        const auto n = v.get<std::int64_t>();
-        if (n < 0) return std::nullopt;
-        return static_cast<std::uint64_t>(n);
-    }
-    if (!v.is_string()) return std::nullopt;
-    const auto& s = v.get_ref<const std::string&>();
-    if (s.empty() || s.size() > kMaxDecimalDigits) return std::nullopt;
-    std::uint64_t out = 0;
-    for (const char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        const auto digit = static_cast<std::uint64_t>(c - '0');
-        if (out > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-        out = out * 10 + digit;
-    }
-    return out;
-}
-
 /// `id` as text: a string as is, a number in decimal; anything else is empty.
 std::string id_text(const Json* v) {
     if (v == nullptr) return {};
@@ -63,12 +33,12 @@ std::string id_text(const Json* v) {
 /// Reads `obj.key` as a lenient count into `out`; false (with `why`) when absent or malformed.
 bool count_field(const Json& obj, const char* key, const char* field, std::uint64_t& out,
                  std::string& why) {
-    const Json* v = member(obj, key);
+    const Json* v = detail::json_member(obj, key);
     if (v == nullptr) {
         why = std::string(field) + " is missing.";
         return false;
     }
-    const auto n = lenient_u64(*v);
+    const auto n = detail::count_value(*v);
     if (!n) {
         why = std::string(field) + " is not a non-negative integer.";
         return false;
@@ -78,7 +48,7 @@ bool count_field(const Json& obj, const char* key, const char* field, std::uint6
 }
 
 bool token_field(const Json& obj, std::string& out, const char* field, std::string& why) {
-    const Json* v = member(obj, "fileToken");
+    const Json* v = detail::json_member(obj, "fileToken");
     if (v == nullptr) return true;
     if (!v->is_string()) {
         why = std::string(field) + " is not a string.";
@@ -107,18 +77,18 @@ bool parse_reply_header(std::string_view text, BlockReply& r) {
         return false;
     }
     BlockReplyHeader h;
-    const Json* code = member(j, "code");
-    const auto code_value = code != nullptr ? lenient_u64(*code) : std::nullopt;
+    const Json* code = detail::json_member(j, "code");
+    const auto code_value = code != nullptr ? detail::count_value(*code) : std::nullopt;
     if (!code_value || *code_value > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
         r = malformed("block reply code is missing or not an integer.");
         return false;
     }
     h.code = static_cast<int>(*code_value);
-    h.id = id_text(member(j, "id"));
-    if (const Json* m = member(j, "message"); m != nullptr && m->is_string()) {
+    h.id = id_text(detail::json_member(j, "id"));
+    if (const Json* m = detail::json_member(j, "message"); m != nullptr && m->is_string()) {
         h.message = m->get<std::string>().substr(0, 128);
     }
-    const Json* data = member(j, "data");
+    const Json* data = detail::json_member(j, "data");
     std::string why;
     if (h.code != 200) {
         // Best effort: an error reply may still say which block it refuses.
@@ -143,7 +113,7 @@ bool parse_reply_header(std::string_view text, BlockReply& r) {
         r = malformed(why);
         return false;
     }
-    if (member(*data, "fileLength") != nullptr &&
+    if (detail::json_member(*data, "fileLength") != nullptr &&
         !count_field(*data, "fileLength", "block reply data.fileLength", h.file_length, why)) {
         r = malformed(why);
         return false;
@@ -216,13 +186,13 @@ std::optional<BlockRequest> decode_block_request(std::string_view payload, std::
         if (j.is_discarded() || !j.is_object())
             return refuse("block request is not a JSON object.");
         BlockRequest out;
-        out.id = id_text(member(j, "id"));
-        const Json* params = member(j, "params");
+        out.id = id_text(detail::json_member(j, "id"));
+        const Json* params = detail::json_member(j, "params");
         if (params == nullptr || !params->is_object()) {
             return refuse("block request params is missing or not an object.");
         }
-        const Json* info = member(*params, "fileInfo");
-        const Json* block = member(*params, "fileBlock");
+        const Json* info = detail::json_member(*params, "fileInfo");
+        const Json* block = detail::json_member(*params, "fileBlock");
         if (info == nullptr || !info->is_object()) {
             return refuse("block request params.fileInfo is missing or not an object.");
         }

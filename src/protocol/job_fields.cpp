@@ -64,21 +64,20 @@ const nlohmann::json* json_member(const nlohmann::json& obj, const char* key) {
     return &*it;
 }
 
+std::optional<std::uint64_t> count_value(const nlohmann::json& v) {
+    if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+    if (v.is_number_integer() && v.get<std::int64_t>() == 0) return 0;  // "-0"
+    if (v.is_string()) return parse_decimal(v.get_ref<const std::string&>());
+    return std::nullopt;
+}
+
 DecodeFailure read_count(const nlohmann::json* v, const std::string& field, std::uint64_t& out) {
     if (v == nullptr) return decode_failure(DecodeErrc::missing_field, field, "is missing");
-    if (v->is_number_unsigned()) {
-        out = v->get<std::uint64_t>();
-        return std::nullopt;
-    }
-    if (v->is_number_integer() && v->get<std::int64_t>() == 0) {  // "-0"
-        out = 0;
+    if (const auto n = count_value(*v)) {
+        out = *n;
         return std::nullopt;
     }
     if (v->is_string()) {
-        if (const auto n = parse_decimal(v->get_ref<const std::string&>())) {
-            out = *n;
-            return std::nullopt;
-        }
         return decode_failure(DecodeErrc::bad_value, field,
                               "must be a non-negative integer (a string of at most 20 decimal "
                               "digits below 2^64)");

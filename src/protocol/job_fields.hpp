@@ -22,6 +22,10 @@ using DecodeFailure = std::optional<DecodeError>;
 /// The member `key` of `obj`, or nullptr when it is absent. JSON null counts as absent.
 [[nodiscard]] const nlohmann::json* json_member(const nlohmann::json& obj, const char* key);
 
+/// The value of a non-negative integer given as a JSON number or as a string of decimal digits
+/// (read_count's rules), nullopt for anything else. Shared with the MQTT block codec.
+[[nodiscard]] std::optional<std::uint64_t> count_value(const nlohmann::json& v);
+
 /// A non-negative integer given as a JSON number or, as Link SDK 4 tolerates, as a string of
 /// decimal digits. The string form is strict: 1..20 digits, no sign, blank, exponent or
 /// fraction, and no value above 2^64-1. `-0` as a number is 0.

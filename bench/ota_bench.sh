@@ -38,29 +38,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-./scripts/deps.sh time
-command -v stdbuf >/dev/null || { echo "ota_bench.sh: needs stdbuf (coreutils)" >&2; exit 1; }
-build="build-release"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j2 --target ota_mqtt ota_cloud >/dev/null
-
-lab=$(mktemp -d /tmp/ota-bench.XXXXXX)
-cleanup() {
-  "$root/scripts/lab.sh" stop "$lab" >/dev/null 2>&1 || true
-  rm -rf "$lab"
-}
-trap cleanup EXIT
-./scripts/lab.sh start "$lab" >/dev/null
-# shellcheck disable=SC1091
-. "$lab/lab.env"
-pk=a1BenchProduct
-dn=bench-device
-ds=$(openssl rand -hex 16)
-./scripts/lab.sh add-device "$lab" "$pk" "$dn" "$ds"
+name=ota_bench.sh
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_setup ota-bench bench-device
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/big.bin"
 head -c "$((small_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/small.bin"
-out=$lab/out
-mkdir -p "$out"
 now_ns() { date +%s%N; }
 
 # Share (percent) of CPU time that was busy during the next second, from /proc/stat.
@@ -104,53 +87,9 @@ run_curl_md5() {
   echo "$(awk -v n=$((t1 - t0)) 'BEGIN{printf "%.3f", n/1e9}') $(cat "$lab/rss")"
 }
 
-# Prefixes every line read with the wall-clock time it arrived (bash's $EPOCHREALTIME, no fork).
-stamp_lines() {
-  local line
-  while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done
-}
-
-# run_ota FILE METHOD: the device waits, the cloud pushes. Timed from the moment ota_cloud publishes
-# the push (its own --timestamps stamp, taken just before the publish) to the moment the device
-# prints "verified and stored" (its stdout is line-buffered with stdbuf and stamped as each line
-# arrives). Neither process's start-up (MQTT connect, hashing the image for the push) nor its
-# teardown (MQTT disconnect) is counted. Also prints the download-only time (push -> "progress
-# 100%") and the commit time (100% -> stored) as the third and fourth field.
+# run_ota FILE METHOD: an HTTPS job of FILE with a METHOD digest (run_ota_job in bench/lib.sh).
 run_ota() {
-  local file=$1 method=$2 dpid rc t0 t_done t_ok
-  rm -f "$out/ota.bin" "$lab/device.rc"
-  (
-    set +e
-    /usr/bin/time -f '%M' -o "$lab/rss" stdbuf -oL "$build/bin/ota_mqtt" --product-key "$pk" \
-      --device-name "$dn" --device-secret "$ds" --version 1.0.0 --host 127.0.0.1 \
-      --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --http-ca-file "$CA_FILE" \
-      --output "$out/ota.bin" --wait 60 2>&1
-    echo $? >"$lab/device.rc"
-  ) | stamp_lines >"$lab/device.log" &
-  dpid=$!
-  for _ in $(seq 1 200); do
-    grep -q "waiting for an upgrade job" "$lab/device.log" && break
-    sleep 0.05
-  done
-  OTA_CLOUD_PASSWORD=$CLOUD_PASSWORD "$build/bin/ota_cloud" push --timestamps \
-    --file "$WWW_DIR/$file" --url "https://127.0.0.1:$HTTPS_PORT/$file" --version 2.0.0 \
-    --sign-method "$method" --product-key "$pk" --device-name "$dn" --host 127.0.0.1 \
-    --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --user "$CLOUD_USER" --timeout 300 \
-    --settle 0.2 >"$lab/cloud.log" &
-  wait "$dpid" || true
-  wait || true
-  rc=$(cat "$lab/device.rc" 2>/dev/null || echo "?")
-  t0=$(awk '/ pushed version /{print $1; exit}' "$lab/cloud.log")
-  t_done=$(awk '/ progress 100% /{print $1; exit}' "$lab/device.log")
-  t_ok=$(awk '/ verified and stored /{print $1; exit}' "$lab/device.log")
-  if [ "$rc" != 0 ] || [ -z "$t0" ] || [ -z "$t_done" ] || [ -z "$t_ok" ] ||
-    ! cmp -s "$out/ota.bin" "$WWW_DIR/$file"; then
-    echo "ota_bench.sh: OTA run failed (device exit $rc)" >&2
-    cat "$lab/device.log" "$lab/cloud.log" >&2
-    exit 1
-  fi
-  awk -v a="$t0" -v b="$t_ok" -v c="$t_done" -v r="$(cat "$lab/rss")" \
-    'BEGIN{printf "%.3f %s %.3f %.3f\n", b-a, r, c-a, b-c}'
+  run_ota_job "$1" "$lab/cloud.log" --url "https://127.0.0.1:$HTTPS_PORT/$1" --sign-method "$2"
 }
 
 declare -A times rss phases
@@ -170,10 +109,6 @@ for ((r = 1; r <= rounds; r++)); do
 done
 read -r _ small_rss _ _ < <(run_ota small.bin md5)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-max() { tr ' ' '\n' | grep -v '^$' | sort -n | tail -1; }
-min() { tr ' ' '\n' | grep -v '^$' | sort -n | head -1; }
 
 base=$(echo "${times[curl]}" | median)
 base_min=$(echo "${times[curl]}" | min)

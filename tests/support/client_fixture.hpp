@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -115,6 +116,23 @@ class ClientHarness : public ::testing::Test {
                           j.at("params").at("desc").get<std::string>());
         }
         return out;
+    }
+
+    /// Fetches to the end (advancing the clock 50 ms per call) and runs check_firmware(); the
+    /// test fails unless the client is then FETCHED and the check returns ok. Returns `valid`.
+    bool fetch_and_check() {
+        std::vector<std::uint8_t> buf(1000);
+        for (int i = 0; i < 10000 && client->is_fetching(); ++i) {
+            const FetchResult r =
+                client->fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(100));
+            if (r.status != Status::ok) break;
+            clock.advance(std::chrono::milliseconds(50));
+        }
+        EXPECT_EQ(client->state(), OtaState::fetched);
+        bool valid = false;
+        const Error e = client->check_firmware(valid);
+        EXPECT_TRUE(e.ok()) << e.message();
+        return valid;
     }
 
     FakeBroker broker;

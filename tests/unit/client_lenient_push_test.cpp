@@ -57,21 +57,6 @@ class ClientLenientPushTest : public ClientHarness {
         ASSERT_TRUE(client->poll(0ms).ok());
     }
 
-    /// Fetches to the end and runs check_firmware(); returns `valid`.
-    bool fetch_and_check() {
-        std::vector<std::uint8_t> buf(1000);
-        for (int i = 0; i < 10000 && client->is_fetching(); ++i) {
-            const FetchResult r = client->fetch_yield(buf.data(), buf.size(), 100ms);
-            if (r.status != Status::ok) break;
-            clock.advance(50ms);
-        }
-        EXPECT_EQ(client->state(), OtaState::fetched);
-        bool valid = false;
-        const Error e = client->check_firmware(valid);
-        EXPECT_TRUE(e.ok()) << e.message();
-        return valid;
-    }
-
     std::vector<UpgradeJob> handled;
 };
 

@@ -117,21 +117,6 @@ class ClientPolicyTest : public ClientHarness {
         broker.publish(kUpgradeTopic, to_json(p));
         ASSERT_TRUE(client->poll(0ms).ok());
     }
-
-    /// Fetches to the end and runs check_firmware(); returns `valid`.
-    bool fetch_and_check() {
-        std::vector<std::uint8_t> buf(1000);
-        for (int i = 0; i < 10000 && client->is_fetching(); ++i) {
-            const FetchResult r = client->fetch_yield(buf.data(), buf.size(), 100ms);
-            if (r.status != Status::ok) break;
-            clock.advance(50ms);
-        }
-        EXPECT_EQ(client->state(), OtaState::fetched);
-        bool valid = true;
-        const Error e = client->check_firmware(valid);
-        EXPECT_TRUE(e.ok()) << e.message();
-        return valid;
-    }
 };
 
 ClientOptions with_keys(bool required, const std::string& pub = "ec_p256_public.pem") {

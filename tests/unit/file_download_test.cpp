@@ -120,7 +120,9 @@ TEST(BlockReply, RoundTripsABlock) {
 TEST(BlockReply, CarriesBinaryBytesIncludingZeros) {
     std::string block(256, '\0');
     for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>(i);
-    const BlockReply r = decode_block_reply(encode_block_reply(ok_header(0), block));
+    // BlockReply::block points into the payload: keep it alive while the block is read.
+    const std::string payload = encode_block_reply(ok_header(0), block);
+    const BlockReply r = decode_block_reply(payload);
     ASSERT_EQ(r.errc, BlockReplyErrc::ok);
     EXPECT_EQ(r.block, block);
 }

@@ -5,8 +5,11 @@
 # tool, and checks the stored image. Everything started here is stopped on exit, also on failure
 # or Ctrl-C. With --mqtt the job is an MQTT download (dProtocol "mqtt"): the device fetches the
 # image in blocks over its MQTT connection and ota_cloud answers them; nginx is not used.
+# --device-bin runs another ota_mqtt as the device (scripts/cross.sh: an ARM build), through
+# --device-emulator (qemu-aarch64, qemu-arm) when given; only ota_cloud is built then.
 #
-# Usage: scripts/demo.sh [--size MIB] [--sha256] [--mqtt]
+# Usage: scripts/demo.sh [--size MIB] [--sha256] [--mqtt] [--device-bin PATH]
+#                        [--device-emulator CMD]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,12 +17,16 @@ root=$(pwd)
 size_mib=32
 sign_method=md5
 mqtt=0
+device_bin=""
+device_emulator=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size_mib=$2; shift ;;
     --sha256) sign_method=sha256 ;;
     --mqtt) mqtt=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --device-bin) device_bin=$2; shift ;;
+    --device-emulator) device_emulator=("$2"); shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -33,7 +40,13 @@ step "Installing missing packages"
 step "Building (Release)"
 build=build-release
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j2 --target ota_mqtt ota_cloud
+if [ -n "$device_bin" ]; then
+  [ -x "$device_bin" ] || { echo "demo.sh: --device-bin $device_bin is not an executable" >&2; exit 2; }
+  cmake --build "$build" -j2 --target ota_cloud
+else
+  cmake --build "$build" -j2 --target ota_mqtt ota_cloud
+  device_bin=$build/bin/ota_mqtt
+fi
 
 lab=$(mktemp -d /tmp/ota-demo.XXXXXX)
 device_pid=""
@@ -66,13 +79,14 @@ head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$image"
 out="$lab/device/ota.bin"
 mkdir -p "$lab/device"
 
-step "Starting the device (ota_mqtt, version 1.0.0)"
-"$build/bin/ota_mqtt" --product-key "$pk" --device-name "$dn" --device-secret "$ds" \
+step "Starting the device (${device_emulator[*]:+${device_emulator[*]} }$device_bin, version 1.0.0)"
+"${device_emulator[@]}" "$device_bin" --product-key "$pk" --device-name "$dn" --device-secret "$ds" \
   --version 1.0.0 --host 127.0.0.1 --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" \
   --http-ca-file "$CA_FILE" --output "$out" --wait 120 >"$lab/device.log" 2>&1 &
 device_pid=$!
 tail -n +1 -f "$lab/device.log" --pid="$device_pid" 2>/dev/null | sed -u 's/^/[device] /' &
-for _ in $(seq 1 100); do
+# 30 s: under qemu the device's start and TLS handshake take a few seconds.
+for _ in $(seq 1 300); do
   grep -q "waiting for an upgrade job" "$lab/device.log" && break
   kill -0 "$device_pid" 2>/dev/null || break
   sleep 0.1

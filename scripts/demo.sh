@@ -5,11 +5,10 @@
 # tool, and checks the stored image. Everything started here is stopped on exit, also on failure
 # or Ctrl-C. With --mqtt the job is an MQTT download (dProtocol "mqtt"): the device fetches the
 # image in blocks over its MQTT connection and ota_cloud answers them; nginx is not used.
-# --device-bin runs another ota_mqtt as the device (scripts/cross.sh: an ARM build), through
-# --device-emulator (qemu-aarch64, qemu-arm) when given; only ota_cloud is built then.
+# --build-dir takes ota_mqtt and ota_cloud from another build (scripts/cross.sh: an ARM build,
+# whose binaries then run through --emulator, e.g. qemu-aarch64) instead of building them.
 #
-# Usage: scripts/demo.sh [--size MIB] [--sha256] [--mqtt] [--device-bin PATH]
-#                        [--device-emulator CMD]
+# Usage: scripts/demo.sh [--size MIB] [--sha256] [--mqtt] [--build-dir DIR [--emulator CMD]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,16 +16,16 @@ root=$(pwd)
 size_mib=32
 sign_method=md5
 mqtt=0
-device_bin=""
-device_emulator=()
+build=""
+emulator=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size_mib=$2; shift ;;
     --sha256) sign_method=sha256 ;;
     --mqtt) mqtt=1 ;;
-    --device-bin) device_bin=$2; shift ;;
-    --device-emulator) device_emulator=("$2"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --build-dir) build=$2; shift ;;
+    --emulator) emulator=("$2"); shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -37,15 +36,15 @@ step() { printf '\n== %s\n' "$*"; }
 step "Installing missing packages"
 ./scripts/deps.sh
 
-step "Building (Release)"
-build=build-release
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
-if [ -n "$device_bin" ]; then
-  [ -x "$device_bin" ] || { echo "demo.sh: --device-bin $device_bin is not an executable" >&2; exit 2; }
-  cmake --build "$build" -j2 --target ota_cloud
+if [ -n "$build" ]; then
+  for b in ota_mqtt ota_cloud; do
+    [ -x "$build/bin/$b" ] || { echo "demo.sh: no $build/bin/$b (build it first)" >&2; exit 2; }
+  done
 else
+  step "Building (Release)"
+  build=build-release
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
   cmake --build "$build" -j2 --target ota_mqtt ota_cloud
-  device_bin=$build/bin/ota_mqtt
 fi
 
 lab=$(mktemp -d /tmp/ota-demo.XXXXXX)
@@ -79,8 +78,8 @@ head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$image"
 out="$lab/device/ota.bin"
 mkdir -p "$lab/device"
 
-step "Starting the device (${device_emulator[*]:+${device_emulator[*]} }$device_bin, version 1.0.0)"
-"${device_emulator[@]}" "$device_bin" --product-key "$pk" --device-name "$dn" --device-secret "$ds" \
+step "Starting the device (${emulator[*]:+${emulator[*]} }$build/bin/ota_mqtt, version 1.0.0)"
+"${emulator[@]}" "$build/bin/ota_mqtt" --product-key "$pk" --device-name "$dn" --device-secret "$ds" \
   --version 1.0.0 --host 127.0.0.1 --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" \
   --http-ca-file "$CA_FILE" --output "$out" --wait 120 >"$lab/device.log" 2>&1 &
 device_pid=$!
@@ -101,7 +100,7 @@ else
   source_args=(--url "https://127.0.0.1:$HTTPS_PORT/firmware-1.1.0.bin")
 fi
 start_ns=$(date +%s%N)
-OTA_CLOUD_PASSWORD=$CLOUD_PASSWORD "$build/bin/ota_cloud" push --file "$image" \
+OTA_CLOUD_PASSWORD=$CLOUD_PASSWORD "${emulator[@]}" "$build/bin/ota_cloud" push --file "$image" \
   "${source_args[@]}" --version 1.1.0 \
   --sign-method "$sign_method" --product-key "$pk" --device-name "$dn" \
   --host 127.0.0.1 --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --user "$CLOUD_USER" \

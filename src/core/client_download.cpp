@@ -33,29 +33,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "core/client_impl.hpp"
 #include "core/lazy_log.hpp"
+#include "core/percent.hpp"
 #include "ota/log.hpp"
 
 namespace ota::detail {
-
-namespace {
-
-/// Whole percent of `done` out of `total` without overflowing 64 bits (0 when total is 0).
-int percent_of(std::uint64_t done, std::uint64_t total) noexcept {
-    if (total == 0) return 0;
-    if (done >= total) return 100;
-    constexpr std::uint64_t kLimit = std::numeric_limits<std::uint64_t>::max() / 100;
-    const std::uint64_t p = done <= kLimit ? done * 100 / total : done / (total / 100);
-    return static_cast<int>(std::min<std::uint64_t>(p, 100));
-}
-
-}  // namespace
 
 // ---- fetch_yield and check_firmware -----------------------------------------------------------
 

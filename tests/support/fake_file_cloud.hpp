@@ -50,6 +50,9 @@ class FakeFileCloud final : public ChannelListener {
     std::function<void(const BlockRequest&, std::size_t, CloudAnswer&)> misbehave;
     /// fileLength announced in replies; 0 = the file's size.
     std::uint64_t file_length = 0;
+    /// Where `file` starts in the stream: the cloud holds only the window [base, base + size) of
+    /// a larger file (with file_length), e.g. the end of a 5 GiB image; other offsets get no bytes.
+    std::uint64_t base = 0;
     /// Hold requests instead of answering them (release them with answer()).
     bool hold = false;
 
@@ -89,12 +92,15 @@ class FakeFileCloud final : public ChannelListener {
         h.id = a.echo_id ? r.id : "cloud-" + r.id;
         h.message = a.code == 200 ? "success" : "error";
         h.file_token = a.token.empty() ? r.file_token : a.token;
-        h.file_length = file_length != 0 ? file_length : file_.size();
+        h.file_length = file_length != 0 ? file_length : base + file_.size();
         std::string_view block;
-        if (r.offset < file_.size()) {
-            std::uint64_t n = std::min<std::uint64_t>(r.size, file_.size() - r.offset);
+        if (r.offset >= base && r.offset - base < file_.size()) {
+            const std::uint64_t at = r.offset - base;
+            std::uint64_t n = std::min<std::uint64_t>(r.size, file_.size() - at);
             if (a.cap > 0) n = std::min<std::uint64_t>(n, a.cap);
-            block = std::string_view(file_).substr(r.offset, n);
+            // Both below file_.size(), so they fit size_t on any target.
+            block = std::string_view(file_).substr(static_cast<std::size_t>(at),
+                                                   static_cast<std::size_t>(n));
         }
         h.offset = static_cast<std::uint64_t>(static_cast<std::int64_t>(r.offset) + a.offset_shift);
         h.size = block.size();

@@ -39,7 +39,9 @@ class MemorySink final : public FirmwareSink {
         flushed_ = 0;
         has_partial_ = false;
         if (begin_status != Status::ok) return begin_status;
-        if (expected_size > capacity_) return Status::storage_full;
+        if (expected_size > capacity_ || expected_size > data_.max_size()) {
+            return Status::storage_full;  // never a size cut to what size_t holds
+        }
         data_.resize(static_cast<std::size_t>(expected_size));
         phase_ = Phase::writing;
         has_partial_ = true;
@@ -104,7 +106,9 @@ class MemorySink final : public FirmwareSink {
         stored = 0;
         if (!resume_supported) return Status::invalid_state;
         phase_ = Phase::idle;
-        if (expected_size > capacity_) return Status::storage_full;
+        if (expected_size > capacity_ || expected_size > data_.max_size()) {
+            return Status::storage_full;
+        }
         if (!has_partial_) return Status::storage_failed;
         if (stored_ > expected_size) {
             has_partial_ = false;

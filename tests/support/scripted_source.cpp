@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 namespace ota::test {
@@ -22,7 +23,7 @@ Error ScriptedSource::open(std::string_view url, std::uint64_t offset) {
     if (response_.range_from_offset) {
         const std::size_t total = response_.body.size();
         response_.honor_offset = true;
-        response_.content_length = total - std::min<std::size_t>(offset, total);
+        response_.content_length = total - std::min<std::uint64_t>(offset, total);
         if (offset > 0) {
             response_.status = 206;
             response_.content_range = "bytes " + std::to_string(offset) + "-" +
@@ -32,7 +33,11 @@ Error ScriptedSource::open(std::string_view url, std::uint64_t offset) {
             response_.content_range.clear();
         }
     }
-    start_ = response_.honor_offset ? static_cast<std::size_t>(offset) : 0;
+    // An offset beyond what size_t can index (32-bit targets) is past any body a test can hold:
+    // clamped, never wrapped, so it cannot alias an earlier position.
+    start_ = response_.honor_offset ? static_cast<std::size_t>(std::min<std::uint64_t>(
+                                          offset, std::numeric_limits<std::size_t>::max()))
+                                    : 0;
     pos_ = start_;
     idle_left_ = response_.idle_reads;
     idle_end_left_ = response_.idle_before_end;

@@ -199,7 +199,7 @@ TEST_F(AbSlotsTest, ProvisionWritesAConfirmedFactoryImage) {
 
 TEST_F(AbSlotsTest, ProvisionRefusesBadInput) {
     auto c = control();
-    const auto big = image_bytes(layout.slot_size + 1, 3);
+    const auto big = image_bytes(static_cast<std::size_t>(layout.slot_size) + 1, 3);
     EXPECT_EQ(c->provision(big.data(), big.size(), "1.0.0").status, Status::storage_full);
     EXPECT_EQ(c->provision(factory.data(), factory.size(), "").status, Status::invalid_argument);
     EXPECT_EQ(c->provision(factory.data(), factory.size(), std::string(65, 'x')).status,

@@ -48,6 +48,11 @@ std::vector<std::uint8_t> bytes(std::size_t n, std::uint8_t seed) {
     return v;
 }
 
+/// The simulated device's size as a buffer length (a few sectors: fits size_t on any target).
+std::size_t whole(const ota::FlashDevice& f) {
+    return static_cast<std::size_t>(f.size());
+}
+
 std::vector<std::uint8_t> read_back(ota::FlashDevice& f, std::uint64_t off, std::size_t n) {
     std::vector<std::uint8_t> out(n);
     EXPECT_EQ(f.read(off, out.data(), n), Status::ok);
@@ -85,7 +90,7 @@ TEST(SimulatedFlashTest, StartsErasedAndReportsItsGeometry) {
     EXPECT_EQ(f->size(), 8U * kSector);
     EXPECT_EQ(f->sector_size(), kSector);
     EXPECT_EQ(f->write_align(), kAlign);
-    EXPECT_EQ(read_back(*f, 0, f->size()), std::vector<std::uint8_t>(f->size(), 0xFF));
+    EXPECT_EQ(read_back(*f, 0, whole(*f)), std::vector<std::uint8_t>(whole(*f), 0xFF));
 }
 
 TEST(SimulatedFlashTest, ProgramThenReadReturnsTheData) {
@@ -112,7 +117,7 @@ TEST(SimulatedFlashTest, MisalignedOrOutOfRangeRequestsAreRefusedUntouched) {
     EXPECT_EQ(f->read(f->size(), &b, 1), Status::invalid_argument);
     EXPECT_EQ(f->read(UINT64_MAX, &b, 1), Status::invalid_argument);
     EXPECT_EQ(f->op_count(), 0U);  // refused before reaching the device
-    EXPECT_EQ(read_back(*f, 0, f->size()), std::vector<std::uint8_t>(f->size(), 0xFF));
+    EXPECT_EQ(read_back(*f, 0, whole(*f)), std::vector<std::uint8_t>(whole(*f), 0xFF));
 }
 
 TEST(SimulatedFlashTest, ProgrammingOverDataNeedsAnEraseFirst) {

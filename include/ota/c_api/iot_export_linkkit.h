@@ -115,7 +115,8 @@ int HAL_GetFirmwareVersion(char* version);
 /* Called before the first byte of an image. Default: logs that no persistence HAL exists. */
 void HAL_Firmware_Persistence_Start(void);
 /* Stores the next `length` bytes (sequentially). < 0 = failure: the download stops, -4 is
- * reported. Default: -1. */
+ * reported. Default: -1. `length` is one piece (at most the download buffer); the image itself
+ * may exceed 4 GiB, also on 32-bit targets: count its bytes in 64 bits. */
 int HAL_Firmware_Persistence_Write(char* buffer, uint32_t length);
 /* Called once on every exit path after Start. Default: 0. */
 int HAL_Firmware_Persistence_Stop(void);

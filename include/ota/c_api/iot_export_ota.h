@@ -4,7 +4,14 @@
  * Differences from the original, all additive: 64-bit size getters, a correctly spelled
  * IOT_OTAP_CHECK_FAILED, explicit TLS settings for the broker (iotx_mqtt_param_t.ca_file,
  * .plain_tcp) and the firmware server (IOT_OTA_InitEx), any number of handles per process,
- * and no exception or abort ever crossing this boundary. */
+ * and no exception or abort ever crossing this boundary.
+ *
+ * Sizes on 32-bit targets (armhf, where size_t and long are 32 bits) are the same as on 64-bit
+ * ones: the library keeps image sizes and offsets in 64 bits throughout (jobs up to
+ * iotx_ota_options_t.max_image_size, 8 GiB by default). Only these C types limit them:
+ * IOT_OTAG_FILE_SIZE and IOT_OTAG_FETCHED_SIZE answer a uint32_t, as in the original, and fail
+ * with IOT_OTAE_STR_TOO_LONG above 4 GiB - 1 (use the _64 queries); IOT_OTA_FetchYield copies at
+ * most min(buf_len, INT_MAX) bytes per call (its result is an int). */
 #ifndef OTA_IOT_EXPORT_OTA_H
 #define OTA_IOT_EXPORT_OTA_H
 

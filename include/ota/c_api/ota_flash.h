@@ -1,6 +1,7 @@
 /* C-level NOR flash HAL: lets C code hand its own flash driver to the A/B slot logic (the
  * bootloader decision, confirmation, and the SlotSink that downloads into the inactive slot).
- * Compiles as C99 and C++. */
+ * Compiles as C99 and C++. Flash sizes and offsets are uint64_t on every target, 32-bit ones
+ * included; `len` of read/program is size_t, the length of one buffer in memory. */
 #ifndef OTA_OTA_FLASH_H
 #define OTA_OTA_FLASH_H
 

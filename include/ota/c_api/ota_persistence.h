@@ -1,5 +1,9 @@
 /* C-level persistence HAL: lets C code plug its own storage (flash, partition, file) into the
- * client. Compiles as C99 and C++. */
+ * client. Compiles as C99 and C++.
+ *
+ * Image sizes and offsets are uint64_t on every target, 32-bit ones included (images above
+ * 4 GiB reach the hooks unchanged); `len` and `cap` are size_t because they are the length of one
+ * buffer in memory. */
 #ifndef OTA_OTA_PERSISTENCE_H
 #define OTA_OTA_PERSISTENCE_H
 

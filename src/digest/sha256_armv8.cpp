@@ -1,5 +1,6 @@
-// SHA-256 with the ARMv8 Cryptography Extension's SHA-2 instructions on aarch64 (the block
-// function and the CPU check; the rest is in sha256_hw.cpp).
+// SHA-256 with the ARMv8 Cryptography Extension's SHA-2 instructions, on aarch64 and on 32-bit
+// ARM (AArch32: an armhf build running on an ARMv8 core) (the block function and the CPU check;
+// the rest is in sha256_hw.cpp). The intrinsics are the same in both states.
 //
 // The instructions keep the eight working variables in two registers, {a,b,c,d} and {e,f,g,h}
 // (lowest lane first, the order of the state array); SHA256H and SHA256H2 together run four
@@ -8,9 +9,9 @@
 // SHA256SU0/SU1 compute the message schedule four words at a time.
 //
 // The instructions are optional in ARMv8.0 (the Cryptography Extension; Raspberry Pi 3 and 4
-// lack it, most Cortex-A53/A72 SoCs and all ARMv8.2+ server cores have it), so the compiler gets
-// them for the functions below only (target attribute) and the Linux kernel's HWCAP_SHA2 bit
-// says whether this CPU has them.
+// lack it, many Cortex-A53/A72 SoCs and server cores have it; ARMv7 cores never do), so the
+// compiler gets them for the function below only (target attribute) and the Linux kernel's
+// HWCAP_SHA2 bit (HWCAP2_SHA2 for 32-bit programs) says whether this CPU has them.
 #include "sha256_hw.hpp"
 
 #if defined(OTA_SHA256_HW_ARMV8)
@@ -18,15 +19,26 @@
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
 
+#if defined(__aarch64__)
+#define OTA_SHA2_TARGET "+crypto"
+#else
+// The instructions need the ARMv8 architecture and its crypto FPU/NEON unit; the hard-float
+// calling convention is unchanged (no floating-point arguments cross this function).
+#define OTA_SHA2_TARGET "arch=armv8-a,fpu=crypto-neon-fp-armv8"
+#endif
+
 namespace ota::detail {
 
 bool sha256_cpu_has_instructions() noexcept {
+#if defined(__aarch64__)
     return (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#else
+    return (getauxval(AT_HWCAP2) & HWCAP2_SHA2) != 0;
+#endif
 }
 
-__attribute__((target("+crypto"))) void sha256_compress_hw(std::array<std::uint32_t, 8>& state,
-                                                            const std::uint8_t* p,
-                                                            std::size_t blocks) noexcept {
+__attribute__((target(OTA_SHA2_TARGET))) void sha256_compress_hw(
+    std::array<std::uint32_t, 8>& state, const std::uint8_t* p, std::size_t blocks) noexcept {
     uint32x4_t abcd = vld1q_u32(state.data());
     uint32x4_t efgh = vld1q_u32(state.data() + 4);
 

@@ -2,9 +2,9 @@
 // padding (FIPS 180-4 section 5.1.1, through BlockFeeder), and the switch the tests use to force
 // the Mbed TLS path on a CPU that has the instructions (every CPU model qemu-aarch64 7.2 offers
 // has them, so the fallback cannot be reached by picking a CPU there).
-#include <atomic>
-
 #include "sha256_hw.hpp"
+
+#include <atomic>
 
 namespace ota::detail {
 namespace {
@@ -21,14 +21,13 @@ void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
 }  // namespace
 
 #if !defined(OTA_SHA256_HW_X86) && !defined(OTA_SHA256_HW_ARMV8)
-// No hardware SHA-256 for this architecture (32-bit ARM among others: README "Size"), so the
+// No hardware SHA-256 for this architecture or compiler (README "Size"), so the
 // Hasher never picks this engine and sha256_compress_hw() is never reached.
 bool sha256_cpu_has_instructions() noexcept {
     return false;
 }
 
-void sha256_compress_hw(std::array<std::uint32_t, 8>&, const std::uint8_t*, std::size_t) noexcept {
-}
+void sha256_compress_hw(std::array<std::uint32_t, 8>&, const std::uint8_t*, std::size_t) noexcept {}
 #endif
 
 bool sha256_hw_available() noexcept {

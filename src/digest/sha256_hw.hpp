@@ -8,8 +8,8 @@
 // tests/unit/digest_test.cpp checks both against each other.
 //
 // One file per instruction set holds the block function and the CPU check
-// (sha256_ni.cpp: x86-64, sha256_armv8.cpp: aarch64); only that file is compiled for the
-// instructions, through function target attributes, so the rest of the library keeps the
+// (sha256_ni.cpp: x86-64, sha256_armv8.cpp: aarch64 and 32-bit ARM); only that file is compiled for
+// the instructions, through function target attributes, so the rest of the library keeps the
 // baseline ISA and runs on CPUs without them.
 #pragma once
 
@@ -23,14 +23,18 @@
 #define OTA_SHA256_HW_X86 1
 #elif defined(__aarch64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define OTA_SHA256_HW_ARMV8 1
+#elif defined(__arm__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+// 32-bit ARM (AArch32 on an ARMv8 core; ARMv7 cores have no such instructions). GCC only: the
+// target attribute below is spelled the GCC way.
+#define OTA_SHA256_HW_ARMV8 1
 #endif
 
 namespace ota::detail {
 
 /// True when this build has a hardware SHA-256 for its architecture (x86-64: SHA-NI with SSSE3
-/// and SSE4.1, checked once with CPUID; aarch64 Linux: the SHA-2 instructions, checked once with
-/// getauxval(AT_HWCAP)), the CPU running it has the instructions, and the tests have not
-/// switched it off.
+/// and SSE4.1, checked once with CPUID; ARM Linux: the ARMv8 SHA-2 instructions, checked once
+/// with getauxval(), AT_HWCAP on aarch64 and AT_HWCAP2 on 32-bit ARM), the CPU running it has the
+/// instructions, and the tests have not switched it off.
 [[nodiscard]] bool sha256_hw_available() noexcept;
 
 /// Tests only: makes sha256_hw_available() false (false restores CPU detection). Affects Hashers

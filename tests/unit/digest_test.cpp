@@ -17,7 +17,7 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) || defined(__arm__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
 #endif
@@ -515,9 +515,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The hardware engine is chosen exactly when the CPU running the test reports the instructions
 // (asked here independently of src/digest): it is not silently left unused on a CPU that has
-// them, nor picked on one that lacks them or on an architecture without an implementation
-// (32-bit ARM). Under qemu-aarch64 every CPU model reports SHA-2, so there this proves the ARMv8
-// path is the one the DigestEngines tests above ran.
+// them, nor picked on one that lacks them or on an architecture without an implementation.
+// Under qemu-aarch64 every CPU model reports SHA-2, so there this proves the ARMv8 path is the one
+// the DigestEngines tests above ran; on armhf ctest runs this binary twice, on qemu-arm's "max"
+// CPU (ARMv8, SHA-2) and on "cortex-a7" (ARMv7, none).
 TEST(Sha256Hardware, UsedExactlyWhenTheCpuHasTheInstructions) {
 #if defined(__x86_64__)
     unsigned a = 0;
@@ -528,6 +529,8 @@ TEST(Sha256Hardware, UsedExactlyWhenTheCpuHasTheInstructions) {
     cpu = cpu && __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & bit_SHA) != 0;
 #elif defined(__aarch64__)
     const bool cpu = (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#elif defined(__arm__) && !defined(__clang__)
+    const bool cpu = (getauxval(AT_HWCAP2) & HWCAP2_SHA2) != 0;
 #else
     const bool cpu = false;
 #endif

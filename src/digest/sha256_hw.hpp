@@ -21,11 +21,11 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define OTA_SHA256_HW_X86 1
-#elif defined(__aarch64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define OTA_SHA256_HW_ARMV8 1
-#elif defined(__arm__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-// 32-bit ARM (AArch32 on an ARMv8 core; ARMv7 cores have no such instructions). GCC only: the
-// target attribute below is spelled the GCC way.
+#elif (defined(__aarch64__) || defined(__arm__)) && defined(__linux__) && defined(__GNUC__) && \
+    !defined(__clang__)
+// 64-bit ARM, and 32-bit ARM (AArch32 on an ARMv8 core; ARMv7 cores have no such instructions).
+// GCC only: clang 14's arm_neon.h declares the SHA-2 intrinsics only when the whole file is
+// compiled for them, not for one function with a target attribute, so clang builds use Mbed TLS.
 #define OTA_SHA256_HW_ARMV8 1
 #endif
 

@@ -1,8 +1,8 @@
 // Hasher: the one RAII owner of the running digest. Which code computes it:
 //   MD5      the built-in implementation (src/digest/md5.hpp: MD5 bounds an MD5 job's download
 //            speed, and ours is faster than Mbed TLS's)
-//   SHA-256  the SHA-NI implementation (src/digest/sha256_ni.hpp) on CPUs that have it, else an
-//            Mbed TLS generic message-digest context
+//   SHA-256  the CPU's SHA-256 instructions (src/digest/sha256_hw.hpp: x86 SHA-NI, ARMv8 SHA-2)
+//            on CPUs that have them, else an Mbed TLS generic message-digest context
 //
 // The generic mbedtls_md_* API is used instead of mbedtls_sha256_* so the code keeps compiling
 // when Mbed TLS moves the per-algorithm headers (4.x). mbedtls_md_setup() allocates the algorithm
@@ -19,7 +19,7 @@
 
 #include "md5.hpp"
 #include "ota/digest.hpp"
-#include "sha256_ni.hpp"
+#include "sha256_hw.hpp"
 
 namespace ota {
 namespace {
@@ -33,13 +33,13 @@ Status status_from_mbedtls(int rc) noexcept {
 }  // namespace
 
 struct Hasher::Impl {
-    // SHA-256 without SHA-NI; set up (its state allocated) on first use only.
+    // SHA-256 without the instructions; set up (its state allocated) on first use only.
     mbedtls_md_context_t ctx;
     bool ctx_ready = false;
     // Which of the three engines the running digest uses; ctx only for mbedtls.
-    enum class Engine { md5, sha_ni, mbedtls } engine = Engine::mbedtls;
+    enum class Engine { md5, sha_hw, mbedtls } engine = Engine::mbedtls;
     detail::Md5 md5;
-    detail::Sha256Ni sha_ni;
+    detail::Sha256Hw sha_hw;
 
     Impl() noexcept { mbedtls_md_init(&ctx); }
     ~Impl() { mbedtls_md_free(&ctx); }
@@ -79,9 +79,9 @@ Status Hasher::start(DigestAlgorithm alg) {
     if (alg == DigestAlgorithm::md5) {
         impl_->engine = Impl::Engine::md5;
         impl_->md5.reset();
-    } else if (detail::sha256_ni_available()) {
-        impl_->engine = Impl::Engine::sha_ni;
-        impl_->sha_ni.reset();
+    } else if (detail::sha256_hw_available()) {
+        impl_->engine = Impl::Engine::sha_hw;
+        impl_->sha_hw.reset();
     } else {
         impl_->engine = Impl::Engine::mbedtls;
         if (!impl_->ctx_ready) {
@@ -107,8 +107,8 @@ Status Hasher::update(const std::uint8_t* data, std::size_t len) noexcept {
         case Impl::Engine::md5:
             impl_->md5.update(data, len);
             return Status::ok;
-        case Impl::Engine::sha_ni:
-            impl_->sha_ni.update(data, len);
+        case Impl::Engine::sha_hw:
+            impl_->sha_hw.update(data, len);
             return Status::ok;
         case Impl::Engine::mbedtls:
             break;
@@ -131,8 +131,8 @@ Status Hasher::finish(std::uint8_t* out, std::size_t out_len) noexcept {
             impl_->md5.finish(out);
             active_ = false;
             return Status::ok;
-        case Impl::Engine::sha_ni:
-            impl_->sha_ni.finish(out);
+        case Impl::Engine::sha_hw:
+            impl_->sha_hw.finish(out);
             active_ = false;
             return Status::ok;
         case Impl::Engine::mbedtls:

@@ -1,28 +1,19 @@
-// SHA-256 with the x86 SHA extensions.
+// SHA-256 with the x86 SHA extensions (the block function and the CPU check; the rest is in
+// sha256_hw.cpp).
 //
 // The instructions keep the eight working variables in two registers, {A,B,E,F} and {C,D,G,H}
 // (highest lane first); SHA256RNDS2 runs two rounds, taking the sum of the next two message words
 // and round constants from the low lanes of its third operand; SHA256MSG1/MSG2 compute the
 // message schedule four words at a time. The padding and the byte order of the length follow
 // FIPS 180-4 section 5.1.1.
-#include "sha256_ni.hpp"
+#include "sha256_hw.hpp"
 
-#include <atomic>
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define OTA_HAVE_SHA_NI 1
+#if defined(OTA_SHA256_HW_X86)
 #include <cpuid.h>
 #include <immintrin.h>
-#else
-#define OTA_HAVE_SHA_NI 0
-#endif
 
 namespace ota::detail {
 namespace {
-
-std::atomic<bool> g_disabled{false};
-
-#if OTA_HAVE_SHA_NI
 
 bool cpu_has_sha_ni() noexcept {
     unsigned a = 0;
@@ -37,31 +28,20 @@ bool cpu_has_sha_ni() noexcept {
     return ssse3 && sse41 && sha;
 }
 
-alignas(16) constexpr std::uint32_t kRound[64] = {
-    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u,
-    0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu,
-    0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu,
-    0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau, 0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u,
-    0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u, 0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu,
-    0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u, 0xa2bfe8a1u, 0xa81a664bu,
-    0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u, 0x19a4c116u,
-    0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
-    0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u,
-    0xc67178f2u};
-
 // Four rounds: the four scheduled words `w` plus their constants, two rounds per instruction.
 __attribute__((target("sha,sse4.1,ssse3"))) inline void four_rounds(__m128i& abef, __m128i& cdgh,
                                                                     __m128i w, int group) {
-    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(kRound + 4 * group));
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(kSha256Round + 4 * group));
     const __m128i wk = _mm_add_epi32(w, k);
     cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);  // cdgh now holds the new {A,B,E,F}
     abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
     // Two rounds moved {A,B,E,F} into {C,D,G,H}: after two calls the roles are back in place.
 }
 
-__attribute__((target("sha,sse4.1,ssse3"))) void compress(std::array<std::uint32_t, 8>& state,
-                                                          const std::uint8_t* p,
-                                                          std::size_t blocks) noexcept {
+}  // namespace
+
+__attribute__((target("sha,sse4.1,ssse3"))) void sha256_compress_hw(
+    std::array<std::uint32_t, 8>& state, const std::uint8_t* p, std::size_t blocks) noexcept {
     // Byte order: message words are big-endian.
     const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
     // state = {a..d}, {e..h} (lowest lane first) -> {F,E,B,A}, {H,G,D,C}.
@@ -107,49 +87,10 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compress(std::array<std::uint32
     _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data() + 4), _mm_alignr_epi8(ghcd, abfe, 8));
 }
 
-#else  // no SHA-NI in this build: never available, so compress() is never reached
-
-bool cpu_has_sha_ni() noexcept {
-    return false;
-}
-
-void compress(std::array<std::uint32_t, 8>&, const std::uint8_t*, std::size_t) noexcept {}
-
-#endif
-
-void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
-    p[0] = static_cast<std::uint8_t>(v >> 24);
-    p[1] = static_cast<std::uint8_t>(v >> 16);
-    p[2] = static_cast<std::uint8_t>(v >> 8);
-    p[3] = static_cast<std::uint8_t>(v);
-}
-
-}  // namespace
-
-bool sha256_ni_available() noexcept {
-    static const bool cpu = cpu_has_sha_ni();
-    return cpu && !g_disabled.load(std::memory_order_relaxed);
-}
-
-void set_sha256_ni_disabled(bool disabled) noexcept {
-    g_disabled.store(disabled, std::memory_order_relaxed);
-}
-
-void Sha256Ni::reset() noexcept {
-    state_ = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
-              0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
-    feeder_.reset();
-}
-
-void Sha256Ni::update(const std::uint8_t* data, std::size_t len) noexcept {
-    feeder_.update(data, len,
-                   [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
-}
-
-void Sha256Ni::finish(std::uint8_t* out) noexcept {
-    feeder_.finish(LengthOrder::big_endian,
-                   [this](const std::uint8_t* p, std::size_t n) { compress(state_, p, n); });
-    for (std::size_t i = 0; i < 8; ++i) store_be32(out + 4 * i, state_[i]);
+bool sha256_cpu_has_instructions() noexcept {
+    return cpu_has_sha_ni();
 }
 
 }  // namespace ota::detail
+
+#endif  // OTA_SHA256_HW_X86

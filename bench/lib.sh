@@ -36,7 +36,8 @@ stamp_lines() {
 }
 
 # run_ota_job FILE CLOUD_LOG CLOUD_ARGS...: the device (ota_mqtt with the options in the array
-# `device_args`, default none) waits, then
+# `device_args`, default none, run through the command in `device_wrapper`, e.g. a heap
+# profiler) waits, then
 # ota_cloud pushes version 2.0.0 of $WWW_DIR/FILE with CLOUD_ARGS (the download source and
 # digest). Timed from the moment ota_cloud publishes the push (its own --timestamps stamp, taken
 # just before the publish) to the moment the device prints "verified and stored" (its stdout is
@@ -51,7 +52,7 @@ run_ota_job() {
   rm -f "$out/ota.bin" "$out/ota.bin.part" "$lab/device.rc"
   (
     set +e
-    "$root/bench/peak_anon.py" "$lab/mem" stdbuf -oL "$build/bin/ota_mqtt" --product-key "$pk" \
+    "$root/bench/peak_anon.py" "$lab/mem" stdbuf -oL "${device_wrapper[@]}" "$build/bin/ota_mqtt" --product-key "$pk" \
       --device-name "$dn" --device-secret "$ds" --version 1.0.0 --host 127.0.0.1 \
       --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --http-ca-file "$CA_FILE" \
       --output "$out/ota.bin" --wait 60 "${device_args[@]}" 2>&1
@@ -83,6 +84,7 @@ run_ota_job() {
     'BEGIN{printf "%.3f %s %.3f %.3f %s\n", b-a, r, c-a, b-c, m}'
 }
 device_args=()
+device_wrapper=()
 
 # Share (percent) of CPU time that was busy during the next second, from /proc/stat.
 busy_percent() {

@@ -6,7 +6,7 @@
 # starts a lab in a new directory (stopped and removed on exit) and adds the device. Sets build,
 # lab, out, pk, dn, ds and everything lab.env holds (ports, CA, cloud credentials, WWW_DIR).
 bench_setup() {
-  ./scripts/deps.sh time
+  ./scripts/deps.sh time python3
   command -v stdbuf >/dev/null || { echo "$name: needs stdbuf (coreutils)" >&2; exit 1; }
   build="build-release"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
@@ -115,3 +115,19 @@ busy_log=""
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 max() { tr ' ' '\n' | grep -v '^$' | sort -n | tail -1; }
 min() { tr ' ' '\n' | grep -v '^$' | sort -n | head -1; }
+
+# replace_readme_block NAME FILE: puts FILE's text between the lines <!-- NAME:begin --> and
+# <!-- NAME:end --> of README.md (results written by a script, never typed by hand).
+replace_readme_block() {
+  python3 - "$root/README.md" "$1" "$2" <<'PY'
+import sys
+readme, name, body = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
+text = open(readme).read()
+begin, end = f"<!-- {name}:begin -->\n", f"<!-- {name}:end -->"
+i, j = text.find(begin), text.find(end)
+if i < 0 or j < i:
+    sys.exit(f"README.md has no {name} markers")
+open(readme, "w").write(text[: i + len(begin)] + body + text[j:])
+PY
+  echo "$name: README.md updated" >&2
+}

@@ -9,9 +9,11 @@
 # anonymous memory (RssAnon of /proc/PID/status, sampled every millisecond by bench/peak_anon.py)
 # and peak RSS (VmHWM) over all its runs.
 #
-# Usage: bench/memory_bench.sh [--size MIB] [--rounds N] [--idle-wait SECONDS]  (256, 5, 0)
+# Usage: bench/memory_bench.sh [--size MIB] [--rounds N] [--idle-wait SECONDS] [--update-readme]
+#        (defaults 256, 5, 0)
 # --idle-wait S: before each timed run, wait up to S seconds for a second in which the CPUs were
-# less than 15 % busy; the busy share before each run is reported.
+# less than 15 % busy; the busy share before each run is reported. --update-readme puts the
+# results between <!-- memory-bench:begin --> and <!-- memory-bench:end --> in README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,11 +21,13 @@ root=$(pwd)
 size_mib=256
 rounds=5
 idle_wait=0
+update=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size_mib=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --idle-wait) idle_wait=$2; shift ;;
+    --update-readme) update=1 ;;
     *) echo "memory_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -57,6 +61,8 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 base=$(echo "${times[baseline]}" | median)
+report="$lab/report.md"
+{
 printf '\n%s MiB image over HTTPS (TLS) on loopback, MD5 job, median of %d alternating rounds\n' \
   "$size_mib" "$rounds"
 printf '%s, %s CPUs, load average %s before and %s after\n\n' \
@@ -72,6 +78,10 @@ for p in "${profiles[@]}"; do
 done
 echo
 for p in "${profiles[@]}"; do
-  echo "$p: wall s [${times[$p]}] peak anonymous KiB [${anon[$p]}]"
+  echo "$p: wall s [${times[$p]}] peak anonymous KiB [${anon[$p]}]  "
 done
 [ -z "$busy_log" ] || echo "CPU busy % in the second before each timed run: [$busy_log]"
+echo "Command: \`bench/memory_bench.sh --size $size_mib --rounds $rounds --idle-wait $idle_wait\`, commit $(git rev-parse --short HEAD)."
+} >"$report"
+cat "$report"
+[ "$update" = 0 ] || replace_readme_block memory-bench "$report"

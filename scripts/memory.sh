@@ -93,16 +93,4 @@ done
 } >>"$report"
 cat "$report"
 
-if [ "$update" = 1 ]; then
-  python3 - "$root/README.md" "$report" <<'PY'
-import sys
-readme, report = sys.argv[1], open(sys.argv[2]).read()
-text = open(readme).read()
-begin, end = "<!-- memory-breakdown:begin -->\n", "<!-- memory-breakdown:end -->"
-i, j = text.find(begin), text.find(end)
-if i < 0 or j < i:
-    sys.exit("memory.sh: README.md has no memory-breakdown markers")
-open(readme, "w").write(text[: i + len(begin)] + report + text[j:])
-PY
-  echo "memory.sh: README.md updated" >&2
-fi
+[ "$update" = 0 ] || replace_readme_block memory-breakdown "$report"

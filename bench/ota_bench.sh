@@ -46,28 +46,6 @@ head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/big.bin"
 head -c "$((small_mib * 1024 * 1024))" /dev/urandom >"$WWW_DIR/small.bin"
 now_ns() { date +%s%N; }
 
-# Share (percent) of CPU time that was busy during the next second, from /proc/stat.
-busy_percent() {
-  local a b c d e f g h t1 i1 t2 i2
-  read -r _ a b c d e f g h _ </proc/stat
-  t1=$((a + b + c + d + e + f + g + h)); i1=$((d + e))
-  sleep 1
-  read -r _ a b c d e f g h _ </proc/stat
-  t2=$((a + b + c + d + e + f + g + h)); i2=$((d + e))
-  echo $((100 - 100 * (i2 - i1) / (t2 - t1)))
-}
-
-# With --idle-wait, waits (bounded) for a quiet second; logs how busy the machine was.
-await_quiet() {
-  local what=$1 b end=$((SECONDS + idle_wait))
-  [ "$idle_wait" -gt 0 ] || return 0
-  b=$(busy_percent)
-  while [ "$b" -ge 15 ] && [ "$SECONDS" -lt "$end" ]; do b=$(busy_percent); done
-  echo "  $what: CPUs ${b}% busy in the second before" >&2
-  busy_log+="$b "
-}
-busy_log=""
-
 # Each run prints "<seconds> <peak RSS KiB>".
 run_curl() {
   local t0 t1
@@ -101,10 +79,10 @@ for ((r = 1; r <= rounds; r++)); do
   await_quiet curl_md5
   read -r t m < <(run_curl_md5);                     times[curl_md5]+="$t "; rss[curl_md5]+="$m "
   await_quiet ota_md5
-  read -r t m dl cm < <(run_ota big.bin md5);        times[ota_md5]+="$t "; rss[ota_md5]+="$m "
+  read -r t m dl cm _ < <(run_ota big.bin md5);       times[ota_md5]+="$t "; rss[ota_md5]+="$m "
   phases[ota_md5]+="$dl+$cm "
   await_quiet ota_sha256
-  read -r t m dl cm < <(run_ota big.bin sha256);     times[ota_sha256]+="$t "; rss[ota_sha256]+="$m "
+  read -r t m dl cm _ < <(run_ota big.bin sha256);    times[ota_sha256]+="$t "; rss[ota_sha256]+="$m "
   phases[ota_sha256]+="$dl+$cm "
 done
 read -r _ small_rss _ _ < <(run_ota small.bin md5)

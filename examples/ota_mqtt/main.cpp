@@ -3,7 +3,12 @@
 //   ota_mqtt --product-key PK --device-name DN --device-secret DS --version V [--host H] [--port P]
 //            [--region R] [--ca-file PEM | --no-tls] [--http-ca-file PEM] [--allow-http]
 //            [--module M] [--output PATH] [--request] [--wait SECONDS] [--max-attempts N]
-//            [--final-wait SECONDS]
+//            [--final-wait SECONDS] [--low-memory] [--fetch-buffer BYTES]
+//            [--download-buffer BYTES] [--receive-buffer BYTES]
+//
+// Memory: the buffers of a download come from ota::BufferProfile::standard(), or low_memory()
+// with --low-memory; the three --*-buffer options override single sizes (the benchmark uses them
+// to reproduce older settings). README "Memory" has the measured figures.
 //
 // Restarted with the same --output after a crash or a stop, it resumes the same job where the
 // durable part of <output>.part ends (the resume record is <output>.resume). SIGTERM and SIGINT
@@ -15,6 +20,9 @@
 // --wait; 7 stopped by SIGTERM/SIGINT; 8 the job ended but its final report was not delivered
 // within --final-wait; 1 anything else.
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +36,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ota/auth.hpp"
@@ -35,6 +44,7 @@
 #include "ota/curl/curl_byte_source.hpp"
 #include "ota/hal_posix/file_sink.hpp"
 #include "ota/log.hpp"
+#include "ota/options.hpp"
 #include "ota/paho/paho_channel.hpp"
 
 namespace {
@@ -56,12 +66,16 @@ const char* const kUsageText =
     "                [--host H] [--port P] [--region R] [--ca-file PEM | --no-tls]\n"
     "                [--http-ca-file PEM] [--allow-http] [--module M] [--output PATH]\n"
     "                [--request] [--wait SECONDS] [--max-attempts N] [--final-wait SECONDS]\n"
+    "                [--low-memory] [--fetch-buffer BYTES] [--download-buffer BYTES]\n"
+    "                [--receive-buffer BYTES]\n"
     "Waits for an upgrade job, downloads it over HTTPS, verifies its digest and stores it at\n"
     "--output (default ota.bin) only when it is valid. Dropped downloads are resumed (up to\n"
     "--max-attempts attempts in a row without progress, default 10); after a crash or a stop,\n"
     "run it again with the same --output to continue the same job. SIGTERM/SIGINT stop it\n"
     "without reporting a failure and keep the partial image. The final report waits up to\n"
-    "--final-wait seconds (default 10) for the broker.\n"
+    "--final-wait seconds (default 10) for the broker. --low-memory uses the library's\n"
+    "low-memory buffer sizes (ota::BufferProfile::low_memory()); the --*-buffer options set\n"
+    "single sizes (fetch_yield buffer, download ring, libcurl receive buffer).\n"
     "Exit: 0 stored, 2 usage/configuration (unusable --output too), 3 digest mismatch,\n"
     "      4 download failed, 5 storage failed, 6 no job within --wait, 7 stopped by a\n"
     "      signal, 8 final report not delivered within --final-wait, 1 other.\n";
@@ -82,15 +96,12 @@ struct Args {
     std::optional<double> wait_s;
     int max_attempts = ota::RetryPolicy{}.max_attempts;
     double final_wait_s = 10;
+    ota::BufferProfile buffers = ota::BufferProfile::standard();
+    bool low_memory = false;
 };
 
-// Buffer sizes, chosen by measurement (bench/ota_bench.sh: 256 MiB over loopback HTTPS on two
-// cores). A 1 MiB fetch buffer and a 4 MiB download ring finish the job sooner than 64 KiB and the
-// library's default 512 KiB: fewer fetch_yield calls, writes and thread wake-ups, and the transfer
-// thread can run ahead while the hashing thread is not scheduled. They cost about 4.5 MiB more
-// memory, the same for every image size; a small device would use far less.
-constexpr std::size_t kFetchBufferBytes = 1024 * 1024;
-constexpr std::size_t kDownloadRingBytes = 4 * 1024 * 1024;
+// Largest --fetch-buffer: fetch_yield() takes any size, this only catches typing mistakes.
+constexpr double kMaxFetchBufferBytes = 64.0 * 1024 * 1024;
 
 std::atomic<bool> g_stop{false};
 
@@ -106,6 +117,8 @@ bool parse_number(const char* text, double& out) {
 
 // Returns an error message, or empty on success.
 std::string parse_args(int argc, char** argv, Args& a) {
+    // Single sizes apply on top of the profile whatever the order of the options.
+    std::vector<std::pair<std::string, std::size_t>> sizes;
     for (int i = 1; i < argc; ++i) {
         const std::string opt = argv[i];
         auto value = [&](std::string& out) -> bool {
@@ -166,6 +179,17 @@ std::string parse_args(int argc, char** argv, Args& a) {
                 return "--final-wait needs a number of seconds from 0 to 86400";
             }
             a.final_wait_s = w;
+        } else if (opt == "--low-memory") {
+            a.low_memory = true;
+        } else if (opt == "--fetch-buffer" || opt == "--download-buffer" ||
+                   opt == "--receive-buffer") {
+            // The ring and receive buffer are checked against the library's ranges below.
+            double n = 0;
+            if (!value(v) || !parse_number(v.c_str(), n) || n < 1 || n > kMaxFetchBufferBytes ||
+                n != static_cast<double>(static_cast<std::size_t>(n))) {
+                return opt + " needs a whole number of bytes from 1 to 67108864";
+            }
+            sizes.emplace_back(opt, static_cast<std::size_t>(n));
         } else if (opt == "-h" || opt == "--help") {
             return "help";
         } else {
@@ -177,6 +201,16 @@ std::string parse_args(int argc, char** argv, Args& a) {
         return "--product-key, --device-name, --device-secret and --version are required";
     }
     if (a.no_tls && !a.ca_file.empty()) return "--ca-file and --no-tls exclude each other";
+    if (a.low_memory) a.buffers = ota::BufferProfile::low_memory();
+    for (const auto& [name, bytes] : sizes) {
+        if (name == "--fetch-buffer") a.buffers.fetch_buffer = bytes;
+        if (name == "--download-buffer") a.buffers.download_ring = bytes;
+        if (name == "--receive-buffer") a.buffers.receive_buffer = bytes;
+    }
+    // Now rather than at the first job, so that a bad size is a usage error (exit 2).
+    if (const ota::Error e = ota::HttpOptions{}.with_buffers(a.buffers).validate(); !e.ok()) {
+        return e.detail;
+    }
     return {};
 }
 
@@ -330,10 +364,9 @@ int run(const Args& a) {
         return e.status == ota::Status::invalid_argument ? kUsage : kOther;
     }
 
-    ota::HttpOptions ho;
+    ota::HttpOptions ho = ota::HttpOptions{}.with_buffers(a.buffers);
     ho.ca_file = a.http_ca_file;
     ho.allow_http = a.allow_http;
-    ho.buffer_size = kDownloadRingBytes;
     ota::CurlByteSource source(std::move(ho));
     ota::FileSink sink(a.output);
 
@@ -363,6 +396,11 @@ int run(const Args& a) {
             std::fprintf(stderr, "ota_mqtt: firmware/get failed: %s\n", e.message().c_str());
         }
     }
+#ifdef __GLIBC__
+    // Connecting (TLS set-up, the CA file) left freed heap pages behind; hand them back before
+    // the long wait (about 30 KiB here).
+    malloc_trim(0);
+#endif
     std::printf("waiting for an upgrade job%s\n", a.wait_s ? "" : " (Ctrl-C to stop)");
     std::fflush(stdout);
 
@@ -387,7 +425,7 @@ int run(const Args& a) {
     std::fflush(stdout);
 
     ProgressView view(isatty(STDERR_FILENO) != 0);
-    std::vector<std::uint8_t> buf(kFetchBufferBytes);
+    std::vector<std::uint8_t> buf(a.buffers.fetch_buffer);
     while (!client.is_fetch_finished()) {
         // A stop is not a failure: nothing is reported, and the client's destruction (on the way
         // out of run()) suspends the sink, keeping the partial image and its resume record.
@@ -432,6 +470,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ota_mqtt: %s\n%s", err.c_str(), kUsageText);
         return kUsage;
     }
+#ifdef __GLIBC__
+    // glibc gives each thread that allocates (paho's, libcurl's) an arena of its own, each with
+    // its own partly used pages; with --low-memory all threads share one (about 30 KiB less). The
+    // download's hot path does not allocate, so the shared lock costs no throughput.
+    if (args.low_memory) mallopt(M_ARENA_MAX, 1);
+#endif
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     ota::set_log_level(ota::LogLevel::warning);

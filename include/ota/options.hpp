@@ -312,6 +312,37 @@ struct MqttOptions {
     [[nodiscard]] Error validate() const;
 };
 
+/// The buffers of an HTTPS download in one place, as memory profiles. Most of a download's
+/// memory is these three buffers (README "Memory"); everything else the library allocates is
+/// small and does not grow with the image.
+///
+/// - `fetch_buffer`: the buffer the application passes to OtaClient::fetch_yield() (the library
+///   never allocates it). Each call hashes and stores what fits in it, so a larger one means fewer
+///   calls and sink writes.
+/// - `download_ring`: HttpOptions::buffer_size, the ring between libcurl's transfer thread and
+///   fetch_yield(). It lets the network run ahead while the application hashes and writes.
+/// - `receive_buffer`: HttpOptions::receive_buffer_size, libcurl's own receive buffer. Over TLS
+///   libcurl fills at most one TLS record (16 KiB) of it per read, so only that much is ever
+///   touched; over plain HTTP all of it is.
+struct BufferProfile {
+    std::size_t fetch_buffer;    ///< bytes passed to fetch_yield()
+    std::size_t download_ring;   ///< HttpOptions::buffer_size
+    std::size_t receive_buffer;  ///< HttpOptions::receive_buffer_size
+
+    /// The defaults: 256 KiB fetch buffer, 1 MiB ring, 256 KiB receive buffer (about 1.4 MiB
+    /// touched over TLS). README "Memory" compares them with larger buffers
+    /// (bench/memory_bench.sh).
+    [[nodiscard]] static constexpr BufferProfile standard() {
+        return {256 * 1024, 1024 * 1024, 256 * 1024};
+    }
+    /// For devices where every MiB counts: 64 KiB fetch buffer, 128 KiB ring, 16 KiB receive
+    /// buffer (one TLS record), about 1.1 MiB less than standard(). More thread hand-offs and
+    /// fetch_yield() calls per MiB, so less throughput on a busy CPU (README "Memory").
+    [[nodiscard]] static constexpr BufferProfile low_memory() {
+        return {64 * 1024, 128 * 1024, 16 * 1024};
+    }
+};
+
 /// Options of the libcurl-based HTTPS byte source (CurlByteSource). The ranges below are the
 /// named constants validate() checks; CurlByteSource::open() refuses options outside them.
 struct HttpOptions {
@@ -329,6 +360,10 @@ struct HttpOptions {
     static constexpr std::size_t kMinBufferSize = 16 * 1024;
     /// Range of `buffer_size`.
     static constexpr std::size_t kMaxBufferSize = 64 * 1024 * 1024;
+    /// Range of `receive_buffer_size` (libcurl's own limits on CURLOPT_BUFFERSIZE).
+    static constexpr std::size_t kMinReceiveBufferSize = 1024;
+    /// Range of `receive_buffer_size`.
+    static constexpr std::size_t kMaxReceiveBufferSize = 512 * 1024;
 
     /// PEM bundle to verify firmware servers with; empty = the system's CA bundle. Separate from
     /// MqttOptions::ca_file because the firmware host (OSS/CDN) is not the broker.
@@ -345,9 +380,22 @@ struct HttpOptions {
     std::chrono::seconds low_speed_window{30};
     /// 0..kMaxRedirectsLimit (20); redirects must stay https.
     long max_redirects = 5;
-    /// Bytes buffered between the transfer thread and read(); bounds memory use.
-    /// kMinBufferSize..kMaxBufferSize (16 KiB..64 MiB).
-    std::size_t buffer_size = 512 * 1024;
+    /// Bytes buffered between the transfer thread and read() (the download ring, allocated by
+    /// the first open() and kept); bounds memory use. kMinBufferSize..kMaxBufferSize
+    /// (16 KiB..64 MiB); default 1 MiB (BufferProfile::standard()).
+    std::size_t buffer_size = BufferProfile::standard().download_ring;
+    /// libcurl's receive buffer (CURLOPT_BUFFERSIZE). kMinReceiveBufferSize..kMaxReceiveBufferSize
+    /// (1..512 KiB); default 256 KiB (BufferProfile::standard()). Over TLS only one record
+    /// (16 KiB) of it is used per read.
+    std::size_t receive_buffer_size = BufferProfile::standard().receive_buffer;
+
+    /// These options with the buffer sizes of `profile` (the fetch buffer is the application's).
+    [[nodiscard]] HttpOptions with_buffers(const BufferProfile& profile) const {
+        HttpOptions o = *this;
+        o.buffer_size = profile.download_ring;
+        o.receive_buffer_size = profile.receive_buffer;
+        return o;
+    }
 
     /// ok when every field is within the ranges above; otherwise invalid_argument naming the
     /// first field that is not and the range.

@@ -86,6 +86,13 @@ Error HttpOptions::validate() const {
         return bad("HttpOptions::buffer_size must be " + std::to_string(kMinBufferSize) + ".." +
                    std::to_string(kMaxBufferSize) + " bytes, got " + std::to_string(buffer_size));
     }
+    if (receive_buffer_size < kMinReceiveBufferSize ||
+        receive_buffer_size > kMaxReceiveBufferSize) {
+        return bad("HttpOptions::receive_buffer_size must be " +
+                   std::to_string(kMinReceiveBufferSize) + ".." +
+                   std::to_string(kMaxReceiveBufferSize) + " bytes, got " +
+                   std::to_string(receive_buffer_size));
+    }
     return {};
 }
 

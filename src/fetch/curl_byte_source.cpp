@@ -44,9 +44,6 @@ using detail::HeaderList;
 using detail::MultiHandle;
 using detail::status_from_curl;
 
-// libcurl's receive buffer. Larger than the 16 KiB default so that plain-HTTP transfers need fewer
-// callbacks; TLS hands over at most one record (16 KiB) per read either way.
-constexpr long kCurlBufferSize = 256 * 1024;
 // Upper bound of one curl_multi_poll() wait; close() wakes it earlier.
 constexpr int kPollMs = 1000;
 // A waiting side is woken once 1/kWakeFraction of the ring can be read (or written).
@@ -206,7 +203,13 @@ Error CurlByteSource::Impl::configure() {
                                static_cast<long>(opts.low_speed_window.count())),
               "LOW_SPEED_TIME");
     }
-    check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kCurlBufferSize), "BUFFERSIZE");
+    // Larger than libcurl's 16 KiB default by default so that plain-HTTP transfers need fewer
+    // callbacks; TLS hands over at most one record (16 KiB) per read either way.
+    check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, static_cast<long>(opts.receive_buffer_size)),
+          "BUFFERSIZE");
+    // Nothing is ever uploaded, yet libcurl 7.88 allocates its upload buffer (64 KiB by default)
+    // for every transfer: the smallest it allows.
+    check(curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 16L * 1024), "UPLOAD_BUFFERSIZE");
     if (rc != CURLE_OK) {
         return {status_from_curl(rc),
                 std::string("libcurl rejected CURLOPT_") + failed + ": " + curl_easy_strerror(rc)};

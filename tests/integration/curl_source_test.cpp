@@ -251,6 +251,39 @@ TEST(CurlByteSource, FullDownloadIsByteExactForSmallAndLargeCallerBuffers) {
     }
 }
 
+TEST(CurlByteSource, EveryBufferProfileDownloadsByteExactOverHttpsAndPlainHttp) {
+    const auto& lab = Lab::get();
+    const auto data = publish("fetch/profiles.bin", 2 * 1024 * 1024 + 333, 21);
+    // The smallest receive buffer libcurl takes, too: over plain HTTP it is filled to the brim.
+    BufferProfile tiny = BufferProfile::low_memory();
+    tiny.receive_buffer = HttpOptions::kMinReceiveBufferSize;
+    for (const BufferProfile& p : {BufferProfile::standard(), BufferProfile::low_memory(), tiny}) {
+        for (const bool https : {true, false}) {
+            SCOPED_TRACE("ring " + std::to_string(p.download_ring) + " receive " +
+                         std::to_string(p.receive_buffer) + (https ? " https" : " http"));
+            HttpOptions o = lab_options().with_buffers(p);
+            o.allow_http = !https;
+            CurlByteSource src(o);
+            const std::string url =
+                https ? lab.https_url("fetch/profiles.bin") : lab.http_url("fetch/profiles.bin");
+            ASSERT_TRUE(src.open(url, 0).ok()) << src.last_error_detail();
+            const Drained d = drain(src, p.fetch_buffer);
+            EXPECT_EQ(d.status, Status::ok) << src.last_error_detail();
+            EXPECT_TRUE(d.end);
+            EXPECT_TRUE(d.bytes == data) << "got " << d.bytes.size() << " of " << data.size();
+        }
+    }
+}
+
+TEST(CurlByteSource, ReceiveBufferSizeOutOfRangeIsRefusedByOpen) {
+    HttpOptions o = lab_options();
+    o.receive_buffer_size = HttpOptions::kMaxReceiveBufferSize + 1;
+    CurlByteSource src(o);
+    const Error e = src.open(Lab::get().https_url("fetch/profiles.bin"), 0);
+    EXPECT_EQ(e.status, Status::invalid_argument);
+    EXPECT_NE(e.detail.find("receive_buffer_size"), std::string::npos) << e.detail;
+}
+
 TEST(CurlByteSource, RangeFromOffsetReturnsTheTailWith206) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/range.bin", 2 * 1024 * 1024 + 5, 2);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lab.hpp"
@@ -127,6 +128,59 @@ TEST(OtaMqttService, UnusableOutputIsRefusedAtStartWithTheReason) {
         EXPECT_EQ(r.output.find("connecting to"), std::string::npos)
             << "checked before connecting\n"
             << r.output;
+    }
+}
+
+// issue 14: --low-memory (and single buffer sizes) still store a byte-exact, verified image.
+TEST(OtaMqttService, LowMemoryProfileAndSingleBufferSizesCompleteAJob) {
+    const Lab& lab = Lab::get();
+    const std::vector<std::vector<std::string>> variants = {
+        {"--low-memory"},
+        // The smallest sizes allowed, odd fetch buffer, set before and after the profile.
+        {"--fetch-buffer", "1000", "--low-memory", "--download-buffer", "16384", "--receive-buffer",
+         "1024"},
+    };
+    int n = 0;
+    for (const auto& flags : variants) {
+        SCOPED_TRACE(flags.front());
+        const Device d = make_device("lowmem" + std::to_string(n++));
+        const auto image = random_bytes(3 * 1024 * 1024 + 11, 1400 + n);
+        const std::string name = "lowmem/" + d.dn + ".bin";
+        lab.put_file(name, image);
+        TempDir tmp;
+        const auto out = tmp.path() / "ota.bin";
+        std::vector<std::string> extra = {"--wait", "60"};
+        extra.insert(extra.end(), flags.begin(), flags.end());
+        BackgroundProcess device(ota_mqtt_cmd(lab, d, out, extra), tmp.path() / "device.log");
+        ASSERT_TRUE(device.wait_for_output("waiting for an upgrade job", 20)) << device.output();
+        const ProcessResult cloud = run_process(
+            cloud_push_cmd(lab, d, lab.www_dir / name, lab.https_url(name), {"--timeout", "60"}),
+            90);
+        EXPECT_EQ(cloud.exit_code, 0) << cloud.output << "\n--- device:\n" << device.output();
+        EXPECT_EQ(device.wait(30), 0) << device.output();
+        EXPECT_TRUE(read_file(out) == image);
+    }
+}
+
+TEST(OtaMqttService, BufferSizesOutsideTheLibraryRangesAreAUsageError) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("badbuf");
+    TempDir tmp;
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--download-buffer", "1000"}, "HttpOptions::buffer_size must be"},
+        {{"--receive-buffer", "600000"}, "HttpOptions::receive_buffer_size must be"},
+        {{"--fetch-buffer", "0"}, "--fetch-buffer needs a whole number of bytes"},
+        {{"--fetch-buffer", "1.5"}, "--fetch-buffer needs a whole number of bytes"},
+    };
+    for (const auto& [flags, reason] : cases) {
+        SCOPED_TRACE(flags.front() + " " + flags.back());
+        std::vector<std::string> extra = {"--wait", "5"};
+        extra.insert(extra.end(), flags.begin(), flags.end());
+        const ProcessResult r =
+            run_process(ota_mqtt_cmd(lab, d, tmp.path() / "ota.bin", extra), 20);
+        EXPECT_EQ(r.exit_code, kExitUsage) << r.output;
+        EXPECT_NE(r.output.find(reason), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("connecting to"), std::string::npos) << r.output;
     }
 }
 

@@ -10,6 +10,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using ota::BufferProfile;
 using ota::Error;
 using ota::HttpOptions;
 using ota::MqttOptions;
@@ -146,6 +147,49 @@ TEST(HttpOptionsValidate, DefaultsAreValidAndEachRangeIsCheckedAtBothBounds) {
     expect_rejected(o.validate(), "HttpOptions::buffer_size must be 16384..67108864 bytes, got 1");
     o.buffer_size = HttpOptions::kMaxBufferSize + 1;
     expect_rejected(o.validate(), "buffer_size");
+}
+
+TEST(HttpOptionsValidate, ReceiveBufferSizeIsCheckedAtBothBounds) {
+    HttpOptions o;
+    o.receive_buffer_size = HttpOptions::kMinReceiveBufferSize;
+    EXPECT_TRUE(o.validate().ok());
+    o.receive_buffer_size = HttpOptions::kMaxReceiveBufferSize;
+    EXPECT_TRUE(o.validate().ok());
+    o.receive_buffer_size = HttpOptions::kMinReceiveBufferSize - 1;
+    expect_rejected(o.validate(),
+                    "HttpOptions::receive_buffer_size must be 1024..524288 bytes, got 1023");
+    o.receive_buffer_size = HttpOptions::kMaxReceiveBufferSize + 1;
+    expect_rejected(o.validate(), "receive_buffer_size");
+}
+
+TEST(BufferProfile, DefaultsComeFromTheStandardProfileAndBothProfilesAreValid) {
+    constexpr BufferProfile standard = BufferProfile::standard();
+    constexpr BufferProfile low = BufferProfile::low_memory();
+    EXPECT_EQ(HttpOptions{}.buffer_size, standard.download_ring);
+    EXPECT_EQ(HttpOptions{}.receive_buffer_size, standard.receive_buffer);
+    // The low-memory profile is smaller in every buffer, and each size is one HttpOptions takes.
+    EXPECT_LT(low.fetch_buffer, standard.fetch_buffer);
+    EXPECT_LT(low.download_ring, standard.download_ring);
+    EXPECT_LT(low.receive_buffer, standard.receive_buffer);
+    for (const BufferProfile& p : {standard, low}) {
+        EXPECT_TRUE(HttpOptions{}.with_buffers(p).validate().ok());
+        EXPECT_GT(p.fetch_buffer, 0u);
+    }
+}
+
+TEST(BufferProfile, WithBuffersSetsOnlyTheBufferSizes) {
+    HttpOptions o;
+    o.ca_file = "/etc/ca.pem";
+    o.allow_http = true;
+    o.max_redirects = 2;
+    const HttpOptions low = o.with_buffers(BufferProfile::low_memory());
+    EXPECT_EQ(low.buffer_size, BufferProfile::low_memory().download_ring);
+    EXPECT_EQ(low.receive_buffer_size, BufferProfile::low_memory().receive_buffer);
+    EXPECT_EQ(low.ca_file, "/etc/ca.pem");
+    EXPECT_TRUE(low.allow_http);
+    EXPECT_EQ(low.max_redirects, 2);
+    // The original is left as it was.
+    EXPECT_EQ(o.buffer_size, HttpOptions{}.buffer_size);
 }
 
 }  // namespace

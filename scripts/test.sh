@@ -4,7 +4,7 @@
 #                        [--fuzz-seconds N] [-- <ctest args>]
 #   (default)        the format check (scripts/format.sh --check), then build/: unit (one
 #                    ctest test per case), install and integration tests, then the libFuzzer pass
-#                    (scripts/fuzz.sh, N seconds per target, default 30) when clang is installed
+#                    (scripts/fuzz.sh, N seconds per target, default 15) when clang is installed
 #   --sanitize       build-sanitize/: every test (the install test excepted) under ASan+UBSan,
 #                    leak suppressions in tests/lsan.supp
 #   --tsan           build-tsan/: builds and runs only the threaded integration suites (broker
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 
 mode=plain
 coverage=0
-fuzz_seconds="${OTA_FUZZ_SECONDS:-30}"
+fuzz_seconds="${OTA_FUZZ_SECONDS:-15}"
 ctest_extra=()
 while [ $# -gt 0 ]; do
   case "$1" in

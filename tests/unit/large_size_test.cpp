@@ -136,7 +136,9 @@ class WindowSink final : public ota::FirmwareSink {
     /// The window's bytes.
     [[nodiscard]] const std::vector<std::uint8_t>& window() const noexcept { return window_; }
     /// The resume record as text.
-    [[nodiscard]] std::string record_text() const { return std::string(record.begin(), record.end()); }
+    [[nodiscard]] std::string record_text() const {
+        return std::string(record.begin(), record.end());
+    }
 
     std::vector<std::uint64_t> begun_sizes;
     std::vector<std::uint64_t> write_offsets;
@@ -271,7 +273,8 @@ class OneRequestServer {
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof a;
         if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            ::listen(fd_, 1) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            ::listen(fd_, 1) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
             ADD_FAILURE() << "cannot listen on 127.0.0.1";
             return;
         }
@@ -355,8 +358,8 @@ ota::ExpectedDigest some_md5() {
 }
 
 TEST(LargeSizeResumeRecord, RoundTripsSizesAndByteCountsAbove4GiB) {
-    const std::string identity = ota::detail::resume_identity(
-        "2.0.0", kFiveGiB, some_md5(), "https://ota.example.com/fw.bin", "");
+    const std::string identity = ota::detail::resume_identity("2.0.0", kFiveGiB, some_md5(),
+                                                              "https://ota.example.com/fw.bin", "");
     EXPECT_NE(identity.find("size:5368709120\n"), std::string::npos) << identity;
     for (const std::uint64_t bytes :
          {std::uint64_t{(1ULL << 32) + 1}, kFiveGiB - 1, std::uint64_t{UINT64_MAX}}) {
@@ -489,9 +492,10 @@ TEST(LargeSizeDecoder, TakesSizesAbove4GiBAsNumbersAndAsDecimalStrings) {
 class LargeSizeFileSink : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("ota_large_size_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() /
+            ("ota_large_size_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+             "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
     }
@@ -565,14 +569,12 @@ TEST(LargeSizeCSink, HooksGetTheFull64BitSizesAndOffsets) {
 // ---- the client: a 4 GiB + 1 MiB job over HTTPS ----------------------------------------------
 
 std::string push_of(std::uint64_t size) {
-    return nlohmann::json{{"code", "1000"},
-                          {"id", 1},
-                          {"message", "success"},
-                          {"data",
-                           {{"size", size},
-                            {"version", "2.0.0"},
-                            {"url", kUrl},
-                            {"md5", std::string(32, 'a')}}}}
+    return nlohmann::json{
+        {"code", "1000"},
+        {"id", 1},
+        {"message", "success"},
+        {"data",
+         {{"size", size}, {"version", "2.0.0"}, {"url", kUrl}, {"md5", std::string(32, 'a')}}}}
         .dump();
 }
 
@@ -646,8 +648,8 @@ TEST_F(LargeSizeClient, ResumesWithRangeAndKeepsTheProgressOfTheWhole64BitSize) 
     // The process stops; the next one resumes from the record with a Range request.
     client.reset();
     const std::string identity = ota::detail::resume_identity(
-        "2.0.0", kJustAbove4GiB, ota::ExpectedDigest{ota::DigestAlgorithm::md5, std::string(32, 'a')},
-        kUrl, "");
+        "2.0.0", kJustAbove4GiB,
+        ota::ExpectedDigest{ota::DigestAlgorithm::md5, std::string(32, 'a')}, kUrl, "");
     const auto resume_at = ota::detail::parse_resume_record(store.record_text(), identity);
     ASSERT_TRUE(resume_at.has_value()) << store.record_text();
     EXPECT_EQ(*resume_at, kFirst + kMore) << "the stop saved a record of everything fetched";

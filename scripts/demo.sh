@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --mqtt) mqtt=1 ;;
     --build-dir) build=$2; shift ;;
     --emulator) emulator=("$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift

@@ -32,7 +32,7 @@ done
 case "$arch" in
   aarch64) triple=aarch64-linux-gnu; deb_arch=arm64; qemu=qemu-aarch64 ;;
   armhf) triple=arm-linux-gnueabihf; deb_arch=armhf; qemu=qemu-arm ;;
-  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
   *) echo "cross.sh: architecture must be aarch64 or armhf, got '$arch'" >&2; exit 2 ;;
 esac
 

@@ -7,9 +7,9 @@
 #                    (scripts/fuzz.sh, N seconds per target, default 15) when clang is installed
 #   --sanitize       build-sanitize/: every test (the install test excepted) under ASan+UBSan,
 #                    leak suppressions in tests/lsan.supp
-#   --tsan           build-tsan/: builds and runs only the threaded integration suites (broker
-#                    channel, HTTPS fetcher) under ThreadSanitizer, suppressions in
-#                    tests/tsan.supp (the unit tests run one thread on fakes: nothing to watch)
+#   --tsan           build-tsan/: builds and runs only the threaded suites (broker channel,
+#                    HTTPS fetcher, the large-size unit binary) under ThreadSanitizer,
+#                    suppressions in tests/tsan.supp (the other unit tests run one thread)
 #   --coverage       build-coverage/ (gcc --coverage, Debug, -O0, no -g): unit and integration
 #                    tests (not the install test), then scripts/coverage.sh: gcovr report of src/
 #                    and hal/ in build-coverage/coverage/, fails below 90 % lines or 70 % branches
@@ -92,13 +92,12 @@ case "$mode" in
   tsan)
     build_dir=build-tsan
     cmake_args+=(-DOTA_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug)
-    # The threaded integration suites (the paho channel, the libcurl fetcher; lab_ brings the
-    # lab fixture) and the binaries that hold them. The unit tests are left out: they drive the
-    # library on fakes from the test's one thread (no unit test starts a thread, and the one
-    # library thread, CurlByteSource's transfer, runs only against a real server), so TSan has
-    # no second thread to watch there.
-    tsan_regex='lab_|PahoChannel|CurlByteSource'
-    tsan_targets=(ota_it_channel ota_it_fetch)
+    # The suites that run more than one thread: the paho channel and the libcurl fetcher (lab_
+    # brings the lab fixture), and the one unit binary whose test starts CurlByteSource's
+    # transfer thread against a local server (ota_unit_large_size). The other unit tests drive
+    # the library on fakes from the test's one thread, so TSan has no second thread to watch.
+    tsan_regex='lab_|PahoChannel|CurlByteSource|^ota_unit_large_size$'
+    tsan_targets=(ota_it_channel ota_it_fetch ota_unit_large_size)
     # Only races inside paho-mqtt-cpp itself are suppressed (see tests/tsan.supp); every report
     # makes the test binary exit non-zero.
     export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1:history_size=4${TSAN_OPTIONS:+:$TSAN_OPTIONS}"

@@ -5,12 +5,7 @@
 // around the offset under test) and count the rest. Every expected value differs from what the
 // same computation gives with a size or offset cut to 32 bits (kFiveGiB -> 1 GiB, ...), so a
 // truncation anywhere on the path fails the test.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -23,7 +18,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include "core/content_range.hpp"
@@ -32,6 +26,7 @@
 #include "core/percent.hpp"
 #include "core/resume_journal.hpp"
 #include "core/resume_record.hpp"
+#include "integration/scripted_http_server.hpp"
 #include "ota/c_api/c_sink_adapter.hpp"
 #include "ota/curl_byte_source.hpp"
 #include "ota/file_download.hpp"
@@ -262,68 +257,18 @@ TEST_F(LargeSizeAttempt, ChecksContentLengthAgainstTheWholeSize) {
 
 // ---- the Range header on the wire (CurlByteSource) ------------------------------------------
 
-/// A server on 127.0.0.1 for exactly one HTTP request: it keeps the request head and answers
-/// `reply`. It gives up after 10 s without a client, so a test cannot hang on it.
-class OneRequestServer {
-  public:
-    explicit OneRequestServer(std::string reply) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            ::listen(fd_, 1) != 0 ||
-            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-            ADD_FAILURE() << "cannot listen on 127.0.0.1";
-            return;
-        }
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this, reply = std::move(reply)] { serve(reply); });
-    }
-    ~OneRequestServer() {
-        if (thread_.joinable()) thread_.join();
-        if (fd_ >= 0) ::close(fd_);
-    }
-    OneRequestServer(const OneRequestServer&) = delete;
-    OneRequestServer& operator=(const OneRequestServer&) = delete;
-
-    [[nodiscard]] int port() const noexcept { return port_; }
-    /// The request head, once the exchange is over.
-    [[nodiscard]] std::string request() {
-        if (thread_.joinable()) thread_.join();
-        return request_;
-    }
-
-  private:
-    void serve(const std::string& reply) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 10000) != 1) return;
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        char buf[4096];
-        while (request_.find("\r\n\r\n") == std::string::npos && request_.size() < 16384) {
-            pollfd q{c, POLLIN, 0};
-            if (::poll(&q, 1, 10000) != 1) break;
-            const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-            if (n <= 0) break;
-            request_.append(buf, static_cast<std::size_t>(n));
-        }
-        (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
-        ::close(c);
-    }
-
-    int fd_ = -1;
-    int port_ = 0;
-    std::thread thread_;
-    std::string request_;
-};
-
 TEST(LargeSizeCurlSource, SendsTheRangeFromAnOffsetAbove4GiB) {
     const std::uint64_t from = kFiveGiB - kGiB / 2;  // cut: 536870912
     const std::string range = "bytes 4831838208-4831838211/5368709120";
-    OneRequestServer server("HTTP/1.1 206 Partial Content\r\nContent-Range: " + range +
-                            "\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd");
+    // The integration tests' scripted server (tests/integration/scripted_http_server.hpp).
+    ota::test::ScriptedHttpServer server([&](const ota::test::HttpRequest&, std::size_t) {
+        ota::test::HttpResponse r;
+        r.status = 206;
+        r.headers = {{"Content-Range", range}};
+        r.body = {'a', 'b', 'c', 'd'};
+        r.close = true;
+        return r;
+    });
     ota::HttpOptions o;
     o.allow_http = true;
     ota::CurlByteSource source(o);
@@ -340,8 +285,10 @@ TEST(LargeSizeCurlSource, SendsTheRangeFromAnOffsetAbove4GiB) {
         body.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
     }
     source.close();
-    EXPECT_NE(server.request().find("\r\nRange: bytes=4831838208-\r\n"), std::string::npos)
-        << server.request();
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_NE(requests[0].head.find("\r\nRange: bytes=4831838208-\r\n"), std::string::npos)
+        << requests[0].head;
     EXPECT_EQ(r.status, Status::ok) << source.last_error_detail();
     EXPECT_EQ(body, "abcd");
     ASSERT_TRUE(head.has_value());

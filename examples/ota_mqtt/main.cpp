@@ -118,7 +118,9 @@ bool parse_number(const char* text, double& out) {
 // Returns an error message, or empty on success.
 std::string parse_args(int argc, char** argv, Args& a) {
     // Single sizes apply on top of the profile whatever the order of the options.
-    std::vector<std::pair<std::string, std::size_t>> sizes;
+    std::optional<std::size_t> fetch_buffer;
+    std::optional<std::size_t> download_ring;
+    std::optional<std::size_t> receive_buffer;
     for (int i = 1; i < argc; ++i) {
         const std::string opt = argv[i];
         auto value = [&](std::string& out) -> bool {
@@ -189,7 +191,10 @@ std::string parse_args(int argc, char** argv, Args& a) {
                 n != static_cast<double>(static_cast<std::size_t>(n))) {
                 return opt + " needs a whole number of bytes from 1 to 67108864";
             }
-            sizes.emplace_back(opt, static_cast<std::size_t>(n));
+            auto& size = opt == "--fetch-buffer"      ? fetch_buffer
+                         : opt == "--download-buffer" ? download_ring
+                                                      : receive_buffer;
+            size = static_cast<std::size_t>(n);
         } else if (opt == "-h" || opt == "--help") {
             return "help";
         } else {
@@ -202,11 +207,9 @@ std::string parse_args(int argc, char** argv, Args& a) {
     }
     if (a.no_tls && !a.ca_file.empty()) return "--ca-file and --no-tls exclude each other";
     if (a.low_memory) a.buffers = ota::BufferProfile::low_memory();
-    for (const auto& [name, bytes] : sizes) {
-        if (name == "--fetch-buffer") a.buffers.fetch_buffer = bytes;
-        if (name == "--download-buffer") a.buffers.download_ring = bytes;
-        if (name == "--receive-buffer") a.buffers.receive_buffer = bytes;
-    }
+    a.buffers.fetch_buffer = fetch_buffer.value_or(a.buffers.fetch_buffer);
+    a.buffers.download_ring = download_ring.value_or(a.buffers.download_ring);
+    a.buffers.receive_buffer = receive_buffer.value_or(a.buffers.receive_buffer);
     // Now rather than at the first job, so that a bad size is a usage error (exit 2).
     if (const ota::Error e = ota::HttpOptions{}.with_buffers(a.buffers).validate(); !e.ok()) {
         return e.detail;

@@ -8,6 +8,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libcurl4-openssl-dev libmbedtls-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev clang-format gcovr
   mosquitto mosquitto-clients nginx-light openssl curl
+  libsqlite3-dev libpq-dev libcpp-httplib-dev libssl-dev postgresql
   "$@"
 )
 

@@ -96,6 +96,11 @@ class Engine {
     std::string on_firmware_get(const DeviceKey& device, const std::string& module,
                                 const std::string& request_id);
 
+    /// Runs `fn` (calls of this engine) holding the engine's lock, inside one store transaction:
+    /// the MQTT side applies a batch of device messages with one commit. Lock order is always
+    /// engine, then store: never call the engine from inside Store::transaction.
+    void batch(const std::function<void()>& fn);
+
     // --- scheduler ---
     /// Starts due rollouts (making their tasks), sends due pushes at the push rate, times out
     /// expired tasks, re-queues retries, applies phase gates and end times, finishes rollouts.

@@ -196,12 +196,16 @@ TEST_P(RolloutTest, PhasesAdvanceThroughTheSuccessGate) {
     // later phases' tasks exist, but are not due
     EXPECT_EQ(tasks_of(r.id).size(), 10u);
     EXPECT_EQ(count(r.id, TaskState::queued), 8);
+    EXPECT_EQ(task(dn(5)).queued_at, kNotDue);
     upgrade(dn(0), "2.0");
     engine->tick();
     EXPECT_EQ(publisher.sent.size(), 2u);  // phase 1 still open
+    clock.advance_s(3);
     upgrade(dn(1), "2.0");
     engine->tick();
     EXPECT_EQ(rollout(r.id).current_phase, 1u);
+    EXPECT_EQ(task(dn(5)).notified_at, clock.t);
+    EXPECT_EQ(task(dn(9)).queued_at, kNotDue);
     EXPECT_EQ(publisher.sent.size(), 7u);  // 50 % of 10
     for (int i = 2; i < 7; ++i) upgrade(dn(i), "2.0");
     engine->tick();

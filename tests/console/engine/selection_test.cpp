@@ -1,8 +1,9 @@
 // Tests of the pure selection rules: the FNV-1a bucket, criteria ANDed, phase sizes.
+#include "engine/selection.hpp"
+
 #include <gtest/gtest.h>
 
 #include "engine/engine.hpp"
-#include "engine/selection.hpp"
 
 namespace console {
 namespace {
@@ -65,8 +66,8 @@ TEST(EngineSelection, PhaseSizes) {
     EXPECT_EQ(phase_sizes({sized(2, 0), sized(0, 15), sized(0, 0)}, 10), (V{2, 2, 6}));
     EXPECT_EQ(phase_sizes({sized(0, 1), sized(0, 0)}, 1000), (V{10, 990}));
     EXPECT_EQ(phase_sizes({sized(0, 1), sized(0, 0)}, 3), (V{1, 2}));  // rounded up
-    EXPECT_EQ(phase_sizes({sized(5, 0), sized(5, 0)}, 7), (V{5, 2}));   // clamped
-    EXPECT_EQ(phase_sizes({sized(3, 0)}, 10), V{3});  // the others are not taken
+    EXPECT_EQ(phase_sizes({sized(5, 0), sized(5, 0)}, 7), (V{5, 2}));  // clamped
+    EXPECT_EQ(phase_sizes({sized(3, 0)}, 10), V{3});                   // the others are not taken
     EXPECT_EQ(phase_sizes({sized(3, 0), sized(0, 0)}, 0), (V{0, 0}));
 }
 

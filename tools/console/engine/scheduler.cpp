@@ -162,6 +162,8 @@ bool Engine::advance_phase(Rollout& r, const Firmware& f, Millis now) {
         return true;
     }
     if (r.dynamic) return false;  // stays running for later joins until its end time or a cancel
+    // Tasks of earlier phases may still be open (re-queued by retry_failed): not done yet.
+    if (open_tasks(store_.task_counts(r.id)) > 0) return false;
     r.state = RolloutState::completed;
     r.finished_at = now;
     if (r.kind == RolloutKind::verify) {

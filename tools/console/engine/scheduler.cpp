@@ -66,7 +66,12 @@ void Engine::tick() {
     for (Rollout& r : store_.active_rollouts()) {
         const std::optional<Firmware> f = store_.firmware(r.firmware_id);
         if (!f) continue;  // cannot happen: firmware is never deleted
-        store_.transaction([&] { step_rollout(r, now); });
+        store_.transaction([&] {
+            // Read again inside the transaction: another console process may have paused or
+            // canceled it since the list was read (the PostgreSQL store).
+            r = store_.rollout(r.id).value_or(r);
+            step_rollout(r, now);
+        });
         if (r.state == RolloutState::running && !ended(r, now) && pushes_left > 0) {
             const std::size_t limit = std::min(pushes_left, rate_budget(r, now));
             if (limit > 0) pushes_left -= push_due(r, *f, limit, now);
@@ -78,9 +83,9 @@ void Engine::tick() {
 }
 
 void Engine::expire_tasks(Millis now) {
-    const std::vector<Task> expired = store_.expired(now, kExpireBatch);
-    if (expired.empty()) return;
     store_.transaction([&] {
+        // Read inside the transaction, so a device's report handled in between is not undone.
+        const std::vector<Task> expired = store_.expired(now, kExpireBatch);
         std::map<std::int64_t, Rollout> rollouts;
         for (Task t : expired) {
             auto it = rollouts.find(t.rollout_id);
@@ -275,10 +280,10 @@ std::size_t Engine::rate_budget(const Rollout& r, Millis now) {
 }
 
 std::size_t Engine::push_due(const Rollout& r, const Firmware& f, std::size_t limit, Millis now) {
-    std::vector<Task> due = store_.due_queued(r.id, now, limit);
-    if (due.empty()) return 0;
+    std::vector<Task> due;
     const Millis timeout = seconds_ms(r.policy.task_timeout_s);
     store_.transaction([&] {
+        due = store_.due_queued(r.id, now, limit);
         for (Task& t : due) {
             ++t.attempt;
             t.state = TaskState::notified;
@@ -291,6 +296,7 @@ std::size_t Engine::push_due(const Rollout& r, const Firmware& f, std::size_t li
             save_task(t, now);
         }
     });
+    if (due.empty()) return 0;
     const std::string url = url_for_(f);
     std::size_t sent = 0;
     for (; sent < due.size(); ++sent) {

@@ -271,6 +271,24 @@ TEST_P(DeviceTest, PushRatePerMinute) {
     EXPECT_EQ(publisher.sent.at(29).at, t0 + 120'000);
 }
 
+TEST_P(DeviceTest, PushRateHoldsAcrossARestart) {
+    fw = add_firmware("2.0");
+    add_devices(0, 6, "1.0");
+    Rollout s = spec(fw);
+    s.policy.push_rate_per_minute = 2;
+    s.policy.task_timeout_s = 3600;
+    engine->create_rollout(s);
+    engine->tick();
+    EXPECT_EQ(publisher.sent.size(), 2u);
+    restart();  // a console started again within the minute
+    clock.advance_s(30);
+    engine->tick();
+    EXPECT_EQ(publisher.sent.size(), 2u);
+    clock.advance_s(30);
+    engine->tick();
+    EXPECT_EQ(publisher.sent.size(), 4u);
+}
+
 TEST_P(DeviceTest, MaxPushesPerTick) {
     options.max_pushes_per_tick = 3;
     restart();

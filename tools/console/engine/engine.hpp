@@ -8,7 +8,8 @@
 // on_progress / on_firmware_get, and one scheduler thread calls tick() (only in the process that
 // holds the scheduler role). Calls may come from several threads; the engine serialises them.
 // The one thing kept in memory is the push-rate budget (push times of the last minute per
-// rollout), and it is read back from the tasks' notified_at when a console starts again.
+// rollout), and it is read back from the tasks' notified_at when a console starts again (a task
+// pushed twice within that minute counts once then: one extra push at most per such task).
 //
 // Semantics (issue 12, items 4 and 5; where the issue is silent, what an operator of a production
 // OTA service expects):

@@ -202,6 +202,7 @@ TEST_F(FilesTest, TamperedExpiredAndUnsignedUrlsAreForbidden) {
     EXPECT_API_ERROR(c->Get(path_of(signer_->url_for(g)).c_str()), 404, "not_found", "file");
 }
 
+#ifndef OTA_HTTP_TEST_SQLITE  // store-independent: once is enough
 TEST(UrlSignerTest, PublicBaseUrlAndSecretFile) {
     char dir[] = "/tmp/ota_console_url_XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
@@ -230,7 +231,9 @@ TEST(UrlSignerTest, PublicBaseUrlAndSecretFile) {
     std::filesystem::remove_all(dir);
     std::filesystem::remove_all(other);
 }
+#endif
 
+#ifndef OTA_HTTP_TEST_SQLITE  // store-independent: once is enough
 TEST(TokenTest, CreatedOnceWithMode0600AndComparedExactly) {
     char dir[] = "/tmp/ota_console_token_XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
@@ -256,6 +259,7 @@ TEST(TokenTest, CreatedOnceWithMode0600AndComparedExactly) {
                  std::runtime_error);
     std::filesystem::remove_all(dir);
 }
+#endif
 
 class SignedUploadTest : public FilesTest {
   protected:
@@ -291,10 +295,12 @@ TEST_F(SignedUploadTest, ImagesCarryASignatureTheSdkVerifies) {
         true);
 }
 
+#ifndef OTA_HTTP_TEST_SQLITE  // store-independent: once is enough
 TEST(ImageSignerTest, RefusesAKeyItCannotSignWith) {
     EXPECT_THROW(ImageSigner(OTA_TEST_DATA_DIR "/ec_p256_public.pem"), std::runtime_error);
     EXPECT_THROW(ImageSigner("/nonexistent/key.pem"), std::runtime_error);
 }
+#endif
 
 }  // namespace
 }  // namespace console::test

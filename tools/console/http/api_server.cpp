@@ -518,6 +518,10 @@ void ApiServer::start() {
             std::fprintf(stderr, "ota_console: the HTTP server stopped: %s\n", e.what());
         }
     });
+    // stop() only reaches a server whose accept loop runs: wait for it (bounded).
+    for (int i = 0; i < 5000 && !svr.is_running(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 int ApiServer::port() const {

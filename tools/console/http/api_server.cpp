@@ -105,6 +105,13 @@ ByteRange parse_range(const std::string& header, std::uint64_t size) {
     return r;
 }
 
+/// An answer sent instead of "100 Continue": cpp-httplib writes it without a length, and the
+/// unsent body must not be read as the next request, so it gets both and the connection closes.
+void finish_early(httplib::Response& res) {
+    res.set_header("Content-Length", std::to_string(res.body.size()));
+    res.set_header("Connection", "close");
+}
+
 }  // namespace
 
 void ApiServer::Impl::guard(const httplib::Request& req, httplib::Response& res,
@@ -461,6 +468,7 @@ void ApiServer::start() {
             (auth.rfind("Bearer ", 0) != 0 || !secrets_equal(auth.substr(7), self.options.token))) {
             ++impl_->metrics.http_unauthorized;
             send_error(res, 401, "unauthenticated", "the API token is missing or not valid");
+            finish_early(res);
             return 401;
         }
         const std::string cl = req.get_header_value("Content-Length");
@@ -469,6 +477,7 @@ void ApiServer::start() {
             send_error(res, 413, "payload_too_large",
                        "the image is larger than the console's upload limit of " +
                            std::to_string(self.options.max_upload_bytes) + " bytes");
+            finish_early(res);
             return 413;
         }
         return 100;

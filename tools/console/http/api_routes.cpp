@@ -102,6 +102,9 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
                                       std::to_string(max) + " bytes";
         if (req.has_header("Content-Length")) {
             const std::string cl = req.get_header_value("Content-Length");
+            if (cl.empty() || cl.find_first_not_of("0123456789") != std::string::npos) {
+                throw ApiError(400, "invalid_argument", "Content-Length: not a number");
+            }
             if (cl.size() > 19 || std::stoull(cl) > max) {
                 // Read (and drop) a few MiB so the client, still sending, sees the answer
                 // instead of a reset connection; beyond that the connection is dropped.

@@ -432,6 +432,9 @@ void ApiServer::start() {
         const int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    // Answers go out in two writes (headers, body); with Nagle on, the second waits for the
+    // client's delayed ACK (~40 ms per request).
+    svr.set_tcp_nodelay(true);
     svr.set_keep_alive_timeout(5);
     svr.set_read_timeout(30);
     svr.set_write_timeout(30);

@@ -6,24 +6,20 @@
 // of a library call; main() alone notices a stop and tears the parts down in order (HTTP first,
 // so no new API call reaches the engine, then the scheduler, then MQTT, then the store).
 //
-// SQLite: one console per data directory, guarded by an flock on DIR/console.lock (released by
-// the kernel even after SIGKILL). Its MQTT session is persistent under a client id kept in
+// SQLite: one console per data directory (open_store() holds an flock on DIR/console.lock,
+// released by the kernel even after SIGKILL). Its MQTT session is persistent under a client id kept in
 // DIR/mqtt-client-id, so device messages sent while the console is down wait at the broker.
 // PostgreSQL (--db): several consoles, possibly sharing a data directory, each with a client id
 // of its own and a clean session; the shared subscription hands every device message to one
 // of them.
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -71,33 +67,6 @@ bool stop_signal_within(milliseconds d) {
     const int sig = sigtimedwait(&set, nullptr, &ts);
     return sig == SIGINT || sig == SIGTERM;
 }
-
-// The lock of a SQLite data directory; the fd stays open for the life of the process.
-class DataDirLock {
-  public:
-    explicit DataDirLock(const std::string& dir) {
-        const std::string path = dir + "/console.lock";
-        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd_ < 0) {
-            throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-        }
-        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            ::close(fd_);
-            fd_ = -1;
-            throw std::runtime_error("another ota_console uses the data directory " + dir +
-                                     " (SQLite allows one console per directory; use --db "
-                                     "postgresql://... for several)");
-        }
-    }
-    ~DataDirLock() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    DataDirLock(const DataDirLock&) = delete;
-    DataDirLock& operator=(const DataDirLock&) = delete;
-
-  private:
-    int fd_ = -1;
-};
 
 std::string read_password(const ConsoleOptions& o) {
     if (!o.broker_password_file.empty()) {
@@ -209,9 +178,6 @@ int run(const ConsoleOptions& o) {
                      ec ? ec.message().c_str() : "not a directory");
         return 1;
     }
-    std::unique_ptr<DataDirLock> lock;
-    if (o.db_url.empty()) lock = std::make_unique<DataDirLock>(o.data_dir);
-
     std::unique_ptr<Store> store = open_store(o.data_dir, o.db_url);
     const std::string token = load_or_create_token(o.token_file, [&](const std::string& t) {
         std::printf("API token (shown once; kept in %s): %s\n", o.token_file.c_str(), t.c_str());

@@ -260,7 +260,8 @@ TEST(ConsoleMqtt, ASecondConsoleOnTheSameSqliteDataIsRefused) {
     const ota::test::ProcessResult second =
         ota::test::run_process(console_cmd(lab, tmp.path() / "data"), 30);
     EXPECT_EQ(second.exit_code, 1) << second.output;
-    EXPECT_NE(second.output.find("another ota_console is using this data directory"), std::string::npos)
+    EXPECT_NE(second.output.find("another ota_console is using this data directory"),
+              std::string::npos)
         << second.output;
     EXPECT_EQ(console.get("/rollouts").status, 200);  // the first one is unharmed
 }

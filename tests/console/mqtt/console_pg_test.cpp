@@ -9,6 +9,7 @@
 #include <csignal>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "console_process.hpp"

@@ -7,8 +7,8 @@
 // so no new API call reaches the engine, then the scheduler, then MQTT, then the store).
 //
 // SQLite: one console per data directory (open_store() holds an flock on DIR/console.lock,
-// released by the kernel even after SIGKILL). Its MQTT session is persistent under a client id kept in
-// DIR/mqtt-client-id, so device messages sent while the console is down wait at the broker.
+// released by the kernel even after SIGKILL). Its MQTT session is persistent under a client id kept
+// in DIR/mqtt-client-id, so device messages sent while the console is down wait at the broker.
 // PostgreSQL (--db): several consoles, possibly sharing a data directory, each with a client id
 // of its own and a clean session; the shared subscription hands every device message to one
 // of them.

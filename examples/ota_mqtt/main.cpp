@@ -364,7 +364,7 @@ int run_job(const Args& a, ota::OtaClient& client) {
                                      std::chrono::duration<double>(*a.wait_s)))
                  : std::nullopt;
     while (!client.is_fetching()) {
-        if (g_stop.load()) return stopped();
+        if (g_stop.load()) return a.serve ? kStopped : stopped();  // idle: nothing partial
         if (deadline && std::chrono::steady_clock::now() >= *deadline) {
             std::fprintf(stderr, "ota_mqtt: no upgrade job within %g s\n", *a.wait_s);
             return kNoJob;

@@ -106,6 +106,8 @@ CREATE INDEX tasks_open ON tasks (product_key, device_name, module)
   WHERE state IN ('queued', 'notified', 'in_progress');
 CREATE INDEX tasks_due ON tasks (rollout_id, state, queued_at);
 CREATE INDEX tasks_deadline ON tasks (state, deadline_at);
+CREATE INDEX tasks_rollout ON tasks (rollout_id, id);
+CREATE INDEX tasks_rollout_state ON tasks (rollout_id, state, id);
 CREATE INDEX tasks_rollout_phase ON tasks (rollout_id, phase, state, id);
 CREATE INDEX tasks_device ON tasks (product_key, device_name, id);
 

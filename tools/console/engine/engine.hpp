@@ -10,12 +10,15 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "model/metrics.hpp"
 #include "model/model.hpp"
 #include "store/store.hpp"
 
@@ -48,6 +51,8 @@ struct EngineOptions {
     Millis online_window_ms = 10 * 60 * 1000;
     /// Most pushes one tick() sends (per rollout the push rate applies as well).
     std::size_t max_pushes_per_tick = 5000;
+    /// Counters shown by /metrics (pushes_sent, ticks); nullptr = none.
+    Metrics* metrics = nullptr;
 };
 
 /// What GET /rollouts/{id} shows besides the record.
@@ -78,9 +83,14 @@ class Engine {
     /// Re-queues every failed and timed-out task of the rollout (now), resuming it if paused.
     Rollout retry_failed(std::int64_t rollout_id);
     [[nodiscard]] RolloutView view(std::int64_t rollout_id);
-    /// How many registered devices a selection matches now (the page's live count).
+    /// How many registered devices a selection matches now (the page's live count): devices
+    /// with an open task of `module` (any rollout) are not counted, since no rollout takes them.
     [[nodiscard]] std::int64_t count_matching(const Selection& selection,
                                               const std::string& module);
+    /// What create_rollout(spec) would take now (POST /rollouts/preview): validates the spec
+    /// like create_rollout (same ApiErrors, force rule included) and counts the devices it
+    /// would make tasks for (matching, not at the firmware's version, not busy). Stores nothing.
+    [[nodiscard]] std::int64_t preview(Rollout spec);
 
     // --- device side (never throws for a device's bad input; returns false = ignored) ---
     /// A version report. Ends the device's task: succeeded when the version is the
@@ -107,15 +117,53 @@ class Engine {
     void tick();
 
   private:
+    struct Validated;  // create_rollout's checked spec and its firmware (rollouts.cpp)
+    Validated validate(Rollout spec);
+    // helpers shared by the parts (engine.cpp)
+    void emit(const char* type, std::int64_t rollout_id, const std::string& json, Millis now);
+    void save_task(Task& t, Millis now, bool event = true);
+    void save_rollout(Rollout& r, Millis now);
+    void end_attempt(Task& t, const Rollout& r, TaskState state, const std::string& reason,
+                     Millis now);
+    std::vector<Task> all_tasks(const TaskFilter& filter);
+    bool busy(const DeviceKey& device, const std::string& module);
+    /// The devices a rollout of `f` would make tasks for now, ordered by name; counts the
+    /// matching devices it leaves out (at the version already / an open task elsewhere).
+    std::vector<Device> eligible_devices(const Rollout& r, const Firmware& f,
+                                         std::int64_t& at_target, std::int64_t& busy_count);
+    // scheduler steps (scheduler.cpp)
+    void start_rollout(Rollout& r, const Firmware& f, Millis now);
+    void release_phase(Rollout& r, Millis now);
+    void step_rollout(Rollout& r, Millis now);
+    bool advance_phase(Rollout& r, const Firmware& f, Millis now);
+    void expire_tasks(Millis now);
+    std::size_t push_due(const Rollout& r, const Firmware& f, std::size_t limit, Millis now);
+    std::size_t rate_budget(const Rollout& r, Millis now);
+    // device side (device.cpp)
+    void try_dynamic_join(const Device& device, const std::string& module, Millis now);
+    std::string notify(Task& t, const Firmware& f, const Rollout& r, Millis now,
+                       const std::string& request_id);
+
     Store& store_;
     const WallClock& clock_;
     Publisher& publisher_;
     UrlFor url_for_;
     EngineOptions options_;
     std::recursive_mutex mutex_;
+    /// Push times of the last minute per rollout: the only state kept between calls (lost on a
+    /// restart, which then allows at most one extra minute's worth of pushes).
+    std::map<std::int64_t, std::deque<Millis>> recent_pushes_;
 };
 
 /// The upgrade push payload for a firmware (the platform's format, PROTOCOL.md 3).
 std::string push_payload(const Firmware& firmware, const std::string& url, std::int64_t id);
+
+/// A firmware/get reply with no job: `{"code":"1000","data":{},"id":"<id>","message":"success"}`
+/// (the request's id echoed as a string).
+std::string empty_get_reply(const std::string& request_id);
+
+/// queued_at of the tasks of phases that have not started yet (year 9999): due_queued() never
+/// returns them; the phase's start sets queued_at to its start time.
+inline constexpr Millis kNotDue = 253402300799000;
 
 }  // namespace console

@@ -275,7 +275,7 @@ void MqttBridge::apply_one(const DeviceMessage& m,
                            std::int64_t& processed, std::int64_t& unknown) {
     if (!target_->is_registered(m.device)) {
         ++unknown;
-        g_unknown_log.log(ota::LogLevel::warning, "ignored a " + std::string(to_string(m.kind)) +
+        g_unknown_log.log(ota::LogLevel::warning, "ignored the " + std::string(to_string(m.kind)) +
                                                       " message of the unregistered device " +
                                                       printable(m.device.product_key) + "/" +
                                                       printable(m.device.device_name));

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -56,10 +58,31 @@ class RecordingPublisher : public Publisher {
     const FakeClock& clock_;
 };
 
-/// Makes an empty store of one kind.
+/// Makes an empty store of one kind; `dir` is an empty directory of the test's own.
 struct StoreFactory {
     std::string name;
-    std::function<std::unique_ptr<Store>()> make;
+    std::function<std::unique_ptr<Store>(const std::string& dir)> make;
+};
+
+/// A fresh directory under the test temp dir, removed at the end.
+class TempDir {
+  public:
+    TempDir() {
+        static int counter = 0;
+        path_ = std::filesystem::path(::testing::TempDir()) /
+                ("ota_engine_" + std::to_string(::getpid()) + "_" + std::to_string(++counter));
+        std::filesystem::remove_all(path_);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] std::string str() const { return path_.string(); }
+
+  private:
+    std::filesystem::path path_;
 };
 
 /// gtest prints a parameter by its name.
@@ -70,7 +93,8 @@ inline void PrintTo(const StoreFactory& f, std::ostream* os) {
 /// Every store the engine suite runs on. Add a line here for another store.
 inline std::vector<StoreFactory> store_factories() {
     return {
-        {"Memory", [] { return std::unique_ptr<Store>(new MemoryStore()); }},
+        {"Memory", [](const std::string&) { return std::unique_ptr<Store>(new MemoryStore()); }},
+        {"Sqlite", [](const std::string& dir) { return open_store(dir + "/data", ""); }},
     };
 }
 
@@ -86,7 +110,7 @@ inline std::string dn(int i) {
 class EngineTest : public ::testing::TestWithParam<StoreFactory> {
   protected:
     void SetUp() override {
-        store = GetParam().make();
+        store = GetParam().make(dir.str());
         restart();
     }
     /// A new Engine on the same store (what a restarted console does).
@@ -165,6 +189,7 @@ class EngineTest : public ::testing::TestWithParam<StoreFactory> {
         return n;
     }
 
+    TempDir dir;  // before the store: removed after it is closed
     FakeClock clock;
     RecordingPublisher publisher{clock};
     EngineOptions options;

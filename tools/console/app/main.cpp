@@ -144,8 +144,7 @@ class Scheduler {
                     was_scheduler = is;
                 }
                 if (is) {
-                    engine_.tick();
-                    ++metrics_.ticks;
+                    engine_.tick();  // counts metrics.ticks itself
                     const Millis now = system_wall_clock().now();
                     if (now - last_prune >= kPruneEveryMs) {
                         store_.prune_events(now - kKeepEventsMs);
@@ -212,6 +211,7 @@ int run(const ConsoleOptions& o) {
     MqttBridge bridge(channel, metrics, bo);
     EngineOptions eo;
     eo.online_window_ms = o.online_window_s * 1000;
+    eo.metrics = &metrics;
     Engine engine(
         *store, clock, bridge, [signer](const Firmware& f) { return signer->url_for(f); }, eo);
     EngineTarget target(engine, *store);

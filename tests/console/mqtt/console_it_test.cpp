@@ -52,16 +52,20 @@ void expect_known(const ConsoleProcess& c, const std::vector<Device>& devices) {
     }
 }
 
+// Waits until every task of the rollout is final and the rollout itself has moved on from
+// running (completed, or paused by its success gate).
 json wait_rollout_final(const ConsoleProcess& c, std::int64_t id, std::int64_t tasks,
                         seconds timeout) {
     json view;
     wait_until(
         [&] {
             view = rollout_view(c, id);
+            if (!view.is_object() || count_in(view, "queued") < 0) return false;
             const std::int64_t open = count_in(view, "queued") + count_in(view, "notified") +
                                       count_in(view, "in_progress");
-            return view.is_object() && count_in(view, "queued") >= 0 && open == 0 &&
-                   view["counts"].value("total", std::int64_t{0}) == tasks;
+            const std::string state = view["rollout"].value("state", "");
+            return open == 0 && view["counts"].value("total", std::int64_t{0}) == tasks &&
+                   state != "running" && state != "scheduled";
         },
         timeout);
     return view;
@@ -72,9 +76,9 @@ TEST(ConsoleMqtt, VerifyRolloutOnTwoDevicesSucceedsAfterTheyReportTheNewVersion)
     TempDir tmp;
     ConsoleProcess console(lab, tmp.path() / "data", "c1");
     ASSERT_TRUE(console.ok());
-    const Device a = ota::test::make_device("cv-a", lab);
-    const Device b = ota::test::make_device("cv-b", lab);
-    ASSERT_EQ(a.pk, b.pk);
+    const std::vector<Device> devs = make_product_devices("cv", 2, lab);
+    const Device& a = devs[0];
+    const Device& b = devs[1];
     register_devices(console, {a, b});
     ServingDevice da(lab, a, tmp.path());
     ServingDevice db(lab, b, tmp.path());
@@ -162,8 +166,10 @@ TEST(ConsoleMqtt, ADigestMismatchFailsTheTaskWithTheDevicesReason) {
     const ApiReply tasks =
         console.get("/rollouts/" + std::to_string(created.json["id"].get<int>()) + "/tasks");
     ASSERT_EQ(tasks.json["items"].size(), 1U) << tasks.body;
-    EXPECT_EQ(tasks.json["items"][0].value("last_step", 0), -3) << tasks.body;
-    EXPECT_FALSE(tasks.json["items"][0].value("reason", "").empty()) << tasks.body;
+    EXPECT_EQ(tasks.json["items"][0].value("state", ""), "failed") << tasks.body;
+    // The device's own words (step -3's desc) are the reason.
+    EXPECT_NE(tasks.json["items"][0].value("reason", "").find("digest"), std::string::npos)
+        << tasks.body;
     EXPECT_EQ(reported_version(console, a), "1.0.0");
     const ApiReply f = console.get("/firmware/" + std::to_string(fw["id"].get<int>()));
     EXPECT_FALSE(f.json.value("verified", true)) << f.body;
@@ -177,8 +183,9 @@ TEST(ConsoleMqtt, AConsoleKilledMidRolloutFinishesItAfterARestart) {
     const std::vector<std::string> args = {"--public-base-url", base};
     auto console = std::make_unique<ConsoleProcess>(lab, tmp.path() / "data", "c1", args);
     ASSERT_TRUE(console->ok());
-    const Device a = ota::test::make_device("cv-kill-a", lab);
-    const Device b = ota::test::make_device("cv-kill-b", lab);
+    const std::vector<Device> devs = make_product_devices("cv-kill", 2, lab);
+    const Device& a = devs[0];
+    const Device& b = devs[1];
     register_devices(*console, {a, b});
     ServingDevice da(lab, a, tmp.path());
     ServingDevice db(lab, b, tmp.path());
@@ -195,6 +202,8 @@ TEST(ConsoleMqtt, AConsoleKilledMidRolloutFinishesItAfterARestart) {
                            seconds(30)))
         << rollout_view(*console, id).dump(1);
 
+    // Mid-rollout: nothing has succeeded yet when the console dies.
+    EXPECT_EQ(count_in(rollout_view(*console, id), "succeeded"), 0);
     console->process().kill(SIGKILL);
     EXPECT_EQ(console->process().wait(10), 128 + SIGKILL);
     console.reset();

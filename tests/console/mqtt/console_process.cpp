@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -59,6 +62,12 @@ std::vector<std::string> console_cmd(const ota::test::Lab& lab, const fs::path& 
                                     (lab.dir / "pki" / "server.pem").string(),
                                     "--tls-key",
                                     (lab.dir / "pki" / "server.key").string()};
+    // A share group of this test process: consoles of tests running in parallel on the same
+    // broker must not take each other's device messages.
+    if (std::find(extra.begin(), extra.end(), "--share-group") == extra.end()) {
+        cmd.push_back("--share-group");
+        cmd.push_back("it" + std::to_string(::getpid()));
+    }
     cmd.insert(cmd.end(), extra.begin(), extra.end());
     return cmd;
 }
@@ -126,6 +135,20 @@ double ConsoleProcess::metric(const std::string& name) const {
         if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
     }
     return 0;
+}
+
+std::vector<ota::test::Device> make_product_devices(const std::string& tag, int n,
+                                                    const ota::test::Lab& lab) {
+    static std::atomic<int> counter{0};
+    const std::string pk = "pc" + std::to_string(::getpid()) + "x" + std::to_string(counter++);
+    std::vector<ota::test::Device> out;
+    for (int i = 0; i < n; ++i) {
+        ota::test::Device d{pk, tag + "-" + std::to_string(i),
+                            "secret-" + pk + "-" + std::to_string(i)};
+        lab.add_device(d.pk, d.dn, d.ds);
+        out.push_back(d);
+    }
+    return out;
 }
 
 void register_devices(const ConsoleProcess& console,

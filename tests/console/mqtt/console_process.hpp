@@ -67,6 +67,11 @@ std::vector<std::string> console_cmd(const ota::test::Lab& lab,
 /// Polls `cond` every 100 ms until it is true or `timeout` passed.
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
 
+/// `n` devices of one product (unique to this test process), registered with the lab's broker
+/// (ota::test::make_device gives each device a product of its own).
+std::vector<ota::test::Device> make_product_devices(const std::string& tag, int n,
+                                                    const ota::test::Lab& lab);
+
 /// Registers devices with the console: POST /devices.
 void register_devices(const ConsoleProcess& console, const std::vector<ota::test::Device>& devices);
 

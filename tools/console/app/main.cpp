@@ -216,6 +216,12 @@ int run(const ConsoleOptions& o) {
         *store, clock, bridge, [signer](const Firmware& f) { return signer->url_for(f); }, eo);
     EngineTarget target(engine, *store);
     bridge.attach(target);
+    // Declared after the engine and the target: if anything below throws, the bridge's threads
+    // stop before what they use is destroyed.
+    struct BridgeStopper {
+        MqttBridge& bridge;
+        ~BridgeStopper() { bridge.stop(); }
+    } bridge_stopper{bridge};
     bridge.start([&channel] { return channel.connect(); });
 
     HttpOptions ho;

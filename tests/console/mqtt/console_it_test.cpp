@@ -336,6 +336,13 @@ TEST(ConsoleMqtt, UsageErrorsExitTwo) {
     cmd = console_cmd(lab, tmp.path() / "data", {"--broker-no-tls"});
     r = ota::test::run_process(cmd, 10);
     EXPECT_EQ(r.exit_code, 2) << r.output;
+    // An unreadable --broker-ca is refused before anything is created (no token printed).
+    cmd = console_cmd(lab, tmp.path() / "other", {"--broker-ca", "/nonexistent/ca.pem"});
+    r = ota::test::run_process(cmd, 10);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("--broker-ca /nonexistent/ca.pem cannot be read"), std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("API token"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -36,20 +36,21 @@ TEST(ConsoleMqttReconnect, WaitsForTheBrokerAndResubscribesAfterARestart) {
 
     const std::vector<Device> devs = make_product_devices("rc", 1, lab);
     register_devices(console, devs);
-    BackgroundProcess device(ota::test::ota_mqtt_cmd(lab, devs[0], tmp.path() / "d.bin", {"--serve"}),
-                             tmp.path() / "d.log");
-    ASSERT_TRUE(wait_until([&] { return reported_version(console, devs[0]) == "1.0.0"; },
-                           seconds(20)));
+    BackgroundProcess device(
+        ota::test::ota_mqtt_cmd(lab, devs[0], tmp.path() / "d.bin", {"--serve"}),
+        tmp.path() / "d.log");
+    ASSERT_TRUE(
+        wait_until([&] { return reported_version(console, devs[0]) == "1.0.0"; }, seconds(20)));
 
     priv.stop_broker();
-    EXPECT_TRUE(wait_until([&] { return console.metric("ota_console_mqtt_connected") == 0; },
-                           seconds(20)));
+    EXPECT_TRUE(
+        wait_until([&] { return console.metric("ota_console_mqtt_connected") == 0; }, seconds(20)));
     const auto restarted_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
     priv.start_broker();
-    EXPECT_TRUE(wait_until([&] { return console.metric("ota_console_mqtt_connected") == 1; },
-                           seconds(60)))
+    EXPECT_TRUE(
+        wait_until([&] { return console.metric("ota_console_mqtt_connected") == 1; }, seconds(60)))
         << console.output();
 
     // Subscriptions are back: the version the device reports again after its own reconnect
@@ -57,18 +58,18 @@ TEST(ConsoleMqttReconnect, WaitsForTheBrokerAndResubscribesAfterARestart) {
     EXPECT_TRUE(wait_until(
         [&] {
             const ApiReply r = console.get("/devices/" + devs[0].pk + "/" + devs[0].dn);
-            const json seen = r.json.is_object() ? r.json["device"].value("last_seen_at", json())
-                                                 : json();
+            const json seen =
+                r.json.is_object() ? r.json["device"].value("last_seen_at", json()) : json();
             return seen.is_number() && seen.get<std::int64_t>() >= restarted_ms;
         },
         seconds(90)))
         << device.output();
     // ... and a rollout completes.
-    const json fw = upload_firmware(console, devs[0].pk, "2.0.0",
-                                    ota::test::random_bytes(50 * 1024, 77));
-    const ApiReply created = console.post("/firmware/" + std::to_string(fw["id"].get<int>()) +
-                                              "/verify",
-                                          json{{"device_names", {devs[0].dn}}});
+    const json fw =
+        upload_firmware(console, devs[0].pk, "2.0.0", ota::test::random_bytes(50 * 1024, 77));
+    const ApiReply created =
+        console.post("/firmware/" + std::to_string(fw["id"].get<int>()) + "/verify",
+                     json{{"device_names", {devs[0].dn}}});
     ASSERT_EQ(created.status, 201) << created.body;
     json view;
     EXPECT_TRUE(wait_until(

@@ -170,6 +170,12 @@ class Scheduler {
 };
 
 int run(const ConsoleOptions& o) {
+    // Files named on the command line first, before anything is created.
+    if (!o.broker_ca.empty() && !std::ifstream(o.broker_ca)) {
+        std::fprintf(stderr, "ota_console: --broker-ca %s cannot be read\n", o.broker_ca.c_str());
+        return 2;
+    }
+    const std::string broker_password = read_password(o);
     std::error_code ec;
     fs::create_directories(o.data_dir, ec);
     if (ec || !fs::is_directory(o.data_dir)) {
@@ -193,7 +199,7 @@ int run(const ConsoleOptions& o) {
     mo.port = o.broker_port;
     mo.client_id = mqtt_client_id(o);
     mo.username = o.broker_user;
-    mo.password = read_password(o);
+    mo.password = broker_password;
     mo.use_tls = !o.broker_no_tls;
     mo.ca_file = o.broker_ca;
     mo.clean_session = !o.db_url.empty();

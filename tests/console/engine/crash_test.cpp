@@ -2,7 +2,9 @@
 //
 // Why this test: the engine promises that a console killed at any moment continues correctly
 // from the store alone. The script below runs a three-phase rollout over twelve scripted
-// devices (failures, a rollback, timeouts, retries, a pause and a resume by an operator). A
+// devices (failures, a rollback, timeouts, retries, firmware/get requests, a pause and a resume
+// by an operator); its second form is dynamic, takes a device that reports later, and is
+// canceled by the operator midway. A
 // clean run counts its store writes W; then for every n in 1..W the script runs again with the
 // n-th write throwing (MemoryStore::fail_after): the transaction in progress is rolled back, the
 // Engine is dropped and a new one is built on the same store, and the interrupted step is done
@@ -25,6 +27,9 @@ struct Message {
     std::string version;  ///< a version report when set
 };
 
+/// Message::step of a firmware/get request.
+constexpr int kGet = 1000;
+
 struct Outcome {
     /// device -> (state, attempt, phase, reason)
     std::map<std::string, std::tuple<TaskState, std::uint32_t, std::uint32_t, std::string>> tasks;
@@ -37,7 +42,8 @@ struct Outcome {
 
 class CrashScript {
   public:
-    explicit CrashScript(int fail_at) : fail_at_(fail_at) {}
+    /// `fail_at`: the write that throws (0 = none); `cancel`: the dynamic form, canceled midway.
+    CrashScript(int fail_at, bool cancel) : fail_at_(fail_at), cancel_(cancel) {}
 
     Outcome run() {
         Firmware f;
@@ -54,6 +60,9 @@ class CrashScript {
             d.versions[kDefaultModule] = "1.0";
             store_.add_device(d);
         }
+        Device late;  // registered, reports its version only later
+        late.key = {kPk, dn(12)};
+        store_.add_device(late);
         restart();
         const int setup_writes = store_.writes();
         store_.fail_after(fail_at_);
@@ -63,6 +72,13 @@ class CrashScript {
         spec.policy.retry_count = 1;
         spec.policy.retry_interval_s = 10;
         spec.policy.task_timeout_s = 30;
+        // The push-rate budget is rebuilt from the tasks after a restart, but a task pushed twice
+        // in one minute counts once there (notified_at holds its newest push): a restart may let
+        // one more push through. The static form's end does not depend on when pushes go out;
+        // the canceled form's does (what is pushed before the cancel), so it runs unlimited.
+        spec.policy.push_rate_per_minute = cancel_ ? 0 : 4;
+        spec.selection.source_versions = {"1.0"};
+        spec.dynamic = cancel_;
         for (const auto& [devices, percent] : {std::pair{2u, 0u}, {0u, 50u}, {0u, 0u}}) {
             Phase p;
             p.devices = devices;
@@ -80,6 +96,10 @@ class CrashScript {
         for (int second = 0; second < 1000; ++second) {
             if (second == 5) call([&] { engine_->pause(id); });
             if (second == 8) call([&] { engine_->resume(id); });
+            if (second == 20) {
+                call([&] { engine_->on_inform({kPk, dn(12)}, kDefaultModule, "1.0"); });
+            }
+            if (second == 45 && cancel_) call([&] { engine_->cancel(id); });
             call([&] { engine_->tick(); });
             for (; seen < publisher_.sent.size(); ++seen) {
                 const std::string d = publisher_.devices(seen).front();
@@ -94,7 +114,9 @@ class CrashScript {
                 const Message m = pending[i];
                 pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
                 const DeviceKey key{kPk, m.device};
-                if (m.version.empty()) {
+                if (m.step == kGet) {
+                    call([&] { (void)engine_->on_firmware_get(key, kDefaultModule, "1"); });
+                } else if (m.version.empty()) {
                     call([&] { engine_->on_progress(key, kDefaultModule, m.step, ""); });
                 } else {
                     call([&] { engine_->on_inform(key, kDefaultModule, m.version); });
@@ -132,7 +154,8 @@ class CrashScript {
         auto report = [&](int after_s, const std::string& v) {
             out.push_back({t + after_s * 1000, d, 0, v});
         };
-        if (i == 11) return;  // never answers: times out twice
+        if (i == 11) return;             // never answers: times out twice
+        if (i == 10) progress(1, kGet);  // asks for its job (the reply repeats the push)
         if (attempt == 1 && i % 4 == 0) {
             progress(1, 0);
             progress(2, -2);
@@ -172,6 +195,7 @@ class CrashScript {
     }
 
     int fail_at_;
+    bool cancel_;
     MemoryStore store_;
     FakeClock clock_;
     RecordingPublisher publisher_{clock_};
@@ -180,9 +204,9 @@ class CrashScript {
 };
 
 TEST(EngineCrashTest, CleanRunOfTheScript) {
-    const Outcome clean = CrashScript(0).run();
+    const Outcome clean = CrashScript(0, false).run();
     EXPECT_EQ(clean.rollout, RolloutState::completed);
-    EXPECT_EQ(clean.task_count, 12u);
+    EXPECT_EQ(clean.task_count, 12u);  // static: the late device is not taken
     for (int i = 0; i < 11; ++i) {
         EXPECT_EQ(std::get<0>(clean.tasks.at(dn(i))), TaskState::succeeded) << dn(i);
     }
@@ -199,11 +223,26 @@ TEST(EngineCrashTest, CleanRunOfTheScript) {
     EXPECT_GT(clean.writes, 100);
 }
 
-TEST(EngineCrashTest, RestartAfterACrashAtEveryWrite) {
-    const Outcome clean = CrashScript(0).run();
-    ASSERT_EQ(clean.rollout, RolloutState::completed);
+TEST(EngineCrashTest, CleanRunOfTheCanceledForm) {
+    const Outcome clean = CrashScript(0, true).run();
+    EXPECT_EQ(clean.rollout, RolloutState::canceled);
+    EXPECT_EQ(clean.task_count, 13u);  // dynamic: the late device joined
+    std::map<TaskState, int> states;
+    for (const auto& [name, t] : clean.tasks) ++states[std::get<0>(t)];
+    EXPECT_GT(states[TaskState::canceled], 0);
+    EXPECT_GT(states[TaskState::succeeded], 0);
+    EXPECT_EQ(
+        states[TaskState::queued] + states[TaskState::notified] + states[TaskState::in_progress],
+        0);
+}
+
+class EngineCrashEveryWrite : public ::testing::TestWithParam<bool> {};
+
+TEST_P(EngineCrashEveryWrite, EndsAsTheCleanRun) {
+    const Outcome clean = CrashScript(0, GetParam()).run();
+    ASSERT_EQ(clean.rollout, GetParam() ? RolloutState::canceled : RolloutState::completed);
     for (int n = 1; n <= clean.writes; ++n) {
-        const Outcome crashed = CrashScript(n).run();
+        const Outcome crashed = CrashScript(n, GetParam()).run();
         ASSERT_EQ(crashed.crashes, 1) << "write " << n;
         EXPECT_EQ(crashed.rollout, clean.rollout) << "crash at write " << n;
         EXPECT_EQ(crashed.task_count, clean.task_count) << "crash at write " << n;
@@ -212,6 +251,11 @@ TEST(EngineCrashTest, RestartAfterACrashAtEveryWrite) {
         if (HasFailure()) break;  // one failing crash point is enough to read
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Forms, EngineCrashEveryWrite, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                             return std::string(p.param ? "DynamicCanceled" : "ThreePhases");
+                         });
 
 }  // namespace
 }  // namespace console::test

@@ -196,12 +196,16 @@ TEST_P(RolloutTest, PhasesAdvanceThroughTheSuccessGate) {
     // later phases' tasks exist, but are not due
     EXPECT_EQ(tasks_of(r.id).size(), 10u);
     EXPECT_EQ(count(r.id, TaskState::queued), 8);
+    EXPECT_EQ(task(dn(5)).queued_at, kNotDue);
     upgrade(dn(0), "2.0");
     engine->tick();
     EXPECT_EQ(publisher.sent.size(), 2u);  // phase 1 still open
+    clock.advance_s(3);
     upgrade(dn(1), "2.0");
     engine->tick();
     EXPECT_EQ(rollout(r.id).current_phase, 1u);
+    EXPECT_EQ(task(dn(5)).notified_at, clock.t);
+    EXPECT_EQ(task(dn(9)).queued_at, kNotDue);
     EXPECT_EQ(publisher.sent.size(), 7u);  // 50 % of 10
     for (int i = 2; i < 7; ++i) upgrade(dn(i), "2.0");
     engine->tick();
@@ -372,6 +376,26 @@ TEST_P(RolloutTest, RetryFailedRequeuesFailedAndTimedOut) {
     engine->tick();
     EXPECT_EQ(rollout(r.id).state, RolloutState::completed);
     EXPECT_EQ(task(dn(2)).attempt, 2u);
+}
+
+TEST_P(RolloutTest, RetryFailedReopensACompletedRolloutUntilItsTasksEnd) {
+    const Firmware f = add_firmware("2.0");
+    add_devices(0, 2, "1.0");
+    const Rollout r = engine->create_rollout(spec(f, {phase(1, 0, 0, 5), phase(0, 0)}));
+    engine->tick();
+    EXPECT_TRUE(progress(dn(0), -2));
+    engine->tick();  // phase 1 passes its 0 % gate
+    upgrade(dn(1), "2.0");
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::completed);
+    engine->retry_failed(r.id);
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::running);  // dn(0) of phase 1 is open again
+    EXPECT_EQ(task(dn(0)).state, TaskState::notified);
+    EXPECT_EQ(publisher.sent.size(), 3u);
+    upgrade(dn(0), "2.0");
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::completed);
 }
 
 TEST_P(RolloutTest, StartAndEndTime) {

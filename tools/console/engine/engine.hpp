@@ -7,6 +7,46 @@
 // driven from outside: the REST API calls the rollout operations, the MQTT side calls on_inform /
 // on_progress / on_firmware_get, and one scheduler thread calls tick() (only in the process that
 // holds the scheduler role). Calls may come from several threads; the engine serialises them.
+// The one thing kept in memory is the push-rate budget (push times of the last minute per
+// rollout), and it is read back from the tasks' notified_at when a console starts again (a task
+// pushed twice within that minute counts once then: one extra push at most per such task).
+//
+// Semantics (issue 12, items 4 and 5; where the issue is silent, what an operator of a production
+// OTA service expects):
+// - Selection: registered devices of the firmware's product meeting every non-empty criterion
+//   (names, source versions of the firmware's module, tag, percent = 32-bit FNV-1a of "pk/dn"
+//   mod 100 < percent). Devices at the target version already, or with an open task of the module
+//   in any rollout, get no task; the start's "rollout" event counts them (skipped_at_target,
+//   skipped_busy). Tasks are ordered by device name into phases.
+// - Phases: size = devices, or ceil(percent % of the selected devices), or (0/0, last phase only)
+//   the rest; devices beyond the sum of the sizes are not taken. A static rollout makes every task
+//   at its start; tasks of later phases wait with queued_at = kNotDue until their phase starts.
+//   A dynamic rollout also takes a device that reports a matching version later (into the current
+//   phase; never a device that already had a task in it), and after its last phase passes it stays
+//   running for later joins until its end time or a cancel.
+// - Gates, checked by tick() on the current phase: more than max_failures final failures
+//   (failed + timed_out) -> paused; all tasks final -> at least success_percent succeeded (a phase
+//   without tasks passes) -> next phase, or paused when the phase is manual and not the last;
+//   below -> paused. Resume accepts what stopped it: a phase whose tasks are all final moves on;
+//   under an abort gate the failures so far become the phase's max_failures (only a new failure
+//   pauses again). Last phase passed -> completed (a verify rollout marks its firmware verified
+//   when every task succeeded, event "firmware").
+// - Pushes: the task is written notified (attempt + 1, notified_at, deadline = now + timeout)
+//   before its push is published; a push the client refuses goes back to the queue 5 s later,
+//   its attempt not counted. At most push_rate_per_minute pushes in any 60 s per rollout (0 =
+//   unlimited) and EngineOptions::max_pushes_per_tick per tick. Paused rollouts push nothing.
+// - Device messages apply to the device's open task whatever the rollout's state (paused,
+//   canceling); late messages for final tasks change nothing. See device.cpp for the version
+//   report rules (the target version succeeds the task; another version after step 100 is
+//   "rolled back to <v>"). A failure or timeout is retried retry_count times, each
+//   retry_interval_s later (back to queued), unless the rollout is canceling or past its end.
+// - Timeouts: notified or in-progress tasks whose deadline passed end timed_out (canceled when the
+//   rollout is canceling); the deadline restarts once, at the first progress.
+// - End time: no push after it; queued tasks end canceled; the rollout completes when every task
+//   is final. A scheduled rollout whose end passed before its start completes without tasks.
+// - pause: running only (a paused one: no change). resume: paused only. cancel: scheduled,
+//   running, paused (canceling: no change). retry_failed: running, paused or completed, before
+//   the end time; a device now busy in another rollout is skipped.
 #pragma once
 
 #include <cstdint>
@@ -108,7 +148,9 @@ class Engine {
 
     /// Runs `fn` (calls of this engine) holding the engine's lock, inside one store transaction:
     /// the MQTT side applies a batch of device messages with one commit. Lock order is always
-    /// engine, then store: never call the engine from inside Store::transaction.
+    /// engine, then store: never call the engine from inside Store::transaction. A get_reply
+    /// returned inside `fn` may have notified a task: publish it after batch() returns (when
+    /// the notification is committed), as tick() does with pushes.
     void batch(const std::function<void()>& fn);
 
     // --- scheduler ---
@@ -150,8 +192,8 @@ class Engine {
     UrlFor url_for_;
     EngineOptions options_;
     std::recursive_mutex mutex_;
-    /// Push times of the last minute per rollout: the only state kept between calls (lost on a
-    /// restart, which then allows at most one extra minute's worth of pushes).
+    /// Push times of the last minute per rollout: the only state kept between calls (rebuilt
+    /// from the store at a rollout's first push in this process).
     std::map<std::int64_t, std::deque<Millis>> recent_pushes_;
 };
 

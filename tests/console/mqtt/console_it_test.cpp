@@ -113,7 +113,24 @@ TEST(ConsoleMqtt, VerifyRolloutOnTwoDevicesSucceedsAfterTheyReportTheNewVersion)
         EXPECT_EQ(t.value("from_version", ""), "1.0.0");
     }
 
-    // SIGTERM: a clean stop with exit status 0.
+    // The serving device takes a next job: a normal rollout of 3.0.0 to one of them.
+    const json fw3 = upload_firmware(console, a.pk, "3.0.0", ota::test::random_bytes(1000, 13));
+    const ApiReply next = console.post(
+        "/rollouts", json{{"firmware_id", fw3["id"]},
+                          {"name", "next"},
+                          {"force", true},
+                          {"selection", {{"product_key", a.pk}, {"device_names", {a.dn}}}},
+                          {"phases", json::array({json::object()})}});
+    ASSERT_EQ(next.status, 201) << next.body;
+    const json view3 =
+        wait_rollout_final(console, next.json["id"].get<std::int64_t>(), 1, seconds(60));
+    EXPECT_EQ(count_in(view3, "succeeded"), 1) << view3.dump(1);
+    EXPECT_TRUE(da.proc.wait_for_output("running version 3.0.0", 10)) << da.proc.output();
+    EXPECT_EQ(reported_version(console, b), "2.0.0");
+
+    // SIGTERM: a clean stop with exit status 0, for the device as for the console.
+    da.proc.kill(SIGTERM);
+    EXPECT_EQ(da.proc.wait(10), 0) << da.proc.output();
     console.process().kill(SIGTERM);
     EXPECT_EQ(console.process().wait(15), 0) << console.output();
 }

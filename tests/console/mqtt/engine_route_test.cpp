@@ -31,8 +31,8 @@ struct EngineRig {
         store.add_device(d);
         options.share_group = "";
         bridge = std::make_unique<MqttBridge>(console_channel, metrics, options);
-        engine = std::make_unique<Engine>(store, clock, *bridge,
-                                          [](const Firmware&) { return std::string("https://x/f"); });
+        engine = std::make_unique<Engine>(
+            store, clock, *bridge, [](const Firmware&) { return std::string("https://x/f"); });
         target = std::make_unique<EngineTarget>(*engine, store);
         bridge->attach(*target);
     }

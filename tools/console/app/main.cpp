@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "app/options.hpp"
 #include "engine/engine.hpp"
@@ -171,9 +172,13 @@ class Scheduler {
 
 int run(const ConsoleOptions& o) {
     // Files named on the command line first, before anything is created.
-    if (!o.broker_ca.empty() && !std::ifstream(o.broker_ca)) {
-        std::fprintf(stderr, "ota_console: --broker-ca %s cannot be read\n", o.broker_ca.c_str());
-        return 2;
+    for (const auto& [option, path] :
+         {std::pair{"--broker-ca", &o.broker_ca}, std::pair{"--tls-cert", &o.tls_cert},
+          std::pair{"--tls-key", &o.tls_key}, std::pair{"--signing-key", &o.signing_key}}) {
+        if (!path->empty() && !std::ifstream(*path)) {
+            std::fprintf(stderr, "ota_console: %s %s cannot be read\n", option, path->c_str());
+            return 2;
+        }
     }
     const std::string broker_password = read_password(o);
     std::error_code ec;

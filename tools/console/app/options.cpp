@@ -22,7 +22,8 @@ const char* const kConsoleUsage =
     "DIR/tls/; the API token is generated into --token-file on first start and printed once.\n"
     "With --db several consoles share one PostgreSQL database (one of them schedules).\n"
     "--ready-file F is written once HTTP and MQTT are up. SIGINT/SIGTERM stop it (exit 0).\n"
-    "Exit: 0 stopped by a signal, 2 usage error, 1 any other failure.\n";
+    "Exit: 0 stopped by a signal, 2 usage error (an unreadable file named by an option\n"
+    "too), 1 any other failure.\n";
 
 namespace {
 

@@ -135,6 +135,30 @@ TEST(ConsoleMqtt, VerifyRolloutOnTwoDevicesSucceedsAfterTheyReportTheNewVersion)
     EXPECT_EQ(console.process().wait(15), 0) << console.output();
 }
 
+TEST(ConsoleMqtt, ADeviceThatMissedThePushGetsItsJobThroughFirmwareGet) {
+    const Lab& lab = Lab::get();
+    TempDir tmp;
+    ConsoleProcess console(lab, tmp.path() / "data", "c1");
+    ASSERT_TRUE(console.ok());
+    const std::vector<Device> devs = make_product_devices("cv-get", 1, lab);
+    register_devices(console, devs);
+    const json fw =
+        upload_firmware(console, devs[0].pk, "2.0.0", ota::test::random_bytes(80 * 1024, 5));
+    const ApiReply created =
+        console.post("/firmware/" + std::to_string(fw["id"].get<int>()) + "/verify",
+                     json{{"device_names", {devs[0].dn}}});
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::int64_t id = created.json["id"].get<std::int64_t>();
+    // Pushed while the device is off: the push is lost.
+    ASSERT_TRUE(wait_until([&] { return count_in(rollout_view(console, id), "notified") == 1; },
+                           seconds(20)));
+    // The device starts and asks (firmware/get); the get_reply carries the job.
+    ServingDevice d(lab, devs[0], tmp.path(), {"--serve", "--request"});
+    const json view = wait_rollout_final(console, id, 1, seconds(60));
+    EXPECT_EQ(count_in(view, "succeeded"), 1) << view.dump(1) << d.proc.output();
+    EXPECT_TRUE(d.proc.wait_for_output("running version 2.0.0", 10)) << d.proc.output();
+}
+
 TEST(ConsoleMqtt, ADownloadWithoutTheNewVersionIsNotSuccess) {
     const Lab& lab = Lab::get();
     TempDir tmp;

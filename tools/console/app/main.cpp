@@ -36,6 +36,7 @@
 #include "http/url_signer.hpp"
 #include "model/metrics.hpp"
 #include "mqtt/mqtt_bridge.hpp"
+#include "mqtt/rate_limited_log.hpp"
 #include "ota/log.hpp"
 #include "ota/options.hpp"
 #include "ota/paho/paho_channel.hpp"
@@ -153,9 +154,9 @@ class Scheduler {
                     }
                 }
             } catch (const std::exception& e) {
-                ota::log(ota::LogLevel::error, std::string("scheduler: ") + e.what());
+                errors_.log(ota::LogLevel::error, std::string("scheduler: ") + e.what());
             } catch (...) {
-                ota::log(ota::LogLevel::error, "scheduler: unexpected failure");
+                errors_.log(ota::LogLevel::error, "scheduler: unexpected failure");
             }
             for (int i = 0; i < 4 && !stop_.load(); ++i) {
                 std::this_thread::sleep_for(kTickInterval / 4);
@@ -166,6 +167,7 @@ class Scheduler {
     Store& store_;
     Engine& engine_;
     Metrics& metrics_;
+    RateLimitedLog errors_;  // a database that is down must not log five lines a second
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };

@@ -178,6 +178,23 @@ TEST_P(DeviceTest, ProgressEventsAreThrottled) {
     EXPECT_EQ(task(dn(0)).last_step, 100);
 }
 
+TEST_P(DeviceTest, EveryStateChangeIsAnEvent) {
+    const Rollout r = start(1);
+    upgrade(dn(0), "2.0");
+    engine->tick();
+    std::vector<std::string> task_states;
+    std::vector<std::string> rollout_states;
+    for (const Event& e : store->events_after(0, 1000)) {
+        const json j = json::parse(e.json);
+        EXPECT_EQ(e.rollout_id, r.id);
+        if (e.type == "task") task_states.push_back(j.at("state"));
+        if (e.type == "rollout") rollout_states.push_back(j.at("state"));
+    }
+    EXPECT_EQ(task_states, (std::vector<std::string>{"queued", "notified", "in_progress",
+                                                     "in_progress", "succeeded"}));
+    EXPECT_EQ(rollout_states, (std::vector<std::string>{"scheduled", "running", "completed"}));
+}
+
 TEST_P(DeviceTest, TimeoutFromThePush) {
     start(1);
     clock.advance_s(59);

@@ -293,6 +293,8 @@ void ApiServer::Impl::serve_metrics(httplib::Response& res) {
     put("mqtt_messages_malformed", "counter", metrics.mqtt_messages_malformed);
     put("mqtt_unknown_device", "counter", metrics.mqtt_unknown_device);
     put("mqtt_queue_depth", "gauge", metrics.mqtt_queue_depth);
+    put("mqtt_messages_dropped", "counter", metrics.mqtt_messages_dropped);
+    put("mqtt_batch_failures", "counter", metrics.mqtt_batch_failures);
     put("mqtt_published", "counter", metrics.mqtt_published);
     put("mqtt_publish_failures", "counter", metrics.mqtt_publish_failures);
     put("pushes_sent", "counter", metrics.pushes_sent);

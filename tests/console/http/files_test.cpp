@@ -213,7 +213,7 @@ TEST_F(FilesTest, SignedUrlServesTheFileWithRanges) {
     const std::string url = signer_->url_for(f);
     ASSERT_EQ(url.rfind(server_->base_url() + "/files/" + f.sha256 + "?fw=", 0), 0U) << url;
     auto c = client(false);
-    auto r = c->Get(path_of(url).c_str());
+    auto r = c->Get(path_of(url).c_str(), {{"Accept-Encoding", "gzip, br"}});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200);
     EXPECT_EQ(r->body, image);

@@ -343,10 +343,10 @@ function renderRollout(d) {
 
   const counts = $('rv-counts');
   clear(counts);
-  counts.append(el('span', { class: 'count total' }, 'total ', el('b', { 'data-testid': 'count-total' }, c.total)));
+  counts.append(el('span', { class: 'count total' }, 'total ', el('b', { id: 'count-total', 'data-testid': 'count-total' }, c.total)));
   for (const s of TASK_STATES) {
     counts.append(el('span', { class: 'count state-' + s }, s.replace('_', ' ') + ' ',
-      el('b', { 'data-testid': 'count-' + s }, c.by_state[s] || 0)));
+      el('b', { id: 'count-' + s, 'data-testid': 'count-' + s }, c.by_state[s] || 0)));
   }
 
   const phases = $('rv-phases');
@@ -511,6 +511,7 @@ function init() {
     if (!t) return;
     sessionStorage.setItem(TOKEN_KEY, t);
     $('token-input').value = '';
+    $('message').hidden = true;
     openEvents();
     render();
   });

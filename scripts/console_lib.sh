@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by scripts/console.sh and the console's browser test: start ota_console
 # against a lab (scripts/lab.sh), register devices with the broker and the console, start
 # `ota_mqtt --serve` devices, call the API with curl, and stop everything again.
@@ -6,6 +7,7 @@
 # process lists and logs) and the same cleanup. Source it after `. "$LAB/lab.env"`; set before:
 #   CC_BIN   directory holding ota_console and ota_mqtt
 #   CC_WORK  a private directory for logs, the curl header file and device state
+#   CC_HTTP_PORT (optional) the console's HTTPS port; default 0 = a random free one
 # After cc_start_console: CC_URL (https://127.0.0.1:PORT), CC_PORT, CC_TOKEN_FILE, CC_CONSOLE_PID.
 # Secrets: the token is read by curl from a mode-600 header file, never put on a command line.
 
@@ -26,7 +28,7 @@ cc_start_console() {
   mkdir -p "$data"
   OTA_CONSOLE_BROKER_PASSWORD=$CLOUD_PASSWORD "$CC_BIN/ota_console" --data "$data" \
     --broker-host 127.0.0.1 --broker-port "$MQTT_TLS_PORT" --broker-ca "$CA_FILE" \
-    --broker-user "$CLOUD_USER" --http-bind 127.0.0.1 --http-port 0 \
+    --broker-user "$CLOUD_USER" --http-bind 127.0.0.1 --http-port "${CC_HTTP_PORT:-0}" \
     --tls-cert "$LAB_DIR/pki/server.pem" --tls-key "$LAB_DIR/pki/server.key" \
     --ready-file "$ready" "$@" >"$CC_WORK/console.log" 2>&1 &
   CC_CONSOLE_PID=$!

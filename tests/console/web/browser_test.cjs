@@ -144,6 +144,15 @@ async function main() {
     await page.click('#ro-submit');
     await until(page, 'the second rollout opens', (id) => /^#\/rollouts\/\d+$/.test(location.hash) &&
       location.hash !== '#/rollouts/' + id && document.getElementById('count-total').textContent === '2', verifyId);
+    // Pause and resume (the second task waits a minute for its push, so the rollout is running).
+    await until(page, 'pause is possible', () => !document.getElementById('rv-pause').disabled);
+    await page.click('#rv-pause');
+    await until(page, 'the rollout pauses', () =>
+      document.getElementById('rv-state').getAttribute('data-state') === 'paused' &&
+      !document.getElementById('rv-resume').disabled);
+    await page.click('#rv-resume');
+    await until(page, 'the rollout runs again', () =>
+      document.getElementById('rv-state').getAttribute('data-state') === 'running');
     await until(page, 'cancel is possible', () => !document.getElementById('rv-cancel').disabled);
     await page.click('#rv-cancel');
     await until(page, 'the rollout ends canceled', () =>

@@ -70,7 +70,12 @@ function onEvent(type, data) {
 
 // ---- routing ---------------------------------------------------------------------------------
 function route() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  let parts;
+  try {
+    parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  } catch (e) {
+    parts = [];  // a malformed %-escape in a hand-typed URL: show the default view
+  }
   const head = parts[0] || 'firmware';
   if (head === 'rollouts' && parts.length > 1 && parts[1]) return { view: 'rollout', args: parts.slice(1) };
   if (head === 'devices' && parts.length > 2) return { view: 'device', args: parts.slice(1) };

@@ -39,7 +39,7 @@ cc_start_console() {
     sleep 0.1
   done
   if [ ! -s "$ready" ]; then
-    tail -n 20 "$CC_WORK/console.log" >&2 || true
+    grep -v "API token" "$CC_WORK/console.log" | tail -n 20 >&2 || true
     cc_die "ota_console did not become ready (log: $CC_WORK/console.log)"
   fi
   CC_PORT=$(sed -n 's/.*"port"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' "$ready")

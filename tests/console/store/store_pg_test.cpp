@@ -63,6 +63,19 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                                                  [] { return std::make_unique<PgEnv>(); }}),
                          backend_name);
 
+/// Polls try_become_scheduler() for up to 10 s (a closed session's lock is released a moment
+/// after the client has gone).
+bool wait_for_scheduler(Store& s) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < give_up) {
+        if (s.try_become_scheduler()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+// One case for every election step: the lock key is fixed, so two election cases running at the
+// same time (ctest -j) would take it from each other.
 TEST(PgStore, OneSchedulerUntilItsStoreIsDestroyed) {
     PgEnv env;
     auto a = env.open();
@@ -73,15 +86,38 @@ TEST(PgStore, OneSchedulerUntilItsStoreIsDestroyed) {
     EXPECT_TRUE(a->try_become_scheduler());  // still held
     EXPECT_FALSE(b->try_become_scheduler());
     a.reset();  // its session ends, the server releases the lock
-    bool took_over = false;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!took_over && std::chrono::steady_clock::now() < give_up) {
-        took_over = b->try_become_scheduler();
-        if (!took_over) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    EXPECT_TRUE(took_over);
+    EXPECT_TRUE(wait_for_scheduler(*b));
     auto c = env.open();
     EXPECT_FALSE(c->try_become_scheduler());
+
+    // b's lock session dies (server restart, network): b learns it has lost the lock, c takes it.
+    auto admin = env.raw();
+    const auto key = static_cast<std::uint64_t>(sql::kSchedulerLockKey);
+    const auto holder = admin->query(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND "
+        "objid = $2 AND objsubid = 1",
+        {static_cast<std::int64_t>(key >> 32), static_cast<std::int64_t>(key & 0xffffffffU)});
+    ASSERT_EQ(holder.size(), 1U);
+    admin->query("SELECT pg_terminate_backend($1)", {holder.at(0).integer(0)});
+    EXPECT_FALSE(b->try_become_scheduler());
+    EXPECT_TRUE(wait_for_scheduler(*c));
+    EXPECT_FALSE(b->try_become_scheduler());  // reconnected, but c holds it
+    c.reset();
+    EXPECT_TRUE(wait_for_scheduler(*b));
+}
+
+TEST(PgStore, LostConnectionFailsOneCallThenReconnects) {
+    PgEnv env;
+    auto db = env.raw();
+    auto admin = env.raw();
+    const std::int64_t pid = db->query("SELECT pg_backend_pid()", {}).at(0).integer(0);
+    admin->query("SELECT pg_terminate_backend($1)", {pid});
+    for (int i = 0; i < 500; ++i) {  // until the backend is gone (at most 5 s)
+        if (admin->query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", {pid}).empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_THROW(db->query("SELECT 1", {}), std::runtime_error);
+    EXPECT_NE(db->query("SELECT pg_backend_pid()", {}).at(0).integer(0), pid);
 }
 
 TEST(PgStore, ConnectionErrorNamesTheServerButNotThePassword) {

@@ -65,6 +65,10 @@ class Db {
     virtual bool try_become_scheduler() = 0;
 };
 
+/// The PostgreSQL session advisory lock key of the scheduler election (pg_locks shows it as
+/// classid = the high 32 bits, objid = the low 32 bits, objsubid = 1).
+inline constexpr std::int64_t kSchedulerLockKey = 0x6f74615f73636864;  // "ota_schd"
+
 /// Opens (creating it if needed) the SQLite database at `path`: WAL, synchronous=NORMAL, a busy
 /// timeout and foreign keys on.
 std::unique_ptr<Db> open_sqlite(const std::string& path);

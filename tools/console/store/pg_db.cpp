@@ -19,8 +19,7 @@ namespace console::sql {
 
 namespace {
 
-constexpr std::int64_t kSchedulerLockKey = 0x6f74615f73636864;  // "ota_schd"
-constexpr std::int64_t kWriterLockKey = 0x6f74615f77726974;     // "ota_writ"
+constexpr std::int64_t kWriterLockKey = 0x6f74615f77726974;  // "ota_writ"
 
 struct ConnCloser {
     void operator()(PGconn* c) const noexcept { PQfinish(c); }

@@ -58,7 +58,8 @@ build=$(cd "$build" && pwd)
 work=$(mktemp -d /tmp/ota-console.XXXXXX)
 lab="$work/lab"
 mkdir -p "$lab"
-if [ -z "$data" ]; then data="$work/data"; fi
+kept=""
+if [ -z "$data" ]; then data="$work/data"; else kept=1; fi
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
 CC_NAME=console.sh
@@ -151,7 +152,7 @@ logs     $work/*.log
 
 The console's certificate is signed by this run's lab CA ($CA_FILE): the browser warns once;
 accept it, or import that CA. Upload a firmware for product $pk on the page, verify it on the
-devices, then roll it out. Ctrl-C stops everything${data:+ (the data stays in $data)}.
+devices, then roll it out. Ctrl-C stops everything${kept:+ (the data stays in $data)}.
 EOF
 while kill -0 "$CC_CONSOLE_PID" 2>/dev/null; do sleep 1; done
 cc_die "ota_console stopped (log: $work/console.log)"

@@ -9,7 +9,7 @@
 #   --db URL        use PostgreSQL (postgresql://...) instead of SQLite in the data dir
 #   --port N        the console's HTTPS port (default 8443; 0 = a random free port)
 #   --build-dir DIR take ota_console and ota_mqtt from DIR/bin instead of building them
-#   --smoke         run one verify rollout end to end with curl against the API, then exit
+#   --smoke         run one verify rollout (of a new version 1.1.<now>) end to end with curl, exit
 #                   (0 = the three devices installed it and the firmware is marked verified)
 #
 # Usage: scripts/console.sh [--data DIR] [--db URL] [--port N] [--build-dir DIR] [--smoke]
@@ -86,7 +86,8 @@ step "Starting the lab broker (mosquitto with TLS, private CA) on a random loopb
 . "$lab/lab.env"
 echo "broker mqtts://127.0.0.1:$MQTT_TLS_PORT (CA $CA_FILE)"
 
-step "Starting ota_console (data in $data${db:+, store $db})"
+# The URL may hold a password: name the store only.
+step "Starting ota_console (data in $data${db:+, store PostgreSQL})"
 db_args=()
 [ -n "$db" ] && db_args=(--db "$db")
 cc_start_console "$data" "${db_args[@]}"
@@ -115,12 +116,14 @@ wait_for "/devices?product_key=$pk&version=1.0.0" 20 '.items | length == 3' ||
   cc_die "the console did not see the three devices report 1.0.0 (log: $work/console.log)"
 
 if [ "$smoke" -eq 1 ]; then
-  step "Smoke test: upload 1.1.0, verify rollout on the three devices"
-  head -c 262144 /dev/urandom >"$work/firmware-1.1.0.bin"
-  fw=$(cc_api POST "/firmware?product_key=$pk&version=1.1.0" \
-    -H 'Content-Type: application/octet-stream' --data-binary @"$work/firmware-1.1.0.bin")
+  # A version of its own per run: a kept --data directory already holds earlier ones.
+  v="1.1.$(date +%s)"
+  step "Smoke test: upload $v, verify rollout on the three devices"
+  head -c 262144 /dev/urandom >"$work/firmware.bin"
+  fw=$(cc_api POST "/firmware?product_key=$pk&version=$v" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$work/firmware.bin")
   fw_id=$(jq -r .id <<<"$fw")
-  [ "$(jq -r .sha256 <<<"$fw")" = "$(sha256sum "$work/firmware-1.1.0.bin" | cut -d' ' -f1)" ] ||
+  [ "$(jq -r .sha256 <<<"$fw")" = "$(sha256sum "$work/firmware.bin" | cut -d' ' -f1)" ] ||
     cc_die "the console's sha256 of the upload is wrong: $fw"
   echo "firmware #$fw_id: $(jq -c '{size, sha256}' <<<"$fw")"
   names=$(printf '"%s",' "${devices[@]}")
@@ -134,9 +137,9 @@ if [ "$smoke" -eq 1 ]; then
   fi
   cc_api GET "/rollouts/$rid" | jq -c '{state: .rollout.state, counts: .counts.by_state}'
   [ "$(cc_api GET "/firmware/$fw_id" | jq -r .verified)" = "true" ] || cc_die "firmware #$fw_id is not marked verified"
-  wait_for "/versions?product_key=$pk" 10 '.versions["1.1.0"] == 3' || cc_die "the devices do not all report 1.1.0"
+  wait_for "/versions?product_key=$pk" 10 ".versions[\"$v\"] == 3" || cc_die "the devices do not all report $v"
   for dn in "${devices[@]}"; do
-    cmp -s "$work/$dn.bin" "$work/firmware-1.1.0.bin" || cc_die "$dn did not store the image"
+    cmp -s "$work/$dn.bin" "$work/firmware.bin" || cc_die "$dn did not store the image"
   done
   echo "CONSOLE SMOKE OK"
   exit 0

@@ -378,6 +378,26 @@ TEST_P(RolloutTest, RetryFailedRequeuesFailedAndTimedOut) {
     EXPECT_EQ(task(dn(2)).attempt, 2u);
 }
 
+TEST_P(RolloutTest, RetryFailedReopensACompletedRolloutUntilItsTasksEnd) {
+    const Firmware f = add_firmware("2.0");
+    add_devices(0, 2, "1.0");
+    const Rollout r = engine->create_rollout(spec(f, {phase(1, 0, 0, 5), phase(0, 0)}));
+    engine->tick();
+    EXPECT_TRUE(progress(dn(0), -2));
+    engine->tick();  // phase 1 passes its 0 % gate
+    upgrade(dn(1), "2.0");
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::completed);
+    engine->retry_failed(r.id);
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::running);  // dn(0) of phase 1 is open again
+    EXPECT_EQ(task(dn(0)).state, TaskState::notified);
+    EXPECT_EQ(publisher.sent.size(), 3u);
+    upgrade(dn(0), "2.0");
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::completed);
+}
+
 TEST_P(RolloutTest, StartAndEndTime) {
     const Firmware f = add_firmware("2.0");
     add_devices(0, 4, "1.0");

@@ -66,7 +66,12 @@ void Engine::tick() {
     for (Rollout& r : store_.active_rollouts()) {
         const std::optional<Firmware> f = store_.firmware(r.firmware_id);
         if (!f) continue;  // cannot happen: firmware is never deleted
-        store_.transaction([&] { step_rollout(r, now); });
+        store_.transaction([&] {
+            // Read again inside the transaction: another console process may have paused or
+            // canceled it since the list was read (the PostgreSQL store).
+            r = store_.rollout(r.id).value_or(r);
+            step_rollout(r, now);
+        });
         if (r.state == RolloutState::running && !ended(r, now) && pushes_left > 0) {
             const std::size_t limit = std::min(pushes_left, rate_budget(r, now));
             if (limit > 0) pushes_left -= push_due(r, *f, limit, now);
@@ -78,9 +83,9 @@ void Engine::tick() {
 }
 
 void Engine::expire_tasks(Millis now) {
-    const std::vector<Task> expired = store_.expired(now, kExpireBatch);
-    if (expired.empty()) return;
     store_.transaction([&] {
+        // Read inside the transaction, so a device's report handled in between is not undone.
+        const std::vector<Task> expired = store_.expired(now, kExpireBatch);
         std::map<std::int64_t, Rollout> rollouts;
         for (Task t : expired) {
             auto it = rollouts.find(t.rollout_id);
@@ -162,6 +167,8 @@ bool Engine::advance_phase(Rollout& r, const Firmware& f, Millis now) {
         return true;
     }
     if (r.dynamic) return false;  // stays running for later joins until its end time or a cancel
+    // Tasks of earlier phases may still be open (re-queued by retry_failed): not done yet.
+    if (open_tasks(store_.task_counts(r.id)) > 0) return false;
     r.state = RolloutState::completed;
     r.finished_at = now;
     if (r.kind == RolloutKind::verify) {
@@ -266,17 +273,32 @@ void Engine::step_rollout(Rollout& r, Millis now) {
 
 std::size_t Engine::rate_budget(const Rollout& r, Millis now) {
     if (r.policy.push_rate_per_minute == 0) return std::numeric_limits<std::size_t>::max();
-    std::deque<Millis>& times = recent_pushes_[r.id];
+    auto it = recent_pushes_.find(r.id);
+    if (it == recent_pushes_.end()) {
+        // First use in this process (a new rollout, or a console started again): the pushes of
+        // the last minute as the store has them (a task pushed twice within the minute counts
+        // once: its notified_at is the newest push).
+        std::vector<Millis> recent;
+        TaskFilter mine;
+        mine.rollout_id = r.id;
+        for (const Task& t : all_tasks(mine)) {
+            if (t.notified_at > now - 60000 && t.notified_at <= now)
+                recent.push_back(t.notified_at);
+        }
+        std::sort(recent.begin(), recent.end());
+        it = recent_pushes_.emplace(r.id, std::deque<Millis>(recent.begin(), recent.end())).first;
+    }
+    std::deque<Millis>& times = it->second;
     while (!times.empty() && times.front() <= now - 60000) times.pop_front();
     const std::size_t rate = r.policy.push_rate_per_minute;
     return times.size() >= rate ? 0 : rate - times.size();
 }
 
 std::size_t Engine::push_due(const Rollout& r, const Firmware& f, std::size_t limit, Millis now) {
-    std::vector<Task> due = store_.due_queued(r.id, now, limit);
-    if (due.empty()) return 0;
+    std::vector<Task> due;
     const Millis timeout = seconds_ms(r.policy.task_timeout_s);
     store_.transaction([&] {
+        due = store_.due_queued(r.id, now, limit);
         for (Task& t : due) {
             ++t.attempt;
             t.state = TaskState::notified;
@@ -289,6 +311,7 @@ std::size_t Engine::push_due(const Rollout& r, const Firmware& f, std::size_t li
             save_task(t, now);
         }
     });
+    if (due.empty()) return 0;
     const std::string url = url_for_(f);
     std::size_t sent = 0;
     for (; sent < due.size(); ++sent) {

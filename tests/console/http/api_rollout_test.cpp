@@ -25,8 +25,8 @@ class RolloutApiTest : public ApiFixture {
                 ->status,
             200);
         for (int i = 1; i <= 4; ++i) {
-            store_.set_device_version({"pk", "d" + std::to_string(i)}, "default", "1.0.0",
-                                      clock_.now());
+            store_->set_device_version({"pk", "d" + std::to_string(i)}, "default", "1.0.0",
+                                       clock_.now());
         }
     }
     httplib::Result post(const std::string& path, const json& body) {

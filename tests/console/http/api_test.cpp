@@ -25,7 +25,7 @@ TEST_F(ApiTest, HealthNeedsNoTokenAndNamesTheStore) {
     EXPECT_EQ(r->status, 200);
     const json j = body_of(r);
     EXPECT_EQ(j["ok"], true);
-    EXPECT_EQ(j["store"], "memory");
+    EXPECT_EQ(j["store"], store_->kind());
     EXPECT_EQ(j["scheduler"], false);
 }
 
@@ -73,9 +73,9 @@ TEST_F(ApiTest, RegistersListsAndShowsDevices) {
                                       {{"product_key", "pk"}, {"device_name", "d4"}}}));
     EXPECT_EQ(body_of(r), (json{{"created", 1}, {"existing", 1}}));
 
-    store_.set_device_version({"pk", "d1"}, "default", "1.0.0", clock_.now());
-    store_.set_device_version({"pk", "d2"}, "default", "1.0.0", clock_.now() - 3600 * 1000);
-    store_.set_device_version({"pk", "d3"}, "default", "2.0.0", clock_.now());
+    store_->set_device_version({"pk", "d1"}, "default", "1.0.0", clock_.now());
+    store_->set_device_version({"pk", "d2"}, "default", "1.0.0", clock_.now() - 3600 * 1000);
+    store_->set_device_version({"pk", "d3"}, "default", "2.0.0", clock_.now());
 
     // Pages of 2 through the whole product, in name order.
     std::vector<std::string> names;
@@ -165,7 +165,7 @@ TEST_F(ApiTest, MetricsAreValidPrometheusText) {
                                             {{"product_key", "pk"}, {"device_name", "d2"}}}))
                   ->status,
               200);
-    store_.touch_device({"pk", "d1"}, clock_.now());
+    store_->touch_device({"pk", "d1"}, clock_.now());
     metrics_.pushes_sent = 7;
     (void)client(false)->Get("/api/v1/firmware");  // one unauthorized request
     const auto r = client()->Get("/api/v1/metrics");

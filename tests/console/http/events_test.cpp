@@ -72,7 +72,7 @@ class EventsTest : public ApiFixture {
         e.at = clock_.now();
         e.type = type;
         e.json = json;
-        return store_.append_event(e);
+        return store_->append_event(e);
     }
 };
 

@@ -44,7 +44,7 @@ class FilesTest : public ApiFixture {
         const auto r = upload(image, "product_key=pk&version=" + version);
         EXPECT_TRUE(r);
         EXPECT_EQ(r->status, 201) << r->body;
-        const auto f = store_.firmware(body_of(r)["id"].get<std::int64_t>());
+        const auto f = store_->firmware(body_of(r)["id"].get<std::int64_t>());
         EXPECT_TRUE(f);
         return f ? *f : Firmware{};
     }
@@ -99,7 +99,7 @@ TEST_F(FilesTest, UploadComputesDigestsAndStoresByContent) {
     ASSERT_EQ(r->status, 200);
     EXPECT_EQ(body_of(r), j);
     // The upload is an event for the page.
-    const auto events = store_.events_after(0, 10);
+    const auto events = store_->events_after(0, 10);
     ASSERT_EQ(events.size(), 2U);
     EXPECT_EQ(events[0].type, "firmware");
 }

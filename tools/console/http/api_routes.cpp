@@ -15,6 +15,9 @@ using namespace console::http;
 
 namespace {
 
+/// How much of a refused upload is read before the answer (see upload_firmware).
+constexpr std::uint64_t kDrainBytes = 8 * 1024 * 1024;
+
 [[noreturn]] void not_found(const std::string& what) {
     throw ApiError(404, "not_found", what);
 }
@@ -100,6 +103,13 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
         if (req.has_header("Content-Length")) {
             const std::string cl = req.get_header_value("Content-Length");
             if (cl.size() > 19 || std::stoull(cl) > max) {
+                // Read (and drop) a few MiB so the client, still sending, sees the answer
+                // instead of a reset connection; beyond that the connection is dropped.
+                std::uint64_t drained = 0;
+                (void)reader([&drained](const char*, std::size_t len) {
+                    drained += len;
+                    return drained <= kDrainBytes;
+                });
                 throw ApiError(413, "payload_too_large", too_large);
             }
             if (std::stoull(cl) == 0) {

@@ -286,6 +286,8 @@ void ApiServer::Impl::serve_metrics(httplib::Response& res) {
     put("mqtt_messages_malformed", "counter", metrics.mqtt_messages_malformed);
     put("mqtt_unknown_device", "counter", metrics.mqtt_unknown_device);
     put("mqtt_queue_depth", "gauge", metrics.mqtt_queue_depth);
+    put("mqtt_messages_dropped", "counter", metrics.mqtt_messages_dropped);
+    put("mqtt_batch_failures", "counter", metrics.mqtt_batch_failures);
     put("mqtt_published", "counter", metrics.mqtt_published);
     put("mqtt_publish_failures", "counter", metrics.mqtt_publish_failures);
     put("pushes_sent", "counter", metrics.pushes_sent);
@@ -450,6 +452,28 @@ void ApiServer::start() {
             return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // curl sends large bodies after "Expect: 100-continue": refuse an oversize upload (or a
+    // missing token) before the body is sent at all.
+    svr.set_expect_100_continue_handler([this](const httplib::Request& req,
+                                               httplib::Response& res) {
+        const Impl& self = *impl_;
+        const std::string auth = req.get_header_value("Authorization");
+        if (req.path.rfind("/api/", 0) == 0 &&
+            (auth.rfind("Bearer ", 0) != 0 || !secrets_equal(auth.substr(7), self.options.token))) {
+            ++impl_->metrics.http_unauthorized;
+            send_error(res, 401, "unauthenticated", "the API token is missing or not valid");
+            return 401;
+        }
+        const std::string cl = req.get_header_value("Content-Length");
+        if (req.path == "/api/v1/firmware" && digits_only(cl) &&
+            std::stoull(cl) > self.options.max_upload_bytes) {
+            send_error(res, 413, "payload_too_large",
+                       "the image is larger than the console's upload limit of " +
+                           std::to_string(self.options.max_upload_bytes) + " bytes");
+            return 413;
+        }
+        return 100;
     });
     svr.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {

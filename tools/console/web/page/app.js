@@ -57,7 +57,8 @@ function onEvent(type, data) {
     }
   } else if (r.view === 'rollouts' && (type === 'rollout')) {
     refreshSoon('rollouts', 500, loadRollouts);
-  } else if (r.view === 'firmware' && type === 'firmware') {
+  } else if (r.view === 'firmware' && (type === 'firmware' || type === 'rollout')) {
+    // A verify rollout that completes marks its firmware verified (the rollout event says so).
     refreshSoon('firmware', 500, loadFirmware);
   } else if (r.view === 'devices' && (type === 'device' || type === 'task')) {
     refreshSoon('devices', 1000, () => loadDevices(false));
@@ -70,7 +71,12 @@ function onEvent(type, data) {
 
 // ---- routing ---------------------------------------------------------------------------------
 function route() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  let parts;
+  try {
+    parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  } catch (e) {
+    parts = [];  // a malformed %-escape in a hand-typed URL: show the default view
+  }
   const head = parts[0] || 'firmware';
   if (head === 'rollouts' && parts.length > 1 && parts[1]) return { view: 'rollout', args: parts.slice(1) };
   if (head === 'devices' && parts.length > 2) return { view: 'device', args: parts.slice(1) };
@@ -343,10 +349,10 @@ function renderRollout(d) {
 
   const counts = $('rv-counts');
   clear(counts);
-  counts.append(el('span', { class: 'count total' }, 'total ', el('b', { 'data-testid': 'count-total' }, c.total)));
+  counts.append(el('span', { class: 'count total' }, 'total ', el('b', { id: 'count-total', 'data-testid': 'count-total' }, c.total)));
   for (const s of TASK_STATES) {
     counts.append(el('span', { class: 'count state-' + s }, s.replace('_', ' ') + ' ',
-      el('b', { 'data-testid': 'count-' + s }, c.by_state[s] || 0)));
+      el('b', { id: 'count-' + s, 'data-testid': 'count-' + s }, c.by_state[s] || 0)));
   }
 
   const phases = $('rv-phases');
@@ -365,7 +371,7 @@ function renderRollout(d) {
         bar.append(el('span', { class: 'seg state-' + s, style: 'width:' + (100 * n / pc.total).toFixed(2) + '%', title: s + ': ' + n }));
       }
     }
-    const size = p.devices ? p.devices + ' devices' : p.percent ? p.percent + ' %' : 'the rest';
+    const size = p.devices ? p.devices + (p.devices === 1 ? ' device' : ' devices') : p.percent ? p.percent + ' %' : 'the rest';
     const done = pc.by_state.succeeded || 0;
     phases.append(el('div', { class: 'phase' + (i === r.current_phase ? ' current' : ''), 'data-testid': 'rv-phase-' + i },
       el('div', { class: 'phase-label' }, 'Phase ' + (i + 1) + ' (' + size + ', gate ' + p.success_percent + ' %' +
@@ -511,6 +517,7 @@ function init() {
     if (!t) return;
     sessionStorage.setItem(TOKEN_KEY, t);
     $('token-input').value = '';
+    $('message').hidden = true;
     openEvents();
     render();
   });

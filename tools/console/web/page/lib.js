@@ -100,7 +100,11 @@ function parseAnswer(status, text) {
   throw new ApiError(status, code, message);
 }
 
-function fail(e) { say((e.code ? e.code + ': ' : '') + e.message, 'error'); }
+/** Reports a failed call; a refused token was already reported when the page asked for a new one. */
+function fail(e) {
+  if (e.status === 401) return;
+  say((e.code ? e.code + ': ' : '') + e.message, 'error');
+}
 
 /** Uploads an image with XMLHttpRequest (fetch has no upload progress). */
 function upload(path, params, file, onProgress) {

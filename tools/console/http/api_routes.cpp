@@ -102,6 +102,9 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
                                       std::to_string(max) + " bytes";
         if (req.has_header("Content-Length")) {
             const std::string cl = req.get_header_value("Content-Length");
+            if (cl.empty() || cl.find_first_not_of("0123456789") != std::string::npos) {
+                throw ApiError(400, "invalid_argument", "Content-Length: not a number");
+            }
             if (cl.size() > 19 || std::stoull(cl) > max) {
                 // Read (and drop) a few MiB so the client, still sending, sees the answer
                 // instead of a reset connection; beyond that the connection is dropped.
@@ -223,20 +226,12 @@ void ApiServer::Impl::add_api_routes() {
              const Rollout created = engine.create_rollout(rollout_from_json(json_body(req)));
              send_json(res, 201, to_json(created));
          }}});
-    on("/api/v1/rollouts/preview",
-       {{"POST", [this](const auto& req, auto& res) {
-             allow_params(req, {});
-             const Rollout spec = rollout_from_json(json_body(req));
-             const auto fw = store.firmware(spec.firmware_id);
-             if (!fw) not_found("no firmware " + std::to_string(spec.firmware_id));
-             Selection selection = spec.selection;
-             if (selection.product_key.empty()) selection.product_key = fw->product_key;
-             if (selection.product_key != fw->product_key) {
-                 throw ApiError(400, "invalid_argument",
-                                "body.selection.product_key: must be the firmware's product");
-             }
-             send_json(res, 200, json{{"matching", engine.count_matching(selection, fw->module)}});
-         }}});
+    on("/api/v1/rollouts/preview", {{"POST", [this](const auto& req, auto& res) {
+                                         allow_params(req, {});
+                                         const std::int64_t matching =
+                                             engine.preview(rollout_from_json(json_body(req)));
+                                         send_json(res, 200, json{{"matching", matching}});
+                                     }}});
     on(R"(/api/v1/rollouts/([^/]+))",
        {{"GET", [this](const auto& req, auto& res) {
              allow_params(req, {});

@@ -105,6 +105,13 @@ ByteRange parse_range(const std::string& header, std::uint64_t size) {
     return r;
 }
 
+/// An answer sent instead of "100 Continue": cpp-httplib writes it without a length, and the
+/// unsent body must not be read as the next request, so it gets both and the connection closes.
+void finish_early(httplib::Response& res) {
+    res.set_header("Content-Length", std::to_string(res.body.size()));
+    res.set_header("Connection", "close");
+}
+
 }  // namespace
 
 void ApiServer::Impl::guard(const httplib::Request& req, httplib::Response& res,
@@ -427,6 +434,9 @@ void ApiServer::start() {
         const int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    // Answers go out in two writes (headers, body); with Nagle on, the second waits for the
+    // client's delayed ACK (~40 ms per request).
+    svr.set_tcp_nodelay(true);
     svr.set_keep_alive_timeout(5);
     svr.set_read_timeout(30);
     svr.set_write_timeout(30);
@@ -463,6 +473,7 @@ void ApiServer::start() {
             (auth.rfind("Bearer ", 0) != 0 || !secrets_equal(auth.substr(7), self.options.token))) {
             ++impl_->metrics.http_unauthorized;
             send_error(res, 401, "unauthenticated", "the API token is missing or not valid");
+            finish_early(res);
             return 401;
         }
         const std::string cl = req.get_header_value("Content-Length");
@@ -471,6 +482,7 @@ void ApiServer::start() {
             send_error(res, 413, "payload_too_large",
                        "the image is larger than the console's upload limit of " +
                            std::to_string(self.options.max_upload_bytes) + " bytes");
+            finish_early(res);
             return 413;
         }
         return 100;
@@ -520,6 +532,10 @@ void ApiServer::start() {
             std::fprintf(stderr, "ota_console: the HTTP server stopped: %s\n", e.what());
         }
     });
+    // stop() only reaches a server whose accept loop runs: wait for it (bounded).
+    for (int i = 0; i < 5000 && !svr.is_running(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 int ApiServer::port() const {

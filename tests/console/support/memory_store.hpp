@@ -54,14 +54,18 @@ class MemoryStore : public Store {
                     [&](const Firmware& f) { return pk.empty() || f.product_key == pk; });
     }
     void set_firmware_verified(std::int64_t id, bool verified) override {
+        const auto it = data_.firmware.find(id);
+        if (it == data_.firmware.end()) throw not_found("firmware", id);
         write();
-        data_.firmware.at(id).verified = verified;
+        it->second.verified = verified;
     }
 
     bool add_device(const Device& d) override {
         if (data_.devices.count(d.key) != 0) return false;
         write();
-        data_.devices[d.key] = d;
+        Device copy = d;
+        copy.tags = normalized(d.tags);
+        data_.devices[d.key] = copy;
         return true;
     }
     std::optional<Device> device(const DeviceKey& key) override {
@@ -113,8 +117,10 @@ class MemoryStore : public Store {
         it->second.last_seen_at = at;
     }
     void set_device_tags(const DeviceKey& key, const std::vector<std::string>& tags) override {
+        const auto it = data_.devices.find(key);
+        if (it == data_.devices.end()) return;
         write();
-        data_.devices.at(key).tags = tags;
+        it->second.tags = normalized(tags);
     }
     std::map<std::string, std::int64_t> version_distribution(const std::string& pk,
                                                              const std::string& module) override {
@@ -135,8 +141,10 @@ class MemoryStore : public Store {
         return copy.id;
     }
     void update_rollout(const Rollout& r) override {
+        const auto it = data_.rollouts.find(r.id);
+        if (it == data_.rollouts.end()) throw not_found("rollout", r.id);
         write();
-        data_.rollouts.at(r.id) = r;
+        it->second = r;
     }
     std::optional<Rollout> rollout(std::int64_t id) override { return find(data_.rollouts, id); }
     std::vector<Rollout> list_rollouts(Page page) override {
@@ -160,8 +168,10 @@ class MemoryStore : public Store {
         }
     }
     void update_task(const Task& t) override {
+        const auto it = data_.tasks.find(t.id);
+        if (it == data_.tasks.end()) throw not_found("task", t.id);
         write();
-        data_.tasks.at(t.id) = t;
+        it->second = t;
     }
     std::optional<Task> task(std::int64_t id) override { return find(data_.tasks, id); }
     std::vector<Task> tasks(const TaskFilter& f, Page page) override {
@@ -249,6 +259,15 @@ class MemoryStore : public Store {
     void write() {
         ++writes_;
         if (fail_in_ > 0 && --fail_in_ == 0) throw std::runtime_error("injected store failure");
+    }
+    // As the SQL stores: tags come back sorted and without duplicates; unknown ids are 404s.
+    static std::vector<std::string> normalized(std::vector<std::string> tags) {
+        std::sort(tags.begin(), tags.end());
+        tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+        return tags;
+    }
+    static ApiError not_found(const std::string& what, std::int64_t id) {
+        return ApiError(404, "not_found", what + " " + std::to_string(id) + " not found");
     }
     template <typename T>
     static std::optional<T> find(const std::map<std::int64_t, T>& m, std::int64_t id) {

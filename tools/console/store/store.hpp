@@ -65,6 +65,7 @@ class Store {
     /// All products when product_key is empty.
     [[nodiscard]] virtual std::vector<Firmware> list_firmware(const std::string& product_key,
                                                               Page page) = 0;
+    /// ApiError 404 "not_found" for an unknown id.
     virtual void set_firmware_verified(std::int64_t id, bool verified) = 0;
 
     // --- devices ---
@@ -83,6 +84,7 @@ class Store {
                                     const std::string& version, Millis at) = 0;
     /// Sets last_seen_at. No-op for an unregistered device.
     virtual void touch_device(const DeviceKey& key, Millis at) = 0;
+    /// Replaces the tags (read back sorted, without duplicates). No-op for an unregistered device.
     virtual void set_device_tags(const DeviceKey& key, const std::vector<std::string>& tags) = 0;
     /// Number of devices per version of a module of a product (the page's chart).
     [[nodiscard]] virtual std::map<std::string, std::int64_t> version_distribution(
@@ -91,7 +93,7 @@ class Store {
     // --- rollouts ---
     /// Stores a new rollout and returns its id.
     virtual std::int64_t add_rollout(const Rollout& r) = 0;
-    /// Overwrites the record with r.id.
+    /// Overwrites the record with r.id; ApiError 404 "not_found" for an unknown id.
     virtual void update_rollout(const Rollout& r) = 0;
     [[nodiscard]] virtual std::optional<Rollout> rollout(std::int64_t id) = 0;
     [[nodiscard]] virtual std::vector<Rollout> list_rollouts(Page page) = 0;
@@ -101,7 +103,7 @@ class Store {
     // --- tasks ---
     /// Stores new tasks and sets their ids.
     virtual void add_tasks(std::vector<Task>& tasks) = 0;
-    /// Overwrites the record with t.id.
+    /// Overwrites the record with t.id; ApiError 404 "not_found" for an unknown id.
     virtual void update_task(const Task& t) = 0;
     [[nodiscard]] virtual std::optional<Task> task(std::int64_t id) = 0;
     [[nodiscard]] virtual std::vector<Task> tasks(const TaskFilter& filter, Page page) = 0;

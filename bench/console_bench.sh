@@ -100,6 +100,7 @@ if [ "$db" = pg ]; then
 fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+busy_before=$(busy_percent)
 OTA_CONSOLE_BROKER_PASSWORD=$CLOUD_PASSWORD "$build/bin/ota_console" --data "$work/data" \
   "${db_args[@]}" --broker-host 127.0.0.1 --broker-port "$MQTT_TLS_PORT" --broker-ca "$CA_FILE" \
   --broker-user "$CLOUD_USER" --http-bind 127.0.0.1 --http-port 0 \
@@ -144,7 +145,8 @@ prog_ok = (not con["backlog_growing"]) and api_ok
 def sec(x): return "-" if x is None else f"{x:.2f}"
 def ms(p): return f'{p["p50_ms"]:.1f} / {p["p99_ms"]:.1f} / {p["max_ms"]:.1f}'
 print(f'**ota_console** ($db store), \`bench/console_bench.sh $args_given\`, loopback; '
-      f'{s["cpus"]} CPUs, load average $load_before before and $load_after after.')
+      f'{s["cpus"]} CPUs ($busy_before % busy in the second before the console started), '
+      f'load average $load_before before and $load_after after.')
 print()
 print('| figure | measured | target |')
 print('|---|---|---|')

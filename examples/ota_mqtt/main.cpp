@@ -4,7 +4,12 @@
 //            [--region R] [--ca-file PEM | --no-tls] [--http-ca-file PEM] [--allow-http]
 //            [--module M] [--output PATH] [--request] [--wait SECONDS] [--max-attempts N]
 //            [--final-wait SECONDS] [--low-memory] [--fetch-buffer BYTES]
-//            [--download-buffer BYTES] [--receive-buffer BYTES]
+//            [--download-buffer BYTES] [--receive-buffer BYTES] [--serve]
+//
+// --serve (the console's devices): after a valid image the device "installs" it (reports the
+// job's version on the inform topic as its new running version, as after rebooting into it)
+// and waits for the next job; a failed job is reported as usual and the device waits on with
+// its old version. It runs until SIGTERM/SIGINT, which then end it with exit status 0.
 //
 // Memory: the buffers of a download come from ota::BufferProfile::standard(), or low_memory()
 // with --low-memory; the three --*-buffer options override single sizes (the benchmark uses them
@@ -18,7 +23,7 @@
 // Exit status: 0 image valid and stored; 2 usage or configuration error (an unusable --output
 // included); 3 digest mismatch; 4 download failed; 5 storage write failed; 6 no job within
 // --wait; 7 stopped by SIGTERM/SIGINT; 8 the job ended but its final report was not delivered
-// within --final-wait; 1 anything else.
+// within --final-wait; 1 anything else. With --serve: 0 after a signal, 2 usage, 1 other.
 #include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -67,7 +72,7 @@ const char* const kUsageText =
     "                [--http-ca-file PEM] [--allow-http] [--module M] [--output PATH]\n"
     "                [--request] [--wait SECONDS] [--max-attempts N] [--final-wait SECONDS]\n"
     "                [--low-memory] [--fetch-buffer BYTES] [--download-buffer BYTES]\n"
-    "                [--receive-buffer BYTES]\n"
+    "                [--receive-buffer BYTES] [--serve]\n"
     "Waits for an upgrade job, downloads it over HTTPS, verifies its digest and stores it at\n"
     "--output (default ota.bin) only when it is valid. Dropped downloads are resumed (up to\n"
     "--max-attempts attempts in a row without progress, default 10); after a crash or a stop,\n"
@@ -76,6 +81,9 @@ const char* const kUsageText =
     "--final-wait seconds (default 10) for the broker. --low-memory uses the library's\n"
     "low-memory buffer sizes (ota::BufferProfile::low_memory()); the --*-buffer options set\n"
     "single sizes (fetch_yield buffer, download ring, libcurl receive buffer).\n"
+    "--serve keeps running: after a valid image it reports the job's version as the new\n"
+    "running version (as after a reboot into it) and waits for the next job; a failed job\n"
+    "leaves the old version. It ends with exit status 0 on SIGTERM/SIGINT (not with --wait).\n"
     "Exit: 0 stored, 2 usage/configuration (unusable --output too), 3 digest mismatch,\n"
     "      4 download failed, 5 storage failed, 6 no job within --wait, 7 stopped by a\n"
     "      signal, 8 final report not delivered within --final-wait, 1 other.\n";
@@ -98,6 +106,7 @@ struct Args {
     double final_wait_s = 10;
     ota::BufferProfile buffers = ota::BufferProfile::standard();
     bool low_memory = false;
+    bool serve = false;
 };
 
 // Largest --fetch-buffer: fetch_yield() takes any size, this only catches typing mistakes.
@@ -183,6 +192,8 @@ std::string parse_args(int argc, char** argv, Args& a) {
             a.final_wait_s = w;
         } else if (opt == "--low-memory") {
             a.low_memory = true;
+        } else if (opt == "--serve") {
+            a.serve = true;
         } else if (opt == "--fetch-buffer" || opt == "--download-buffer" ||
                    opt == "--receive-buffer") {
             // The ring and receive buffer are checked against the library's ranges below.
@@ -206,6 +217,7 @@ std::string parse_args(int argc, char** argv, Args& a) {
         return "--product-key, --device-name, --device-secret and --version are required";
     }
     if (a.no_tls && !a.ca_file.empty()) return "--ca-file and --no-tls exclude each other";
+    if (a.serve && a.wait_s) return "--serve and --wait exclude each other";
     if (a.low_memory) a.buffers = ota::BufferProfile::low_memory();
     a.buffers.fetch_buffer = fetch_buffer.value_or(a.buffers.fetch_buffer);
     a.buffers.download_ring = download_ring.value_or(a.buffers.download_ring);
@@ -340,6 +352,94 @@ int stopped() {
     return kStopped;
 }
 
+// One job: waits for it (up to --wait), downloads, verifies and stores it. Returns the exit code
+// of a run without --serve.
+int run_job(const Args& a, ota::OtaClient& client) {
+    std::printf("waiting for an upgrade job%s\n", a.wait_s ? "" : " (Ctrl-C to stop)");
+    std::fflush(stdout);
+
+    const auto deadline =
+        a.wait_s ? std::optional(std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     std::chrono::duration<double>(*a.wait_s)))
+                 : std::nullopt;
+    while (!client.is_fetching()) {
+        if (g_stop.load()) return a.serve ? kStopped : stopped();  // idle: nothing partial
+        if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+            std::fprintf(stderr, "ota_mqtt: no upgrade job within %g s\n", *a.wait_s);
+            return kNoJob;
+        }
+        (void)client.poll(std::chrono::milliseconds(200));
+    }
+
+    std::printf("job: version %s, %llu bytes, %s %s\n", std::string(client.version()).c_str(),
+                static_cast<unsigned long long>(client.file_size()),
+                ota::to_string(client.job()->digest.algorithm),
+                std::string(client.expected_digest()).c_str());
+    std::fflush(stdout);
+
+    ProgressView view(isatty(STDERR_FILENO) != 0);
+    std::vector<std::uint8_t> buf(a.buffers.fetch_buffer);
+    while (!client.is_fetch_finished()) {
+        // A stop is not a failure: nothing is reported, and the client's destruction (on the way
+        // out of run()) suspends the sink, keeping the partial image and its resume record.
+        if (g_stop.load()) return stopped();
+        // Short waits, so that a signal is noticed well within a second.
+        const ota::FetchResult r =
+            client.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(200));
+        if (r.status != ota::Status::ok) {
+            std::fputc('\n', stderr);
+            print_failure(client.last_error());
+            return deliver_reports(client, exit_code_for(client.last_error().status),
+                                   a.final_wait_s);
+        }
+        view.update(client.fetched_size(), client.file_size());
+    }
+
+    bool valid = false;
+    const ota::Error e = client.check_firmware(valid);
+    if (!valid) {
+        print_failure(e.ok() ? client.last_error() : e);
+        if (e.status == ota::Status::storage_failed || e.status == ota::Status::storage_full) {
+            return deliver_reports(client, kStorageFailed, a.final_wait_s);
+        }
+        return deliver_reports(client, kDigestMismatch, a.final_wait_s);
+    }
+    std::printf("image %s verified and stored at %s (%llu bytes)\n",
+                std::string(client.version()).c_str(), a.output.c_str(),
+                static_cast<unsigned long long>(client.file_size()));
+    return deliver_reports(client, kOk, a.final_wait_s);
+}
+
+// --serve: jobs one after another. A valid image becomes the running version (reported on the
+// inform topic, as a device does after rebooting into it); a failed one leaves the old version.
+int serve(const Args& a, ota::OtaClient& client) {
+    while (true) {
+        const int code = run_job(a, client);
+        if (g_stop.load() || code == kStopped) {
+            std::printf("stopped by a signal\n");
+            std::fflush(stdout);
+            return kOk;
+        }
+        if (code == kOk) {
+            const std::string installed(client.version());
+            client.reset();
+            if (const ota::Error e = client.report_version(installed); !e.ok()) {
+                std::fprintf(stderr, "ota_mqtt: cannot report the version: %s\n",
+                             e.message().c_str());
+            }
+            std::printf("installed; running version %s\n", installed.c_str());
+        } else {
+            client.reset();
+            std::printf(
+                "job failed (exit status %d without --serve); still running the old "
+                "version\n",
+                code);
+        }
+        std::fflush(stdout);
+    }
+}
+
 int run(const Args& a) {
     if (const std::string why = check_output(a.output); !why.empty()) {
         std::fprintf(stderr, "ota_mqtt: %s\n", why.c_str());
@@ -404,60 +504,8 @@ int run(const Args& a) {
     // the long wait (about 30 KiB here).
     malloc_trim(0);
 #endif
-    std::printf("waiting for an upgrade job%s\n", a.wait_s ? "" : " (Ctrl-C to stop)");
-    std::fflush(stdout);
-
-    const auto deadline =
-        a.wait_s ? std::optional(std::chrono::steady_clock::now() +
-                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                     std::chrono::duration<double>(*a.wait_s)))
-                 : std::nullopt;
-    while (!client.is_fetching()) {
-        if (g_stop.load()) return stopped();
-        if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-            std::fprintf(stderr, "ota_mqtt: no upgrade job within %g s\n", *a.wait_s);
-            return kNoJob;
-        }
-        (void)client.poll(std::chrono::milliseconds(200));
-    }
-
-    std::printf("job: version %s, %llu bytes, %s %s\n", std::string(client.version()).c_str(),
-                static_cast<unsigned long long>(client.file_size()),
-                ota::to_string(client.job()->digest.algorithm),
-                std::string(client.expected_digest()).c_str());
-    std::fflush(stdout);
-
-    ProgressView view(isatty(STDERR_FILENO) != 0);
-    std::vector<std::uint8_t> buf(a.buffers.fetch_buffer);
-    while (!client.is_fetch_finished()) {
-        // A stop is not a failure: nothing is reported, and the client's destruction (on the way
-        // out of run()) suspends the sink, keeping the partial image and its resume record.
-        if (g_stop.load()) return stopped();
-        // Short waits, so that a signal is noticed well within a second.
-        const ota::FetchResult r =
-            client.fetch_yield(buf.data(), buf.size(), std::chrono::milliseconds(200));
-        if (r.status != ota::Status::ok) {
-            std::fputc('\n', stderr);
-            print_failure(client.last_error());
-            return deliver_reports(client, exit_code_for(client.last_error().status),
-                                   a.final_wait_s);
-        }
-        view.update(client.fetched_size(), client.file_size());
-    }
-
-    bool valid = false;
-    const ota::Error e = client.check_firmware(valid);
-    if (!valid) {
-        print_failure(e.ok() ? client.last_error() : e);
-        if (e.status == ota::Status::storage_failed || e.status == ota::Status::storage_full) {
-            return deliver_reports(client, kStorageFailed, a.final_wait_s);
-        }
-        return deliver_reports(client, kDigestMismatch, a.final_wait_s);
-    }
-    std::printf("image %s verified and stored at %s (%llu bytes)\n",
-                std::string(client.version()).c_str(), a.output.c_str(),
-                static_cast<unsigned long long>(client.file_size()));
-    return deliver_reports(client, kOk, a.final_wait_s);
+    if (!a.serve) return run_job(a, client);
+    return serve(a, client);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -104,6 +105,53 @@ TEST(PgStore, OneSchedulerUntilItsStoreIsDestroyed) {
     EXPECT_FALSE(b->try_become_scheduler());  // reconnected, but c holds it
     c.reset();
     EXPECT_TRUE(wait_for_scheduler(*b));
+}
+
+// Several console processes write events at once; an SSE reader that polls events_after(last
+// seq) must still see every one of them (a seq that commits after a higher one would be skipped).
+TEST(PgStore, ConcurrentWritersNeverHideAnEventFromAReader) {
+    PgEnv env;
+    constexpr int kWriters = 3;
+    constexpr int kEach = 150;
+    std::vector<std::unique_ptr<Store>> writers;
+    for (int i = 0; i < kWriters; ++i) writers.push_back(env.open());
+    auto reader = env.open();
+    std::atomic<int> done{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kWriters; ++w) {
+        threads.emplace_back([&, w] {
+            try {
+                for (int i = 0; i < kEach; ++i) {
+                    writers[static_cast<std::size_t>(w)]->transaction([&] {
+                        Event e{0, i, "task", w, "{}"};
+                        writers[static_cast<std::size_t>(w)]->append_event(e);
+                        // More work after the insert: the window in which a later seq could
+                        // commit first.
+                        (void)writers[static_cast<std::size_t>(w)]->events_after(e.seq, 1);
+                    });
+                }
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << "writer " << w << ": " << e.what();
+            }
+            ++done;
+        });
+    }
+    std::vector<std::int64_t> seen;
+    std::int64_t last = 0;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+        const bool finished = done.load() == kWriters;
+        for (const Event& e : reader->events_after(last, 1000)) {
+            seen.push_back(e.seq);
+            last = e.seq;
+        }
+        if (finished || std::chrono::steady_clock::now() > give_up) break;
+    }
+    for (auto& t : threads) t.join();
+    std::vector<std::int64_t> all;
+    for (const Event& e : reader->events_after(0, 100000)) all.push_back(e.seq);
+    EXPECT_EQ(all.size(), static_cast<std::size_t>(kWriters * kEach));
+    EXPECT_EQ(seen, all);
 }
 
 TEST(PgStore, LostConnectionFailsOneCallThenReconnects) {

@@ -113,6 +113,20 @@ TEST(SqliteStore, BadArgumentsAreClearErrors) {
     EXPECT_THROW((void)open_store(dir.str() + "/file", ""), std::runtime_error);  // not a directory
 }
 
+TEST(SqliteStore, AFileThatIsNoDatabaseIsAClearError) {
+    TempDir dir;
+    fs::create_directories(dir.str());
+    { std::ofstream(dir.str() + "/console.db") << std::string(4096, 'x'); }
+    try {
+        (void)open_store(dir.str(), "");
+        FAIL() << "garbage accepted";
+    } catch (const std::runtime_error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("not a database"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("console.db"), std::string::npos) << msg;
+    }
+}
+
 TEST(RedactUrl, HidesThePasswordOnly) {
     EXPECT_EQ(sql::redact_url("postgresql://ota:s3cr:et@db.example:5432/ota?sslmode=require"),
               "postgresql://ota:***@db.example:5432/ota?sslmode=require");

@@ -7,15 +7,57 @@
 // driven from outside: the REST API calls the rollout operations, the MQTT side calls on_inform /
 // on_progress / on_firmware_get, and one scheduler thread calls tick() (only in the process that
 // holds the scheduler role). Calls may come from several threads; the engine serialises them.
+// The one thing kept in memory is the push-rate budget (push times of the last minute per
+// rollout): after a restart a rollout may send one extra minute's worth of pushes.
+//
+// Semantics (issue 12, items 4 and 5; where the issue is silent, what an operator of a production
+// OTA service expects):
+// - Selection: registered devices of the firmware's product meeting every non-empty criterion
+//   (names, source versions of the firmware's module, tag, percent = 32-bit FNV-1a of "pk/dn"
+//   mod 100 < percent). Devices at the target version already, or with an open task of the module
+//   in any rollout, get no task; the start's "rollout" event counts them (skipped_at_target,
+//   skipped_busy). Tasks are ordered by device name into phases.
+// - Phases: size = devices, or ceil(percent % of the selected devices), or (0/0, last phase only)
+//   the rest; devices beyond the sum of the sizes are not taken. A static rollout makes every task
+//   at its start; tasks of later phases wait with queued_at = kNotDue until their phase starts.
+//   A dynamic rollout also takes a device that reports a matching version later (into the current
+//   phase; never a device that already had a task in it), and after its last phase passes it stays
+//   running for later joins until its end time or a cancel.
+// - Gates, checked by tick() on the current phase: more than max_failures final failures
+//   (failed + timed_out) -> paused; all tasks final -> at least success_percent succeeded (a phase
+//   without tasks passes) -> next phase, or paused when the phase is manual and not the last;
+//   below -> paused. Resume accepts what stopped it: a phase whose tasks are all final moves on;
+//   under an abort gate the failures so far become the phase's max_failures (only a new failure
+//   pauses again). Last phase passed -> completed (a verify rollout marks its firmware verified
+//   when every task succeeded, event "firmware").
+// - Pushes: the task is written notified (attempt + 1, notified_at, deadline = now + timeout)
+//   before its push is published; a push the client refuses goes back to the queue 5 s later,
+//   its attempt not counted. At most push_rate_per_minute pushes in any 60 s per rollout (0 =
+//   unlimited) and EngineOptions::max_pushes_per_tick per tick. Paused rollouts push nothing.
+// - Device messages apply to the device's open task whatever the rollout's state (paused,
+//   canceling); late messages for final tasks change nothing. See device.cpp for the version
+//   report rules (the target version succeeds the task; another version after step 100 is
+//   "rolled back to <v>"). A failure or timeout is retried retry_count times, each
+//   retry_interval_s later (back to queued), unless the rollout is canceling or past its end.
+// - Timeouts: notified or in-progress tasks whose deadline passed end timed_out (canceled when the
+//   rollout is canceling); the deadline restarts once, at the first progress.
+// - End time: no push after it; queued tasks end canceled; the rollout completes when every task
+//   is final. A scheduled rollout whose end passed before its start completes without tasks.
+// - pause: running only (a paused one: no change). resume: paused only. cancel: scheduled,
+//   running, paused (canceling: no change). retry_failed: running, paused or completed, before
+//   the end time; a device now busy in another rollout is skipped.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "model/metrics.hpp"
 #include "model/model.hpp"
 #include "store/store.hpp"
 
@@ -48,6 +90,8 @@ struct EngineOptions {
     Millis online_window_ms = 10 * 60 * 1000;
     /// Most pushes one tick() sends (per rollout the push rate applies as well).
     std::size_t max_pushes_per_tick = 5000;
+    /// Counters shown by /metrics (pushes_sent, ticks); nullptr = none.
+    Metrics* metrics = nullptr;
 };
 
 /// What GET /rollouts/{id} shows besides the record.
@@ -78,9 +122,14 @@ class Engine {
     /// Re-queues every failed and timed-out task of the rollout (now), resuming it if paused.
     Rollout retry_failed(std::int64_t rollout_id);
     [[nodiscard]] RolloutView view(std::int64_t rollout_id);
-    /// How many registered devices a selection matches now (the page's live count).
+    /// How many registered devices a selection matches now (the page's live count): devices
+    /// with an open task of `module` (any rollout) are not counted, since no rollout takes them.
     [[nodiscard]] std::int64_t count_matching(const Selection& selection,
                                               const std::string& module);
+    /// What create_rollout(spec) would take now (POST /rollouts/preview): validates the spec
+    /// like create_rollout (same ApiErrors, force rule included) and counts the devices it
+    /// would make tasks for (matching, not at the firmware's version, not busy). Stores nothing.
+    [[nodiscard]] std::int64_t preview(Rollout spec);
 
     // --- device side (never throws for a device's bad input; returns false = ignored) ---
     /// A version report. Ends the device's task: succeeded when the version is the
@@ -98,7 +147,9 @@ class Engine {
 
     /// Runs `fn` (calls of this engine) holding the engine's lock, inside one store transaction:
     /// the MQTT side applies a batch of device messages with one commit. Lock order is always
-    /// engine, then store: never call the engine from inside Store::transaction.
+    /// engine, then store: never call the engine from inside Store::transaction. A get_reply
+    /// returned inside `fn` may have notified a task: publish it after batch() returns (when
+    /// the notification is committed), as tick() does with pushes.
     void batch(const std::function<void()>& fn);
 
     // --- scheduler ---
@@ -107,15 +158,53 @@ class Engine {
     void tick();
 
   private:
+    struct Validated;  // create_rollout's checked spec and its firmware (rollouts.cpp)
+    Validated validate(Rollout spec);
+    // helpers shared by the parts (engine.cpp)
+    void emit(const char* type, std::int64_t rollout_id, const std::string& json, Millis now);
+    void save_task(Task& t, Millis now, bool event = true);
+    void save_rollout(Rollout& r, Millis now);
+    void end_attempt(Task& t, const Rollout& r, TaskState state, const std::string& reason,
+                     Millis now);
+    std::vector<Task> all_tasks(const TaskFilter& filter);
+    bool busy(const DeviceKey& device, const std::string& module);
+    /// The devices a rollout of `f` would make tasks for now, ordered by name; counts the
+    /// matching devices it leaves out (at the version already / an open task elsewhere).
+    std::vector<Device> eligible_devices(const Rollout& r, const Firmware& f,
+                                         std::int64_t& at_target, std::int64_t& busy_count);
+    // scheduler steps (scheduler.cpp)
+    void start_rollout(Rollout& r, const Firmware& f, Millis now);
+    void release_phase(Rollout& r, Millis now);
+    void step_rollout(Rollout& r, Millis now);
+    bool advance_phase(Rollout& r, const Firmware& f, Millis now);
+    void expire_tasks(Millis now);
+    std::size_t push_due(const Rollout& r, const Firmware& f, std::size_t limit, Millis now);
+    std::size_t rate_budget(const Rollout& r, Millis now);
+    // device side (device.cpp)
+    void try_dynamic_join(const Device& device, const std::string& module, Millis now);
+    std::string notify(Task& t, const Firmware& f, const Rollout& r, Millis now,
+                       const std::string& request_id);
+
     Store& store_;
     const WallClock& clock_;
     Publisher& publisher_;
     UrlFor url_for_;
     EngineOptions options_;
     std::recursive_mutex mutex_;
+    /// Push times of the last minute per rollout: the only state kept between calls (lost on a
+    /// restart, which then allows at most one extra minute's worth of pushes).
+    std::map<std::int64_t, std::deque<Millis>> recent_pushes_;
 };
 
 /// The upgrade push payload for a firmware (the platform's format, PROTOCOL.md 3).
 std::string push_payload(const Firmware& firmware, const std::string& url, std::int64_t id);
+
+/// A firmware/get reply with no job: `{"code":"1000","data":{},"id":"<id>","message":"success"}`
+/// (the request's id echoed as a string).
+std::string empty_get_reply(const std::string& request_id);
+
+/// queued_at of the tasks of phases that have not started yet (year 9999): due_queued() never
+/// returns them; the phase's start sets queued_at to its start time.
+inline constexpr Millis kNotDue = 253402300799000;
 
 }  // namespace console

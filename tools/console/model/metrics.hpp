@@ -18,6 +18,8 @@ struct Metrics {
     std::atomic<std::int64_t> mqtt_messages_malformed{0};  ///< refused: bad topic or payload
     std::atomic<std::int64_t> mqtt_unknown_device{0};      ///< refused: device not registered
     std::atomic<std::int64_t> mqtt_queue_depth{0};         ///< gauge: received, not yet applied
+    std::atomic<std::int64_t> mqtt_messages_dropped{0};    ///< refused: the queue was full
+    std::atomic<std::int64_t> mqtt_batch_failures{0};      ///< batches whose commit failed
     std::atomic<std::int64_t> mqtt_published{0};           ///< pushes and get_replies sent
     std::atomic<std::int64_t> mqtt_publish_failures{0};
     // engine

@@ -57,6 +57,7 @@ class PgDb final : public Db {
             throw std::runtime_error("postgresql: cannot connect to " + redact_url(url_) + ": " +
                                      trimmed(PQerrorMessage(conn_.get())));
         }
+        session_settings();
     }
 
     Rows query(const std::string& sql, const Params& params) override {
@@ -105,7 +106,12 @@ class PgDb final : public Db {
     void begin() override {
         script("BEGIN");
         in_tx_ = true;
-        query("SELECT pg_advisory_xact_lock($1)", {kWriterLockKey});
+        try {
+            query("SELECT pg_advisory_xact_lock($1)", {kWriterLockKey});
+        } catch (...) {
+            rollback();  // the caller only rolls back what began
+            throw;
+        }
     }
     void commit() override {
         in_tx_ = false;
@@ -156,7 +162,12 @@ class PgDb final : public Db {
             throw std::runtime_error("postgresql: connection to " + redact_url(url_) +
                                      " lost: " + trimmed(PQerrorMessage(conn_.get())));
         }
+        session_settings();
     }
+
+    /// A writer waits at most 30 s for another process's transaction (the writers' lock, a row),
+    /// then fails with a clear error instead of hanging.
+    void session_settings() { script("SET lock_timeout = '30s'"); }
 
     void check(PGresult* res, const char* what) {
         const ExecStatusType st = PQresultStatus(res);

@@ -63,7 +63,7 @@ ApiError not_found(const std::string& what, std::int64_t id) {
 class SqlStore final : public Store {
   public:
     SqlStore(std::unique_ptr<Db> db, std::shared_ptr<const void> guard)
-        : db_(std::move(db)), guard_(std::move(guard)) {}
+        : guard_(std::move(guard)), db_(std::move(db)) {}
 
     void transaction(const std::function<void()>& fn) override {
         const std::lock_guard lock(mu_);
@@ -449,10 +449,10 @@ class SqlStore final : public Store {
         return out;
     }
 
+    std::shared_ptr<const void> guard_;  ///< e.g. the data directory's lock; released last
     std::recursive_mutex mu_;
     bool in_tx_ = false;
     std::unique_ptr<Db> db_;
-    std::shared_ptr<const void> guard_;  ///< e.g. the data directory's lock; released last
 };
 
 }  // namespace

@@ -72,7 +72,11 @@ class SqliteDb final : public Db {
                                      (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
         }
         sqlite3_busy_timeout(db_.get(), 5000);
-        script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        try {
+            script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        } catch (const std::runtime_error& e) {
+            throw std::runtime_error(std::string(e.what()) + " (" + path + ")");
+        }
         if (query("PRAGMA journal_mode", {}).at(0).text(0) != "wal") {
             throw std::runtime_error("sqlite: " + path + " cannot use WAL journal mode");
         }

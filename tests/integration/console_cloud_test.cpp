@@ -150,6 +150,9 @@ TEST_F(ConsoleCloud, DrivesARolloutToSuccessAndControlsAnother) {
     r = cli({"rollout", "--firmware-id", fw_id, "--devices", "d3", "--force", "--timeout", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const std::string id2 = std::to_string(parsed(r).value("id", 0));
+    // Only a running rollout can be paused (it starts at the scheduler's next tick).
+    wait_view(std::stoll(id2),
+              [](const json& v) { return v["rollout"].value("state", "") == "running"; });
     for (const char* action : {"pause", "resume", "cancel"}) {
         r = cli({action, "--rollout", id2});
         EXPECT_EQ(r.exit_code, 0) << action << ": " << r.output;

@@ -17,9 +17,10 @@
 #
 # Usage: bench/console_bench.sh [--db sqlite|pg] [--duration S (20)] [--devices N (2000)]
 #          [--push-devices N (1000)] [--connections K (8)] [--load-tls] [--build-dir DIR]
-#          [--update-readme]
+#          [--json FILE] [--update-readme]
 # --build-dir DIR takes ota_console and ota_console_load from DIR/bin (else a Release build in
-# build-release). --update-readme puts the report between <!-- console-bench:begin --> and
+# build-release). --json FILE keeps ota_console_load's whole summary (with the per-second
+# samples). --update-readme puts the report between <!-- console-bench:begin --> and
 # <!-- console-bench:end --> in README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,7 @@ connections=8
 load_tls=0
 build=""
 update=0
+json_out=""
 args_given="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,8 +45,9 @@ while [ $# -gt 0 ]; do
     --connections) connections=$2; shift ;;
     --load-tls) load_tls=1 ;;
     --build-dir) build=$2; shift ;;
+    --json) json_out=$2; shift ;;
     --update-readme) update=1 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "console_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -164,6 +167,9 @@ print(f'| API GET /rollouts/{{id}} p50 / p99 / max | {ms(api["rollout"])} ms (n=
 print(f'| API GET /rollouts/{{id}}/tasks?limit=100 | {ms(api["tasks"])} ms (n={api["tasks"]["n"]}) | p99 < 100 ms |')
 print(f'| API errors during the load | {api["errors"]} | 0 |')
 print(f'| console CPU time / peak RSS over the run | {ticks / hz:.1f} s in ${wall} s / {int("$hwm") / 1024:.0f} MiB | |')
+depths = " ".join(str(x["queue_depth"]) for x in prog["samples"])
+print()
+print(f'Console queue depth once a second during the progress load: {depths}.')
 print()
 print(f'Verdict: push {"MET" if push_ok else "MISSED"}; progress {"MET" if prog_ok else "MISSED"} '
       f'(backlog {"growing" if con["backlog_growing"] else "not growing"}, API p99 '
@@ -180,4 +186,5 @@ cat "$work/report.md"
 echo
 echo "raw summary (ota_console_load):"
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["progress"].pop("samples",None); print(json.dumps(s))' "$work/summary.json"
+[ -z "$json_out" ] || cp "$work/summary.json" "$json_out"
 [ "$update" = 0 ] || replace_readme_block console-bench "$work/report.md"

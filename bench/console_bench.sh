@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build=$2; shift ;;
     --json) json_out=$2; shift ;;
     --update-readme) update=1 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "console_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift

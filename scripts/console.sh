@@ -9,7 +9,7 @@
 #   --db URL        use PostgreSQL (postgresql://...) instead of SQLite in the data dir
 #   --port N        the console's HTTPS port (default 8443; 0 = a random free port)
 #   --build-dir DIR take ota_console and ota_mqtt from DIR/bin instead of building them
-#   --smoke         run one verify rollout end to end with curl against the API, then exit
+#   --smoke         run one verify rollout (of a new version 1.1.<now>) end to end with curl, exit
 #                   (0 = the three devices installed it and the firmware is marked verified)
 #
 # Usage: scripts/console.sh [--data DIR] [--db URL] [--port N] [--build-dir DIR] [--smoke]
@@ -58,7 +58,8 @@ build=$(cd "$build" && pwd)
 work=$(mktemp -d /tmp/ota-console.XXXXXX)
 lab="$work/lab"
 mkdir -p "$lab"
-if [ -z "$data" ]; then data="$work/data"; fi
+kept=""
+if [ -z "$data" ]; then data="$work/data"; else kept=1; fi
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
 CC_NAME=console.sh
@@ -85,7 +86,8 @@ step "Starting the lab broker (mosquitto with TLS, private CA) on a random loopb
 . "$lab/lab.env"
 echo "broker mqtts://127.0.0.1:$MQTT_TLS_PORT (CA $CA_FILE)"
 
-step "Starting ota_console (data in $data${db:+, store $db})"
+# The URL may hold a password: name the store only.
+step "Starting ota_console (data in $data${db:+, store PostgreSQL})"
 db_args=()
 [ -n "$db" ] && db_args=(--db "$db")
 cc_start_console "$data" "${db_args[@]}"
@@ -114,12 +116,14 @@ wait_for "/devices?product_key=$pk&version=1.0.0" 20 '.items | length == 3' ||
   cc_die "the console did not see the three devices report 1.0.0 (log: $work/console.log)"
 
 if [ "$smoke" -eq 1 ]; then
-  step "Smoke test: upload 1.1.0, verify rollout on the three devices"
-  head -c 262144 /dev/urandom >"$work/firmware-1.1.0.bin"
-  fw=$(cc_api POST "/firmware?product_key=$pk&version=1.1.0" \
-    -H 'Content-Type: application/octet-stream' --data-binary @"$work/firmware-1.1.0.bin")
+  # A version of its own per run: a kept --data directory already holds earlier ones.
+  v="1.1.$(date +%s)"
+  step "Smoke test: upload $v, verify rollout on the three devices"
+  head -c 262144 /dev/urandom >"$work/firmware.bin"
+  fw=$(cc_api POST "/firmware?product_key=$pk&version=$v" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$work/firmware.bin")
   fw_id=$(jq -r .id <<<"$fw")
-  [ "$(jq -r .sha256 <<<"$fw")" = "$(sha256sum "$work/firmware-1.1.0.bin" | cut -d' ' -f1)" ] ||
+  [ "$(jq -r .sha256 <<<"$fw")" = "$(sha256sum "$work/firmware.bin" | cut -d' ' -f1)" ] ||
     cc_die "the console's sha256 of the upload is wrong: $fw"
   echo "firmware #$fw_id: $(jq -c '{size, sha256}' <<<"$fw")"
   names=$(printf '"%s",' "${devices[@]}")
@@ -133,9 +137,9 @@ if [ "$smoke" -eq 1 ]; then
   fi
   cc_api GET "/rollouts/$rid" | jq -c '{state: .rollout.state, counts: .counts.by_state}'
   [ "$(cc_api GET "/firmware/$fw_id" | jq -r .verified)" = "true" ] || cc_die "firmware #$fw_id is not marked verified"
-  wait_for "/versions?product_key=$pk" 10 '.versions["1.1.0"] == 3' || cc_die "the devices do not all report 1.1.0"
+  wait_for "/versions?product_key=$pk" 10 ".versions[\"$v\"] == 3" || cc_die "the devices do not all report $v"
   for dn in "${devices[@]}"; do
-    cmp -s "$work/$dn.bin" "$work/firmware-1.1.0.bin" || cc_die "$dn did not store the image"
+    cmp -s "$work/$dn.bin" "$work/firmware.bin" || cc_die "$dn did not store the image"
   done
   echo "CONSOLE SMOKE OK"
   exit 0
@@ -151,7 +155,7 @@ logs     $work/*.log
 
 The console's certificate is signed by this run's lab CA ($CA_FILE): the browser warns once;
 accept it, or import that CA. Upload a firmware for product $pk on the page, verify it on the
-devices, then roll it out. Ctrl-C stops everything${data:+ (the data stays in $data)}.
+devices, then roll it out. Ctrl-C stops everything${kept:+ (the data stays in $data)}.
 EOF
 while kill -0 "$CC_CONSOLE_PID" 2>/dev/null; do sleep 1; done
 cc_die "ota_console stopped (log: $work/console.log)"

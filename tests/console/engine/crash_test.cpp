@@ -72,6 +72,11 @@ class CrashScript {
         spec.policy.retry_count = 1;
         spec.policy.retry_interval_s = 10;
         spec.policy.task_timeout_s = 30;
+        // The push-rate budget is rebuilt from the tasks after a restart, but a task pushed twice
+        // in one minute counts once there (notified_at holds its newest push): a restart may let
+        // one more push through. The static form's end does not depend on when pushes go out;
+        // the canceled form's does (what is pushed before the cancel), so it runs unlimited.
+        spec.policy.push_rate_per_minute = cancel_ ? 0 : 4;
         spec.selection.source_versions = {"1.0"};
         spec.dynamic = cancel_;
         for (const auto& [devices, percent] : {std::pair{2u, 0u}, {0u, 50u}, {0u, 0u}}) {

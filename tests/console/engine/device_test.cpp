@@ -178,6 +178,23 @@ TEST_P(DeviceTest, ProgressEventsAreThrottled) {
     EXPECT_EQ(task(dn(0)).last_step, 100);
 }
 
+TEST_P(DeviceTest, EveryStateChangeIsAnEvent) {
+    const Rollout r = start(1);
+    upgrade(dn(0), "2.0");
+    engine->tick();
+    std::vector<std::string> task_states;
+    std::vector<std::string> rollout_states;
+    for (const Event& e : store->events_after(0, 1000)) {
+        const json j = json::parse(e.json);
+        EXPECT_EQ(e.rollout_id, r.id);
+        if (e.type == "task") task_states.push_back(j.at("state"));
+        if (e.type == "rollout") rollout_states.push_back(j.at("state"));
+    }
+    EXPECT_EQ(task_states, (std::vector<std::string>{"queued", "notified", "in_progress",
+                                                     "in_progress", "succeeded"}));
+    EXPECT_EQ(rollout_states, (std::vector<std::string>{"scheduled", "running", "completed"}));
+}
+
 TEST_P(DeviceTest, TimeoutFromThePush) {
     start(1);
     clock.advance_s(59);
@@ -269,6 +286,24 @@ TEST_P(DeviceTest, PushRatePerMinute) {
     EXPECT_EQ(publisher.sent.at(9).at, t0);
     EXPECT_EQ(publisher.sent.at(10).at, t0 + 60'000);
     EXPECT_EQ(publisher.sent.at(29).at, t0 + 120'000);
+}
+
+TEST_P(DeviceTest, PushRateHoldsAcrossARestart) {
+    fw = add_firmware("2.0");
+    add_devices(0, 6, "1.0");
+    Rollout s = spec(fw);
+    s.policy.push_rate_per_minute = 2;
+    s.policy.task_timeout_s = 3600;
+    engine->create_rollout(s);
+    engine->tick();
+    EXPECT_EQ(publisher.sent.size(), 2u);
+    restart();  // a console started again within the minute
+    clock.advance_s(30);
+    engine->tick();
+    EXPECT_EQ(publisher.sent.size(), 2u);
+    clock.advance_s(30);
+    engine->tick();
+    EXPECT_EQ(publisher.sent.size(), 4u);
 }
 
 TEST_P(DeviceTest, MaxPushesPerTick) {

@@ -110,6 +110,16 @@ async function main() {
         r.getAttribute('data-state') === 'succeeded' && r.querySelector('a').textContent === '#' + id), verifyId);
     await shot(page, '04-device-history');
 
+    // Text from devices is never HTML: a name and a tag with markup show as typed.
+    await page.goto(url + '/#/devices');
+    await page.fill('#dev-product', process.env.OTA_TEST_XSS_PK);
+    await page.click('#dev-search');
+    await until(page, 'markup in a device name and tag shows as text', () => {
+      const rows = [...document.querySelectorAll('#dev-table tr[data-testid="dev-row"]')];
+      return rows.length === 1 && rows[0].textContent.includes('<i>xss-') &&
+        rows[0].textContent.includes('<i>tag') && document.querySelectorAll('#dev-table i').length === 0;
+    });
+
     // The version chart.
     await page.goto(url + '/#/versions');
     await page.fill('#ver-product', pk);

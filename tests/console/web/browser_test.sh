@@ -72,6 +72,10 @@ cc_start_console "$work/data" --share-group "web_$suffix" --online-window-s 600
 echo "$CC_NAME: console at $CC_URL"
 for dn in "${devices[@]}"; do cc_add_device "$pk" "$dn"; done
 cc_register "$pk" "${devices[@]}"
+# A registered device whose name and tag look like HTML: the page must show them as text.
+xss_pk="a1Xss$suffix"
+cc_api POST /devices -H 'Content-Type: application/json' \
+  --data "{\"devices\":[{\"product_key\":\"$xss_pk\",\"device_name\":\"<i>xss-$suffix\",\"tags\":[\"<i>tag\"]}]}" >/dev/null
 for dn in "${devices[@]}"; do cc_start_device "$pk" "$dn" 1.0.0; done
 
 # Wait (<= 30 s) until the console has seen both devices report 1.0.0.
@@ -85,7 +89,7 @@ done
 head -c 300000 /dev/urandom >"$work/firmware-1.1.0.bin"
 head -c 200000 /dev/urandom >"$work/firmware-1.2.0.bin"
 
-OTA_TEST_URL=$CC_URL OTA_TEST_TOKEN_FILE=$CC_TOKEN_FILE OTA_TEST_PK=$pk \
+OTA_TEST_URL=$CC_URL OTA_TEST_TOKEN_FILE=$CC_TOKEN_FILE OTA_TEST_PK=$pk OTA_TEST_XSS_PK=$xss_pk \
   OTA_TEST_DEVICES="${devices[*]}" OTA_TEST_WORK=$work OTA_TEST_SHOTS=$shots \
   OTA_CHROMIUM=$chromium OTA_NODE_MODULES="$node_dir/node_modules" \
   timeout 240 node "$here/browser_test.cjs"

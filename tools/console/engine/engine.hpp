@@ -8,7 +8,8 @@
 // on_progress / on_firmware_get, and one scheduler thread calls tick() (only in the process that
 // holds the scheduler role). Calls may come from several threads; the engine serialises them.
 // The one thing kept in memory is the push-rate budget (push times of the last minute per
-// rollout): after a restart a rollout may send one extra minute's worth of pushes.
+// rollout), and it is read back from the tasks' notified_at when a console starts again (a task
+// pushed twice within that minute counts once then: one extra push at most per such task).
 //
 // Semantics (issue 12, items 4 and 5; where the issue is silent, what an operator of a production
 // OTA service expects):
@@ -191,8 +192,8 @@ class Engine {
     UrlFor url_for_;
     EngineOptions options_;
     std::recursive_mutex mutex_;
-    /// Push times of the last minute per rollout: the only state kept between calls (lost on a
-    /// restart, which then allows at most one extra minute's worth of pushes).
+    /// Push times of the last minute per rollout: the only state kept between calls (rebuilt
+    /// from the store at a rollout's first push in this process).
     std::map<std::int64_t, std::deque<Millis>> recent_pushes_;
 };
 

@@ -273,7 +273,22 @@ void Engine::step_rollout(Rollout& r, Millis now) {
 
 std::size_t Engine::rate_budget(const Rollout& r, Millis now) {
     if (r.policy.push_rate_per_minute == 0) return std::numeric_limits<std::size_t>::max();
-    std::deque<Millis>& times = recent_pushes_[r.id];
+    auto it = recent_pushes_.find(r.id);
+    if (it == recent_pushes_.end()) {
+        // First use in this process (a new rollout, or a console started again): the pushes of
+        // the last minute as the store has them (a task pushed twice within the minute counts
+        // once: its notified_at is the newest push).
+        std::vector<Millis> recent;
+        TaskFilter mine;
+        mine.rollout_id = r.id;
+        for (const Task& t : all_tasks(mine)) {
+            if (t.notified_at > now - 60000 && t.notified_at <= now)
+                recent.push_back(t.notified_at);
+        }
+        std::sort(recent.begin(), recent.end());
+        it = recent_pushes_.emplace(r.id, std::deque<Millis>(recent.begin(), recent.end())).first;
+    }
+    std::deque<Millis>& times = it->second;
     while (!times.empty() && times.front() <= now - 60000) times.pop_front();
     const std::size_t rate = r.policy.push_rate_per_minute;
     return times.size() >= rate ? 0 : rate - times.size();

@@ -57,7 +57,8 @@ function onEvent(type, data) {
     }
   } else if (r.view === 'rollouts' && (type === 'rollout')) {
     refreshSoon('rollouts', 500, loadRollouts);
-  } else if (r.view === 'firmware' && type === 'firmware') {
+  } else if (r.view === 'firmware' && (type === 'firmware' || type === 'rollout')) {
+    // A verify rollout that completes marks its firmware verified (the rollout event says so).
     refreshSoon('firmware', 500, loadFirmware);
   } else if (r.view === 'devices' && (type === 'device' || type === 'task')) {
     refreshSoon('devices', 1000, () => loadDevices(false));

@@ -20,6 +20,7 @@ namespace ota::test {
 namespace {
 
 using nlohmann::json;
+using nlohmann::literals::operator""_json_pointer;
 
 class ConsoleCloud : public ::testing::Test {
   protected:
@@ -141,7 +142,9 @@ TEST_F(ConsoleCloud, DrivesARolloutToSuccessAndControlsAnother) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto id = parsed(r).value("id", std::int64_t{0});
     ASSERT_GT(id, 0) << r.output;
-    wait_view(id, [](const json& v) { return v["counts"]["by_state"].value("notified", 0) == 2; });
+    wait_view(id, [](const json& v) {
+        return v.value("/counts/by_state/notified"_json_pointer, 0) == 2;
+    });
     // Still running: --wait gives up with 6.
     r = cli({"status", "--rollout", std::to_string(id), "--wait", "1"});
     EXPECT_EQ(r.exit_code, 6) << r.output;
@@ -158,8 +161,9 @@ TEST_F(ConsoleCloud, DrivesARolloutToSuccessAndControlsAnother) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const std::string id2 = std::to_string(parsed(r).value("id", 0));
     // Only a running rollout can be paused (it starts at the scheduler's next tick).
-    wait_view(std::stoll(id2),
-              [](const json& v) { return v["rollout"].value("state", "") == "running"; });
+    wait_view(std::stoll(id2), [](const json& v) {
+        return v.value("/rollout/state"_json_pointer, "") == "running";
+    });
     for (const char* action : {"pause", "resume", "cancel"}) {
         r = cli({action, "--rollout", id2});
         EXPECT_EQ(r.exit_code, 0) << action << ": " << r.output;

@@ -54,7 +54,11 @@ case "$fuzz_seconds" in
   ''|*[!0-9]*) echo "test.sh: fuzz seconds must be a non-negative integer" >&2; exit 2 ;;
 esac
 
-./scripts/deps.sh
+# The console's browser test (tests/console/web) needs Debian's chromium, node and npm (a Node.js
+# that brings its own npm is kept), and its scripts jq.
+extra_packages=(chromium jq)
+command -v npm >/dev/null 2>&1 || extra_packages+=(nodejs npm)
+./scripts/deps.sh "${extra_packages[@]}"
 
 if [ "$mode" = plain ]; then
   ./scripts/format.sh --check

@@ -1,5 +1,6 @@
 // The HTTP tests' fixture: a real ApiServer on a random 127.0.0.1 port with its generated
-// self-signed certificate, over a MemoryStore made thread-safe, a fake clock and the engine; a
+// self-signed certificate, over a store (a MemoryStore made thread-safe, or with
+// OTA_HTTP_TEST_SQLITE the real SQLite store in the data dir), a fake clock and the engine; a
 // client that verifies the certificate; and a dump of everything stored, to show that a refused
 // request changed nothing.
 #pragma once
@@ -214,19 +215,26 @@ class ApiFixture : public ::testing::Test {
         options_.token = kToken;
         options_.data_dir = data_dir_;
         options_.sse_ping_ms = 300;
+#ifdef OTA_HTTP_TEST_SQLITE
+        store_ = open_store(data_dir_, "");
+#else
+        store_ = std::make_unique<LockedStore>();
+#endif
         customize(options_);
         signer_ = std::make_shared<UrlSigner>(data_dir_, clock_, options_.url_ttl_ms,
                                               options_.public_base_url);
         options_.url_signer = signer_;
         engine_ = std::make_unique<Engine>(
-            store_, clock_, publisher_,
+            *store_, clock_, publisher_,
             [signer = signer_](const Firmware& f) { return signer->url_for(f); });
-        server_ = std::make_unique<ApiServer>(store_, *engine_, metrics_, clock_, options_);
+        server_ = std::make_unique<ApiServer>(*store_, *engine_, metrics_, clock_, options_);
         server_->start();
     }
     void TearDown() override {
         if (server_) server_->stop();
         server_.reset();
+        engine_.reset();
+        store_.reset();
         std::error_code ec;
         std::filesystem::remove_all(data_dir_, ec);
     }
@@ -246,7 +254,9 @@ class ApiFixture : public ::testing::Test {
     static nlohmann::json body_of(const httplib::Result& r) {
         return nlohmann::json::parse(r->body, nullptr, false);
     }
-    nlohmann::json snapshot() { return dump(store_, data_dir_); }
+    nlohmann::json snapshot() {
+        return dump(*store_, data_dir_);
+    }
 
     /// Uploads `image` as a firmware; returns the answer.
     httplib::Result upload(const std::string& image, const std::string& query) {
@@ -256,7 +266,7 @@ class ApiFixture : public ::testing::Test {
 
     std::string data_dir_;
     FakeClock clock_;
-    LockedStore store_;
+    std::unique_ptr<Store> store_;
     RecordingPublisher publisher_;
     Metrics metrics_;
     HttpOptions options_;

@@ -72,7 +72,7 @@ class EventsTest : public ApiFixture {
         e.at = clock_.now();
         e.type = type;
         e.json = json;
-        return store_.append_event(e);
+        return store_->append_event(e);
     }
 };
 
@@ -91,6 +91,32 @@ TEST_F(EventsTest, AStateChangeReachesAnOpenStream) {
     EXPECT_EQ(text.find("\"old\""), std::string::npos) << "a new client sees only new events";
     // Quiet streams get ping comments.
     EXPECT_TRUE(reader.wait_for(": ping\n\n"));
+}
+
+TEST_F(EventsTest, ARolloutStateChangeReachesTheStream) {
+    ASSERT_EQ(
+        client()
+            ->Post("/api/v1/devices", R"({"devices":[{"product_key":"pk","device_name":"d1"}]})",
+                   "application/json")
+            ->status,
+        200);
+    const auto fw = upload("image", "product_key=pk&version=2.0.0");
+    ASSERT_EQ(fw->status, 201);
+    const auto id = body_of(fw)["id"].get<int>();
+    const auto r = client()->Post(("/api/v1/firmware/" + std::to_string(id) + "/verify").c_str(),
+                                  R"({"device_names":["d1"]})", "application/json");
+    ASSERT_EQ(r->status, 201) << r->body;
+    engine_->tick();
+    auto c = client();
+    StreamReader reader(*c, "/api/v1/events");
+    ASSERT_TRUE(reader.wait_for(": connected"));
+    const std::string rollout = std::to_string(body_of(r)["id"].get<int>());
+    ASSERT_EQ(client()
+                  ->Post(("/api/v1/rollouts/" + rollout + "/pause").c_str(), "", "text/plain")
+                  ->status,
+              200);
+    ASSERT_TRUE(reader.wait_for("\"state\":\"paused\"")) << reader.text();
+    EXPECT_NE(reader.text().find("event: rollout\ndata: {"), std::string::npos) << reader.text();
 }
 
 TEST_F(EventsTest, ReplaysFromLastEventIdOrAfterWithTheQueryToken) {

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -59,37 +62,47 @@ std::vector<std::string> console_cmd(const ota::test::Lab& lab, const fs::path& 
                                     (lab.dir / "pki" / "server.pem").string(),
                                     "--tls-key",
                                     (lab.dir / "pki" / "server.key").string()};
+    // A share group of this test process: consoles of tests running in parallel on the same
+    // broker must not take each other's device messages.
+    if (std::find(extra.begin(), extra.end(), "--share-group") == extra.end()) {
+        cmd.push_back("--share-group");
+        cmd.push_back("it" + std::to_string(::getpid()));
+    }
     cmd.insert(cmd.end(), extra.begin(), extra.end());
     return cmd;
 }
 
 ConsoleProcess::ConsoleProcess(const ota::test::Lab& lab, const fs::path& data_dir,
-                               const std::string& name, std::vector<std::string> extra)
-    : lab_(lab) {
-    const fs::path ready = data_dir.parent_path() / (name + ".ready.json");
+                               const std::string& name, std::vector<std::string> extra, bool wait)
+    : lab_(lab), name_(name), ready_file_(data_dir.parent_path() / (name + ".ready.json")) {
     std::error_code ec;
-    fs::remove(ready, ec);
+    fs::remove(ready_file_, ec);
     extra.push_back("--ready-file");
-    extra.push_back(ready.string());
+    extra.push_back(ready_file_.string());
     proc_ = std::make_unique<ota::test::BackgroundProcess>(
         console_cmd(lab, data_dir, std::move(extra)), data_dir.parent_path() / (name + ".log"));
-    ready_ = wait_until([&] { return fs::exists(ready) || proc_->wait(0) != -1; },
-                        std::chrono::seconds(30)) &&
-             fs::exists(ready);
-    if (!ready_) {
+    if (wait && !wait_ready(std::chrono::seconds(30))) {
         ADD_FAILURE() << "ota_console " << name << " did not become ready:\n" << proc_->output();
-        return;
     }
-    const json r = json::parse(slurp(ready), nullptr, false);
+}
+
+bool ConsoleProcess::wait_ready(std::chrono::milliseconds timeout) {
+    if (ready_) return true;
+    if (!wait_until([&] { return fs::exists(ready_file_) || proc_->wait(0) != -1; }, timeout) ||
+        !fs::exists(ready_file_)) {
+        return false;
+    }
+    const json r = json::parse(slurp(ready_file_), nullptr, false);
     if (r.is_discarded() || !r.contains("port") || !r.contains("token_file")) {
-        ADD_FAILURE() << "bad ready file: " << slurp(ready);
-        ready_ = false;
-        return;
+        ADD_FAILURE() << "bad ready file: " << slurp(ready_file_);
+        return false;
     }
     port_ = r["port"].get<int>();
     token_ = slurp(r["token_file"].get<std::string>());
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == ' ')) token_.pop_back();
     EXPECT_EQ(r.value("url", ""), "https://127.0.0.1:" + std::to_string(port_));
+    ready_ = true;
+    return true;
 }
 
 ConsoleProcess::~ConsoleProcess() = default;  // BackgroundProcess kills it
@@ -126,6 +139,20 @@ double ConsoleProcess::metric(const std::string& name) const {
         if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
     }
     return 0;
+}
+
+std::vector<ota::test::Device> make_product_devices(const std::string& tag, int n,
+                                                    const ota::test::Lab& lab) {
+    static std::atomic<int> counter{0};
+    const std::string pk = "pc" + std::to_string(::getpid()) + "x" + std::to_string(counter++);
+    std::vector<ota::test::Device> out;
+    for (int i = 0; i < n; ++i) {
+        ota::test::Device d{pk, tag + "-" + std::to_string(i),
+                            "secret-" + pk + "-" + std::to_string(i)};
+        lab.add_device(d.pk, d.dn, d.ds);
+        out.push_back(d);
+    }
+    return out;
 }
 
 void register_devices(const ConsoleProcess& console,

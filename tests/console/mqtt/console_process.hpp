@@ -28,15 +28,18 @@ struct ApiReply {
 /// One ota_console process on the lab, killed (SIGKILL) by the destructor if still running.
 class ConsoleProcess {
   public:
-    /// Starts `ota_console --data data_dir ... extra` (output to <data_dir>/<name>.log) and
-    /// waits (bounded) for its ready file. `ok()` tells whether it became ready.
+    /// Starts `ota_console --data data_dir ... extra` (output to <parent of data_dir>/<name>.log)
+    /// and, when `wait`, waits up to 30 s for its ready file (a test failure if it does not come).
+    /// `ok()` tells whether it became ready.
     ConsoleProcess(const ota::test::Lab& lab, const std::filesystem::path& data_dir,
-                   const std::string& name, std::vector<std::string> extra = {});
+                   const std::string& name, std::vector<std::string> extra = {}, bool wait = true);
     ~ConsoleProcess();
     ConsoleProcess(const ConsoleProcess&) = delete;
     ConsoleProcess& operator=(const ConsoleProcess&) = delete;
 
     [[nodiscard]] bool ok() const { return ready_; }
+    /// Waits up to `timeout` for the ready file; true once the console is ready.
+    bool wait_ready(std::chrono::milliseconds timeout);
     [[nodiscard]] int port() const { return port_; }
     [[nodiscard]] ota::test::BackgroundProcess& process() { return *proc_; }
     [[nodiscard]] std::string output() const { return proc_->output(); }
@@ -53,6 +56,8 @@ class ConsoleProcess {
 
   private:
     const ota::test::Lab& lab_;
+    std::string name_;
+    std::filesystem::path ready_file_;
     std::unique_ptr<ota::test::BackgroundProcess> proc_;
     bool ready_ = false;
     int port_ = 0;
@@ -66,6 +71,11 @@ std::vector<std::string> console_cmd(const ota::test::Lab& lab,
 
 /// Polls `cond` every 100 ms until it is true or `timeout` passed.
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+/// `n` devices of one product (unique to this test process), registered with the lab's broker
+/// (ota::test::make_device gives each device a product of its own).
+std::vector<ota::test::Device> make_product_devices(const std::string& tag, int n,
+                                                    const ota::test::Lab& lab);
 
 /// Registers devices with the console: POST /devices.
 void register_devices(const ConsoleProcess& console, const std::vector<ota::test::Device>& devices);

@@ -148,12 +148,16 @@ async function main() {
     await until(page, 'the live count follows the selection (1)', () => document.getElementById('ro-matching').textContent === '1');
     await page.fill('#ro-device-names', '');
     await until(page, 'the live count is 2 again', () => document.getElementById('ro-matching').textContent === '2');
+    // Two phases: one device first, then the rest.
+    await page.click('#ro-add-phase');
+    await page.fill('#ro-phases tbody tr:nth-child(1) .ph-devices', '1');
     await page.fill('#ro-rate', '1');
     await page.fill('#ro-timeout', '15');
     await shot(page, '06-rollout-form');
     await page.click('#ro-submit');
-    await until(page, 'the second rollout opens', (id) => /^#\/rollouts\/\d+$/.test(location.hash) &&
-      location.hash !== '#/rollouts/' + id && document.getElementById('count-total').textContent === '2', verifyId);
+    await until(page, 'the second rollout opens with two phase bars', (id) => /^#\/rollouts\/\d+$/.test(location.hash) &&
+      location.hash !== '#/rollouts/' + id && document.getElementById('count-total').textContent === '2' &&
+      !!document.querySelector('[data-testid="rv-phase-1"]'), verifyId);
     // Pause and resume (the second task waits a minute for its push, so the rollout is running).
     await until(page, 'pause is possible', () => !document.getElementById('rv-pause').disabled);
     await page.click('#rv-pause');

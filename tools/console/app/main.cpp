@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "app/options.hpp"
 #include "engine/engine.hpp"
@@ -35,6 +36,7 @@
 #include "http/url_signer.hpp"
 #include "model/metrics.hpp"
 #include "mqtt/mqtt_bridge.hpp"
+#include "mqtt/rate_limited_log.hpp"
 #include "ota/log.hpp"
 #include "ota/options.hpp"
 #include "ota/paho/paho_channel.hpp"
@@ -152,9 +154,9 @@ class Scheduler {
                     }
                 }
             } catch (const std::exception& e) {
-                ota::log(ota::LogLevel::error, std::string("scheduler: ") + e.what());
+                errors_.log(ota::LogLevel::error, std::string("scheduler: ") + e.what());
             } catch (...) {
-                ota::log(ota::LogLevel::error, "scheduler: unexpected failure");
+                errors_.log(ota::LogLevel::error, "scheduler: unexpected failure");
             }
             for (int i = 0; i < 4 && !stop_.load(); ++i) {
                 std::this_thread::sleep_for(kTickInterval / 4);
@@ -165,11 +167,22 @@ class Scheduler {
     Store& store_;
     Engine& engine_;
     Metrics& metrics_;
+    RateLimitedLog errors_;  // a database that is down must not log five lines a second
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
 
 int run(const ConsoleOptions& o) {
+    // Files named on the command line first, before anything is created.
+    for (const auto& [option, path] :
+         {std::pair{"--broker-ca", &o.broker_ca}, std::pair{"--tls-cert", &o.tls_cert},
+          std::pair{"--tls-key", &o.tls_key}, std::pair{"--signing-key", &o.signing_key}}) {
+        if (!path->empty() && !std::ifstream(*path)) {
+            std::fprintf(stderr, "ota_console: %s %s cannot be read\n", option, path->c_str());
+            return 2;
+        }
+    }
+    const std::string broker_password = read_password(o);
     std::error_code ec;
     fs::create_directories(o.data_dir, ec);
     if (ec || !fs::is_directory(o.data_dir)) {
@@ -193,7 +206,7 @@ int run(const ConsoleOptions& o) {
     mo.port = o.broker_port;
     mo.client_id = mqtt_client_id(o);
     mo.username = o.broker_user;
-    mo.password = read_password(o);
+    mo.password = broker_password;
     mo.use_tls = !o.broker_no_tls;
     mo.ca_file = o.broker_ca;
     mo.clean_session = !o.db_url.empty();
@@ -216,6 +229,12 @@ int run(const ConsoleOptions& o) {
         *store, clock, bridge, [signer](const Firmware& f) { return signer->url_for(f); }, eo);
     EngineTarget target(engine, *store);
     bridge.attach(target);
+    // Declared after the engine and the target: if anything below throws, the bridge's threads
+    // stop before what they use is destroyed.
+    struct BridgeStopper {
+        MqttBridge& bridge;
+        ~BridgeStopper() { bridge.stop(); }
+    } bridge_stopper{bridge};
     bridge.start([&channel] { return channel.connect(); });
 
     HttpOptions ho;

@@ -20,9 +20,12 @@ const char* const kConsoleUsage =
     "The local OTA console: REST API, web page and firmware files over HTTPS, the devices'\n"
     "OTA topics over MQTT. Without --tls-cert a self-signed certificate is generated into\n"
     "DIR/tls/; the API token is generated into --token-file on first start and printed once.\n"
-    "With --db several consoles share one PostgreSQL database (one of them schedules).\n"
+    "With --db several consoles share one PostgreSQL database (one of them schedules) and\n"
+    "one --share-group, so each device message reaches one of them; consoles with separate\n"
+    "stores on one broker need different groups (\"\" = plain subscriptions).\n"
     "--ready-file F is written once HTTP and MQTT are up. SIGINT/SIGTERM stop it (exit 0).\n"
-    "Exit: 0 stopped by a signal, 2 usage error, 1 any other failure.\n";
+    "Exit: 0 stopped by a signal, 2 usage error (an unreadable file named by an option\n"
+    "too), 1 any other failure.\n";
 
 namespace {
 

@@ -15,6 +15,9 @@ using namespace console::http;
 
 namespace {
 
+/// How much of a refused upload is read before the answer (see upload_firmware).
+constexpr std::uint64_t kDrainBytes = 8 * 1024 * 1024;
+
 [[noreturn]] void not_found(const std::string& what) {
     throw ApiError(404, "not_found", what);
 }
@@ -99,7 +102,17 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
                                       std::to_string(max) + " bytes";
         if (req.has_header("Content-Length")) {
             const std::string cl = req.get_header_value("Content-Length");
+            if (cl.empty() || cl.find_first_not_of("0123456789") != std::string::npos) {
+                throw ApiError(400, "invalid_argument", "Content-Length: not a number");
+            }
             if (cl.size() > 19 || std::stoull(cl) > max) {
+                // Read (and drop) a few MiB so the client, still sending, sees the answer
+                // instead of a reset connection; beyond that the connection is dropped.
+                std::uint64_t drained = 0;
+                (void)reader([&drained](const char*, std::size_t len) {
+                    drained += len;
+                    return drained <= kDrainBytes;
+                });
                 throw ApiError(413, "payload_too_large", too_large);
             }
             if (std::stoull(cl) == 0) {
@@ -213,20 +226,12 @@ void ApiServer::Impl::add_api_routes() {
              const Rollout created = engine.create_rollout(rollout_from_json(json_body(req)));
              send_json(res, 201, to_json(created));
          }}});
-    on("/api/v1/rollouts/preview",
-       {{"POST", [this](const auto& req, auto& res) {
-             allow_params(req, {});
-             const Rollout spec = rollout_from_json(json_body(req));
-             const auto fw = store.firmware(spec.firmware_id);
-             if (!fw) not_found("no firmware " + std::to_string(spec.firmware_id));
-             Selection selection = spec.selection;
-             if (selection.product_key.empty()) selection.product_key = fw->product_key;
-             if (selection.product_key != fw->product_key) {
-                 throw ApiError(400, "invalid_argument",
-                                "body.selection.product_key: must be the firmware's product");
-             }
-             send_json(res, 200, json{{"matching", engine.count_matching(selection, fw->module)}});
-         }}});
+    on("/api/v1/rollouts/preview", {{"POST", [this](const auto& req, auto& res) {
+                                         allow_params(req, {});
+                                         const std::int64_t matching =
+                                             engine.preview(rollout_from_json(json_body(req)));
+                                         send_json(res, 200, json{{"matching", matching}});
+                                     }}});
     on(R"(/api/v1/rollouts/([^/]+))",
        {{"GET", [this](const auto& req, auto& res) {
              allow_params(req, {});

@@ -105,6 +105,13 @@ ByteRange parse_range(const std::string& header, std::uint64_t size) {
     return r;
 }
 
+/// An answer sent instead of "100 Continue": cpp-httplib writes it without a length, and the
+/// unsent body must not be read as the next request, so it gets both and the connection closes.
+void finish_early(httplib::Response& res) {
+    res.set_header("Content-Length", std::to_string(res.body.size()));
+    res.set_header("Connection", "close");
+}
+
 }  // namespace
 
 void ApiServer::Impl::guard(const httplib::Request& req, httplib::Response& res,
@@ -286,6 +293,8 @@ void ApiServer::Impl::serve_metrics(httplib::Response& res) {
     put("mqtt_messages_malformed", "counter", metrics.mqtt_messages_malformed);
     put("mqtt_unknown_device", "counter", metrics.mqtt_unknown_device);
     put("mqtt_queue_depth", "gauge", metrics.mqtt_queue_depth);
+    put("mqtt_messages_dropped", "counter", metrics.mqtt_messages_dropped);
+    put("mqtt_batch_failures", "counter", metrics.mqtt_batch_failures);
     put("mqtt_published", "counter", metrics.mqtt_published);
     put("mqtt_publish_failures", "counter", metrics.mqtt_publish_failures);
     put("pushes_sent", "counter", metrics.pushes_sent);
@@ -425,6 +434,9 @@ void ApiServer::start() {
         const int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    // Answers go out in two writes (headers, body); with Nagle on, the second waits for the
+    // client's delayed ACK (~40 ms per request).
+    svr.set_tcp_nodelay(true);
     svr.set_keep_alive_timeout(5);
     svr.set_read_timeout(30);
     svr.set_write_timeout(30);
@@ -450,6 +462,30 @@ void ApiServer::start() {
             return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // curl sends large bodies after "Expect: 100-continue": refuse an oversize upload (or a
+    // missing token) before the body is sent at all.
+    svr.set_expect_100_continue_handler([this](const httplib::Request& req,
+                                               httplib::Response& res) {
+        const Impl& self = *impl_;
+        const std::string auth = req.get_header_value("Authorization");
+        if (req.path.rfind("/api/", 0) == 0 &&
+            (auth.rfind("Bearer ", 0) != 0 || !secrets_equal(auth.substr(7), self.options.token))) {
+            ++impl_->metrics.http_unauthorized;
+            send_error(res, 401, "unauthenticated", "the API token is missing or not valid");
+            finish_early(res);
+            return 401;
+        }
+        const std::string cl = req.get_header_value("Content-Length");
+        if (req.path == "/api/v1/firmware" && digits_only(cl) &&
+            std::stoull(cl) > self.options.max_upload_bytes) {
+            send_error(res, 413, "payload_too_large",
+                       "the image is larger than the console's upload limit of " +
+                           std::to_string(self.options.max_upload_bytes) + " bytes");
+            finish_early(res);
+            return 413;
+        }
+        return 100;
     });
     svr.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
@@ -496,6 +532,10 @@ void ApiServer::start() {
             std::fprintf(stderr, "ota_console: the HTTP server stopped: %s\n", e.what());
         }
     });
+    // stop() only reaches a server whose accept loop runs: wait for it (bounded).
+    for (int i = 0; i < 5000 && !svr.is_running(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 int ApiServer::port() const {

@@ -36,11 +36,43 @@ void send_error(httplib::Response& res, int status, const std::string& code,
     send_json(res, status, json{{"code", code}, {"message", message}});
 }
 
+static std::string url_decode(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto hex = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+            return -1;
+        };
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i] == '+' ? ' ' : s[i]);
+        }
+    }
+    return out;
+}
+
 void allow_params(const httplib::Request& req, std::initializer_list<const char*> allowed) {
-    for (const auto& [name, value] : req.params) {
-        bool known = false;
-        for (const char* a : allowed) known = known || name == a;
-        if (!known) bad("unknown query parameter \"" + name + "\"");
+    // Names from the URL's query only: cpp-httplib also puts the fields of a form-encoded body
+    // in req.params (curl -d '{...}' without a JSON Content-Type), and the body is JSON here.
+    const auto q = req.target.find('?');
+    if (q == std::string::npos) return;
+    const std::string query = req.target.substr(q + 1);
+    std::size_t start = 0;
+    while (start <= query.size()) {
+        std::size_t end = query.find('&', start);
+        if (end == std::string::npos) end = query.size();
+        const std::string part = query.substr(start, end - start);
+        const std::string name = url_decode(part.substr(0, part.find('=')));
+        if (!part.empty()) {
+            bool known = false;
+            for (const char* a : allowed) known = known || name == a;
+            if (!known) bad("unknown query parameter \"" + name + "\"");
+        }
+        start = end + 1;
     }
 }
 

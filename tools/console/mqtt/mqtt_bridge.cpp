@@ -4,48 +4,15 @@
 #include <algorithm>
 #include <exception>
 
+#include "mqtt/rate_limited_log.hpp"
 #include "ota/log.hpp"
 
 namespace console {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 constexpr milliseconds kYieldWait{100};
-constexpr milliseconds kLogInterval{10000};
-
-// At most one line per kLogInterval per kind of trouble, with the number left out in between:
-// a device flooding bad messages must not flood the log. Lines name the topic (product key and
-// device name, not secrets) and the reason, never the payload.
-class RateLimitedLog {
-  public:
-    void log(ota::LogLevel level, const std::string& line) {
-        std::string text;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            const auto now = steady_clock::now();
-            if (logged_once_ && now - last_ < kLogInterval) {
-                ++suppressed_;
-                return;
-            }
-            text = line;
-            if (suppressed_ > 0) {
-                text += " (" + std::to_string(suppressed_) + " similar message(s) not logged)";
-            }
-            suppressed_ = 0;
-            last_ = now;
-            logged_once_ = true;
-        }
-        ota::log(level, text);
-    }
-
-  private:
-    std::mutex mutex_;
-    steady_clock::time_point last_{};
-    bool logged_once_ = false;
-    std::uint64_t suppressed_ = 0;
-};
 
 RateLimitedLog g_malformed_log;
 RateLimitedLog g_unknown_log;

@@ -371,7 +371,7 @@ function renderRollout(d) {
         bar.append(el('span', { class: 'seg state-' + s, style: 'width:' + (100 * n / pc.total).toFixed(2) + '%', title: s + ': ' + n }));
       }
     }
-    const size = p.devices ? p.devices + ' devices' : p.percent ? p.percent + ' %' : 'the rest';
+    const size = p.devices ? p.devices + (p.devices === 1 ? ' device' : ' devices') : p.percent ? p.percent + ' %' : 'the rest';
     const done = pc.by_state.succeeded || 0;
     phases.append(el('div', { class: 'phase' + (i === r.current_phase ? ' current' : ''), 'data-testid': 'rv-phase-' + i },
       el('div', { class: 'phase-label' }, 'Phase ' + (i + 1) + ' (' + size + ', gate ' + p.success_percent + ' %' +

@@ -161,7 +161,7 @@ print(f'| progress: {prog["devices"]} devices x 1/s for {prog["duration_s"]} s |
 print(f'| console: processed / lag at the end / lag slope | {con["processed"]} / {con["lag_end"]} / '
       f'{con["lag_slope_per_s"]:+.1f} per s (max queue {con["max_queue_depth"]}, '
       f'{"drained in" if con.get("drained", True) else "NOT drained after"} {con["drain_s"]:.1f} s, '
-      f'lost {con["lost"]}) | no growing backlog |')
+      f'lost {con["lost"]}, dropped by the console {con.get("dropped", 0)}) | no growing backlog |')
 print(f'| plain subscriber (broker only): received / lag at the end | {base["received"]} / '
       f'{base["lag_end"]} | (baseline) |')
 print(f'| API GET /rollouts/{{id}} p50 / p99 / max | {ms(api["rollout"])} ms (n={api["rollout"]["n"]}) | p99 < 100 ms |')

@@ -47,6 +47,7 @@ struct Counters {
     std::int64_t received = 0;
     std::int64_t processed = 0;
     std::int64_t queue_depth = 0;
+    std::int64_t dropped = 0;  ///< taken in, then dropped because the console's queue was full
 };
 
 bool read_counters(ota_cloud::ConsoleHttp& http, Counters& c) {
@@ -63,6 +64,7 @@ bool read_counters(ota_cloud::ConsoleHttp& http, Counters& c) {
     c.received = get("ota_console_mqtt_messages_received");
     c.processed = get("ota_console_mqtt_messages_processed");
     c.queue_depth = get("ota_console_mqtt_queue_depth");
+    c.dropped = std::max<std::int64_t>(0, get("ota_console_mqtt_messages_dropped"));
     return c.received >= 0 && c.processed >= 0;
 }
 
@@ -249,12 +251,17 @@ json run_progress(Run& run, const std::vector<std::string>& names) {
     std::vector<Sample> samples;
     std::mutex samples_mutex;
     auto take_sample = [&](ota_cloud::ConsoleHttp& http) {
+        // The console reads its counters somewhere during the request: the generator's own
+        // counts are taken as the mean of before and after (a slow /metrics answer would
+        // otherwise make the console look further behind than it is).
+        const std::int64_t published_before = published.load();
+        const std::int64_t baseline_before = run.baseline->messages();
         Counters c;
         const bool ok = read_counters(http, c);
         Sample s;
         s.t_s = seconds_since(t0);
-        s.published = published.load();
-        s.baseline = run.baseline->messages();
+        s.published = (published_before + published.load()) / 2;
+        s.baseline = (baseline_before + run.baseline->messages()) / 2;
         if (ok) {
             s.received = c.received - c0.received;
             s.processed = c.processed - c0.processed;
@@ -312,6 +319,7 @@ json run_progress(Run& run, const std::vector<std::string>& names) {
     // slow /metrics answer counts against it).
     double drain_s = 0;
     Sample last = at_end;
+    std::int64_t dropped = 0;
     const auto drain_deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < drain_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -319,8 +327,9 @@ json run_progress(Run& run, const std::vector<std::string>& names) {
         if (!read_counters(http, c)) continue;
         const std::int64_t received = c.received - c0.received;
         const std::int64_t processed = c.processed - c0.processed;
-        const bool caught_up =
-            processed >= published.load() || (processed >= received && received == last.received);
+        dropped = c.dropped - c0.dropped;
+        const bool caught_up = processed >= published.load() ||
+                               (processed + dropped >= received && received == last.received);
         last.received = received;
         last.processed = processed;
         if (caught_up) break;
@@ -364,7 +373,8 @@ json run_progress(Run& run, const std::vector<std::string>& names) {
                   {"lag_slope_per_s", b.lag_slope_per_s},
                   {"max_queue_depth", b.max_queue_depth},
                   {"drain_s", drain_s},
-                  {"drained", last.processed >= last.received},
+                  {"drained", last.processed + dropped >= last.received},
+                  {"dropped", dropped},
                   {"lost", published.load() - last.received},
                   {"backlog_growing", b.growing}}},
                 {"baseline",

@@ -8,6 +8,8 @@
 //                  [--drop-share P] [--corrupt-share P] [--delay-share P --delay-ms N] [--seed N]
 //   ota_cloud raw  --topic T --payload TEXT <broker> [--timestamps]
 //   ota_cloud sign --file PATH --key PRIVATE_KEY [--key-id ID] [--ext-data JSON]
+//   ota_cloud console <command> ...   drives an ota_console's REST API (console_client.hpp;
+//                                     `ota_cloud console --help` lists the commands)
 //
 //   <device>: --product-key PK --device-name DN
 //   <broker>: --host H --port P [--ca-file PEM | --no-tls] --user U  (password from the
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "block_server.hpp"
+#include "console_client.hpp"
 #include "ota/digest.hpp"
 #include "ota/file_download.hpp"
 #include "ota/log.hpp"
@@ -63,6 +66,7 @@ const char* const kUsageText =
     "       ota_cloud raw --topic T --payload TEXT --host H --port P [--ca-file PEM | --no-tls]\n"
     "                      --user U [--password P] [--timestamps]\n"
     "       ota_cloud sign --file PATH --key PRIVATE_KEY [--key-id ID] [--ext-data JSON]\n"
+    "       ota_cloud console <command> ...  (ota_console's REST API; see console --help)\n"
     "push also takes [--sign-key PRIVATE_KEY [--key-id ID]] to sign the image into extData.\n"
     "push --mqtt-stream publishes an MQTT download job (no --url) and answers the device's block\n"
     "requests from --file: [--stream-id N (default: from the clock)] [--stream-file-id N (1)]\n"
@@ -509,6 +513,14 @@ int main(int argc, char** argv) {
     if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
         std::fputs(kUsageText, argc < 2 ? stderr : stdout);
         return argc < 2 ? kExitUsage : kExitOk;
+    }
+    if (std::string(argv[1]) == "console") {
+        try {
+            return ota_cloud::run_console(std::vector<std::string>(argv + 2, argv + argc));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "ota_cloud console: unexpected error: %s\n", e.what());
+            return kExitOther;
+        }
     }
     std::string err;
     const auto opts = parse(argc, argv, err);

@@ -133,4 +133,108 @@ TEST_P(StoreTest, SharedSecretRacingConnectionsAgree) {
     }
 }
 
+TEST_P(StoreTest, ASecondOpenTaskOfADeviceAndModuleIsRefused) {
+    const std::int64_t r1 = new_rollout();
+    const std::int64_t r2 = new_rollout();
+    std::vector<Task> first{make_task(r1, "d1"), make_task(r1, "d1", TaskState::failed),
+                            make_task(r1, "d1", TaskState::succeeded)};
+    store_->add_tasks(first);  // finals beside the open one are fine
+    const auto expect_conflict = [](const std::function<void()>& fn, const char* what) {
+        try {
+            fn();
+            ADD_FAILURE() << what << ": accepted";
+        } catch (const ApiError& e) {
+            EXPECT_EQ(e.http_status(), 409) << what;
+            EXPECT_EQ(e.code(), "conflict") << what;
+            EXPECT_NE(std::string(e.what()).find("open task"), std::string::npos) << e.what();
+        }
+    };
+    // Another rollout, any open state: refused, and nothing of that call is stored.
+    for (TaskState s : {TaskState::queued, TaskState::notified, TaskState::in_progress}) {
+        std::vector<Task> more{make_task(r2, "d2"), make_task(r2, "d1", s)};
+        expect_conflict([&] { store_->add_tasks(more); }, to_string(s));
+        EXPECT_EQ(more[0].id, 0);
+    }
+    EXPECT_TRUE(store_->device_tasks({"pk1", "d2"}, 10).empty());
+    // Two open ones in the same call.
+    std::vector<Task> twice{make_task(r2, "d3"), make_task(r2, "d3", TaskState::notified)};
+    expect_conflict([&] { store_->add_tasks(twice); }, "same call");
+    EXPECT_TRUE(store_->device_tasks({"pk1", "d3"}, 10).empty());
+    // Re-opening a final task while another is open.
+    Task reopened = first[1];
+    reopened.state = TaskState::queued;
+    expect_conflict([&] { store_->update_task(reopened); }, "update");
+    EXPECT_EQ(store_->task(first[1].id)->state, TaskState::failed);
+    // Inside a transaction the refusal rolls back the whole of it.
+    EXPECT_THROW(store_->transaction([&] {
+        EXPECT_TRUE(store_->add_device(make_device("pk1", "in-tx")));
+        std::vector<Task> dup{make_task(r2, "d1")};
+        store_->add_tasks(dup);
+    }),
+                 ApiError);
+    EXPECT_FALSE(store_->device({"pk1", "in-tx"}));
+
+    // Other modules, devices and products are independent.
+    std::vector<Task> others{make_task(r2, "d1"), make_task(r2, "d2"), make_task(r2, "d1")};
+    others[0].module = "wifi";
+    others[2].device.product_key = "pk2";
+    store_->add_tasks(others);
+    EXPECT_GT(others[2].id, 0);
+    // Once the open one has ended, another may open (a retry, a new rollout).
+    Task done = first[0];
+    done.state = TaskState::succeeded;
+    store_->update_task(done);
+    store_->update_task(reopened);
+    EXPECT_EQ(store_->open_task({"pk1", "d1"}, kDefaultModule)->id, reopened.id);
+    // An open task may still be updated while it stays open.
+    reopened.state = TaskState::in_progress;
+    store_->update_task(reopened);
+    EXPECT_EQ(store_->task(reopened.id)->state, TaskState::in_progress);
+}
+
+// A database written by a console before the unique index (schema 2) may hold several open tasks
+// of one device and module: migration 3 keeps the oldest open (the one open_task answered) and
+// ends the others, then the index holds.
+TEST_P(StoreTest, MigrationEndsDuplicateOpenTasksOfOlderDatabases) {
+    if (!env_->raw()) {
+        GTEST_SKIP() << "no migrations";
+    }
+    const std::int64_t r = new_rollout();
+    {
+        auto raw = env_->raw();  // back to schema 2 (the open store then writes as an old one)
+        raw->script("DROP INDEX tasks_one_open");
+        raw->script(
+            "CREATE INDEX tasks_open ON tasks (product_key, device_name, module) WHERE state IN "
+            "('queued', 'notified', 'in_progress')");
+        raw->query("DELETE FROM schema_migrations WHERE version >= 3", {});
+    }
+    std::vector<Task> planted{make_task(r, "d1"),
+                              make_task(r, "d1", TaskState::notified),
+                              make_task(r, "d1", TaskState::in_progress),
+                              make_task(r, "d1", TaskState::succeeded),
+                              make_task(r, "d1"),
+                              make_task(r, "d2", TaskState::in_progress)};
+    planted[4].module = "wifi";
+    for (std::size_t i = 0; i < planted.size(); ++i) {
+        planted[i].updated_at = 100 + static_cast<Millis>(i);
+        planted[i].deadline_at = 5000;
+    }
+    store_->add_tasks(planted);
+    store_.reset();
+    store_ = env_->open();
+    for (const std::size_t kept : {0, 3, 4, 5}) {
+        EXPECT_EQ(dump(*store_->task(planted[kept].id)), dump(planted[kept])) << kept;
+    }
+    for (const std::size_t ended : {1, 2}) {
+        const Task t = *store_->task(planted[ended].id);
+        EXPECT_EQ(t.state, TaskState::canceled) << ended;
+        EXPECT_EQ(t.deadline_at, 0);
+        EXPECT_EQ(t.finished_at, planted[ended].updated_at);
+        EXPECT_NE(t.reason.find("schema migration 3"), std::string::npos) << t.reason;
+    }
+    EXPECT_EQ(store_->open_task({"pk1", "d1"}, kDefaultModule)->id, planted[0].id);
+    std::vector<Task> dup{make_task(r, "d1")};
+    EXPECT_THROW(store_->add_tasks(dup), ApiError);
+}
+
 }  // namespace console::test

@@ -127,6 +127,20 @@ CREATE TABLE settings (
   value {text} NOT NULL
 );
 )sql",
+    // 3: at most one open task per device and module, enforced by the database (two console
+    // processes must not both start one). Duplicates an older console may have left: the oldest
+    // stays open (the one open_task() answered), the others end as canceled.
+    R"sql(
+UPDATE tasks SET state = 'canceled', deadline_at = 0, finished_at = updated_at,
+  reason = 'another task of this device and module was open (schema migration 3)'
+WHERE state IN ('queued', 'notified', 'in_progress') AND EXISTS (
+  SELECT 1 FROM tasks o WHERE o.product_key = tasks.product_key
+    AND o.device_name = tasks.device_name AND o.module = tasks.module
+    AND o.state IN ('queued', 'notified', 'in_progress') AND o.id < tasks.id);
+DROP INDEX tasks_open;
+CREATE UNIQUE INDEX tasks_one_open ON tasks (product_key, device_name, module)
+  WHERE state IN ('queued', 'notified', 'in_progress');
+)sql",
 };
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {

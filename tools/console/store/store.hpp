@@ -101,14 +101,16 @@ class Store {
     [[nodiscard]] virtual std::vector<Rollout> active_rollouts() = 0;
 
     // --- tasks ---
-    /// Stores new tasks and sets their ids.
+    /// Stores new tasks and sets their ids (all or none). ApiError 409 "conflict" when one would be
+    /// a second open (not final) task of its device and module.
     virtual void add_tasks(std::vector<Task>& tasks) = 0;
-    /// Overwrites the record with t.id; ApiError 404 "not_found" for an unknown id.
+    /// Overwrites the record with t.id; ApiError 404 "not_found" for an unknown id, 409
+    /// "conflict" when it would re-open a task while another of its device and module is open.
     virtual void update_task(const Task& t) = 0;
     [[nodiscard]] virtual std::optional<Task> task(std::int64_t id) = 0;
     [[nodiscard]] virtual std::vector<Task> tasks(const TaskFilter& filter, Page page) = 0;
-    /// The device's task that is not final yet for this module (at most one exists: the engine
-    /// never makes a second), if any.
+    /// The device's task that is not final yet for this module (at most one exists: the store
+    /// refuses a second, see add_tasks), if any.
     [[nodiscard]] virtual std::optional<Task> open_task(const DeviceKey& key,
                                                         const std::string& module) = 0;
     /// Tasks of `rollout_id` in `state` with queued_at <= now, oldest queued_at first (pushes due).

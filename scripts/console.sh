@@ -101,6 +101,7 @@ for dn in "${devices[@]}"; do
   cc_start_device "$pk" "$dn" 1.0.0
   echo "device $pk/$dn (log $work/$dn.log)"
 done
+cc_check_no_secret_on_argv "${devices[@]}"
 
 # Waits (<= $2 s) until the jq filter $3 on GET $1 prints "true".
 wait_for() {

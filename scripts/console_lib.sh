@@ -9,7 +9,8 @@
 #   CC_WORK  a private directory for logs, the curl header file and device state
 #   CC_HTTP_PORT (optional) the console's HTTPS port; default 0 = a random free one
 # After cc_start_console: CC_URL (https://127.0.0.1:PORT), CC_PORT, CC_TOKEN_FILE, CC_CONSOLE_PID.
-# Secrets: the token is read by curl from a mode-600 header file, never put on a command line.
+# Secrets: the token is read by curl from a mode-600 header file, the devices read their secrets
+# from mode-600 files (ota_mqtt --device-secret-file); neither is ever put on a command line.
 
 CC_CONSOLE_PID=""
 CC_DEVICE_PIDS=()
@@ -90,7 +91,7 @@ cc_register() {
 cc_start_device() {
   local pk=$1 dn=$2 version=$3 pid i
   "$CC_BIN/ota_mqtt" --serve --product-key "$pk" --device-name "$dn" \
-    --device-secret "$(cat "$CC_WORK/$dn.secret")" --version "$version" --host 127.0.0.1 \
+    --device-secret-file "$CC_WORK/$dn.secret" --version "$version" --host 127.0.0.1 \
     --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --http-ca-file "$CA_FILE" \
     --output "$CC_WORK/$dn.bin" >"$CC_WORK/$dn.log" 2>&1 &
   pid=$!
@@ -102,6 +103,17 @@ cc_start_device() {
   done
   tail -n 20 "$CC_WORK/$dn.log" >&2 || true
   cc_die "device $dn did not start (log: $CC_WORK/$dn.log)"
+}
+
+# cc_check_no_secret_on_argv DN...: fails when a device's secret (CC_WORK/DN.secret) shows in any
+# process's command line (readable by every local user). grep takes the secret from its file, so
+# it is not on grep's own command line either.
+cc_check_no_secret_on_argv() {
+  local dn hits
+  for dn in "$@"; do
+    hits=$(grep -laF -f "$CC_WORK/$dn.secret" /proc/[0-9]*/cmdline 2>/dev/null || true)
+    [ -z "$hits" ] || cc_die "the secret of device $dn is visible on a command line ($hits)"
+  done
 }
 
 # cc_wait_pid PID SECONDS: waits for a process to end; SIGKILL after SECONDS.

@@ -3,7 +3,9 @@
 # `pg` ctest fixture) and for trying ota_console --db by hand.
 #
 #   pg.sh start DIR   initdb + start a cluster, create database ota_console, write DIR/pg.env
-#   pg.sh stop DIR    stop it at once (immediate shutdown: the data is thrown away) and remove DIR
+#   pg.sh stop DIR    stop it at once (immediate shutdown: the data is thrown away), remove the
+#                     cluster and DIR/pg.env, and DIR itself only when `start` created it and it
+#                     is empty then (DIR is the caller's: nothing else in it is ever removed)
 #
 # DIR/pg.env (shell syntax): PG_URL=postgresql://ota@127.0.0.1:<port>/ota_console, PG_BIN, PG_PORT,
 # PG_CLUSTER. Authentication is `trust` for the superuser "ota": the server listens on 127.0.0.1
@@ -52,18 +54,31 @@ free_port() {
   die "no free port found"
 }
 
-# Stops the cluster named in DIR/pg.env (if any) and removes its directory. Never fails.
+# Marks a directory as made by this script (start writes it; stop removes only marked ones).
+MARK=.made-by-pg.sh
+
+# True when $1 looks like a cluster directory of `start`: mktemp's name pattern, a plain
+# directory (no symbolic link, no "..": pg.env is a file anyone may edit).
+cluster_like() {
+  [[ "$1" =~ ^/tmp/ota-pg\.[A-Za-z0-9]{6}$ ]] && [ -d "$1" ] && [ ! -L "$1" ]
+}
+
+# Stops the cluster named in DIR/pg.env (if any) and removes its directory if `start` made it.
+# Never fails.
 stop_cluster() {
   local cluster=""
   if [ -f "$dir/pg.env" ]; then
     cluster=$(sed -n 's/^PG_CLUSTER=//p' "$dir/pg.env")
   fi
-  if [ -n "$cluster" ] && [ -d "$cluster/data" ]; then
+  [ -n "$cluster" ] || { rm -f "$dir/pg.env"; return 0; }
+  if cluster_like "$cluster" && [ -d "$cluster/data" ]; then
     as_server "$PG_BIN/pg_ctl" -D "$cluster/data" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
   fi
-  case "$cluster" in
-    /tmp/ota-pg.*) rm -rf "$cluster" ;;
-  esac
+  if cluster_like "$cluster" && [ -f "$cluster/$MARK" ]; then
+    rm -rf "$cluster"
+  else
+    echo "pg.sh: not removing $cluster (not a cluster directory pg.sh made)" >&2
+  fi
   rm -f "$dir/pg.env"
 }
 
@@ -78,7 +93,11 @@ running() {
 }
 
 start() {
-  mkdir -p "$dir"
+  if [ ! -e "$dir" ]; then
+    mkdir -p "$dir"
+    : >"$dir/$MARK"
+  fi
+  [ -d "$dir" ] || die "$dir is not a directory"
   if running; then
     echo "pg.sh: already running ($(sed -n 's/^PG_URL=//p' "$dir/pg.env"))"
     return 0
@@ -88,6 +107,7 @@ start() {
   local cluster port attempt started=0
   cluster=$(mktemp -d /tmp/ota-pg.XXXXXX)
   chmod 755 "$cluster"
+  : >"$cluster/$MARK"
   [ "$(id -u)" -ne 0 ] || chown postgres: "$cluster"
   as_server "$PG_BIN/initdb" -D "$cluster/data" -U ota --auth=trust --encoding=UTF8 --locale=C \
     --no-sync --no-instructions >"$cluster/initdb.log" 2>&1 ||
@@ -129,7 +149,10 @@ case "$cmd" in
   start) start ;;
   stop)
     stop_cluster
-    rm -rf "$dir"
+    if [ -f "$dir/$MARK" ]; then
+      rm -f "$dir/$MARK"
+      rmdir "$dir" 2>/dev/null || true  # only when nothing else is in it
+    fi
     ;;
   *) die "unknown command '$cmd' (start|stop)" ;;
 esac

@@ -1,10 +1,14 @@
 // ota_mqtt: a device that waits for an upgrade job, downloads and verifies the image and stores it.
 //
-//   ota_mqtt --product-key PK --device-name DN --device-secret DS --version V [--host H] [--port P]
+//   ota_mqtt --product-key PK --device-name DN (--device-secret DS | --device-secret-file F)
+//            --version V [--host H] [--port P]
 //            [--region R] [--ca-file PEM | --no-tls] [--http-ca-file PEM] [--allow-http]
 //            [--module M] [--output PATH] [--request] [--wait SECONDS] [--max-attempts N]
 //            [--final-wait SECONDS] [--low-memory] [--fetch-buffer BYTES]
 //            [--download-buffer BYTES] [--receive-buffer BYTES] [--serve]
+//
+// --device-secret-file F reads the secret from a file (one line; a trailing newline is ignored),
+// so that scripts do not put it on the command line, where every local user can read it.
 //
 // --serve (the console's devices): after a valid image the device "installs" it (reports the
 // job's version on the inform topic as its new running version, as after rebooting into it)
@@ -39,6 +43,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -67,12 +72,15 @@ enum ExitCode : int {
 };
 
 const char* const kUsageText =
-    "usage: ota_mqtt --product-key PK --device-name DN --device-secret DS --version V\n"
+    "usage: ota_mqtt --product-key PK --device-name DN\n"
+    "                (--device-secret DS | --device-secret-file FILE) --version V\n"
     "                [--host H] [--port P] [--region R] [--ca-file PEM | --no-tls]\n"
     "                [--http-ca-file PEM] [--allow-http] [--module M] [--output PATH]\n"
     "                [--request] [--wait SECONDS] [--max-attempts N] [--final-wait SECONDS]\n"
     "                [--low-memory] [--fetch-buffer BYTES] [--download-buffer BYTES]\n"
     "                [--receive-buffer BYTES] [--serve]\n"
+    "--device-secret-file reads the secret from FILE (a trailing newline is ignored), keeping\n"
+    "it off the command line (visible to every local user).\n"
     "Waits for an upgrade job, downloads it over HTTPS, verifies its digest and stores it at\n"
     "--output (default ota.bin) only when it is valid. Dropped downloads are resumed (up to\n"
     "--max-attempts attempts in a row without progress, default 10); after a crash or a stop,\n"
@@ -107,7 +115,12 @@ struct Args {
     ota::BufferProfile buffers = ota::BufferProfile::standard();
     bool low_memory = false;
     bool serve = false;
+    std::string device_secret_file;
 };
+
+// Longest secret file accepted: a device secret is some dozens of characters; a large file is
+// the wrong file.
+constexpr std::uintmax_t kMaxSecretFileBytes = 4096;
 
 // Largest --fetch-buffer: fetch_yield() takes any size, this only catches typing mistakes.
 constexpr double kMaxFetchBufferBytes = 64.0 * 1024 * 1024;
@@ -122,6 +135,31 @@ bool parse_number(const char* text, double& out) {
     char* end = nullptr;
     out = std::strtod(text, &end);
     return end != text && *end == '\0';
+}
+
+// Reads a device secret from `path` into `out` (without its trailing line end). Returns an error
+// message (naming the file, never its content), or empty on success.
+std::string read_secret_file(const std::string& path, std::string& out) {
+    const std::string what = "--device-secret-file " + path + ": ";
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return what + "is a directory";
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (ec) return what + ec.message();
+    if (size > kMaxSecretFileBytes) {
+        return what + "is " + std::to_string(size) + " bytes, more than a device secret (at most " +
+               std::to_string(kMaxSecretFileBytes) + ")";
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return what + std::strerror(errno);
+    std::string text(static_cast<std::size_t>(size) + 1, '\0');
+    in.read(&text[0], static_cast<std::streamsize>(text.size()));
+    if (in.bad()) return what + "cannot be read";
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) return what + "is empty";
+    if (text.find_first_of("\r\n") != std::string::npos) return what + "has more than one line";
+    out = std::move(text);
+    return {};
 }
 
 // Returns an error message, or empty on success.
@@ -143,7 +181,13 @@ std::string parse_args(int argc, char** argv, Args& a) {
         } else if (opt == "--device-name") {
             if (!value(a.device.device_name)) return opt + " needs a value";
         } else if (opt == "--device-secret") {
-            if (!value(a.device.device_secret)) return opt + " needs a value";
+            if (!value(a.device.device_secret) || a.device.device_secret.empty()) {
+                return opt + " needs a value";
+            }
+        } else if (opt == "--device-secret-file") {
+            if (!value(a.device_secret_file) || a.device_secret_file.empty()) {
+                return opt + " needs a file name";
+            }
         } else if (opt == "--version") {
             if (!value(a.version)) return opt + " needs a value";
         } else if (opt == "--host") {
@@ -212,9 +256,17 @@ std::string parse_args(int argc, char** argv, Args& a) {
             return "unknown option " + opt;
         }
     }
+    if (!a.device.device_secret.empty() && !a.device_secret_file.empty()) {
+        return "--device-secret and --device-secret-file exclude each other";
+    }
+    if (!a.device_secret_file.empty()) {
+        std::string error = read_secret_file(a.device_secret_file, a.device.device_secret);
+        if (!error.empty()) return error;
+    }
     if (a.device.product_key.empty() || a.device.device_name.empty() ||
         a.device.device_secret.empty() || a.version.empty()) {
-        return "--product-key, --device-name, --device-secret and --version are required";
+        return "--product-key, --device-name, --device-secret (or --device-secret-file) and "
+               "--version are required";
     }
     if (a.no_tls && !a.ca_file.empty()) return "--ca-file and --no-tls exclude each other";
     if (a.serve && a.wait_s) return "--serve and --wait exclude each other";

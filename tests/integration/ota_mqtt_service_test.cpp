@@ -3,6 +3,7 @@
 // within --final-wait gives its own exit status.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -181,6 +182,77 @@ TEST(OtaMqttService, BufferSizesOutsideTheLibraryRangesAreAUsageError) {
         EXPECT_EQ(r.exit_code, kExitUsage) << r.output;
         EXPECT_NE(r.output.find(reason), std::string::npos) << r.output;
         EXPECT_EQ(r.output.find("connecting to"), std::string::npos) << r.output;
+    }
+}
+
+// The console's scripts start devices with --device-secret-file, so that no secret is on a
+// command line (readable by every local user): the file's secret logs the device in, a wrong one
+// does not, and bad files or both options are usage errors found before connecting.
+std::vector<std::string> with_secret_file(std::vector<std::string> argv, const std::string& file) {
+    const auto it = std::find(argv.begin(), argv.end(), "--device-secret");
+    if (it != argv.end()) {
+        const auto at = argv.erase(it, it + 2);
+        argv.insert(at, {"--device-secret-file", file});
+    }
+    return argv;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+    write_file(path, std::vector<std::uint8_t>(text.begin(), text.end()));
+}
+
+TEST(OtaMqttService, DeviceSecretFromAFile) {
+    const Lab& lab = Lab::get();
+    const Device d = make_device("secretfile");
+    TempDir tmp;
+    const auto out = tmp.path() / "ota.bin";
+    const auto good = tmp.path() / "good.secret";
+    write_text(good, d.ds + "\n");  // as `echo` writes it
+    const ProcessResult ok =
+        run_process(with_secret_file(ota_mqtt_cmd(lab, d, out, {"--wait", "1"}), good), 30);
+    EXPECT_EQ(ok.exit_code, 6) << ok.output;  // logged in, no job within --wait
+    EXPECT_NE(ok.output.find("waiting for an upgrade job"), std::string::npos) << ok.output;
+
+    const auto wrong = tmp.path() / "wrong.secret";
+    const std::string wrong_secret = "not-" + d.ds;
+    write_text(wrong, wrong_secret);
+    const ProcessResult refused =
+        run_process(with_secret_file(ota_mqtt_cmd(lab, d, out, {"--wait", "1"}), wrong), 60);
+    EXPECT_NE(refused.exit_code, 6) << refused.output;
+    EXPECT_NE(refused.exit_code, 0) << refused.output;
+    EXPECT_EQ(refused.output.find("waiting for an upgrade job"), std::string::npos)
+        << refused.output;
+    EXPECT_EQ(refused.output.find(wrong_secret), std::string::npos) << refused.output;
+
+    const auto empty = tmp.path() / "empty.secret";
+    write_text(empty, "\n");
+    const auto two_lines = tmp.path() / "two.secret";
+    write_text(two_lines, d.ds + "\n" + d.ds + "\n");
+    struct Case {
+        std::vector<std::string> argv;
+        std::string reason;
+    };
+    const auto base = ota_mqtt_cmd(lab, d, out, {"--wait", "1"});
+    std::vector<Case> cases = {
+        {with_secret_file(base, (tmp.path() / "missing").string()), "No such file"},
+        {with_secret_file(base, tmp.path().string()), "is a directory"},
+        {with_secret_file(base, empty.string()), "is empty"},
+        {with_secret_file(base, two_lines.string()), "more than one line"},
+    };
+    auto both = base;
+    both.insert(both.end(), {"--device-secret-file", good.string()});
+    cases.push_back({both, "--device-secret and --device-secret-file exclude each other"});
+    auto none = with_secret_file(base, "x");
+    none.erase(std::find(none.begin(), none.end(), "--device-secret-file"),
+               std::find(none.begin(), none.end(), "x") + 1);
+    cases.push_back({none, "--device-secret (or --device-secret-file)"});
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.reason);
+        const ProcessResult r = run_process(c.argv, 20);
+        EXPECT_EQ(r.exit_code, kExitUsage) << r.output;
+        EXPECT_NE(r.output.find(c.reason), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("connecting to"), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find(d.ds), std::string::npos) << "secret in the output\n" << r.output;
     }
 }
 

@@ -268,7 +268,7 @@ TEST_P(StoreTest, TaskRoundTripUpdateAndListingFilters) {
     full.finished_at = 5;
     full.updated_at = 6;
     std::vector<Task> tasks{full, make_task(r1, "d1"), make_task(r1, "d2", TaskState::failed),
-                            make_task(r2, "d1"), make_task(r1, "d3")};
+                            make_task(r2, "d1", TaskState::canceled), make_task(r1, "d3")};
     tasks[4].phase = 1;
     store_->add_tasks(tasks);
     for (std::size_t i = 1; i < tasks.size(); ++i) {

@@ -161,6 +161,18 @@ class MemoryStore : public Store {
     }
 
     void add_tasks(std::vector<Task>& tasks) override {
+        // As the SQL stores' unique index: at most one open task per device and module.
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            const Task& t = tasks[i];
+            if (is_final(t.state)) continue;
+            const auto same = [&](const Task& o) {
+                return !is_final(o.state) && o.device == t.device && o.module == t.module;
+            };
+            if (open_task(t.device, t.module) ||
+                std::any_of(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(i), same)) {
+                throw second_open(t);
+            }
+        }
         write();
         for (auto& t : tasks) {
             t.id = ++data_.next_id;
@@ -170,6 +182,14 @@ class MemoryStore : public Store {
     void update_task(const Task& t) override {
         const auto it = data_.tasks.find(t.id);
         if (it == data_.tasks.end()) throw not_found("task", t.id);
+        if (!is_final(t.state)) {
+            for (const auto& [id, o] : data_.tasks) {
+                if (id != t.id && !is_final(o.state) && o.device == t.device &&
+                    o.module == t.module) {
+                    throw second_open(t);
+                }
+            }
+        }
         write();
         it->second = t;
     }
@@ -217,6 +237,14 @@ class MemoryStore : public Store {
         return out;
     }
 
+    std::vector<Task> device_tasks(const DeviceKey& key, std::size_t limit) override {
+        std::vector<Task> out;
+        for (auto it = data_.tasks.rbegin(); it != data_.tasks.rend() && out.size() < limit; ++it) {
+            if (it->second.device == key) out.push_back(it->second);
+        }
+        return out;
+    }
+
     std::int64_t append_event(Event& e) override {
         write();
         e.seq = ++data_.next_seq;
@@ -237,6 +265,23 @@ class MemoryStore : public Store {
         }
     }
 
+    std::int64_t last_event_seq() override {
+        return data_.events.empty() ? 0 : data_.events.rbegin()->first;
+    }
+
+    std::string shared_secret(const std::string& name,
+                              const std::function<std::string()>& make) override {
+        if (name.empty()) throw ApiError(400, "invalid_argument", "a setting needs a name");
+        const auto it = data_.settings.find(name);
+        if (it != data_.settings.end()) return it->second;
+        std::string value = make();
+        if (value.empty())
+            throw std::runtime_error("the new value of setting " + name + " is empty");
+        write();
+        data_.settings[name] = value;
+        return value;
+    }
+
     bool try_become_scheduler() override { return true; }
     const char* kind() const noexcept override { return "memory"; }
 
@@ -254,6 +299,7 @@ class MemoryStore : public Store {
         std::map<std::int64_t, Rollout> rollouts;
         std::map<std::int64_t, Task> tasks;
         std::map<std::int64_t, Event> events;
+        std::map<std::string, std::string> settings;
     };
 
     void write() {
@@ -265,6 +311,11 @@ class MemoryStore : public Store {
         std::sort(tags.begin(), tags.end());
         tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
         return tags;
+    }
+    static ApiError second_open(const Task& t) {
+        return ApiError(
+            409, "conflict",
+            "device " + t.device.device_name + " already has an open task for " + t.module);
     }
     static ApiError not_found(const std::string& what, std::int64_t id) {
         return ApiError(404, "not_found", what + " " + std::to_string(id) + " not found");

@@ -77,6 +77,7 @@ xss_pk="a1Xss$suffix"
 cc_api POST /devices -H 'Content-Type: application/json' \
   --data "{\"devices\":[{\"product_key\":\"$xss_pk\",\"device_name\":\"<i>xss-$suffix\",\"tags\":[\"<i>tag\"]}]}" >/dev/null
 for dn in "${devices[@]}"; do cc_start_device "$pk" "$dn" 1.0.0; done
+cc_check_no_secret_on_argv "${devices[@]}"
 
 # Wait (<= 30 s) until the console has seen both devices report 1.0.0.
 for ((i = 0; i < 150; i++)); do

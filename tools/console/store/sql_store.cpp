@@ -60,6 +60,20 @@ ApiError not_found(const std::string& what, std::int64_t id) {
     return ApiError(404, "not_found", what + " " + std::to_string(id) + " not found");
 }
 
+/// The database's refusal of a second open task of a device and module (the unique index
+/// tasks_one_open of migration 3: PostgreSQL names the index, SQLite the columns).
+bool is_second_open_task(const std::runtime_error& e) {
+    const std::string msg = e.what();
+    return msg.find("tasks_one_open") != std::string::npos ||
+           msg.find("UNIQUE constraint failed: tasks.") != std::string::npos;
+}
+
+ApiError second_open_task(const Task& t) {
+    return ApiError(409, "conflict",
+                    "device " + t.device.product_key + "/" + t.device.device_name +
+                        " already has an open task for module " + t.module);
+}
+
 class SqlStore final : public Store {
   public:
     SqlStore(std::unique_ptr<Db> db, std::shared_ptr<const void> guard)
@@ -276,15 +290,20 @@ class SqlStore final : public Store {
         ids.reserve(tasks.size());
         transaction([&] {
             for (const Task& t : tasks) {
-                ids.push_back(
-                    q("INSERT INTO tasks (rollout_id, product_key, device_name, module, phase, "
-                      "state, attempt, from_version, last_step, downloaded, reason, queued_at, "
-                      "notified_at, first_progress_at, deadline_at, finished_at, updated_at) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-                      "$16, $17) RETURNING id",
-                      task_params(t))
-                        .at(0)
-                        .integer(0));
+                try {
+                    ids.push_back(
+                        q("INSERT INTO tasks (rollout_id, product_key, device_name, module, "
+                          "phase, state, attempt, from_version, last_step, downloaded, reason, "
+                          "queued_at, notified_at, first_progress_at, deadline_at, finished_at, "
+                          "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                          "$13, $14, $15, $16, $17) RETURNING id",
+                          task_params(t))
+                            .at(0)
+                            .integer(0));
+                } catch (const std::runtime_error& e) {
+                    if (is_second_open_task(e)) throw second_open_task(t);
+                    throw;
+                }
             }
         });
         // Only after the commit: a rolled-back insert leaves the caller's tasks untouched.
@@ -293,15 +312,20 @@ class SqlStore final : public Store {
     void update_task(const Task& t) override {
         Params p = task_params(t);
         p.emplace_back(t.id);
-        if (q("UPDATE tasks SET rollout_id = $1, product_key = $2, device_name = $3, module = $4, "
-              "phase = $5, state = $6, attempt = $7, from_version = $8, last_step = $9, "
-              "downloaded = $10, reason = $11, queued_at = $12, notified_at = $13, "
-              "first_progress_at = $14, deadline_at = $15, finished_at = $16, updated_at = $17 "
-              "WHERE id = $18 RETURNING id",
-              p)
-                .empty()) {
-            throw not_found("task", t.id);
+        Rows rows;
+        try {
+            rows =
+                q("UPDATE tasks SET rollout_id = $1, product_key = $2, device_name = $3, "
+                  "module = $4, phase = $5, state = $6, attempt = $7, from_version = $8, "
+                  "last_step = $9, downloaded = $10, reason = $11, queued_at = $12, "
+                  "notified_at = $13, first_progress_at = $14, deadline_at = $15, "
+                  "finished_at = $16, updated_at = $17 WHERE id = $18 RETURNING id",
+                  p);
+        } catch (const std::runtime_error& e) {
+            if (is_second_open_task(e)) throw second_open_task(t);
+            throw;
         }
+        if (rows.empty()) throw not_found("task", t.id);
     }
     std::optional<Task> task(std::int64_t id) override {
         const Rows rows =
@@ -362,6 +386,14 @@ class SqlStore final : public Store {
         return out;
     }
 
+    std::vector<Task> device_tasks(const DeviceKey& key, std::size_t limit) override {
+        return map_rows<Task>(q(std::string("SELECT ") + kTaskColumns +
+                                    " FROM tasks WHERE product_key = $1 AND device_name = $2 "
+                                    "ORDER BY id DESC LIMIT $3",
+                                {key.product_key, key.device_name, limit_of(limit)}),
+                              task_from);
+    }
+
     // --- events ---
     std::int64_t append_event(Event& e) override {
         std::int64_t seq = 0;
@@ -392,6 +424,33 @@ class SqlStore final : public Store {
                                });
     }
     void prune_events(Millis before) override { q("DELETE FROM events WHERE at < $1", {before}); }
+    std::int64_t last_event_seq() override {
+        return q("SELECT COALESCE(MAX(seq), 0) FROM events", {}).at(0).integer(0);
+    }
+
+    // --- settings ---
+    std::string shared_secret(const std::string& name,
+                              const std::function<std::string()>& make) override {
+        if (name.empty()) throw ApiError(400, "invalid_argument", "a setting needs a name");
+        std::string value;
+        // The writers' transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: the writers' advisory
+        // lock) serialises processes; ON CONFLICT keeps the first value even without it.
+        transaction([&] {
+            const Rows found = q("SELECT value FROM settings WHERE name = $1", {name});
+            if (!found.empty()) {
+                value = found.front().text(0);
+                return;
+            }
+            std::string made = make();
+            if (made.empty()) {
+                throw std::runtime_error("store: the new value of setting " + name + " is empty");
+            }
+            q("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+              {name, std::move(made)});
+            value = q("SELECT value FROM settings WHERE name = $1", {name}).at(0).text(0);
+        });
+        return value;
+    }
 
     bool try_become_scheduler() override {
         const std::lock_guard lock(mu_);

@@ -101,14 +101,16 @@ class Store {
     [[nodiscard]] virtual std::vector<Rollout> active_rollouts() = 0;
 
     // --- tasks ---
-    /// Stores new tasks and sets their ids.
+    /// Stores new tasks and sets their ids (all or none). ApiError 409 "conflict" when one would be
+    /// a second open (not final) task of its device and module.
     virtual void add_tasks(std::vector<Task>& tasks) = 0;
-    /// Overwrites the record with t.id; ApiError 404 "not_found" for an unknown id.
+    /// Overwrites the record with t.id; ApiError 404 "not_found" for an unknown id, 409
+    /// "conflict" when it would re-open a task while another of its device and module is open.
     virtual void update_task(const Task& t) = 0;
     [[nodiscard]] virtual std::optional<Task> task(std::int64_t id) = 0;
     [[nodiscard]] virtual std::vector<Task> tasks(const TaskFilter& filter, Page page) = 0;
-    /// The device's task that is not final yet for this module (at most one exists: the engine
-    /// never makes a second), if any.
+    /// The device's task that is not final yet for this module (at most one exists: the store
+    /// refuses a second, see add_tasks), if any.
     [[nodiscard]] virtual std::optional<Task> open_task(const DeviceKey& key,
                                                         const std::string& module) = 0;
     /// Tasks of `rollout_id` in `state` with queued_at <= now, oldest queued_at first (pushes due).
@@ -117,6 +119,10 @@ class Store {
     /// notified or in_progress tasks (any rollout) with 0 < deadline_at <= now.
     [[nodiscard]] virtual std::vector<Task> expired(Millis now, std::size_t limit) = 0;
     [[nodiscard]] virtual TaskCounts task_counts(std::int64_t rollout_id) = 0;
+    /// The device's tasks (every rollout and module), newest (highest id) first, at most `limit`
+    /// (the device page: its recent history without reading all of it).
+    [[nodiscard]] virtual std::vector<Task> device_tasks(const DeviceKey& key,
+                                                         std::size_t limit) = 0;
 
     // --- events ---
     /// Stores the event and returns its seq (also written to e.seq).
@@ -124,6 +130,17 @@ class Store {
     [[nodiscard]] virtual std::vector<Event> events_after(std::int64_t seq, std::size_t limit) = 0;
     /// Deletes events older than `before` (bounded table).
     virtual void prune_events(Millis before) = 0;
+    /// The highest seq stored, 0 when the table is empty (an SSE stream without `after` starts
+    /// here: every event committed later has a higher seq).
+    [[nodiscard]] virtual std::int64_t last_event_seq() = 0;
+
+    // --- settings ---
+    /// The value stored under `name`; when there is none, stores make() under it first, atomically
+    /// (console processes racing on one database all get the value of the first to commit; make()
+    /// may run in each of them). For secrets shared by all consoles on a database (e.g. the signed
+    /// URLs' key). ApiError 400 for an empty name; std::runtime_error when make() returns "".
+    [[nodiscard]] virtual std::string shared_secret(const std::string& name,
+                                                    const std::function<std::string()>& make) = 0;
 
     // --- several console processes ---
     /// True when this process is (or just became) the scheduler: a PostgreSQL session advisory

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -90,31 +91,19 @@ std::string mqtt_client_id(const ConsoleOptions& o) {
     return id;
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
 // Written to a temporary name and renamed, so a reader never sees half a file.
 void write_ready_file(const std::string& path, const ApiServer& api, const std::string& token) {
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << "{\"url\":" << json_string(api.base_url()) << ",\"port\":" << api.port()
-            << ",\"token_file\":" << json_string(token)
-            << ",\"tls_cert\":" << json_string(api.tls_cert_file()) << "}\n";
+        out << nlohmann::json{{"url", api.base_url()},
+                              {"port", api.port()},
+                              {"files_url", api.files_base_url()},
+                              {"files_port", api.files_port()},
+                              {"token_file", token},
+                              {"tls_cert", api.tls_cert_file()}}
+                   .dump()
+            << "\n";
         if (!out) throw std::runtime_error("cannot write " + tmp);
     }
     fs::rename(tmp, path);
@@ -240,6 +229,10 @@ int run(const ConsoleOptions& o) {
     HttpOptions ho;
     ho.bind = o.http_bind;
     ho.port = o.http_port;
+    ho.files_port = o.files_port;
+    ho.public_url = o.public_url;
+    ho.public_files_url = o.public_files_url;
+    ho.allow_http_files = o.allow_http_files;
     ho.tls = !o.http_no_tls;
     ho.tls_cert_file = o.tls_cert;
     ho.tls_key_file = o.tls_key;
@@ -254,8 +247,10 @@ int run(const ConsoleOptions& o) {
     ApiServer api(*store, engine, metrics, clock, ho);
     api.start();
 
-    std::printf("ota_console: serving %s (store %s); connecting to the broker %s:%u\n",
-                api.base_url().c_str(), store->kind(), o.broker_host.c_str(),
+    std::printf("ota_console: serving %s (files at %s; store %s); connecting to the broker "
+                "%s:%u\n",
+                api.base_url().c_str(), api.files_base_url().c_str(), store->kind(),
+                o.broker_host.c_str(),
                 static_cast<unsigned>(o.broker_port));
     std::fflush(stdout);
 

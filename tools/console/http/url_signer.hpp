@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,18 @@
 #include "model/model.hpp"
 
 namespace console {
+
+/// The scheme, host and port of an absolute URL.
+struct UrlBase {
+    std::string scheme;  ///< "http" or "https"
+    std::string host;    ///< without the brackets of an IPv6 literal
+    int port = 0;        ///< 0 = none given
+};
+/// Parses "http(s)://host[:port][/path]"; nullopt for anything else (no host, user info,
+/// spaces, a bad port).
+[[nodiscard]] std::optional<UrlBase> parse_url_base(const std::string& url);
+/// `url` without trailing slashes.
+[[nodiscard]] std::string strip_trailing_slash(std::string url);
 
 /// Makes and checks signed firmware URLs. Thread-safe.
 class UrlSigner {

@@ -476,6 +476,14 @@ class CountingStore : public Store {
         return s_.events_after(seq, l);
     }
     void prune_events(Millis before) override { s_.prune_events(before); }
+    std::vector<Task> device_tasks(const DeviceKey& k, std::size_t l) override {
+        return s_.device_tasks(k, l);
+    }
+    std::int64_t last_event_seq() override { return s_.last_event_seq(); }
+    std::string shared_secret(const std::string& n,
+                              const std::function<std::string()>& make) override {
+        return s_.shared_secret(n, make);
+    }
     bool try_become_scheduler() override { return s_.try_become_scheduler(); }
     const char* kind() const noexcept override { return s_.kind(); }
 

@@ -154,6 +154,40 @@ TEST(PgStore, ConcurrentWritersNeverHideAnEventFromAReader) {
     EXPECT_EQ(seen, all);
 }
 
+// Several console processes started at once on an empty database (a deployment's first start):
+// each must come up, and the migrations must be applied exactly once.
+TEST(PgStore, ConcurrentFirstStartsOnAnEmptySchemaAllSucceed) {
+    constexpr int kRounds = 5;
+    constexpr int kConsoles = 6;
+    for (int round = 0; round < kRounds; ++round) {
+        PgEnv env;
+        std::atomic<int> ready{0};
+        std::vector<std::thread> threads;
+        std::vector<std::string> errors(kConsoles);
+        for (int i = 0; i < kConsoles; ++i) {
+            threads.emplace_back([&, i] {
+                ++ready;
+                while (ready.load() < kConsoles) std::this_thread::yield();
+                try {
+                    auto store = env.open();
+                    (void)store->last_event_seq();
+                } catch (const std::exception& e) {
+                    errors[static_cast<std::size_t>(i)] = e.what();
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        for (int i = 0; i < kConsoles; ++i) {
+            EXPECT_EQ(errors[static_cast<std::size_t>(i)], "")
+                << "round " << round << ", console " << i;
+        }
+        const auto rows =
+            env.raw()->query("SELECT version FROM schema_migrations ORDER BY version", {});
+        ASSERT_EQ(rows.size(), static_cast<std::size_t>(sql::latest_schema_version()));
+        if (HasFailure()) break;
+    }
+}
+
 TEST(PgStore, LostConnectionFailsOneCallThenReconnects) {
     PgEnv env;
     auto db = env.raw();

@@ -217,6 +217,14 @@ class MemoryStore : public Store {
         return out;
     }
 
+    std::vector<Task> device_tasks(const DeviceKey& key, std::size_t limit) override {
+        std::vector<Task> out;
+        for (auto it = data_.tasks.rbegin(); it != data_.tasks.rend() && out.size() < limit; ++it) {
+            if (it->second.device == key) out.push_back(it->second);
+        }
+        return out;
+    }
+
     std::int64_t append_event(Event& e) override {
         write();
         e.seq = ++data_.next_seq;
@@ -237,6 +245,23 @@ class MemoryStore : public Store {
         }
     }
 
+    std::int64_t last_event_seq() override {
+        return data_.events.empty() ? 0 : data_.events.rbegin()->first;
+    }
+
+    std::string shared_secret(const std::string& name,
+                              const std::function<std::string()>& make) override {
+        if (name.empty()) throw ApiError(400, "invalid_argument", "a setting needs a name");
+        const auto it = data_.settings.find(name);
+        if (it != data_.settings.end()) return it->second;
+        std::string value = make();
+        if (value.empty())
+            throw std::runtime_error("the new value of setting " + name + " is empty");
+        write();
+        data_.settings[name] = value;
+        return value;
+    }
+
     bool try_become_scheduler() override { return true; }
     const char* kind() const noexcept override { return "memory"; }
 
@@ -254,6 +279,7 @@ class MemoryStore : public Store {
         std::map<std::int64_t, Rollout> rollouts;
         std::map<std::int64_t, Task> tasks;
         std::map<std::int64_t, Event> events;
+        std::map<std::string, std::string> settings;
     };
 
     void write() {

@@ -81,8 +81,12 @@ std::unique_ptr<Db> open_postgresql(const std::string& url);
 
 /// The newest schema version this binary knows.
 [[nodiscard]] int latest_schema_version() noexcept;
-/// Applies every migration newer than the database's version, each in its own transaction.
+/// Applies every migration newer than the database's version, each in its own transaction (the
+/// writers' transaction of Db::begin, so concurrent first starts do not collide).
 /// Throws std::runtime_error when the database is newer than this binary.
 void migrate(Db& db);
+/// As migrate(), but stops at schema version `target` (tests: plant data an older console wrote).
+/// std::invalid_argument for a version this binary does not know.
+void migrate_to(Db& db, int target);
 
 }  // namespace console::sql

@@ -120,6 +120,13 @@ CREATE TABLE events (
 );
 CREATE INDEX events_at ON events (at);
 )sql",
+    // 2: values shared by every console process on the database (Store::shared_secret).
+    R"sql(
+CREATE TABLE settings (
+  name {text} PRIMARY KEY,
+  value {text} NOT NULL
+);
+)sql",
 };
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
@@ -163,20 +170,31 @@ int latest_schema_version() noexcept {
 }
 
 void migrate(Db& db) {
-    db.script(
-        for_dialect("CREATE TABLE IF NOT EXISTS schema_migrations (version {int} PRIMARY KEY, "
-                    "applied_at {int} NOT NULL)",
-                    db.dialect()));
+    migrate_to(db, latest_schema_version());
+}
+
+void migrate_to(Db& db, int target) {
     const std::int64_t latest = latest_schema_version();
-    if (current_version(db) > latest) refuse_newer(current_version(db));
-    for (std::int64_t v = 1; v <= latest; ++v) {
+    if (target < 0 || target > latest) {
+        throw std::invalid_argument("store: no schema version " + std::to_string(target));
+    }
+    for (std::int64_t v = 0; v <= target; ++v) {
         db.begin();
         try {
+            // Inside the transaction, even the bookkeeping table: PostgreSQL's begin() takes the
+            // writers' lock, so console processes starting at once on an empty database create it
+            // (and apply each step) one after another instead of failing on each other's DDL.
+            if (v == 0) {
+                db.script(for_dialect(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version {int} PRIMARY KEY, "
+                    "applied_at {int} NOT NULL)",
+                    db.dialect()));
+            }
             // Re-read inside the transaction: another console process may have migrated
-            // meanwhile (PostgreSQL's begin() serialises writers).
+            // meanwhile.
             const std::int64_t have = current_version(db);
             if (have > latest) refuse_newer(have);
-            if (have < v) {
+            if (v > 0 && have < v) {
                 db.script(for_dialect(kMigrations[v - 1], db.dialect()));
                 db.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                          {v, now_ms()});

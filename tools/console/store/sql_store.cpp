@@ -362,6 +362,14 @@ class SqlStore final : public Store {
         return out;
     }
 
+    std::vector<Task> device_tasks(const DeviceKey& key, std::size_t limit) override {
+        return map_rows<Task>(q(std::string("SELECT ") + kTaskColumns +
+                                    " FROM tasks WHERE product_key = $1 AND device_name = $2 "
+                                    "ORDER BY id DESC LIMIT $3",
+                                {key.product_key, key.device_name, limit_of(limit)}),
+                              task_from);
+    }
+
     // --- events ---
     std::int64_t append_event(Event& e) override {
         std::int64_t seq = 0;
@@ -392,6 +400,33 @@ class SqlStore final : public Store {
                                });
     }
     void prune_events(Millis before) override { q("DELETE FROM events WHERE at < $1", {before}); }
+    std::int64_t last_event_seq() override {
+        return q("SELECT COALESCE(MAX(seq), 0) FROM events", {}).at(0).integer(0);
+    }
+
+    // --- settings ---
+    std::string shared_secret(const std::string& name,
+                              const std::function<std::string()>& make) override {
+        if (name.empty()) throw ApiError(400, "invalid_argument", "a setting needs a name");
+        std::string value;
+        // The writers' transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: the writers' advisory
+        // lock) serialises processes; ON CONFLICT keeps the first value even without it.
+        transaction([&] {
+            const Rows found = q("SELECT value FROM settings WHERE name = $1", {name});
+            if (!found.empty()) {
+                value = found.front().text(0);
+                return;
+            }
+            std::string made = make();
+            if (made.empty()) {
+                throw std::runtime_error("store: the new value of setting " + name + " is empty");
+            }
+            q("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+              {name, std::move(made)});
+            value = q("SELECT value FROM settings WHERE name = $1", {name}).at(0).text(0);
+        });
+        return value;
+    }
 
     bool try_become_scheduler() override {
         const std::lock_guard lock(mu_);

@@ -117,6 +117,10 @@ class Store {
     /// notified or in_progress tasks (any rollout) with 0 < deadline_at <= now.
     [[nodiscard]] virtual std::vector<Task> expired(Millis now, std::size_t limit) = 0;
     [[nodiscard]] virtual TaskCounts task_counts(std::int64_t rollout_id) = 0;
+    /// The device's tasks (every rollout and module), newest (highest id) first, at most `limit`
+    /// (the device page: its recent history without reading all of it).
+    [[nodiscard]] virtual std::vector<Task> device_tasks(const DeviceKey& key,
+                                                         std::size_t limit) = 0;
 
     // --- events ---
     /// Stores the event and returns its seq (also written to e.seq).
@@ -124,6 +128,17 @@ class Store {
     [[nodiscard]] virtual std::vector<Event> events_after(std::int64_t seq, std::size_t limit) = 0;
     /// Deletes events older than `before` (bounded table).
     virtual void prune_events(Millis before) = 0;
+    /// The highest seq stored, 0 when the table is empty (an SSE stream without `after` starts
+    /// here: every event committed later has a higher seq).
+    [[nodiscard]] virtual std::int64_t last_event_seq() = 0;
+
+    // --- settings ---
+    /// The value stored under `name`; when there is none, stores make() under it first, atomically
+    /// (console processes racing on one database all get the value of the first to commit; make()
+    /// may run in each of them). For secrets shared by all consoles on a database (e.g. the signed
+    /// URLs' key). ApiError 400 for an empty name; std::runtime_error when make() returns "".
+    [[nodiscard]] virtual std::string shared_secret(const std::string& name,
+                                                    const std::function<std::string()>& make) = 0;
 
     // --- several console processes ---
     /// True when this process is (or just became) the scheduler: a PostgreSQL session advisory

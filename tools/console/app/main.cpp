@@ -187,8 +187,14 @@ int run(const ConsoleOptions& o) {
 
     Metrics metrics;
     const WallClock& clock = system_wall_clock();
+    // With --db every console signs with the database's secret, so a URL in a push made by one
+    // console (the scheduler) opens the files at any of them; alone, the data dir's secret.
     auto signer =
-        std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_s * 1000, o.public_base_url);
+        o.db_url.empty()
+            ? std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_s * 1000, o.public_base_url)
+            : std::make_shared<UrlSigner>(
+                  UrlSecret{store->shared_secret(kUrlSecretSetting, [] { return random_hex(32); })},
+                  clock, o.url_ttl_s * 1000, o.public_base_url);
 
     ota::MqttOptions mo;
     mo.host = o.broker_host;
@@ -247,11 +253,11 @@ int run(const ConsoleOptions& o) {
     ApiServer api(*store, engine, metrics, clock, ho);
     api.start();
 
-    std::printf("ota_console: serving %s (files at %s; store %s); connecting to the broker "
-                "%s:%u\n",
-                api.base_url().c_str(), api.files_base_url().c_str(), store->kind(),
-                o.broker_host.c_str(),
-                static_cast<unsigned>(o.broker_port));
+    std::printf(
+        "ota_console: serving %s (files at %s; store %s); connecting to the broker "
+        "%s:%u\n",
+        api.base_url().c_str(), api.files_base_url().c_str(), store->kind(), o.broker_host.c_str(),
+        static_cast<unsigned>(o.broker_port));
     std::fflush(stdout);
 
     bool stopped = false;

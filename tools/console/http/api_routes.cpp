@@ -452,20 +452,8 @@ void ApiServer::Impl::add_api_routes() {
              const DeviceKey key{req.matches[1], req.matches[2]};
              const auto device = store.device(key);
              if (!device) not_found("no device " + key.product_key + "/" + key.device_name);
-             TaskFilter filter;
-             filter.device = key;
-             std::vector<Task> all;
-             Page page{0, 1000};
-             for (int guard_pages = 0; guard_pages < 1000; ++guard_pages) {
-                 const auto batch = store.tasks(filter, page);
-                 all.insert(all.end(), batch.begin(), batch.end());
-                 if (batch.size() < page.limit) break;
-                 page.after = batch.back().id;
-             }
              json tasks = json::array();
-             for (auto it = all.rbegin(); it != all.rend() && tasks.size() < 100; ++it) {
-                 tasks.push_back(to_json(*it));
-             }
+             for (const Task& t : store.device_tasks(key, 100)) tasks.push_back(to_json(t));
              send_json(res, 200,
                        json{{"device", to_json(*device, clock.now() - options.online_window_ms)},
                             {"tasks", tasks}});

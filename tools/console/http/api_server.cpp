@@ -111,13 +111,7 @@ void ApiServer::Impl::serve_events(const httplib::Request& req, httplib::Respons
         }
         after = std::stoll(from);
     } else {  // a new client: only what happens from now on
-        after = 0;
-        for (int guard_pages = 0; guard_pages < 100000; ++guard_pages) {
-            const auto batch = store.events_after(after, 1000);
-            if (batch.empty()) break;
-            after = batch.back().seq;
-            if (batch.size() < 1000) break;
-        }
+        after = store.last_event_seq();
     }
     // Each stream holds one of the API's threads: past the cap, a client is told to come back.
     if (event_streams.fetch_add(1) >= options.max_event_streams) {
@@ -323,8 +317,7 @@ ApiServer::ApiServer(Store& store, Engine& engine, Metrics& metrics, const WallC
     im.files = std::make_unique<FirmwareFiles>(o.data_dir);
     im.signer = o.url_signer;
     if (!im.signer) {
-        im.signer =
-            std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_ms, o.public_base_url);
+        im.signer = std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_ms, o.public_base_url);
     }
     if (!o.signing_key_file.empty()) {
         im.image_signer = std::make_unique<ImageSigner>(o.signing_key_file, o.signing_key_id);
@@ -352,8 +345,7 @@ void ApiServer::Impl::configure(httplib::Server& svr, std::size_t threads) {
         ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
         ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
         ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
-        ::setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
-                     sizeof user_timeout_ms);
+        ::setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
     });
     // Answers go out in two writes (headers, body); with Nagle on, the second waits for the
     // client's delayed ACK (~40 ms per request).
@@ -452,7 +444,8 @@ void ApiServer::start() {
             return httplib::Server::HandlerResponse::Unhandled;
         }
         // Refused before the body is read; the unread body must not become the next request.
-        const bool has_body = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+        const bool has_body =
+            req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
         if (!self.authorized(req, res)) {
             if (has_body) res.set_header("Connection", "close");
             return httplib::Server::HandlerResponse::Handled;

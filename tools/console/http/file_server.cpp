@@ -66,8 +66,7 @@ ByteRange parse_range(const std::string& header, std::uint64_t size) {
 
 void ApiServer::Impl::make_files_server() {
     if (options.tls) {
-        files_server =
-            std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str());
+        files_server = std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str());
         if (!files_server->is_valid()) {
             throw std::runtime_error("cannot use the TLS certificate " + cert_file +
                                      " for the files server");

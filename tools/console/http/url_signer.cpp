@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "http/token.hpp"
 #include "ota/digest.hpp"
@@ -43,8 +44,9 @@ std::optional<UrlBase> parse_url_base(const std::string& url) {
         if (out.host.empty()) return std::nullopt;
     }
     if (!port.empty() || authority.back() == ':') {
-        if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoi(port) < 1 || std::stoi(port) > 65535) {
+        if (port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+            std::stoi(port) > 65535) {
             return std::nullopt;
         }
         out.port = std::stoi(port);
@@ -54,7 +56,9 @@ std::optional<UrlBase> parse_url_base(const std::string& url) {
 
 UrlSigner::UrlSigner(const std::string& data_dir, const WallClock& clock, Millis ttl_ms,
                      std::string public_base_url)
-    : clock_(clock), ttl_ms_(ttl_ms), public_base_(strip_trailing_slash(std::move(public_base_url))) {
+    : clock_(clock),
+      ttl_ms_(ttl_ms),
+      public_base_(strip_trailing_slash(std::move(public_base_url))) {
     const std::string path = data_dir + "/url-secret";
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) write_private_file(path, random_hex(32) + "\n");
@@ -63,6 +67,15 @@ UrlSigner::UrlSigner(const std::string& data_dir, const WallClock& clock, Millis
         secret_.pop_back();
     }
     if (secret_.size() < 32) throw std::runtime_error(path + " holds no usable secret");
+}
+
+UrlSigner::UrlSigner(UrlSecret secret, const WallClock& clock, Millis ttl_ms,
+                     std::string public_base_url)
+    : secret_(std::move(secret.value)),
+      clock_(clock),
+      ttl_ms_(ttl_ms),
+      public_base_(strip_trailing_slash(std::move(public_base_url))) {
+    if (secret_.size() < 32) throw std::runtime_error("the URL secret is shorter than 32 bytes");
 }
 
 void UrlSigner::set_base(std::string base) {

@@ -336,8 +336,7 @@ void ApiServer::Impl::add_api_routes() {
              }
              if (req.has_param("phase")) {
                  const std::string p = param(req, "phase");
-                 if (p.empty() || p.size() > 6 ||
-                     p.find_first_not_of("0123456789") != std::string::npos) {
+                 if (!all_digits(p) || p.size() > 6) {
                      throw ApiError(400, "invalid_argument",
                                     "phase: must be a phase number (0, 1, ...)");
                  }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "http/request.hpp"
 #include "http/token.hpp"
 #include "ota/digest.hpp"
 
@@ -44,8 +45,7 @@ std::optional<UrlBase> parse_url_base(const std::string& url) {
         if (out.host.empty()) return std::nullopt;
     }
     if (!port.empty() || authority.back() == ':') {
-        if (port.empty() || port.size() > 5 ||
-            port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+        if (!http::all_digits(port) || port.size() > 5 || std::stoi(port) < 1 ||
             std::stoi(port) > 65535) {
             return std::nullopt;
         }

@@ -3,7 +3,10 @@
 // public URL in signed URLs and in the generated certificate, options refused at construction,
 // bodies refused from their headers before they are sent (JSON routes above 16 MiB, an upload of
 // a version stored already), and the device page reading only its newest tasks.
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -153,6 +156,39 @@ TEST_F(SplitServerTest, DownloadsInProgressDoNotStarveTheApi) {
     }
     cv.notify_all();
     for (auto& t : readers) t.join();
+}
+
+class IdleClientTest : public ApiFixture {
+  protected:
+    void customize(HttpOptions& o) override {
+        o.threads = 2;
+        o.io_timeout_s = 1;
+    }
+};
+
+/// Connections that send nothing (dead or slow clients) hold a thread only until the I/O
+/// timeout: with every API thread taken by one, the API answers again a second later.
+TEST_F(IdleClientTest, SilentConnectionsFreeTheirThreads) {
+    std::vector<int> silent;
+    for (int i = 0; i < 2; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_GE(fd, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(server_->port()));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        silent.push_back(fd);
+    }
+    std::this_thread::sleep_for(200ms);  // both accepted, each on a thread
+    auto c = client();
+    c->set_read_timeout(6);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = c->Get("/api/v1/health");
+    ASSERT_TRUE(r) << "the API did not answer while silent connections were open";
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    for (const int fd : silent) ::close(fd);
 }
 
 /// A JSON route refuses a body above 16 MiB from its Content-Length, before curl sends it.

@@ -173,6 +173,22 @@ class LockedStore : public MemoryStore {
         Lock l(m_);
         MemoryStore::prune_events(before);
     }
+    std::vector<Task> device_tasks(const DeviceKey& k, std::size_t n) override {
+        Lock l(m_);
+        ++device_tasks_calls;
+        return MemoryStore::device_tasks(k, n);
+    }
+    std::int64_t last_event_seq() override {
+        Lock l(m_);
+        return MemoryStore::last_event_seq();
+    }
+    std::string shared_secret(const std::string& name,
+                              const std::function<std::string()>& make) override {
+        Lock l(m_);
+        return MemoryStore::shared_secret(name, make);
+    }
+    /// How often the device page's query ran (it must not page through all tasks instead).
+    std::atomic<int> device_tasks_calls{0};
 
   private:
     std::recursive_mutex m_;
@@ -249,6 +265,15 @@ class ApiFixture : public ::testing::Test {
         c->set_connection_timeout(5);
         c->set_read_timeout(10);
         if (with_token) c->set_bearer_token_auth(kToken);
+        return c;
+    }
+    /// A client of the files server (signed downloads; no token).
+    std::unique_ptr<httplib::SSLClient> files_client() {
+        auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", server_->files_port());
+        c->set_ca_cert_path(server_->tls_cert_file().c_str());
+        c->enable_server_certificate_verification(true);
+        c->set_connection_timeout(5);
+        c->set_read_timeout(10);
         return c;
     }
     static nlohmann::json body_of(const httplib::Result& r) {

@@ -100,8 +100,8 @@ TEST_F(RolloutApiTest, VerifyRolloutRunsAndIsVisibleThroughTheApi) {
         // The push's URL is a signed URL of this server that serves the image.
         const json push = json::parse(publisher_.messages[0].second);
         const std::string url = push["data"]["url"];
-        ASSERT_EQ(url.rfind(server_->base_url() + "/files/", 0), 0U) << url;
-        const auto file = client(false)->Get(url.substr(server_->base_url().size()).c_str());
+        ASSERT_EQ(url.rfind(server_->files_base_url() + "/files/", 0), 0U) << url;
+        const auto file = files_client()->Get(url.substr(server_->files_base_url().size()).c_str());
         ASSERT_EQ(file->status, 200);
         EXPECT_EQ(file->body, "firmware image");
     }

@@ -156,5 +156,44 @@ TEST_F(EventsTest, StopEndsOpenStreamsPromptly) {
     EXPECT_EQ(metrics_.sse_clients.load(), 0);
 }
 
+class CappedEventsTest : public EventsTest {
+  protected:
+    void customize(HttpOptions& o) override { o.max_event_streams = 2; }
+};
+
+/// Each open stream holds an API thread: past the cap a client gets 503 (and the API still
+/// answers); a stream that ends frees its place.
+TEST_F(CappedEventsTest, StreamsBeyondTheCapAreRefusedUntilOneEnds) {
+    auto c1 = client();
+    auto c2 = client();
+    auto a = std::make_unique<StreamReader>(*c1, "/api/v1/events");
+    StreamReader b(*c2, "/api/v1/events");
+    ASSERT_TRUE(a->wait_for(": connected"));
+    ASSERT_TRUE(b.wait_for(": connected"));
+    EXPECT_API_ERROR(client()->Get("/api/v1/events"), 503, "unavailable", "event streams");
+    EXPECT_EQ(client()->Get("/api/v1/firmware")->status, 200);
+    a.reset();  // the server notices at its next write (a ping within 300 ms)
+    bool reopened = false;
+    for (int i = 0; i < 50 && !reopened; ++i) {
+        auto c3 = client();
+        StreamReader again(*c3, "/api/v1/events");
+        reopened = again.wait_for(": connected");
+        if (!reopened) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(reopened);
+}
+
+/// A new client starts after the newest stored event (however many there are) and sees only
+/// what happens from then on.
+TEST_F(EventsTest, ANewClientStartsAfterTheNewestEvent) {
+    for (int i = 0; i < 2500; ++i) add_event("task", "{\"old\":" + std::to_string(i) + "}");
+    auto c = client();
+    StreamReader reader(*c, "/api/v1/events");
+    ASSERT_TRUE(reader.wait_for(": connected"));
+    const std::int64_t seq = add_event("task", R"({"new":true})");
+    ASSERT_TRUE(reader.wait_for("id: " + std::to_string(seq) + "\n")) << reader.text();
+    EXPECT_EQ(reader.text().find("\"old\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace console::test

@@ -211,8 +211,8 @@ TEST_F(FilesTest, SignedUrlServesTheFileWithRanges) {
     const std::string image = image_of(100 * 1024, 4);
     const Firmware f = uploaded(image, "1.0.0");
     const std::string url = signer_->url_for(f);
-    ASSERT_EQ(url.rfind(server_->base_url() + "/files/" + f.sha256 + "?fw=", 0), 0U) << url;
-    auto c = client(false);
+    ASSERT_EQ(url.rfind(server_->files_base_url() + "/files/" + f.sha256 + "?fw=", 0), 0U) << url;
+    auto c = files_client();
     auto r = c->Get(path_of(url).c_str(), {{"Accept-Encoding", "gzip, br"}});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200);
@@ -247,7 +247,7 @@ TEST_F(FilesTest, TamperedExpiredAndUnsignedUrlsAreForbidden) {
     const Firmware f = uploaded(image_of(1000, 5), "1.0.0");
     const Firmware g = uploaded(image_of(1000, 6), "2.0.0");
     const std::string url = path_of(signer_->url_for(f));
-    auto c = client(false);
+    auto c = files_client();
     EXPECT_EQ(c->Get(url.c_str())->status, 200);
     std::string tampered = url;
     tampered.back() = tampered.back() == '0' ? '1' : '0';

@@ -63,7 +63,9 @@ TEST(ConsoleOptions, EveryOption) {
                           "--broker-password-file",
                           "pw",
                           "--http-bind",
-                          "0.0.0.0"}) {
+                          "0.0.0.0",
+                          "--public-url",
+                          "https://console.example:8443"}) {
         a.push_back(s);
     }
     ConsoleOptions o;

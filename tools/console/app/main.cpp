@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -90,31 +91,19 @@ std::string mqtt_client_id(const ConsoleOptions& o) {
     return id;
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
 // Written to a temporary name and renamed, so a reader never sees half a file.
 void write_ready_file(const std::string& path, const ApiServer& api, const std::string& token) {
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << "{\"url\":" << json_string(api.base_url()) << ",\"port\":" << api.port()
-            << ",\"token_file\":" << json_string(token)
-            << ",\"tls_cert\":" << json_string(api.tls_cert_file()) << "}\n";
+        out << nlohmann::json{{"url", api.base_url()},
+                              {"port", api.port()},
+                              {"files_url", api.files_base_url()},
+                              {"files_port", api.files_port()},
+                              {"token_file", token},
+                              {"tls_cert", api.tls_cert_file()}}
+                   .dump()
+            << "\n";
         if (!out) throw std::runtime_error("cannot write " + tmp);
     }
     fs::rename(tmp, path);
@@ -198,8 +187,14 @@ int run(const ConsoleOptions& o) {
 
     Metrics metrics;
     const WallClock& clock = system_wall_clock();
+    // With --db every console signs with the database's secret, so a URL in a push made by one
+    // console (the scheduler) opens the files at any of them; alone, the data dir's secret.
     auto signer =
-        std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_s * 1000, o.public_base_url);
+        o.db_url.empty()
+            ? std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_s * 1000, o.public_base_url)
+            : std::make_shared<UrlSigner>(
+                  UrlSecret{store->shared_secret(kUrlSecretSetting, [] { return random_hex(32); })},
+                  clock, o.url_ttl_s * 1000, o.public_base_url);
 
     ota::MqttOptions mo;
     mo.host = o.broker_host;
@@ -240,6 +235,10 @@ int run(const ConsoleOptions& o) {
     HttpOptions ho;
     ho.bind = o.http_bind;
     ho.port = o.http_port;
+    ho.files_port = o.files_port;
+    ho.public_url = o.public_url;
+    ho.public_files_url = o.public_files_url;
+    ho.allow_http_files = o.allow_http_files;
     ho.tls = !o.http_no_tls;
     ho.tls_cert_file = o.tls_cert;
     ho.tls_key_file = o.tls_key;
@@ -254,9 +253,11 @@ int run(const ConsoleOptions& o) {
     ApiServer api(*store, engine, metrics, clock, ho);
     api.start();
 
-    std::printf("ota_console: serving %s (store %s); connecting to the broker %s:%u\n",
-                api.base_url().c_str(), store->kind(), o.broker_host.c_str(),
-                static_cast<unsigned>(o.broker_port));
+    std::printf(
+        "ota_console: serving %s (files at %s; store %s); connecting to the broker "
+        "%s:%u\n",
+        api.base_url().c_str(), api.files_base_url().c_str(), store->kind(), o.broker_host.c_str(),
+        static_cast<unsigned>(o.broker_port));
     std::fflush(stdout);
 
     bool stopped = false;

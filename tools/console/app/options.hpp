@@ -26,8 +26,12 @@ struct ConsoleOptions {
     std::string tls_cert;
     std::string tls_key;
     bool http_no_tls = false;
-    std::string token_file;  ///< "" = <data>/api-token
+    std::string token_file;        ///< "" = <data>/api-token
+    int files_port = 0;            ///< the files server's port; 0 = random
+    std::string public_url;        ///< "" = https://<http_bind>:<port>
+    std::string public_files_url;  ///< "" = public_url's host with files_port
     std::string public_base_url;
+    bool allow_http_files = false;  ///< accept an http:// public_base_url
     std::int64_t url_ttl_s = 86400;
     std::string signing_key;
     std::int64_t max_upload_mib = 1024;

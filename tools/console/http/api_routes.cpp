@@ -78,6 +78,55 @@ json counts_json(const Rollout& r, const TaskCounts& counts) {
 
 }  // namespace
 
+std::optional<ApiError> ApiServer::Impl::upload_conflict(const httplib::Request& req) {
+    const std::string pk = param(req, "product_key");
+    const std::string version = param(req, "version");
+    std::string module = param(req, "module");
+    if (module.empty()) module = kDefaultModule;
+    if (pk.empty() || version.empty()) return std::nullopt;  // the handler says what is missing
+    Page page{0, 1000};
+    for (int guard_pages = 0; guard_pages < 10000; ++guard_pages) {
+        const auto batch = store.list_firmware(pk, page);
+        for (const Firmware& f : batch) {
+            if (f.version == version && f.module == module) {
+                return ApiError(409, "conflict",
+                                "firmware " + pk + " " + module + " " + version +
+                                    " exists already (id " + std::to_string(f.id) + ")");
+            }
+        }
+        if (batch.size() < page.limit) break;
+        page.after = batch.back().id;
+    }
+    return std::nullopt;
+}
+
+std::optional<ApiError> ApiServer::Impl::body_refused(const httplib::Request& req) {
+    const bool upload = req.method == "POST" && req.path == "/api/v1/firmware";
+    const std::uint64_t limit = upload ? options.max_upload_bytes : kMaxJsonBody;
+    const std::string cl = req.get_header_value("Content-Length");
+    if (!cl.empty() && (cl.size() > 18 || !all_digits(cl) || std::stoull(cl) > limit)) {
+        return ApiError(413, "payload_too_large",
+                        std::string(upload ? "the image" : "the body") +
+                            " is larger than the console's limit of " + std::to_string(limit) +
+                            " bytes" + (upload ? " (--max-upload-mib)" : ""));
+    }
+    if (upload) return upload_conflict(req);
+    return std::nullopt;
+}
+
+bool ApiServer::Impl::file_referenced(const std::string& sha256) {
+    Page page{0, 1000};
+    for (int guard_pages = 0; guard_pages < 10000; ++guard_pages) {
+        const auto batch = store.list_firmware("", page);
+        for (const Firmware& f : batch) {
+            if (f.sha256 == sha256) return true;
+        }
+        if (batch.size() < page.limit) break;
+        page.after = batch.back().id;
+    }
+    return false;
+}
+
 void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Response& res,
                                       const httplib::ContentReader& reader) {
     guard(req, res, [&] {
@@ -97,6 +146,15 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
                 throw ApiError(400, "invalid_argument", "sign_method: must be SHA256 or Md5");
             }
         }
+        // Read (and drop) a few MiB of a refused upload so the client, still sending, sees the
+        // answer instead of a reset connection; beyond that the connection is dropped.
+        const auto drain = [&reader] {
+            std::uint64_t drained = 0;
+            (void)reader([&drained](const char*, std::size_t len) {
+                drained += len;
+                return drained <= kDrainBytes;
+            });
+        };
         const std::uint64_t max = options.max_upload_bytes;
         const std::string too_large = "the image is larger than the console's upload limit of " +
                                       std::to_string(max) + " bytes";
@@ -106,18 +164,17 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
                 throw ApiError(400, "invalid_argument", "Content-Length: not a number");
             }
             if (cl.size() > 19 || std::stoull(cl) > max) {
-                // Read (and drop) a few MiB so the client, still sending, sees the answer
-                // instead of a reset connection; beyond that the connection is dropped.
-                std::uint64_t drained = 0;
-                (void)reader([&drained](const char*, std::size_t len) {
-                    drained += len;
-                    return drained <= kDrainBytes;
-                });
+                drain();
                 throw ApiError(413, "payload_too_large", too_large);
             }
             if (std::stoull(cl) == 0) {
                 throw ApiError(400, "invalid_argument", "body: the image is empty");
             }
+        }
+        // A version stored already: refused before the image is read.
+        if (auto conflict = upload_conflict(req)) {
+            drain();
+            throw ApiError(std::move(*conflict));
         }
         const auto upload = files->begin();
         bool over = false;
@@ -138,6 +195,7 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
         if (!complete) throw ApiError(400, "invalid_argument", "body: the upload was cut off");
         if (upload->size() == 0)
             throw ApiError(400, "invalid_argument", "body: the image is empty");
+        const std::lock_guard<std::mutex> publishing(publish_mutex);
         const StoredImage image = upload->commit();
         f.size = image.size;
         f.md5 = image.md5;
@@ -154,7 +212,13 @@ void ApiServer::Impl::upload_firmware(const httplib::Request& req, httplib::Resp
                 store.append_event(e);
             });
         } catch (...) {
-            files->discard(image);
+            // Another record (another process's, or one stored since) may use the same bytes.
+            bool referenced = true;
+            try {
+                referenced = file_referenced(image.sha256);
+            } catch (...) {
+            }
+            if (!referenced) files->discard(image);
             throw;
         }
         send_json(res, 201, to_json(f));
@@ -272,8 +336,7 @@ void ApiServer::Impl::add_api_routes() {
              }
              if (req.has_param("phase")) {
                  const std::string p = param(req, "phase");
-                 if (p.empty() || p.size() > 6 ||
-                     p.find_first_not_of("0123456789") != std::string::npos) {
+                 if (!all_digits(p) || p.size() > 6) {
                      throw ApiError(400, "invalid_argument",
                                     "phase: must be a phase number (0, 1, ...)");
                  }
@@ -388,20 +451,8 @@ void ApiServer::Impl::add_api_routes() {
              const DeviceKey key{req.matches[1], req.matches[2]};
              const auto device = store.device(key);
              if (!device) not_found("no device " + key.product_key + "/" + key.device_name);
-             TaskFilter filter;
-             filter.device = key;
-             std::vector<Task> all;
-             Page page{0, 1000};
-             for (int guard_pages = 0; guard_pages < 1000; ++guard_pages) {
-                 const auto batch = store.tasks(filter, page);
-                 all.insert(all.end(), batch.begin(), batch.end());
-                 if (batch.size() < page.limit) break;
-                 page.after = batch.back().id;
-             }
              json tasks = json::array();
-             for (auto it = all.rbegin(); it != all.rend() && tasks.size() < 100; ++it) {
-                 tasks.push_back(to_json(*it));
-             }
+             for (const Task& t : store.device_tasks(key, 100)) tasks.push_back(to_json(t));
              send_json(res, 200,
                        json{{"device", to_json(*device, clock.now() - options.online_window_ms)},
                             {"tasks", tasks}});

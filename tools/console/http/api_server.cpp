@@ -1,9 +1,11 @@
-// ApiServer: the server's life cycle, the bearer-token check, the signed file route with Range,
-// server-sent events, Prometheus metrics, /health and the page. The REST routes are in
-// api_routes.cpp.
+// ApiServer: the servers' life cycle, the bearer-token check, server-sent events, Prometheus
+// metrics, /health and the page. The REST routes are in api_routes.cpp, the files server in
+// file_server.cpp.
 #include "http/api_server.hpp"
 
-#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
@@ -52,59 +54,6 @@ const char* code_for_status(int status) {
     }
 }
 
-bool digits_only(const std::string& s) {
-    if (s.empty() || s.size() > 18) return false;
-    for (const char c : s) {
-        if (c < '0' || c > '9') return false;
-    }
-    return true;
-}
-
-/// The one byte range of a Range header against a file of `size` bytes: nullopt = serve it
-/// all (no header, or several ranges, which a server may ignore); {start, end} inclusive; or
-/// unsatisfiable when `ok` is false.
-struct ByteRange {
-    bool present = false;
-    bool ok = true;
-    std::uint64_t start = 0;
-    std::uint64_t end = 0;
-};
-
-ByteRange parse_range(const std::string& header, std::uint64_t size) {
-    ByteRange r;
-    if (header.empty()) return r;
-    if (header.rfind("bytes=", 0) != 0) {
-        r.present = true;
-        r.ok = false;
-        return r;
-    }
-    const std::string spec = header.substr(6);
-    if (spec.find(',') != std::string::npos) return r;
-    r.present = true;
-    const auto dash = spec.find('-');
-    const std::string a = dash == std::string::npos ? spec : spec.substr(0, dash);
-    const std::string b = dash == std::string::npos ? "" : spec.substr(dash + 1);
-    if (dash == std::string::npos || (a.empty() && !digits_only(b)) ||
-        (!a.empty() && !digits_only(a)) || (!b.empty() && !digits_only(b))) {
-        r.ok = false;
-        return r;
-    }
-    if (a.empty()) {  // suffix: the last b bytes
-        const auto n = std::stoull(b);
-        if (n == 0 || size == 0) {
-            r.ok = false;
-            return r;
-        }
-        r.start = n >= size ? 0 : size - n;
-        r.end = size - 1;
-        return r;
-    }
-    r.start = std::stoull(a);
-    r.end = b.empty() ? size - 1 : std::min<std::uint64_t>(std::stoull(b), size - 1);
-    r.ok = r.start < size && (b.empty() || std::stoull(b) >= r.start);
-    return r;
-}
-
 /// An answer sent instead of "100 Continue": cpp-httplib writes it without a length, and the
 /// unsent body must not be read as the next request, so it gets both and the connection closes.
 void finish_early(httplib::Response& res) {
@@ -151,82 +100,25 @@ void ApiServer::Impl::on(const std::string& pattern,
     }
 }
 
-void ApiServer::Impl::serve_file(const httplib::Request& req, httplib::Response& res) {
-    // The range is handled here, whole: cpp-httplib would otherwise also cut error bodies.
-    const std::string range_header = req.get_header_value("Range");
-    const_cast<httplib::Request&>(req).ranges.clear();
-    http::allow_params(req, {"fw", "exp", "sig"});
-    const std::string sha256 = req.matches[1];
-    const std::string exp = http::param(req, "exp");
-    if (!req.has_param("fw") || !digits_only(exp) || http::param(req, "sig").empty()) {
-        throw ApiError(403, "forbidden", "the URL is not signed (fw, exp and sig are required)");
-    }
-    const std::int64_t fw = http::parse_id(http::param(req, "fw"), "fw");
-    switch (signer->check(sha256, fw, std::stoll(exp), http::param(req, "sig"))) {
-        case UrlSigner::Check::bad_signature:
-            throw ApiError(403, "forbidden", "the URL's signature is not valid");
-        case UrlSigner::Check::expired:
-            throw ApiError(403, "forbidden", "the URL has expired; ask for a new push");
-        case UrlSigner::Check::ok:
-            break;
-    }
-    std::FILE* raw = std::fopen(files->path_of(sha256).c_str(), "rb");
-    if (raw == nullptr) throw ApiError(404, "not_found", "no such file");
-    const std::shared_ptr<std::FILE> file(raw, [](std::FILE* f) { std::fclose(f); });
-    struct stat st {};
-    if (::fstat(::fileno(raw), &st) != 0 || st.st_size <= 0) {
-        throw ApiError(404, "not_found", "no such file");
-    }
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    const ByteRange range = parse_range(range_header, size);
-    res.set_header("Accept-Ranges", "bytes");
-    if (!range.ok) {
-        res.set_header("Content-Range", "bytes */" + std::to_string(size));
-        send_error(res, 416, "range_not_satisfiable",
-                   "the range is outside the file's " + std::to_string(size) + " bytes");
-        return;
-    }
-    std::uint64_t start = 0;
-    std::uint64_t length = size;
-    res.status = 200;
-    if (range.present) {
-        start = range.start;
-        length = range.end - range.start + 1;
-        res.status = 206;
-        res.set_header("Content-Range", "bytes " + std::to_string(range.start) + "-" +
-                                            std::to_string(range.end) + "/" + std::to_string(size));
-    }
-    res.set_header("ETag", "\"" + sha256 + "\"");
-    res.set_content_provider(
-        static_cast<std::size_t>(length), "application/octet-stream",
-        [file, start](std::size_t offset, std::size_t want, httplib::DataSink& sink) {
-            char buf[64 * 1024];
-            if (::fseeko(file.get(), static_cast<off_t>(start + offset), SEEK_SET) != 0) {
-                return false;
-            }
-            const std::size_t n = std::fread(buf, 1, std::min(want, sizeof buf), file.get());
-            return n > 0 && sink.write(buf, n);
-        });
-}
-
 void ApiServer::Impl::serve_events(const httplib::Request& req, httplib::Response& res) {
     http::allow_params(req, {"after", "access_token"});
     std::int64_t after = -1;
     std::string from = http::param(req, "after");
     if (from.empty()) from = req.get_header_value("Last-Event-ID");
     if (!from.empty()) {
-        if (!digits_only(from)) {
+        if (!http::all_digits(from)) {
             throw ApiError(400, "invalid_argument", "after: must be an event id (an integer)");
         }
         after = std::stoll(from);
     } else {  // a new client: only what happens from now on
-        after = 0;
-        for (int guard_pages = 0; guard_pages < 100000; ++guard_pages) {
-            const auto batch = store.events_after(after, 1000);
-            if (batch.empty()) break;
-            after = batch.back().seq;
-            if (batch.size() < 1000) break;
-        }
+        after = store.last_event_seq();
+    }
+    // Each stream holds one of the API's threads: past the cap, a client is told to come back.
+    if (event_streams.fetch_add(1) >= options.max_event_streams) {
+        --event_streams;
+        throw ApiError(503, "unavailable",
+                       "too many open event streams (" + std::to_string(options.max_event_streams) +
+                           "); try again later");
     }
     struct Stream {
         std::int64_t after = 0;
@@ -278,7 +170,10 @@ void ApiServer::Impl::serve_events(const httplib::Request& req, httplib::Respons
             for (int i = 0; i < 5 && !stopping; ++i) std::this_thread::sleep_for(milliseconds(50));
             return true;
         },
-        [this](bool) { --metrics.sse_clients; });
+        [this](bool) {
+            --metrics.sse_clients;
+            --event_streams;
+        });
 }
 
 void ApiServer::Impl::serve_metrics(httplib::Response& res) {
@@ -349,8 +244,6 @@ void ApiServer::Impl::serve_metrics(httplib::Response& res) {
 }
 
 void ApiServer::Impl::add_infra_routes() {
-    on(R"(/files/([0-9a-f]{64}))",
-       {{"GET", [this](const auto& req, auto& res) { serve_file(req, res); }}});
     on("/api/v1/events", {{"GET", [this](const auto& req, auto& res) { serve_events(req, res); }}});
     on("/api/v1/metrics", {{"GET", [this](const auto& req, auto& res) {
                                 http::allow_params(req, {});
@@ -381,24 +274,53 @@ void ApiServer::Impl::add_infra_routes() {
     server->Delete("/.*", other);
 }
 
+namespace {
+
+bool is_wildcard(const std::string& host) {
+    return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
+std::string bracketed(const std::string& host) {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
 ApiServer::ApiServer(Store& store, Engine& engine, Metrics& metrics, const WallClock& clock,
                      HttpOptions options)
     : impl_(std::make_unique<Impl>(store, engine, metrics, clock, std::move(options))) {
     Impl& im = *impl_;
-    if (im.options.data_dir.empty()) throw std::runtime_error("the HTTP server needs --data");
-    if (im.options.token.empty()) throw std::runtime_error("the HTTP server needs an API token");
-    if (im.options.tls_cert_file.empty() != im.options.tls_key_file.empty()) {
+    const HttpOptions& o = im.options;
+    if (o.data_dir.empty()) throw std::runtime_error("the HTTP server needs --data");
+    if (o.token.empty()) throw std::runtime_error("the HTTP server needs an API token");
+    if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
         throw std::runtime_error("--tls-cert and --tls-key go together");
     }
-    im.files = std::make_unique<FirmwareFiles>(im.options.data_dir);
-    im.signer = im.options.url_signer;
-    if (!im.signer) {
-        im.signer = std::make_shared<UrlSigner>(im.options.data_dir, clock, im.options.url_ttl_ms,
-                                                im.options.public_base_url);
+    if (is_wildcard(o.bind) && o.public_url.empty()) {
+        throw std::runtime_error("listening on every address (--http-bind " + o.bind +
+                                 ") needs --public-url: the address devices and browsers reach "
+                                 "the console at");
     }
-    if (!im.options.signing_key_file.empty()) {
-        im.image_signer =
-            std::make_unique<ImageSigner>(im.options.signing_key_file, im.options.signing_key_id);
+    for (const auto& [name, url] : {std::pair{"--public-url", &o.public_url},
+                                    std::pair{"--public-files-url", &o.public_files_url},
+                                    std::pair{"--public-base-url", &o.public_base_url}}) {
+        if (!url->empty() && !parse_url_base(*url)) {
+            throw std::runtime_error(std::string(name) + " " + *url +
+                                     " is not an http(s)://host[:port][/path] URL");
+        }
+    }
+    if (o.public_base_url.rfind("http://", 0) == 0 && !o.allow_http_files) {
+        throw std::runtime_error("--public-base-url " + o.public_base_url +
+                                 " is plain http: devices refuse it unless they allow http; "
+                                 "give --allow-http-files to hand it out anyway");
+    }
+    im.files = std::make_unique<FirmwareFiles>(o.data_dir);
+    im.signer = o.url_signer;
+    if (!im.signer) {
+        im.signer = std::make_shared<UrlSigner>(o.data_dir, clock, o.url_ttl_ms, o.public_base_url);
+    }
+    if (!o.signing_key_file.empty()) {
+        im.image_signer = std::make_unique<ImageSigner>(o.signing_key_file, o.signing_key_id);
     }
 }
 
@@ -406,87 +328,31 @@ ApiServer::~ApiServer() {
     stop();
 }
 
-void ApiServer::start() {
-    Impl& im = *impl_;
-    if (im.started) throw std::runtime_error("the HTTP server is started already");
-    if (im.options.tls) {
-        TlsFiles tls{im.options.tls_cert_file, im.options.tls_key_file};
-        if (tls.cert_file.empty())
-            tls = ensure_self_signed_certificate(im.options.data_dir + "/tls");
-        auto ssl =
-            std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(), tls.key_file.c_str());
-        if (!ssl->is_valid()) {
-            throw std::runtime_error("cannot use the TLS certificate " + tls.cert_file +
-                                     " with key " + tls.key_file +
-                                     " (unreadable, not PEM, or they do not match)");
-        }
-        im.cert_file = tls.cert_file;
-        im.server = std::move(ssl);
-    } else {
-        im.server = std::make_unique<httplib::Server>();
-    }
-    httplib::Server& svr = *im.server;
-    const std::size_t threads = im.options.threads;
+void ApiServer::Impl::configure(httplib::Server& svr, std::size_t threads) {
     svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // SO_REUSEADDR only: cpp-httplib's default also sets SO_REUSEPORT, which lets a second
-    // console bind the same port silently and take half of the connections.
+    // console bind the same port silently and take half of the connections. Keepalive probes
+    // and a user timeout (inherited by accepted sockets) end the connections of clients that
+    // vanished, so their threads (an /events stream, a download) come free within a minute.
     svr.set_socket_options([](socket_t sock) {
         const int yes = 1;
+        const int idle_s = 30;
+        const int interval_s = 10;
+        const int probes = 3;
+        const unsigned user_timeout_ms = 60 * 1000;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        ::setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &yes, sizeof yes);
+        ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+        ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+        ::setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+        ::setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
     });
     // Answers go out in two writes (headers, body); with Nagle on, the second waits for the
     // client's delayed ACK (~40 ms per request).
     svr.set_tcp_nodelay(true);
-    svr.set_keep_alive_timeout(5);
-    svr.set_read_timeout(30);
-    svr.set_write_timeout(30);
-    svr.set_payload_max_length(static_cast<std::size_t>(im.options.max_upload_bytes) + 4096);
-    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        Impl& self = *impl_;
-        if (req.path.rfind("/api/", 0) != 0 || req.path == "/api/v1/health") {
-            return httplib::Server::HandlerResponse::Unhandled;
-        }
-        std::string presented;
-        const std::string auth = req.get_header_value("Authorization");
-        if (auth.rfind("Bearer ", 0) == 0) {
-            presented = auth.substr(7);
-        } else if (req.path == "/api/v1/events" && req.has_param("access_token")) {
-            presented = req.get_param_value("access_token");
-        }
-        if (presented.empty() || !secrets_equal(presented, self.options.token)) {
-            ++self.metrics.http_unauthorized;
-            res.set_header("WWW-Authenticate", "Bearer");
-            send_error(res, 401, "unauthenticated",
-                       presented.empty() ? "an API token is required (Authorization: Bearer ...)"
-                                         : "the API token is not valid");
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
-    // curl sends large bodies after "Expect: 100-continue": refuse an oversize upload (or a
-    // missing token) before the body is sent at all.
-    svr.set_expect_100_continue_handler([this](const httplib::Request& req,
-                                               httplib::Response& res) {
-        const Impl& self = *impl_;
-        const std::string auth = req.get_header_value("Authorization");
-        if (req.path.rfind("/api/", 0) == 0 &&
-            (auth.rfind("Bearer ", 0) != 0 || !secrets_equal(auth.substr(7), self.options.token))) {
-            ++impl_->metrics.http_unauthorized;
-            send_error(res, 401, "unauthenticated", "the API token is missing or not valid");
-            finish_early(res);
-            return 401;
-        }
-        const std::string cl = req.get_header_value("Content-Length");
-        if (req.path == "/api/v1/firmware" && digits_only(cl) &&
-            std::stoull(cl) > self.options.max_upload_bytes) {
-            send_error(res, 413, "payload_too_large",
-                       "the image is larger than the console's upload limit of " +
-                           std::to_string(self.options.max_upload_bytes) + " bytes");
-            finish_early(res);
-            return 413;
-        }
-        return 100;
-    });
+    svr.set_keep_alive_timeout(options.keep_alive_timeout_s);
+    svr.set_read_timeout(options.io_timeout_s);
+    svr.set_write_timeout(options.io_timeout_s);
     svr.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
             if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
@@ -501,39 +367,140 @@ void ApiServer::start() {
             send_error(res, 500, "internal", "internal error");
         });
     svr.set_logger([this](const httplib::Request&, const httplib::Response& res) {
-        ++impl_->metrics.http_requests;
-        if (res.status >= 400) ++impl_->metrics.http_errors;
+        ++metrics.http_requests;
+        if (res.status >= 400) ++metrics.http_errors;
     });
-    im.add_api_routes();
-    im.add_infra_routes();
+}
 
-    const std::string& host = im.options.bind;
+int ApiServer::Impl::bind(httplib::Server& svr, int wanted, const char* what) {
+    const std::string& host = options.bind;
     errno = 0;
-    if (im.options.port == 0) {
-        im.port = svr.bind_to_any_port(host);
-        if (im.port <= 0) im.port = 0;
-    } else if (svr.bind_to_port(host, im.options.port)) {
-        im.port = im.options.port;
+    int bound = 0;
+    if (wanted == 0) {
+        bound = svr.bind_to_any_port(host);
+        if (bound <= 0) bound = 0;
+    } else if (svr.bind_to_port(host, wanted)) {
+        bound = wanted;
     }
-    if (im.port == 0) {
+    if (bound == 0) {
         const int err = errno;
-        im.server.reset();
-        throw std::runtime_error("cannot listen on " + host + ":" +
-                                 std::to_string(im.options.port) +
+        throw std::runtime_error(std::string("cannot listen (") + what + ") on " + host + ":" +
+                                 std::to_string(wanted) +
                                  (err != 0 ? std::string(": ") + std::strerror(err) : ""));
     }
-    if (im.signer->base().empty()) im.signer->set_base(base_url());
+    return bound;
+}
+
+bool ApiServer::Impl::authorized(const httplib::Request& req, httplib::Response& res) {
+    std::string presented;
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) == 0) {
+        presented = auth.substr(7);
+    } else if (req.path == "/api/v1/events" && req.has_param("access_token")) {
+        presented = req.get_param_value("access_token");
+    }
+    if (!presented.empty() && secrets_equal(presented, options.token)) return true;
+    ++metrics.http_unauthorized;
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, "unauthenticated",
+               presented.empty() ? "an API token is required (Authorization: Bearer ...)"
+                                 : "the API token is not valid");
+    return false;
+}
+
+void ApiServer::start() {
+    Impl& im = *impl_;
+    if (im.started) throw std::runtime_error("the HTTP server is started already");
+    if (im.options.tls) {
+        TlsFiles tls{im.options.tls_cert_file, im.options.tls_key_file};
+        if (tls.cert_file.empty()) {
+            // The generated certificate also names the hosts the console is advertised at.
+            std::vector<std::string> hosts;
+            for (const std::string* url : {&im.options.public_url, &im.options.public_files_url}) {
+                if (const auto base = parse_url_base(*url)) hosts.push_back(base->host);
+            }
+            if (!is_wildcard(im.options.bind)) hosts.push_back(im.options.bind);
+            tls = ensure_self_signed_certificate(im.options.data_dir + "/tls", hosts);
+        }
+        auto ssl =
+            std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(), tls.key_file.c_str());
+        if (!ssl->is_valid()) {
+            throw std::runtime_error("cannot use the TLS certificate " + tls.cert_file +
+                                     " with key " + tls.key_file +
+                                     " (unreadable, not PEM, or they do not match)");
+        }
+        im.cert_file = tls.cert_file;
+        im.key_file = tls.key_file;
+        im.server = std::move(ssl);
+    } else {
+        im.server = std::make_unique<httplib::Server>();
+    }
+    httplib::Server& svr = *im.server;
+    im.configure(svr, im.options.threads);
+    svr.set_payload_max_length(static_cast<std::size_t>(im.options.max_upload_bytes) + 4096);
+    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        Impl& self = *impl_;
+        if (req.path.rfind("/api/", 0) != 0 || req.path == "/api/v1/health") {
+            return httplib::Server::HandlerResponse::Unhandled;
+        }
+        // Refused before the body is read; the unread body must not become the next request.
+        const bool has_body =
+            req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+        if (!self.authorized(req, res)) {
+            if (has_body) res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        // An upload checks its own limits (it drains a little so the client sees the answer).
+        const bool upload = req.method == "POST" && req.path == "/api/v1/firmware";
+        if (const auto refused = upload ? std::nullopt : self.body_refused(req)) {
+            send_error(res, refused->http_status(), refused->code(), refused->what());
+            if (has_body) res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // curl sends large bodies after "Expect: 100-continue": refuse an oversize body (or a
+    // missing token) before the body is sent at all.
+    svr.set_expect_100_continue_handler(
+        [this](const httplib::Request& req, httplib::Response& res) {
+            Impl& self = *impl_;
+            if (req.path.rfind("/api/", 0) == 0 && !self.authorized(req, res)) {
+                finish_early(res);
+                return 401;
+            }
+            if (const auto refused = self.body_refused(req)) {
+                send_error(res, refused->http_status(), refused->code(), refused->what());
+                finish_early(res);
+                return refused->http_status();
+            }
+            return 100;
+        });
+    im.add_api_routes();
+    im.add_infra_routes();
+    im.make_files_server();
+
+    try {
+        im.port = im.bind(svr, im.options.port, "API");
+        im.files_port = im.bind(*im.files_server, im.options.files_port, "files");
+    } catch (...) {
+        im.server.reset();
+        im.files_server.reset();
+        throw;
+    }
+    if (im.signer->base().empty()) im.signer->set_base(files_base_url());
     im.stopping = false;
     im.started = true;
-    im.thread = std::thread([&svr] {
+    const auto serve = [](httplib::Server* server) {
         try {
-            svr.listen_after_bind();
+            server->listen_after_bind();
         } catch (const std::exception& e) {
             std::fprintf(stderr, "ota_console: the HTTP server stopped: %s\n", e.what());
         }
-    });
-    // stop() only reaches a server whose accept loop runs: wait for it (bounded).
-    for (int i = 0; i < 5000 && !svr.is_running(); ++i) {
+    };
+    im.thread = std::thread(serve, &svr);
+    im.files_thread = std::thread(serve, im.files_server.get());
+    // stop() only reaches a server whose accept loop runs: wait for both (bounded).
+    for (int i = 0; i < 5000 && !(svr.is_running() && im.files_server->is_running()); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }
@@ -542,12 +509,25 @@ int ApiServer::port() const {
     return impl_->port;
 }
 
+int ApiServer::files_port() const {
+    return impl_->files_port;
+}
+
 std::string ApiServer::base_url() const {
-    std::string host = impl_->options.bind;
-    if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return std::string(impl_->options.tls ? "https://" : "http://") + host + ":" +
+    const HttpOptions& o = impl_->options;
+    if (!o.public_url.empty()) return strip_trailing_slash(o.public_url);
+    const std::string host = is_wildcard(o.bind) ? "127.0.0.1" : o.bind;
+    return std::string(o.tls ? "https://" : "http://") + bracketed(host) + ":" +
            std::to_string(impl_->port);
+}
+
+std::string ApiServer::files_base_url() const {
+    const HttpOptions& o = impl_->options;
+    if (!o.public_files_url.empty()) return strip_trailing_slash(o.public_files_url);
+    std::string host = is_wildcard(o.bind) ? "127.0.0.1" : o.bind;
+    if (const auto base = parse_url_base(o.public_url)) host = base->host;
+    return std::string(o.tls ? "https://" : "http://") + bracketed(host) + ":" +
+           std::to_string(impl_->files_port);
 }
 
 std::string ApiServer::tls_cert_file() const {
@@ -563,7 +543,9 @@ void ApiServer::stop() {
     if (!im.started.exchange(false)) return;
     im.stopping = true;
     im.server->stop();
+    im.files_server->stop();
     if (im.thread.joinable()) im.thread.join();
+    if (im.files_thread.joinable()) im.files_thread.join();
 }
 
 }  // namespace console

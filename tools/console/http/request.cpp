@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "ota/digest.hpp"
+
 namespace console::http {
 
 using nlohmann::json;
@@ -15,15 +17,15 @@ namespace {
     throw ApiError(400, "invalid_argument", message);
 }
 
-bool all_digits(const std::string& s) {
+}  // namespace
+
+bool all_digits(const std::string& s) noexcept {
     if (s.empty() || s.size() > 18) return false;
     for (const char c : s) {
         if (c < '0' || c > '9') return false;
     }
     return true;
 }
-
-}  // namespace
 
 void send_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
@@ -34,25 +36,6 @@ void send_json(httplib::Response& res, int status, const json& body) {
 void send_error(httplib::Response& res, int status, const std::string& code,
                 const std::string& message) {
     send_json(res, status, json{{"code", code}, {"message", message}});
-}
-
-static std::string url_decode(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto hex = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-            return -1;
-        };
-        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(s[i] == '+' ? ' ' : s[i]);
-        }
-    }
-    return out;
 }
 
 void allow_params(const httplib::Request& req, std::initializer_list<const char*> allowed) {
@@ -66,7 +49,7 @@ void allow_params(const httplib::Request& req, std::initializer_list<const char*
         std::size_t end = query.find('&', start);
         if (end == std::string::npos) end = query.size();
         const std::string part = query.substr(start, end - start);
-        const std::string name = url_decode(part.substr(0, part.find('=')));
+        const std::string name = httplib::detail::decode_url(part.substr(0, part.find('=')), true);
         if (!part.empty()) {
             bool known = false;
             for (const char* a : allowed) known = known || name == a;
@@ -112,14 +95,7 @@ std::size_t limit_param(const httplib::Request& req) {
 }
 
 std::string encode_cursor(const std::string& payload) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "c";
-    for (const char c : payload) {
-        const auto u = static_cast<unsigned char>(c);
-        out.push_back(kHex[u >> 4]);
-        out.push_back(kHex[u & 0xf]);
-    }
-    return out;
+    return "c" + ota::to_hex(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
 }
 
 std::string cursor_param(const httplib::Request& req) {

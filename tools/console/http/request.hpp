@@ -43,6 +43,8 @@ void check_name(const std::string& value, const std::string& where, std::size_t 
 [[nodiscard]] std::string cursor_param(const httplib::Request& req);
 /// ?cursor= of an id-ordered list: the id after which the page starts (0 when absent).
 [[nodiscard]] std::int64_t id_cursor_param(const httplib::Request& req);
+/// True for 1..18 ASCII digits (a number that fits an int64 and std::stoll).
+[[nodiscard]] bool all_digits(const std::string& s) noexcept;
 /// A positive integer from a path or query part; ApiError 400 naming `where` else.
 [[nodiscard]] std::int64_t parse_id(const std::string& text, const std::string& where);
 

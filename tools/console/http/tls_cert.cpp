@@ -1,6 +1,7 @@
 // Self-signed certificate generation: see tls_cert.hpp.
 #include "http/tls_cert.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -47,6 +48,23 @@ void add_extension(X509* cert, int nid, const char* value) {
     if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) fail(std::string("extension ") + value);
 }
 
+bool is_ip(const std::string& host) {
+    unsigned char buf[16];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+/// A host name fit for a DNS: subject alternative name (letters, digits, '-', '.', '*').
+bool plain_dns_name(const std::string& host) {
+    if (host.empty() || host.size() > 253) return false;
+    for (const char c : host) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*';
+        if (!ok) return false;
+    }
+    return true;
+}
+
 std::string bio_text(BIO* bio) {
     char* data = nullptr;
     const long len = BIO_get_mem_data(bio, &data);
@@ -55,9 +73,32 @@ std::string bio_text(BIO* bio) {
 
 }  // namespace
 
-TlsFiles ensure_self_signed_certificate(const std::string& dir) {
+bool certificate_names(const std::string& cert_file, const std::string& host) {
+    std::FILE* f = std::fopen(cert_file.c_str(), "r");
+    if (f == nullptr) return false;
+    const Owned<X509> cert(PEM_read_X509(f, nullptr, nullptr, nullptr));
+    std::fclose(f);
+    if (!cert) return false;
+    if (is_ip(host)) return X509_check_ip_asc(cert.get(), host.c_str(), 0) == 1;
+    return X509_check_host(cert.get(), host.c_str(), host.size(), 0, nullptr) == 1;
+}
+
+TlsFiles ensure_self_signed_certificate(const std::string& dir,
+                                        const std::vector<std::string>& hosts) {
     TlsFiles files{dir + "/cert.pem", dir + "/key.pem"};
-    if (exists(files.cert_file) && exists(files.key_file)) return files;
+    std::string alt_names = "IP:127.0.0.1,DNS:localhost";
+    bool covered = exists(files.cert_file) && exists(files.key_file);
+    for (const std::string& host : hosts) {
+        if (is_ip(host)) {
+            alt_names += ",IP:" + host;
+        } else if (plain_dns_name(host)) {
+            alt_names += ",DNS:" + host;
+        } else {
+            fail("\"" + host + "\" is neither an IP address nor a DNS name");
+        }
+        covered = covered && certificate_names(files.cert_file, host);
+    }
+    if (covered) return files;
     std::remove(files.cert_file.c_str());
     std::remove(files.key_file.c_str());
 
@@ -86,7 +127,7 @@ TlsFiles ensure_self_signed_certificate(const std::string& dir) {
     add_extension(cert.get(), NID_key_usage, "critical,digitalSignature");
     add_extension(cert.get(), NID_ext_key_usage, "serverAuth");
     add_extension(cert.get(), NID_subject_key_identifier, "hash");
-    add_extension(cert.get(), NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    add_extension(cert.get(), NID_subject_alt_name, alt_names.c_str());
     if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) fail("signing");
 
     const Owned<BIO> key_pem(BIO_new(BIO_s_mem()));

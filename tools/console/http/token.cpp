@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "ota/digest.hpp"
+
 namespace console {
 
 namespace {
@@ -45,14 +47,7 @@ std::string random_hex(std::size_t bytes) {
     if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) {
         throw std::runtime_error("the random number generator failed");
     }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes * 2);
-    for (const unsigned char b : buf) {
-        out.push_back(kHex[b >> 4]);
-        out.push_back(kHex[b & 0xf]);
-    }
-    return out;
+    return ota::to_hex(buf.data(), buf.size());
 }
 
 void write_private_file(const std::string& path, const std::string& content) {

@@ -6,23 +6,59 @@
 #include <sys/stat.h>
 
 #include <stdexcept>
+#include <utility>
 
+#include "http/request.hpp"
 #include "http/token.hpp"
+#include "ota/digest.hpp"
 
 namespace console {
 
-namespace {
-
-std::string strip_slash(std::string s) {
-    while (!s.empty() && s.back() == '/') s.pop_back();
-    return s;
+std::string strip_trailing_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
 }
 
-}  // namespace
+std::optional<UrlBase> parse_url_base(const std::string& url) {
+    UrlBase out;
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) return std::nullopt;
+    out.scheme = url.substr(0, scheme_end);
+    if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
+    const std::string rest = url.substr(scheme_end + 3);
+    const std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.empty() || authority.find_first_of("@ \t\r\n") != std::string::npos) {
+        return std::nullopt;
+    }
+    std::string port;
+    if (authority[0] == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string::npos || close == 1) return std::nullopt;
+        out.host = authority.substr(1, close - 1);
+        const std::string after = authority.substr(close + 1);
+        if (!after.empty() && after[0] != ':') return std::nullopt;
+        if (!after.empty()) port = after.substr(1);
+    } else {
+        const auto colon = authority.find(':');
+        out.host = authority.substr(0, colon);
+        if (colon != std::string::npos) port = authority.substr(colon + 1);
+        if (out.host.empty()) return std::nullopt;
+    }
+    if (!port.empty() || authority.back() == ':') {
+        if (!http::all_digits(port) || port.size() > 5 || std::stoi(port) < 1 ||
+            std::stoi(port) > 65535) {
+            return std::nullopt;
+        }
+        out.port = std::stoi(port);
+    }
+    return out;
+}
 
 UrlSigner::UrlSigner(const std::string& data_dir, const WallClock& clock, Millis ttl_ms,
                      std::string public_base_url)
-    : clock_(clock), ttl_ms_(ttl_ms), public_base_(strip_slash(std::move(public_base_url))) {
+    : clock_(clock),
+      ttl_ms_(ttl_ms),
+      public_base_(strip_trailing_slash(std::move(public_base_url))) {
     const std::string path = data_dir + "/url-secret";
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) write_private_file(path, random_hex(32) + "\n");
@@ -33,9 +69,18 @@ UrlSigner::UrlSigner(const std::string& data_dir, const WallClock& clock, Millis
     if (secret_.size() < 32) throw std::runtime_error(path + " holds no usable secret");
 }
 
+UrlSigner::UrlSigner(UrlSecret secret, const WallClock& clock, Millis ttl_ms,
+                     std::string public_base_url)
+    : secret_(std::move(secret.value)),
+      clock_(clock),
+      ttl_ms_(ttl_ms),
+      public_base_(strip_trailing_slash(std::move(public_base_url))) {
+    if (secret_.size() < 32) throw std::runtime_error("the URL secret is shorter than 32 bytes");
+}
+
 void UrlSigner::set_base(std::string base) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    base_ = strip_slash(std::move(base));
+    base_ = strip_trailing_slash(std::move(base));
 }
 
 std::string UrlSigner::base() const {
@@ -54,13 +99,7 @@ std::string UrlSigner::signature(std::string_view sha256, std::int64_t firmware_
              &mac_len) == nullptr) {
         throw std::runtime_error("HMAC-SHA256 failed");
     }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < mac_len; ++i) {
-        out.push_back(kHex[mac[i] >> 4]);
-        out.push_back(kHex[mac[i] & 0xf]);
-    }
-    return out;
+    return ota::to_hex(mac, mac_len);
 }
 
 std::string UrlSigner::url_for(const Firmware& firmware) const {

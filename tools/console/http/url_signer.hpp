@@ -5,11 +5,14 @@
 // Why signed with an expiry and no token: a device is given the URL in its push and cannot send
 // the API token; a signature that expires keeps the file route closed to anyone who was not
 // given a URL recently, without a per-download database lookup. The secret lives in
-// <data>/url-secret (0600) so URLs stay valid across restarts of the same console.
+// <data>/url-secret (0600) so URLs stay valid across restarts of the same console; consoles
+// sharing a PostgreSQL database take it from the database instead (UrlSecret), so a URL signed
+// by one is valid at all.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +20,26 @@
 #include "model/model.hpp"
 
 namespace console {
+
+/// The scheme, host and port of an absolute URL.
+struct UrlBase {
+    std::string scheme;  ///< "http" or "https"
+    std::string host;    ///< without the brackets of an IPv6 literal
+    int port = 0;        ///< 0 = none given
+};
+/// Parses "http(s)://host[:port][/path]"; nullopt for anything else (no host, user info,
+/// spaces, a bad port).
+[[nodiscard]] std::optional<UrlBase> parse_url_base(const std::string& url);
+/// `url` without trailing slashes.
+[[nodiscard]] std::string strip_trailing_slash(std::string url);
+
+/// A URL-signing secret given directly (not read from a data directory).
+struct UrlSecret {
+    std::string value;
+};
+
+/// The name of the store setting (Store::shared_secret) that holds the URL secret with --db.
+inline constexpr const char* kUrlSecretSetting = "url-secret";
 
 /// Makes and checks signed firmware URLs. Thread-safe.
 class UrlSigner {
@@ -26,6 +49,12 @@ class UrlSigner {
     /// url_for() return unsigned `<public_base_url>/<sha256>` URLs instead. Throws
     /// std::runtime_error when the secret cannot be read or written.
     UrlSigner(const std::string& data_dir, const WallClock& clock, Millis ttl_ms,
+              std::string public_base_url = {});
+
+    /// A signer with this secret (at least 32 characters), e.g. the one all consoles on a
+    /// PostgreSQL database share (Store::shared_secret), so a URL one console signed is valid
+    /// at every other. Throws std::runtime_error for a shorter secret.
+    UrlSigner(UrlSecret secret, const WallClock& clock, Millis ttl_ms,
               std::string public_base_url = {});
 
     /// The scheme://host:port the console's own file route is reached at (set once the port is

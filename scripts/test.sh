@@ -8,7 +8,8 @@
 #   --sanitize       build-sanitize/: every test (the install test excepted) under ASan+UBSan,
 #                    leak suppressions in tests/lsan.supp
 #   --tsan           build-tsan/: builds and runs only the threaded suites (broker channel,
-#                    HTTPS fetcher, the large-size unit binary) under ThreadSanitizer,
+#                    HTTPS fetcher, the large-size unit binary, the console's HTTP servers)
+#                    under ThreadSanitizer,
 #                    suppressions in tests/tsan.supp (the other unit tests run one thread)
 #   --coverage       build-coverage/ (gcc --coverage, Debug, -O0, no -g): unit and integration
 #                    tests (not the install test), then scripts/coverage.sh: gcovr report of src/
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "test.sh: --fuzz-seconds needs a value" >&2; exit 2; }
       fuzz_seconds="$2"; shift ;;
     --) shift; ctest_extra=("$@"); break ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -100,8 +101,11 @@ case "$mode" in
     # brings the lab fixture), and the one unit binary whose test starts CurlByteSource's
     # transfer thread against a local server (ota_unit_large_size). The other unit tests drive
     # the library on fakes from the test's one thread, so TSan has no second thread to watch.
-    tsan_regex='lab_|PahoChannel|CurlByteSource|^ota_unit_large_size$'
+    # console_http_test runs the console's HTTPS servers (their thread pools, /events streams)
+    # in-process, over the real engine and store.
+    tsan_regex='lab_|PahoChannel|CurlByteSource|^ota_unit_large_size$|^console_http_test$'
     tsan_targets=(ota_it_channel ota_it_fetch ota_unit_large_size)
+    if [ -d tools/console ]; then tsan_targets+=(console_http_test); fi
     # Only races inside paho-mqtt-cpp itself are suppressed (see tests/tsan.supp); every report
     # makes the test binary exit non-zero.
     export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1:history_size=4${TSAN_OPTIONS:+:$TSAN_OPTIONS}"

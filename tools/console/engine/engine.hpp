@@ -7,9 +7,12 @@
 // driven from outside: the REST API calls the rollout operations, the MQTT side calls on_inform /
 // on_progress / on_firmware_get, and one scheduler thread calls tick() (only in the process that
 // holds the scheduler role). Calls may come from several threads; the engine serialises them.
-// The one thing kept in memory is the push-rate budget (push times of the last minute per
-// rollout), and it is read back from the tasks' notified_at when a console starts again (a task
-// pushed twice within that minute counts once then: one extra push at most per such task).
+// Two things are kept in memory. The push-rate budget (push times of the last minute per
+// rollout) is read back from the tasks' notified_at when a console starts again (a task pushed
+// twice within that minute counts once then: one extra push at most per such task). When each
+// device's last_seen_at was last written (EngineOptions::touch_interval_ms): informational, so a
+// restart only writes it again early; a write rolled back after the cache noted it (a failed
+// batch) leaves last_seen_at up to one interval old.
 //
 // Semantics (issue 12, items 4 and 5; where the issue is silent, what an operator of a production
 // OTA service expects):

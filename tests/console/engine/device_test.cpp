@@ -2,9 +2,10 @@
 // negative steps, rollbacks, late and duplicate messages, firmware/get, dynamic joins, push
 // rate, timeouts (from the push and from the first progress), retries, failed publishes, and
 // the fixed number of store calls per device message.
+#include <atomic>
 #include <chrono>
-#include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine_fixture.hpp"
 
@@ -338,22 +339,30 @@ TEST_P(DeviceTest, TickPublishesWithoutHoldingTheEngine) {
     fw = add_firmware("2.0");
     add_devices(0, 1, "1.0");
     engine->create_rollout(spec(fw));
-    // A publish that waits (as for a PUBACK) while another thread brings a device message.
+    // A publish that waits (as for a PUBACK) while another thread brings a device message. The
+    // thread is joined after tick() returns, so an engine that holds its lock here makes the
+    // test fail after 2 s instead of hanging.
     struct Slow : Publisher {
         Engine* engine = nullptr;
+        std::thread other;
+        std::atomic<bool> done{false};
         bool applied_meanwhile = false;
         bool publish(const std::string&, const std::string&) override {
-            auto other = std::async(std::launch::async, [this] {
-                return engine->on_progress({kPk, dn(0)}, kDefaultModule, 10, "");
+            other = std::thread([this] {
+                (void)engine->on_progress({kPk, dn(0)}, kDefaultModule, 10, "");
+                done = true;
             });
-            applied_meanwhile =
-                other.wait_for(std::chrono::seconds(2)) == std::future_status::ready && other.get();
+            for (int i = 0; i < 200 && !done; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            applied_meanwhile = done;
             return true;
         }
     } slow;
     Engine e(*store, clock, slow, [](const Firmware&) { return std::string("u"); });
     slow.engine = &e;
     e.tick();
+    if (slow.other.joinable()) slow.other.join();
     EXPECT_TRUE(slow.applied_meanwhile);
     EXPECT_EQ(task(dn(0)).state, TaskState::in_progress);
 }

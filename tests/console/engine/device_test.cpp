@@ -2,7 +2,10 @@
 // negative steps, rollbacks, late and duplicate messages, firmware/get, dynamic joins, push
 // rate, timeouts (from the push and from the first progress), retries, failed publishes, and
 // the fixed number of store calls per device message.
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine_fixture.hpp"
 
@@ -106,7 +109,7 @@ TEST_P(DeviceTest, TargetVersionWithoutDownloadReportSucceeds) {
     EXPECT_TRUE(inform(dn(0), "2.0"));
     const Task t = task(dn(0));
     EXPECT_EQ(t.state, TaskState::succeeded);
-    EXPECT_NE(t.reason.find("without a download report"), std::string::npos);
+    EXPECT_EQ(t.reason, "already at the version: no download (reported after the push)");
 }
 
 TEST_P(DeviceTest, OldVersionBeforeDownloadIsOnlyARecordedReport) {
@@ -332,6 +335,117 @@ TEST_P(DeviceTest, FailedPublishRequeuesWithoutCountingTheAttempt) {
     EXPECT_EQ(task(dn(0)).attempt, 1u);
 }
 
+TEST_P(DeviceTest, TickPublishesWithoutHoldingTheEngine) {
+    fw = add_firmware("2.0");
+    add_devices(0, 1, "1.0");
+    engine->create_rollout(spec(fw));
+    // A publish that waits (as for a PUBACK) while another thread brings a device message. The
+    // thread is joined after tick() returns, so an engine that holds its lock here makes the
+    // test fail after 2 s instead of hanging.
+    struct Slow : Publisher {
+        Engine* engine = nullptr;
+        std::thread other;
+        std::atomic<bool> done{false};
+        bool applied_meanwhile = false;
+        bool publish(const std::string&, const std::string&) override {
+            other = std::thread([this] {
+                (void)engine->on_progress({kPk, dn(0)}, kDefaultModule, 10, "");
+                done = true;
+            });
+            for (int i = 0; i < 200 && !done; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            applied_meanwhile = done;
+            return true;
+        }
+    } slow;
+    Engine e(*store, clock, slow, [](const Firmware&) { return std::string("u"); });
+    slow.engine = &e;
+    e.tick();
+    if (slow.other.joinable()) slow.other.join();
+    EXPECT_TRUE(slow.applied_meanwhile);
+    EXPECT_EQ(task(dn(0)).state, TaskState::in_progress);
+}
+
+TEST_P(DeviceTest, FailedPublishKeepsWhatHappenedMeanwhile) {
+    fw = add_firmware("2.0");
+    add_devices(0, 2, "1.0");
+    const Rollout r = engine->create_rollout(spec(fw));
+    // The device answers (its firmware/get found the job) before the publish reports failure.
+    struct Racing : Publisher {
+        Engine* engine = nullptr;
+        bool publish(const std::string& topic, const std::string&) override {
+            const std::string name = topic.substr(topic.rfind('/') + 1);
+            (void)engine->on_progress({kPk, name}, kDefaultModule, 0, "");
+            return false;
+        }
+    } racing;
+    Engine e(*store, clock, racing, [](const Firmware&) { return std::string("u"); });
+    racing.engine = &e;
+    e.tick();
+    EXPECT_EQ(task(dn(0)).state, TaskState::in_progress);  // not overwritten by a stale copy
+    EXPECT_EQ(task(dn(0)).attempt, 1u);
+    EXPECT_EQ(task(dn(1)).state, TaskState::queued);  // never published, still notified: back
+    EXPECT_EQ(task(dn(1)).attempt, 0u);
+    EXPECT_EQ(rollout(r.id).state, RolloutState::running);
+}
+
+TEST_P(DeviceTest, ACancelDuringAFailedPublishStillEnds) {
+    fw = add_firmware("2.0");
+    add_devices(0, 1, "1.0");
+    const Rollout r = engine->create_rollout(spec(fw));
+    // The operator cancels while the push is on its way; then the publish fails.
+    struct Canceling : Publisher {
+        Engine* engine = nullptr;
+        std::int64_t id = 0;
+        bool publish(const std::string&, const std::string&) override {
+            (void)engine->cancel(id);
+            return false;
+        }
+    } canceling;
+    Engine e(*store, clock, canceling, [](const Firmware&) { return std::string("u"); });
+    canceling.engine = &e;
+    canceling.id = r.id;
+    e.tick();
+    EXPECT_EQ(rollout(r.id).state, RolloutState::canceling);
+    EXPECT_EQ(task(dn(0)).state, TaskState::queued);  // re-queued: the push never left
+    e.tick();
+    EXPECT_EQ(task(dn(0)).state, TaskState::canceled);
+    EXPECT_EQ(rollout(r.id).state, RolloutState::canceled);
+}
+
+TEST_P(DeviceTest, DynamicJoinsFillThePhasesInOrder) {
+    fw = add_firmware("2.0");
+    Rollout s = spec(fw);
+    s.dynamic = true;
+    s.selection.source_versions = {"1.0"};
+    Phase two;
+    two.devices = 2;
+    Phase one;
+    one.devices = 1;
+    s.phases = {two, one, Phase{}};
+    const Rollout r = engine->create_rollout(s);
+    engine->tick();
+    engine->tick();
+    // Started with no device: the empty first phase waits for joins instead of passing.
+    EXPECT_EQ(rollout(r.id).current_phase, 0u);
+    add_devices(0, 5, "");
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(inform(dn(i), "1.0"));
+    EXPECT_EQ(task(dn(0)).phase, 0u);
+    EXPECT_EQ(task(dn(1)).phase, 0u);
+    EXPECT_EQ(task(dn(2)).phase, 1u);
+    EXPECT_EQ(task(dn(3)).phase, 2u);
+    EXPECT_EQ(task(dn(4)).phase, 2u);
+    engine->tick();
+    EXPECT_EQ(publisher.devices(), (std::vector<std::string>{dn(0), dn(1)}));
+    upgrade(dn(0), "2.0");
+    upgrade(dn(1), "2.0");
+    engine->tick();
+    EXPECT_EQ(rollout(r.id).current_phase, 1u);
+    EXPECT_EQ(publisher.devices().back(), dn(2));
+    EXPECT_EQ(publisher.sent.size(), 3u);
+}
+
 TEST_P(DeviceTest, FirmwareGet) {
     fw = add_firmware("2.0");
     add_devices(0, 3, "1.0");
@@ -415,7 +529,10 @@ class CountingStore : public Store {
         s_.set_firmware_verified(id, v);
     }
     bool add_device(const Device& d) override { return s_.add_device(d); }
-    std::optional<Device> device(const DeviceKey& k) override { return s_.device(k); }
+    std::optional<Device> device(const DeviceKey& k) override {
+        ++calls;
+        return s_.device(k);
+    }
     std::vector<Device> list_devices(const DeviceFilter& f, const std::optional<DeviceKey>& a,
                                      std::size_t l) override {
         ++scans;
@@ -429,7 +546,11 @@ class CountingStore : public Store {
                             Millis at) override {
         s_.set_device_version(k, m, v, at);
     }
-    void touch_device(const DeviceKey& k, Millis at) override { s_.touch_device(k, at); }
+    void touch_device(const DeviceKey& k, Millis at) override {
+        ++calls;
+        ++touches;
+        s_.touch_device(k, at);
+    }
     void set_device_tags(const DeviceKey& k, const std::vector<std::string>& t) override {
         s_.set_device_tags(k, t);
     }
@@ -440,7 +561,10 @@ class CountingStore : public Store {
     }
     std::int64_t add_rollout(const Rollout& r) override { return s_.add_rollout(r); }
     void update_rollout(const Rollout& r) override { s_.update_rollout(r); }
-    std::optional<Rollout> rollout(std::int64_t id) override { return s_.rollout(id); }
+    std::optional<Rollout> rollout(std::int64_t id) override {
+        ++calls;
+        return s_.rollout(id);
+    }
     std::vector<Rollout> list_rollouts(Page p) override {
         ++scans;
         return s_.list_rollouts(p);
@@ -450,13 +574,17 @@ class CountingStore : public Store {
         return s_.active_rollouts();
     }
     void add_tasks(std::vector<Task>& t) override { s_.add_tasks(t); }
-    void update_task(const Task& t) override { s_.update_task(t); }
+    void update_task(const Task& t) override {
+        ++calls;
+        s_.update_task(t);
+    }
     std::optional<Task> task(std::int64_t id) override { return s_.task(id); }
     std::vector<Task> tasks(const TaskFilter& f, Page p) override {
         ++scans;
         return s_.tasks(f, p);
     }
     std::optional<Task> open_task(const DeviceKey& k, const std::string& m) override {
+        ++calls;
         return s_.open_task(k, m);
     }
     std::vector<Task> due_queued(std::int64_t r, Millis now, std::size_t l) override {
@@ -471,7 +599,10 @@ class CountingStore : public Store {
         ++scans;
         return s_.task_counts(r);
     }
-    std::int64_t append_event(Event& e) override { return s_.append_event(e); }
+    std::int64_t append_event(Event& e) override {
+        ++calls;
+        return s_.append_event(e);
+    }
     std::vector<Event> events_after(std::int64_t seq, std::size_t l) override {
         return s_.events_after(seq, l);
     }
@@ -488,6 +619,8 @@ class CountingStore : public Store {
     const char* kind() const noexcept override { return s_.kind(); }
 
     int scans = 0;
+    int calls = 0;  ///< device, rollout, open_task, update_task, append_event, touch_device
+    int touches = 0;
 
   private:
     Store& s_;
@@ -507,6 +640,30 @@ TEST_P(DeviceTest, DeviceMessagesOfATaskWalkNoRecords) {
     EXPECT_EQ(counting.scans, 0);
     EXPECT_EQ(count(r.id, TaskState::succeeded), 25);
     EXPECT_EQ(count(r.id, TaskState::failed), 25);  // rolled back
+}
+
+TEST_P(DeviceTest, AProgressThatChangesNothingVisibleCostsOneRead) {
+    start(1);
+    CountingStore counting(*store);
+    Engine e(counting, clock, publisher, [](const Firmware&) { return std::string("u"); });
+    EXPECT_TRUE(e.on_progress({kPk, dn(0)}, kDefaultModule, 0, ""));  // first: written
+    EXPECT_EQ(counting.touches, 1);
+    const Task first = task(dn(0));
+    counting.calls = 0;
+    clock.advance_s(1);
+    for (int step = 1; step <= 9; ++step) {
+        EXPECT_TRUE(e.on_progress({kPk, dn(0)}, kDefaultModule, step, ""));
+    }
+    EXPECT_EQ(counting.calls, 9);  // open_task only: no write, no event, no touch
+    EXPECT_EQ(task(dn(0)).updated_at, first.updated_at);
+    EXPECT_EQ(task(dn(0)).last_step, 0);
+    EXPECT_TRUE(e.on_progress({kPk, dn(0)}, kDefaultModule, 10, ""));  // a move of 10: written
+    EXPECT_EQ(task(dn(0)).last_step, 10);
+    EXPECT_EQ(counting.touches, 1);
+    clock.advance_s(30);  // last_seen_at is written again after touch_interval_ms
+    EXPECT_TRUE(e.on_progress({kPk, dn(0)}, kDefaultModule, 11, ""));
+    EXPECT_EQ(counting.touches, 2);
+    EXPECT_EQ(store->device({kPk, dn(0)})->last_seen_at, clock.t);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, DeviceTest, ::testing::ValuesIn(store_factories()), factory_name);

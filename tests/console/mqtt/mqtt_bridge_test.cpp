@@ -1,15 +1,18 @@
 // Routing of the console's device side with fakes: the library's FakeBroker/FakeChannel stand in
 // for mosquitto and paho, a recording target for the engine. What is checked: which messages
 // reach the engine and which do not (bad topics, bad JSON, unregistered devices), batching, the
-// bounded queue under a flood, the fallback when a batch fails, get_replies and the Publisher.
+// bounded queue under a flood (back-pressure), the fallback when a batch fails, get_replies and the
+// Publisher.
 #include "mqtt/mqtt_bridge.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fake_broker.hpp"
@@ -164,7 +167,17 @@ TEST(MqttBridge, FirmwareGetIsAnsweredOnTheReplyTopic) {
     EXPECT_EQ(rig.metrics.mqtt_published.load(), 1);
 }
 
-TEST(MqttBridge, AFloodIsBoundedAndCounted) {
+/// Waits (bounded) until `cond` holds.
+template <typename F>
+bool eventually(F cond) {
+    for (int i = 0; i < 2000; ++i) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    return cond();
+}
+
+TEST(MqttBridge, AFullQueueHoldsThePumpBackAndLosesNothing) {
     MqttBridgeOptions o = Rig::plain();
     o.queue_capacity = 10;
     o.batch_max = 4;
@@ -173,15 +186,48 @@ TEST(MqttBridge, AFloodIsBoundedAndCounted) {
         rig.device_sends("/ota/device/progress/pk/dev1",
                          R"({"params":{"step":")" + std::to_string(i) + "\"}}");
     }
-    rig.bridge.pump(milliseconds(0));
+    std::atomic<bool> pumped{false};
+    std::thread pump([&] {
+        rig.bridge.pump(milliseconds(0));
+        pumped = true;
+    });
+    ASSERT_TRUE(eventually([&] { return rig.bridge.queued() == 10U; }));
+    std::this_thread::sleep_for(milliseconds(100));
+    EXPECT_FALSE(pumped.load());  // waiting for room, not dropping
     EXPECT_EQ(rig.bridge.queued(), 10U);
     EXPECT_EQ(rig.metrics.mqtt_queue_depth.load(), 10);
-    EXPECT_EQ(rig.metrics.mqtt_messages_dropped.load(), 15);
-    EXPECT_EQ(rig.bridge.apply_pending(), 4U);  // batch_max
-    rig.settle();
-    ASSERT_EQ(rig.target.calls.size(), 10U);
-    EXPECT_EQ(rig.target.calls.front(), "dev1: progress default 0 ");  // the oldest were kept
-    EXPECT_EQ(rig.target.batches, 3);
+    EXPECT_EQ(rig.bridge.apply_pending(), 4U);  // batch_max; the pump takes more
+    ASSERT_TRUE(eventually([&] {
+        (void)rig.bridge.apply_pending();
+        return pumped.load() && rig.bridge.queued() == 0U;
+    }));
+    pump.join();
+    ASSERT_EQ(rig.target.calls.size(), 25U);
+    EXPECT_EQ(rig.target.calls.front(), "dev1: progress default 0 ");
+    EXPECT_EQ(rig.target.calls.back(), "dev1: progress default 24 ");  // in order
+    EXPECT_EQ(rig.metrics.mqtt_messages_dropped.load(), 0);
+    EXPECT_EQ(rig.metrics.mqtt_messages_processed.load(), 25);
+}
+
+TEST(MqttBridge, StopReleasesAPumpWaitingForRoomAndCountsWhatItDrops) {
+    MqttBridgeOptions o = Rig::plain();
+    o.queue_capacity = 2;
+    Rig rig(o);
+    for (int i = 0; i < 5; ++i) {
+        rig.device_sends("/ota/device/progress/pk/dev1",
+                         R"({"params":{"step":")" + std::to_string(i) + "\"}}");
+    }
+    std::atomic<bool> pumped{false};
+    std::thread pump([&] {
+        rig.bridge.pump(milliseconds(0));
+        pumped = true;
+    });
+    ASSERT_TRUE(eventually([&] { return rig.bridge.queued() == 2U; }));
+    rig.bridge.stop();  // returns although the pump was waiting
+    ASSERT_TRUE(eventually([&] { return pumped.load(); }));
+    pump.join();
+    EXPECT_GE(rig.metrics.mqtt_messages_dropped.load(), 1);
+    EXPECT_LE(rig.metrics.mqtt_messages_dropped.load(), 3);
 }
 
 TEST(MqttBridge, AFailedBatchIsAppliedOneByOne) {

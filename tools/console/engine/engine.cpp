@@ -51,10 +51,9 @@ void Engine::save_rollout(Rollout& r, Millis now) {
 void Engine::end_attempt(Task& t, const Rollout& r, TaskState state, const std::string& reason,
                          Millis now) {
     const bool rollout_open = r.state == RolloutState::running || r.state == RolloutState::paused;
-    const bool ended = r.policy.end_at != 0 && now >= r.policy.end_at;
     t.reason = reason;
     t.deadline_at = 0;
-    if (rollout_open && !ended && t.attempt <= r.policy.retry_count) {
+    if (rollout_open && !past_end(r, now) && t.attempt <= r.policy.retry_count) {
         // A retry: the same task goes back to the queue; `attempt` keeps counting pushes.
         t.state = TaskState::queued;
         t.queued_at = now + seconds_ms(r.policy.retry_interval_s);

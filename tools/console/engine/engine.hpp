@@ -7,9 +7,12 @@
 // driven from outside: the REST API calls the rollout operations, the MQTT side calls on_inform /
 // on_progress / on_firmware_get, and one scheduler thread calls tick() (only in the process that
 // holds the scheduler role). Calls may come from several threads; the engine serialises them.
-// The one thing kept in memory is the push-rate budget (push times of the last minute per
-// rollout), and it is read back from the tasks' notified_at when a console starts again (a task
-// pushed twice within that minute counts once then: one extra push at most per such task).
+// Two things are kept in memory. The push-rate budget (push times of the last minute per
+// rollout) is read back from the tasks' notified_at when a console starts again (a task pushed
+// twice within that minute counts once then: one extra push at most per such task). When each
+// device's last_seen_at was last written (EngineOptions::touch_interval_ms): informational, so a
+// restart only writes it again early; a write rolled back after the cache noted it (a failed
+// batch) leaves last_seen_at up to one interval old.
 //
 // Semantics (issue 12, items 4 and 5; where the issue is silent, what an operator of a production
 // OTA service expects):
@@ -21,20 +24,27 @@
 // - Phases: size = devices, or ceil(percent % of the selected devices), or (0/0, last phase only)
 //   the rest; devices beyond the sum of the sizes are not taken. A static rollout makes every task
 //   at its start; tasks of later phases wait with queued_at = kNotDue until their phase starts.
-//   A dynamic rollout also takes a device that reports a matching version later (into the current
-//   phase; never a device that already had a task in it), and after its last phase passes it stays
-//   running for later joins until its end time or a cancel.
+//   A dynamic rollout also takes a device that reports a matching version later (never a device
+//   that already had a task in it) into the first phase, from the current one on, with room: a
+//   phase's size counted as if the rollout had started with its tasks and this device (devices,
+//   or ceil(percent %), or the rest); none with room = not taken. After its last phase passes it
+//   stays running for later joins until its end time or a cancel.
 // - Gates, checked by tick() on the current phase: more than max_failures final failures
 //   (failed + timed_out) -> paused; all tasks final -> at least success_percent succeeded (a phase
-//   without tasks passes) -> next phase, or paused when the phase is manual and not the last;
-//   below -> paused. Resume accepts what stopped it: a phase whose tasks are all final moves on;
-//   under an abort gate the failures so far become the phase's max_failures (only a new failure
-//   pauses again). Last phase passed -> completed (a verify rollout marks its firmware verified
-//   when every task succeeded, event "firmware").
-// - Pushes: the task is written notified (attempt + 1, notified_at, deadline = now + timeout)
-//   before its push is published; a push the client refuses goes back to the queue 5 s later,
-//   its attempt not counted. At most push_rate_per_minute pushes in any 60 s per rollout (0 =
-//   unlimited) and EngineOptions::max_pushes_per_tick per tick. Paused rollouts push nothing.
+//   without tasks passes, except an empty sized phase of a dynamic rollout, which waits for
+//   joins) -> next phase, or paused when the phase is manual and not the last; below -> paused.
+//   Resume accepts what stopped it: a phase whose tasks are all final moves on; under an abort
+//   gate the failures so far become the phase's max_failures (only a new failure pauses again).
+//   Last phase passed -> completed. A verify rollout has no gate: all tasks final -> completed,
+//   its firmware verified when every task succeeded (event "firmware"), else "not verified".
+// - Pushes: in tick(), in the transaction that re-reads the rollout (so a pause or cancel from
+//   another process is seen), the due tasks are written notified (attempt + 1, notified_at,
+//   deadline = now + timeout); after the commit the engine's lock is released and the pushes
+//   are published. A push the client refuses goes back to the queue 5 s later, its attempt not
+//   counted, if the task is still notified by that push (a device's answer or a cancel in
+//   between stands). A canceling rollout cancels its queued tasks at every tick. At most
+//   push_rate_per_minute pushes in any 60 s per rollout (0 = unlimited) and
+//   EngineOptions::max_pushes_per_tick per tick. Paused rollouts push nothing.
 // - Device messages apply to the device's open task whatever the rollout's state (paused,
 //   canceling); late messages for final tasks change nothing. See device.cpp for the version
 //   report rules (the target version succeeds the task; another version after step 100 is
@@ -56,6 +66,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "model/metrics.hpp"
@@ -91,6 +102,10 @@ struct EngineOptions {
     Millis online_window_ms = 10 * 60 * 1000;
     /// Most pushes one tick() sends (per rollout the push rate applies as well).
     std::size_t max_pushes_per_tick = 5000;
+    /// A device message writes the device's last_seen_at at most this often (half the online
+    /// window when that is shorter): last_seen_at is informational, and at 2,000 reports a
+    /// second one write each would cost more than the reports themselves.
+    Millis touch_interval_ms = 30 * 1000;
     /// Counters shown by /metrics (pushes_sent, ticks); nullptr = none.
     Metrics* metrics = nullptr;
 };
@@ -123,10 +138,6 @@ class Engine {
     /// Re-queues every failed and timed-out task of the rollout (now), resuming it if paused.
     Rollout retry_failed(std::int64_t rollout_id);
     [[nodiscard]] RolloutView view(std::int64_t rollout_id);
-    /// How many registered devices a selection matches now (the page's live count): devices
-    /// with an open task of `module` (any rollout) are not counted, since no rollout takes them.
-    [[nodiscard]] std::int64_t count_matching(const Selection& selection,
-                                              const std::string& module);
     /// What create_rollout(spec) would take now (POST /rollouts/preview): validates the spec
     /// like create_rollout (same ApiErrors, force rule included) and counts the devices it
     /// would make tasks for (matching, not at the firmware's version, not busy). Stores nothing.
@@ -179,12 +190,27 @@ class Engine {
     void step_rollout(Rollout& r, Millis now);
     bool advance_phase(Rollout& r, const Firmware& f, Millis now);
     void expire_tasks(Millis now);
-    std::size_t push_due(const Rollout& r, const Firmware& f, std::size_t limit, Millis now);
+    /// A push decided in a committed transaction, published after it (tick()).
+    struct PendingPush {
+        std::int64_t task_id = 0;
+        Millis notified_at = 0;
+        std::string topic;
+        std::string payload;
+    };
+    void tick_locked(std::vector<PendingPush>& pushes);
+    void mark_due_notified(const Rollout& r, std::size_t limit, Millis now,
+                           std::vector<PendingPush>& out);
+    void publish_pushes(const std::vector<PendingPush>& pushes);
+    void cancel_queued(const Rollout& r, const std::string& reason, Millis now);
     std::size_t rate_budget(const Rollout& r, Millis now);
     // device side (device.cpp)
     void try_dynamic_join(const Device& device, const std::string& module, Millis now);
-    std::string notify(Task& t, const Firmware& f, const Rollout& r, Millis now,
-                       const std::string& request_id);
+    /// The one way a task becomes notified (a push or a get_reply follows the commit).
+    void mark_notified(Task& t, const Rollout& r, Millis now);
+    /// True when the device's last_seen_at is due for a write (see touch_interval_ms).
+    bool touch_due(const DeviceKey& device, Millis now);
+    /// The phase a dynamic join goes to, or nullopt when no phase has room.
+    std::optional<std::uint32_t> join_phase(const Rollout& r);
 
     Store& store_;
     const WallClock& clock_;
@@ -195,6 +221,9 @@ class Engine {
     /// Push times of the last minute per rollout: the only state kept between calls (rebuilt
     /// from the store at a rollout's first push in this process).
     std::map<std::int64_t, std::deque<Millis>> recent_pushes_;
+    /// When this process last wrote each device's last_seen_at (informational: a restart or
+    /// another console process only writes it again a little early).
+    std::unordered_map<std::string, Millis> last_touch_;
 };
 
 /// The upgrade push payload for a firmware (the platform's format, PROTOCOL.md 3).

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model/model.hpp"
+#include "store/store.hpp"
 
 namespace console::engine_detail {
 
@@ -24,6 +25,25 @@ inline constexpr std::size_t kPage = 1000;
 /// The get_reply of a job: the push's shape with the request's id echoed as a string.
 [[nodiscard]] std::string get_reply_payload(const Firmware& f, const std::string& url,
                                             const std::string& request_id);
+
+/// True once the rollout's end time (if any) has passed: no push, no retry, no join after it.
+[[nodiscard]] inline bool past_end(const Rollout& r, Millis now) {
+    return r.policy.end_at != 0 && now >= r.policy.end_at;
+}
+
+/// One phase's task numbers.
+struct PhaseCounts {
+    std::int64_t total = 0;
+    std::int64_t open = 0;
+    std::int64_t succeeded = 0;
+    std::int64_t failures = 0;  ///< failed + timed_out (final)
+};
+
+/// The numbers of `phase` out of a rollout's counts.
+[[nodiscard]] PhaseCounts phase_counts(const TaskCounts& counts, std::uint32_t phase);
+
+/// Tasks of any phase that are not final.
+[[nodiscard]] std::int64_t open_tasks(const TaskCounts& counts);
 
 /// Milliseconds of `s` seconds.
 [[nodiscard]] inline Millis seconds_ms(std::uint32_t s) {

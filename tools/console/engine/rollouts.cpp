@@ -97,8 +97,9 @@ std::vector<Device> Engine::eligible_devices(const Rollout& r, const Firmware& f
     std::vector<Device> out;
     at_target = 0;
     busy_count = 0;
+    const SelectionMatcher matcher(r.selection, f.module);
     for (Device& d : store_.devices_of_product(f.product_key)) {
-        if (!selection_matches(r.selection, f.module, d)) continue;
+        if (!matcher.matches(d)) continue;
         const auto v = d.versions.find(f.module);
         if (v != d.versions.end() && v->second == f.version) {
             ++at_target;
@@ -133,15 +134,6 @@ std::int64_t Engine::preview(Rollout spec) {
     std::size_t total = 0;
     for (const std::size_t n : sizes) total += n;
     return static_cast<std::int64_t>(total);
-}
-
-std::int64_t Engine::count_matching(const Selection& selection, const std::string& module) {
-    const std::lock_guard<std::recursive_mutex> lock(mutex_);
-    std::int64_t n = 0;
-    for (const Device& d : store_.devices_of_product(selection.product_key)) {
-        if (selection_matches(selection, module, d) && !busy(d.key, module)) ++n;
-    }
-    return n;
 }
 
 namespace {
@@ -188,20 +180,12 @@ Rollout Engine::resume(std::int64_t rollout_id) {
         // The operator's resume accepts what stopped the rollout: a phase whose tasks are all
         // final moves on (manual gate, or a success gate that was missed); an abort gate takes
         // the failures so far as allowed, so only a new failure pauses again.
-        std::int64_t open = 0;
-        std::int64_t failures = 0;
-        for (const auto& [key, n] : store_.task_counts(r.id)) {
-            if (key.first != r.current_phase) continue;
-            if (!is_final(key.second)) open += n;
-            if (key.second == TaskState::failed || key.second == TaskState::timed_out) {
-                failures += n;
-            }
-        }
+        const PhaseCounts c = phase_counts(store_.task_counts(r.id), r.current_phase);
         Phase& phase = r.phases[r.current_phase];
-        if (open == 0) {
+        if (c.open == 0) {
             advance_phase(r, f, now);
-        } else if (failures > static_cast<std::int64_t>(phase.max_failures)) {
-            phase.max_failures = static_cast<std::uint32_t>(failures);
+        } else if (c.failures > static_cast<std::int64_t>(phase.max_failures)) {
+            phase.max_failures = static_cast<std::uint32_t>(c.failures);
         }
         save_rollout(r, now);
     });
@@ -218,21 +202,9 @@ Rollout Engine::cancel(std::int64_t rollout_id) {
             precondition("state", std::string("the rollout is ") + to_string(r.state));
         }
         const Millis now = clock_.now();
-        TaskFilter queued;
-        queued.rollout_id = r.id;
-        queued.state = TaskState::queued;
-        for (Task& t : all_tasks(queued)) {
-            t.state = TaskState::canceled;
-            t.reason = "canceled by an operator";
-            t.finished_at = now;
-            save_task(t, now);
-        }
-        std::int64_t open = 0;
-        for (const auto& [key, n] : store_.task_counts(r.id)) {
-            if (!is_final(key.second)) open += n;
-        }
+        cancel_queued(r, "canceled by an operator", now);
         r.reason = "canceled by an operator";
-        if (open == 0) {
+        if (open_tasks(store_.task_counts(r.id)) == 0) {
             r.state = RolloutState::canceled;
             r.finished_at = now;
         } else {
@@ -254,7 +226,7 @@ Rollout Engine::retry_failed(std::int64_t rollout_id) {
                          std::string("a ") + to_string(r.state) + " rollout has no tasks to retry");
         }
         const Millis now = clock_.now();
-        if (r.policy.end_at != 0 && now >= r.policy.end_at) {
+        if (past_end(r, now)) {
             precondition("policy.end_at", "the rollout's end time has passed");
         }
         for (const TaskState s : {TaskState::failed, TaskState::timed_out}) {

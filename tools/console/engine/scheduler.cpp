@@ -7,6 +7,7 @@
 // unanswered push (and the device's firmware/get returns it meanwhile). The other order could
 // push a device twice for one recorded attempt, or push with nothing recorded at all.
 #include <algorithm>
+#include <exception>
 #include <limits>
 
 #include "engine/engine.hpp"
@@ -18,17 +19,7 @@ namespace console {
 
 using namespace engine_detail;
 
-namespace {
-
-/// One phase's task numbers.
-struct PhaseCounts {
-    std::int64_t total = 0;
-    std::int64_t open = 0;
-    std::int64_t succeeded = 0;
-    std::int64_t failures = 0;  ///< failed + timed_out (final)
-};
-
-PhaseCounts phase_counts(const TaskCounts& counts, std::uint32_t phase) {
+PhaseCounts engine_detail::phase_counts(const TaskCounts& counts, std::uint32_t phase) {
     PhaseCounts c;
     for (const auto& [key, n] : counts) {
         if (key.first != phase) continue;
@@ -42,7 +33,7 @@ PhaseCounts phase_counts(const TaskCounts& counts, std::uint32_t phase) {
     return c;
 }
 
-std::int64_t open_tasks(const TaskCounts& counts) {
+std::int64_t engine_detail::open_tasks(const TaskCounts& counts) {
     std::int64_t open = 0;
     for (const auto& [key, n] : counts) {
         if (!is_final(key.second)) open += n;
@@ -50,36 +41,80 @@ std::int64_t open_tasks(const TaskCounts& counts) {
     return open;
 }
 
-bool ended(const Rollout& r, Millis now) {
-    return r.policy.end_at != 0 && now >= r.policy.end_at;
+void Engine::tick() {
+    std::vector<PendingPush> pushes;  // of committed transactions only
+    std::exception_ptr error;
+    {
+        const std::lock_guard<std::recursive_mutex> lock(mutex_);
+        try {
+            tick_locked(pushes);
+        } catch (...) {
+            error = std::current_exception();  // the pushes committed before it still go out
+        }
+    }
+    // Published without the engine's lock: a publish may wait for the broker's PUBACK, and the
+    // device messages (the MQTT worker) and the API must not wait for that.
+    publish_pushes(pushes);
+    if (error) std::rethrow_exception(error);
 }
 
-}  // namespace
-
-void Engine::tick() {
-    const std::lock_guard<std::recursive_mutex> lock(mutex_);
+void Engine::tick_locked(std::vector<PendingPush>& pushes) {
     const Millis now = clock_.now();
     if (options_.metrics != nullptr) ++options_.metrics->ticks;
     expire_tasks(now);
     std::size_t pushes_left = options_.max_pushes_per_tick;
     std::map<std::int64_t, std::deque<Millis>> still_active;
     for (Rollout& r : store_.active_rollouts()) {
-        const std::optional<Firmware> f = store_.firmware(r.firmware_id);
-        if (!f) continue;  // cannot happen: firmware is never deleted
+        std::vector<PendingPush> mine;
         store_.transaction([&] {
             // Read again inside the transaction: another console process may have paused or
-            // canceled it since the list was read (the PostgreSQL store).
+            // canceled it since the list was read (the PostgreSQL store). The pushes are decided
+            // in the same transaction, on this state.
             r = store_.rollout(r.id).value_or(r);
             step_rollout(r, now);
+            if (r.state == RolloutState::running && !past_end(r, now) && pushes_left > 0) {
+                const std::size_t limit = std::min(pushes_left, rate_budget(r, now));
+                if (limit > 0) mark_due_notified(r, limit, now, mine);
+            }
         });
-        if (r.state == RolloutState::running && !ended(r, now) && pushes_left > 0) {
-            const std::size_t limit = std::min(pushes_left, rate_budget(r, now));
-            if (limit > 0) pushes_left -= push_due(r, *f, limit, now);
+        // Committed: these pushes count against the rate and the tick's maximum.
+        pushes_left -= mine.size();
+        if (r.policy.push_rate_per_minute != 0) {
+            for (std::size_t i = 0; i < mine.size(); ++i) recent_pushes_[r.id].push_back(now);
         }
+        for (PendingPush& p : mine) pushes.push_back(std::move(p));
         const auto it = recent_pushes_.find(r.id);
         if (it != recent_pushes_.end()) still_active[r.id] = std::move(it->second);
     }
     recent_pushes_ = std::move(still_active);  // forget finished rollouts
+}
+
+void Engine::publish_pushes(const std::vector<PendingPush>& pushes) {
+    std::size_t sent = 0;
+    for (; sent < pushes.size(); ++sent) {
+        if (!publisher_.publish(pushes[sent].topic, pushes[sent].payload)) break;
+        if (options_.metrics != nullptr) ++options_.metrics->pushes_sent;
+    }
+    if (sent == pushes.size()) return;
+    // Not handed to the client (disconnected): back to the queue, the attempt not counted. Only
+    // a task still notified by this push: a device may have answered (firmware/get) or the
+    // rollout been canceled meanwhile, and those writes stand.
+    const std::lock_guard<std::recursive_mutex> lock(mutex_);
+    const Millis now = clock_.now();
+    store_.transaction([&] {
+        for (std::size_t i = sent; i < pushes.size(); ++i) {
+            std::optional<Task> t = store_.task(pushes[i].task_id);
+            if (!t || t->state != TaskState::notified || t->notified_at != pushes[i].notified_at) {
+                continue;
+            }
+            --t->attempt;
+            t->state = TaskState::queued;
+            t->queued_at = now + kRepushDelayMs;
+            t->notified_at = 0;
+            t->deadline_at = 0;
+            save_task(*t, now);
+        }
+    });
 }
 
 void Engine::expire_tasks(Millis now) {
@@ -148,6 +183,19 @@ void Engine::start_rollout(Rollout& r, const Firmware& f, Millis now) {
     emit("rollout", r.id, j.dump(), now);
 }
 
+void Engine::cancel_queued(const Rollout& r, const std::string& reason, Millis now) {
+    TaskFilter queued;
+    queued.rollout_id = r.id;
+    queued.state = TaskState::queued;
+    for (Task& t : all_tasks(queued)) {
+        t.state = TaskState::canceled;
+        t.reason = reason;
+        t.finished_at = now;
+        t.deadline_at = 0;
+        save_task(t, now);
+    }
+}
+
 void Engine::release_phase(Rollout& r, Millis now) {
     TaskFilter filter;
     filter.rollout_id = r.id;
@@ -192,7 +240,7 @@ void Engine::step_rollout(Rollout& r, Millis now) {
     bool changed = false;
     switch (r.state) {
         case RolloutState::scheduled:
-            if (ended(r, now)) {
+            if (past_end(r, now)) {
                 r.state = RolloutState::completed;
                 r.finished_at = now;
                 r.reason = "the end time passed before the start";
@@ -203,17 +251,9 @@ void Engine::step_rollout(Rollout& r, Millis now) {
             break;
         case RolloutState::running:
         case RolloutState::paused: {
-            if (ended(r, now)) {
+            if (past_end(r, now)) {
                 // After the end time: no new push; queued tasks end now, pushed ones run out.
-                TaskFilter queued;
-                queued.rollout_id = r.id;
-                queued.state = TaskState::queued;
-                for (Task& t : all_tasks(queued)) {
-                    t.state = TaskState::canceled;
-                    t.reason = "the rollout's end time passed";
-                    t.finished_at = now;
-                    save_task(t, now);
-                }
+                cancel_queued(r, "the rollout's end time passed", now);
                 if (open_tasks(store_.task_counts(r.id)) == 0) {
                     r.state = RolloutState::completed;
                     r.finished_at = now;
@@ -227,6 +267,15 @@ void Engine::step_rollout(Rollout& r, Millis now) {
                 const Phase& phase = r.phases[r.current_phase];
                 const PhaseCounts c = phase_counts(store_.task_counts(r.id), r.current_phase);
                 const std::string name = "phase " + std::to_string(r.current_phase + 1);
+                if (r.kind == RolloutKind::verify) {
+                    // No gate: it ends when its tasks do, verified only if all succeeded.
+                    if (c.open > 0 || !advance_phase(r, f, now)) break;
+                    changed = true;
+                    break;
+                }
+                if (r.dynamic && c.total == 0 && (phase.devices > 0 || phase.percent > 0)) {
+                    break;  // an empty sized phase waits for joins (or the end time, a person)
+                }
                 if (c.failures > static_cast<std::int64_t>(phase.max_failures)) {
                     r.state = RolloutState::paused;
                     r.reason = name + ": " + std::to_string(c.failures) +
@@ -258,6 +307,9 @@ void Engine::step_rollout(Rollout& r, Millis now) {
             break;
         }
         case RolloutState::canceling:
+            // A task may be queued again after the cancel (a push the client refused, a retry
+            // decided in another process): it ends here, so a cancel always ends.
+            cancel_queued(r, "canceled by an operator", now);
             if (open_tasks(store_.task_counts(r.id)) == 0) {
                 r.state = RolloutState::canceled;
                 r.finished_at = now;
@@ -294,49 +346,19 @@ std::size_t Engine::rate_budget(const Rollout& r, Millis now) {
     return times.size() >= rate ? 0 : rate - times.size();
 }
 
-std::size_t Engine::push_due(const Rollout& r, const Firmware& f, std::size_t limit, Millis now) {
-    std::vector<Task> due;
-    const Millis timeout = seconds_ms(r.policy.task_timeout_s);
-    store_.transaction([&] {
-        due = store_.due_queued(r.id, now, limit);
-        for (Task& t : due) {
-            ++t.attempt;
-            t.state = TaskState::notified;
-            t.notified_at = now;
-            t.deadline_at = now + timeout;
-            t.first_progress_at = 0;
-            t.downloaded = false;
-            t.last_step = 0;
-            t.finished_at = 0;
-            save_task(t, now);
-        }
-    });
-    if (due.empty()) return 0;
+void Engine::mark_due_notified(const Rollout& r, std::size_t limit, Millis now,
+                               std::vector<PendingPush>& out) {
+    const Firmware f = store_.firmware(r.firmware_id).value();
+    std::vector<Task> due = store_.due_queued(r.id, now, limit);
+    if (due.empty()) return;
     const std::string url = url_for_(f);
-    std::size_t sent = 0;
-    for (; sent < due.size(); ++sent) {
-        const Task& t = due[sent];
-        const std::string topic =
-            "/ota/device/upgrade/" + t.device.product_key + "/" + t.device.device_name;
-        if (!publisher_.publish(topic, push_payload(f, url, t.notified_at))) break;
-        if (r.policy.push_rate_per_minute != 0) recent_pushes_[r.id].push_back(now);
-        if (options_.metrics != nullptr) ++options_.metrics->pushes_sent;
+    for (Task& t : due) {
+        mark_notified(t, r, now);
+        out.push_back(
+            PendingPush{t.id, t.notified_at,
+                        "/ota/device/upgrade/" + t.device.product_key + "/" + t.device.device_name,
+                        push_payload(f, url, t.notified_at)});
     }
-    if (sent < due.size()) {
-        // Not handed to the client (disconnected): back to the queue, the attempt not counted.
-        store_.transaction([&] {
-            for (std::size_t i = sent; i < due.size(); ++i) {
-                Task& t = due[i];
-                --t.attempt;
-                t.state = TaskState::queued;
-                t.queued_at = now + kRepushDelayMs;
-                t.notified_at = 0;
-                t.deadline_at = 0;
-                save_task(t, now);
-            }
-        });
-    }
-    return sent;
 }
 
 }  // namespace console

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "model/model.hpp"
@@ -23,6 +24,20 @@ namespace console {
 /// match a version list), the tag and the percentage bucket.
 [[nodiscard]] bool selection_matches(const Selection& s, const std::string& module,
                                      const Device& d);
+
+/// selection_matches() for many devices: the name list (up to 100,000 names) is put in a hash
+/// set once, so matching a product's devices costs one lookup per device, not a list walk.
+class SelectionMatcher {
+  public:
+    SelectionMatcher(const Selection& s, std::string module);
+    /// Same answer as selection_matches(s, module, d).
+    [[nodiscard]] bool matches(const Device& d) const;
+
+  private:
+    const Selection& selection_;
+    std::string module_;
+    std::unordered_set<std::string> names_;
+};
 
 /// The number of devices each phase takes out of `n` selected devices, in order: `devices`, or
 /// ceil(percent * n / 100), or (0/0, last phase only) all that remain; each clamped to what

@@ -17,6 +17,7 @@ constexpr milliseconds kYieldWait{100};
 RateLimitedLog g_malformed_log;
 RateLimitedLog g_unknown_log;
 RateLimitedLog g_dropped_log;
+RateLimitedLog g_backpressure_log;
 RateLimitedLog g_connect_log;
 
 std::string printable(std::string_view s) {
@@ -73,6 +74,7 @@ void MqttBridge::stop() noexcept {
         stopping_ = true;
     }
     queue_cv_.notify_all();
+    room_cv_.notify_all();
     if (pump_thread_.joinable()) pump_thread_.join();
     if (worker_thread_.joinable()) worker_thread_.join();
     if (target_ != nullptr) {
@@ -114,7 +116,17 @@ void MqttBridge::on_message(std::string_view topic, std::string_view payload) {
         return;
     }
     {
-        std::lock_guard<std::mutex> lock(queue_mutex_);
+        std::unique_lock<std::mutex> lock(queue_mutex_);
+        if (queue_.size() >= options_.queue_capacity && !stopping_) {
+            // Back-pressure: the pump stops taking from the channel until the worker makes room
+            // (see the file comment for what the channel's inbox does meanwhile).
+            g_backpressure_log.log(ota::LogLevel::warning,
+                                   "device message queue full (" +
+                                       std::to_string(options_.queue_capacity) +
+                                       "): waiting for the store before taking more");
+            room_cv_.wait(lock,
+                          [this] { return stopping_ || queue_.size() < options_.queue_capacity; });
+        }
         if (queue_.size() < options_.queue_capacity) {
             queue_.push_back(std::move(*r.message));
             metrics_.mqtt_queue_depth.store(static_cast<std::int64_t>(queue_.size()));
@@ -122,10 +134,11 @@ void MqttBridge::on_message(std::string_view topic, std::string_view payload) {
             return;
         }
     }
+    // Only when stopping with a full queue: not applied, counted.
     ++metrics_.mqtt_messages_dropped;
-    g_dropped_log.log(ota::LogLevel::warning, "device message queue full (" +
-                                                  std::to_string(options_.queue_capacity) +
-                                                  "): dropped a message on " + printable(topic));
+    g_dropped_log.log(
+        ota::LogLevel::warning,
+        "stopping with a full device message queue: dropped a message on " + printable(topic));
 }
 
 void MqttBridge::on_connected() {
@@ -194,6 +207,7 @@ std::size_t MqttBridge::apply_pending() {
         }
         metrics_.mqtt_queue_depth.store(static_cast<std::int64_t>(queue_.size()));
     }
+    if (!batch.empty()) room_cv_.notify_all();  // a pump waiting for room takes more
     if (!batch.empty()) apply(batch);
     return batch.size();
 }

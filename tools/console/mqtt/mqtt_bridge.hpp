@@ -4,10 +4,24 @@
 // calls MqttChannel::yield() (the pump), which must never wait for the database, or the broker's
 // messages pile up in paho. The pump only decodes (strictly; refused messages never go further)
 // and queues; one worker takes what is queued and applies it through Engine::batch, so a burst of
-// 2,000 progress reports costs a few commits instead of 2,000. Under a flood the queue does not
-// grow without bound: past its capacity a message is dropped and counted (Metrics), which the
-// protocol tolerates (devices report their version again on every reconnect, and the engine's
-// timeouts end tasks whose devices go silent).
+// 2,000 progress reports costs a few commits instead of 2,000.
+//
+// Back-pressure instead of drops: when the queue is full (queue_capacity), the pump waits for the
+// worker to make room before it takes the next message from the channel, so a QoS 1 message the
+// console has accepted is not thrown away because the store is slow. Memory stays bounded: this
+// queue, plus what the channel holds (PahoChannel: one batch being delivered and its inbox of at
+// most MqttOptions::max_queued_messages, 65,536 in ota_console). What can still be lost, all
+// bounded and visible:
+// - paho acknowledges a QoS 1 message when it queues it in the channel's inbox, so the broker
+//   does not hold it back: when the inbox is full (the pump waited long enough for 65,536 more
+//   messages), the inbox replaces the oldest message that a newer one on the same topic
+//   supersedes (an older progress or version report of the same device; the newest is kept),
+//   and only with more than 65,536 topics queued the oldest one. The channel logs both; they
+//   are not counted here.
+// - stop() with a full queue: messages the pump still delivers are not applied; counted in
+//   Metrics::mqtt_messages_dropped (and whatever the channel's inbox still held is gone with
+//   the process). The protocol tolerates both: devices report their version again on every
+//   reconnect, and the engine's timeouts end tasks whose devices go silent.
 #pragma once
 
 #include <atomic>
@@ -79,7 +93,7 @@ struct MqttBridgeOptions {
     /// (one console process per broker).
     std::string share_group = "ota_console";
     /// Device messages queued for the worker at most (default 20,000: ten seconds of 2,000
-    /// devices reporting every second); 1..1,000,000.
+    /// devices reporting every second); 1..1,000,000. When full, the pump waits for room.
     std::size_t queue_capacity = 20000;
     /// Messages applied in one Engine::batch at most; 1..100,000.
     std::size_t batch_max = 500;
@@ -125,7 +139,8 @@ class MqttBridge final : public Publisher, private ota::ChannelListener {
     bool publish(const std::string& topic, const std::string& payload) override;
 
     // --- single steps (tests; the threads call these) ---
-    /// Hands the channel's queued events to the decoder (MqttChannel::yield).
+    /// Hands the channel's queued events to the decoder (MqttChannel::yield). Blocks while the
+    /// queue is full until apply_pending() (another thread) makes room or stop() is called.
     void pump(std::chrono::milliseconds timeout);
     /// Applies up to batch_max queued messages now; returns how many were taken.
     std::size_t apply_pending();
@@ -152,7 +167,8 @@ class MqttBridge final : public Publisher, private ota::ChannelListener {
     DeviceMessageTarget* target_ = nullptr;
 
     mutable std::mutex queue_mutex_;
-    std::condition_variable queue_cv_;
+    std::condition_variable queue_cv_;  ///< the worker waits for messages (or stopping_)
+    std::condition_variable room_cv_;   ///< the pump waits for room (or stopping_)
     std::deque<DeviceMessage> queue_;
     bool stopping_ = false;
 

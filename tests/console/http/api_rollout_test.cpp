@@ -38,6 +38,22 @@ class RolloutApiTest : public ApiFixture {
     std::int64_t firmware_id_ = 0;
 };
 
+TEST_F(RolloutApiTest, DownloadProtocolIsStoredAndShown) {
+    auto r = post("/api/v1/rollouts", {{"firmware_id", firmware_id_},
+                                       {"force", true},
+                                       {"policy", {{"download_protocol", "mqtt"}}}});
+    ASSERT_EQ(r->status, 201) << r->body;
+    const json created = body_of(r);
+    EXPECT_EQ(created["policy"]["download_protocol"], "mqtt");
+    const auto id = created["id"].get<std::int64_t>();
+    r = client()->Get(("/api/v1/rollouts/" + std::to_string(id)).c_str());
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(body_of(r)["rollout"]["policy"]["download_protocol"], "mqtt");
+    r = post("/api/v1/rollouts", {{"firmware_id", firmware_id_}, {"force", true}});
+    ASSERT_EQ(r->status, 201) << r->body;
+    EXPECT_EQ(body_of(r)["policy"]["download_protocol"], "https");  // the default
+}
+
 TEST_F(RolloutApiTest, BadRolloutRequestsChangeNothing) {
     const json before = snapshot();
     auto c = client();
@@ -50,6 +66,12 @@ TEST_F(RolloutApiTest, BadRolloutRequestsChangeNothing) {
         400, "invalid_argument", "body.policy.retries");
     EXPECT_API_ERROR(post("/api/v1/rollouts", {{"name", "no firmware"}}), 400, "invalid_argument",
                      "firmware_id");
+    EXPECT_API_ERROR(post("/api/v1/rollouts", {{"firmware_id", firmware_id_},
+                                               {"policy", {{"download_protocol", "ftp"}}}}),
+                     400, "invalid_argument", "body.policy.download_protocol");
+    EXPECT_API_ERROR(post("/api/v1/rollouts",
+                          {{"firmware_id", firmware_id_}, {"policy", {{"download_protocol", 1}}}}),
+                     400, "invalid_argument", "body.policy.download_protocol");
     EXPECT_API_ERROR(
         post("/api/v1/rollouts/preview", {{"firmware_id", 999}, {"selection", {{"tag", "x"}}}}),
         404, "not_found", "999");

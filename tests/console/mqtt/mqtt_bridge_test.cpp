@@ -100,9 +100,9 @@ TEST(MqttBridge, SubscribesThroughTheSharedGroup) {
     o.share_group = "g1";
     MqttBridge bridge(channel, metrics, o);
     bridge.attach(target);
-    const std::vector<std::string> expected = {"$share/g1//ota/device/inform/+/+",
-                                               "$share/g1//ota/device/progress/+/+",
-                                               "$share/g1//sys/+/+/thing/ota/firmware/get"};
+    const std::vector<std::string> expected = {
+        "$share/g1//ota/device/inform/+/+", "$share/g1//ota/device/progress/+/+",
+        "$share/g1//sys/+/+/thing/file/download", "$share/g1//sys/+/+/thing/ota/firmware/get"};
     EXPECT_EQ(bridge.topic_filters(), expected);
     for (const std::string& f : expected) {
         EXPECT_TRUE(channel.is_subscribed(f)) << f;

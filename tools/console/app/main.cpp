@@ -216,6 +216,8 @@ int run(const ConsoleOptions& o) {
 
     MqttBridgeOptions bo;
     bo.share_group = o.share_group;
+    // MQTT downloads read the same content-addressed files the HTTPS file server serves.
+    bo.file_path = [dir = o.data_dir](const Firmware& f) { return dir + "/files/" + f.sha256; };
     MqttBridge bridge(channel, metrics, bo);
     EngineOptions eo;
     eo.online_window_ms = o.online_window_s * 1000;

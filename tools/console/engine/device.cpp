@@ -142,7 +142,7 @@ std::string Engine::on_firmware_get(const DeviceKey& device, const std::string& 
         const Rollout r = store_.rollout(t->rollout_id).value();
         const Firmware f = store_.firmware(r.firmware_id).value();
         if (pushed(t->state)) {
-            reply = get_reply_payload(f, url_for_(f), request_id);
+            reply = get_reply_payload(f, url_for_(f), request_id, r.policy.download_protocol);
             return;
         }
         // A due task of a running rollout is pushed now, through this reply (rate permitting).
@@ -151,10 +151,28 @@ std::string Engine::on_firmware_get(const DeviceKey& device, const std::string& 
             mark_notified(*t, r, now);
             if (r.policy.push_rate_per_minute != 0) recent_pushes_[r.id].push_back(now);
             if (options_.metrics != nullptr) ++options_.metrics->pushes_sent;
-            reply = get_reply_payload(f, url_for_(f), request_id);
+            reply = get_reply_payload(f, url_for_(f), request_id, r.policy.download_protocol);
         }
     });
     return reply.empty() ? empty_get_reply(request_id) : reply;
+}
+
+std::optional<Firmware> Engine::stream_firmware(const DeviceKey& device, std::uint64_t stream_id) {
+    if (stream_id == 0 ||
+        stream_id > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return std::nullopt;
+    const std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::optional<Firmware> out;
+    store_.transaction([&] {
+        std::optional<Firmware> f = store_.firmware(static_cast<std::int64_t>(stream_id));
+        if (!f) return;
+        const std::optional<Task> t = store_.open_task(device, f->module);
+        if (!t || !pushed(t->state)) return;
+        const std::optional<Rollout> r = store_.rollout(t->rollout_id);
+        if (!r || r->firmware_id != f->id || r->policy.download_protocol != "mqtt") return;
+        out = std::move(f);
+    });
+    return out;
 }
 
 void Engine::mark_notified(Task& t, const Rollout& r, Millis now) {

@@ -164,6 +164,13 @@ class Engine {
     /// the notification is committed), as tick() does with pushes.
     void batch(const std::function<void()>& fn);
 
+    /// MQTT downloads (PROTOCOL.md 5b): the firmware with id `stream_id` when `device` has a
+    /// notified or in-progress task of a rollout of it whose policy is download_protocol "mqtt";
+    /// nullopt otherwise (the console then serves no block). Reads only (its own short
+    /// transaction); call it outside batch().
+    [[nodiscard]] std::optional<Firmware> stream_firmware(const DeviceKey& device,
+                                                          std::uint64_t stream_id);
+
     // --- scheduler ---
     /// Starts due rollouts (making their tasks), sends due pushes at the push rate, times out
     /// expired tasks, re-queues retries, applies phase gates and end times, finishes rollouts.
@@ -228,6 +235,11 @@ class Engine {
 
 /// The upgrade push payload for a firmware (the platform's format, PROTOCOL.md 3).
 std::string push_payload(const Firmware& firmware, const std::string& url, std::int64_t id);
+
+/// The same with the rollout's download protocol: "mqtt" gives `dProtocol:"mqtt"`, `streamId` =
+/// the firmware id and `streamFileId` 1 instead of the url (PROTOCOL.md 5b); else as above.
+std::string push_payload(const Firmware& firmware, const std::string& url, std::int64_t id,
+                         const std::string& protocol);
 
 /// A firmware/get reply with no job: `{"code":"1000","data":{},"id":"<id>","message":"success"}`
 /// (the request's id echoed as a string).

@@ -23,8 +23,10 @@ inline constexpr std::size_t kPage = 1000;
 [[nodiscard]] std::string step_reason(int step, const std::string& desc);
 
 /// The get_reply of a job: the push's shape with the request's id echoed as a string.
+/// `protocol` is the rollout's Policy::download_protocol ("https" or "mqtt").
 [[nodiscard]] std::string get_reply_payload(const Firmware& f, const std::string& url,
-                                            const std::string& request_id);
+                                            const std::string& request_id,
+                                            const std::string& protocol);
 
 /// True once the rollout's end time (if any) has passed: no push, no retry, no join after it.
 [[nodiscard]] inline bool past_end(const Rollout& r, Millis now) {

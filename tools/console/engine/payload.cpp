@@ -23,8 +23,16 @@ class SystemWallClock : public WallClock {
     }
 };
 
-json push_data(const Firmware& f, const std::string& url) {
-    json data{{"size", f.size}, {"version", f.version}, {"url", url}, {"md5", f.md5}};
+json push_data(const Firmware& f, const std::string& url, const std::string& protocol) {
+    json data{{"size", f.size}, {"version", f.version}, {"md5", f.md5}};
+    if (protocol == "mqtt") {
+        // PROTOCOL.md 5b: the device asks the console for blocks of stream <firmware id>, file 1.
+        data["dProtocol"] = "mqtt";
+        data["streamId"] = f.id;
+        data["streamFileId"] = 1;
+    } else {
+        data["url"] = url;
+    }
     const bool md5 = f.sign_method == "Md5" || f.sign_method == "MD5" || f.sign_method == "md5";
     data["sign"] = md5 ? f.md5 : f.sha256;
     data["signMethod"] = md5 ? "Md5" : "SHA256";
@@ -45,8 +53,15 @@ const WallClock& system_wall_clock() {
 }
 
 std::string push_payload(const Firmware& firmware, const std::string& url, std::int64_t id) {
-    return json{
-        {"code", "1000"}, {"data", push_data(firmware, url)}, {"id", id}, {"message", "success"}}
+    return push_payload(firmware, url, id, "https");
+}
+
+std::string push_payload(const Firmware& firmware, const std::string& url, std::int64_t id,
+                         const std::string& protocol) {
+    return json{{"code", "1000"},
+                {"data", push_data(firmware, url, protocol)},
+                {"id", id},
+                {"message", "success"}}
         .dump();
 }
 
@@ -59,9 +74,11 @@ std::string empty_get_reply(const std::string& request_id) {
 namespace engine_detail {
 
 std::string get_reply_payload(const Firmware& f, const std::string& url,
-                              const std::string& request_id) {
-    return json{
-        {"code", "1000"}, {"data", push_data(f, url)}, {"id", request_id}, {"message", "success"}}
+                              const std::string& request_id, const std::string& protocol) {
+    return json{{"code", "1000"},
+                {"data", push_data(f, url, protocol)},
+                {"id", request_id},
+                {"message", "success"}}
         .dump();
 }
 

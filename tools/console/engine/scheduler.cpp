@@ -357,7 +357,7 @@ void Engine::mark_due_notified(const Rollout& r, std::size_t limit, Millis now,
         out.push_back(
             PendingPush{t.id, t.notified_at,
                         "/ota/device/upgrade/" + t.device.product_key + "/" + t.device.device_name,
-                        push_payload(f, url, t.notified_at)});
+                        push_payload(f, url, t.notified_at, r.policy.download_protocol)});
     }
 }
 

@@ -130,7 +130,8 @@ json to_json(const Policy& p) {
                 {"retry_count", p.retry_count},
                 {"retry_interval_s", p.retry_interval_s},
                 {"start_at", ms_or_null(p.start_at)},
-                {"end_at", ms_or_null(p.end_at)}};
+                {"end_at", ms_or_null(p.end_at)},
+                {"download_protocol", p.download_protocol}};
 }
 
 json to_json(const Rollout& r) {
@@ -229,13 +230,18 @@ Rollout rollout_from_json(const json& body) {
         const std::string pw = "body.policy";
         only_known(pj, pw,
                    {"push_rate_per_minute", "task_timeout_s", "retry_count", "retry_interval_s",
-                    "start_at", "end_at"});
+                    "start_at", "end_at", "download_protocol"});
         r.policy.push_rate_per_minute = get_u32(pj, "push_rate_per_minute", pw, 0, 10000000, 0);
         r.policy.task_timeout_s = get_u32(pj, "task_timeout_s", pw, 1, 30 * 86400, 1800);
         r.policy.retry_count = get_u32(pj, "retry_count", pw, 0, 100, 0);
         r.policy.retry_interval_s = get_u32(pj, "retry_interval_s", pw, 0, 86400, 60);
         r.policy.start_at = get_ms(pj, "start_at", pw);
         r.policy.end_at = get_ms(pj, "end_at", pw);
+        if (pj.contains("download_protocol"))
+            r.policy.download_protocol = get_str(pj, "download_protocol", pw, 16);
+        if (r.policy.download_protocol != "https" && r.policy.download_protocol != "mqtt") {
+            bad("body.policy.download_protocol", "must be \"https\" or \"mqtt\"");
+        }
     }
     return r;
 }

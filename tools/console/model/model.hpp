@@ -97,6 +97,9 @@ struct Policy {
     std::uint32_t retry_interval_s = 60;
     Millis start_at = 0;  ///< 0 = at once
     Millis end_at = 0;    ///< 0 = none; after it no new push, queued tasks end as canceled
+    /// "https" (the push carries a signed url) or "mqtt" (`dProtocol:"mqtt"`, streamId = the
+    /// firmware id, streamFileId 1: the device fetches blocks from the console over MQTT).
+    std::string download_protocol = "https";
 };
 
 enum class RolloutKind { normal, verify };

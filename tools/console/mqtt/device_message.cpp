@@ -81,6 +81,8 @@ const char* to_string(DeviceMessageKind k) noexcept {
             return "progress";
         case DeviceMessageKind::firmware_get:
             return "firmware_get";
+        case DeviceMessageKind::block_request:
+            return "block_request";
     }
     return "unknown";
 }
@@ -88,6 +90,10 @@ const char* to_string(DeviceMessageKind k) noexcept {
 std::string get_reply_topic(const DeviceKey& device) {
     return "/sys/" + device.product_key + "/" + device.device_name +
            "/thing/ota/firmware/get_reply";
+}
+
+std::string block_reply_topic(const DeviceKey& device) {
+    return ota::make_file_download_topics(device.product_key, device.device_name).reply;
 }
 
 DecodeResult decode_device_message(std::string_view topic, std::string_view payload) {
@@ -101,6 +107,10 @@ DecodeResult decode_device_message(std::string_view topic, std::string_view payl
                lv[5] == "ota" && lv[6] == "firmware" && lv[7] == "get") {
         m.kind = DeviceMessageKind::firmware_get;
         m.device = DeviceKey{std::string(lv[2]), std::string(lv[3])};
+    } else if (lv.size() == 7 && lv[0].empty() && lv[1] == "sys" && lv[4] == "thing" &&
+               lv[5] == "file" && lv[6] == "download") {
+        m.kind = DeviceMessageKind::block_request;
+        m.device = DeviceKey{std::string(lv[2]), std::string(lv[3])};
     } else {
         return refuse("not a device topic of the console");
     }
@@ -108,6 +118,16 @@ DecodeResult decode_device_message(std::string_view topic, std::string_view payl
         return refuse("bad product key or device name in the topic");
     }
     if (payload.size() > kMaxDeviceMessageBytes) return refuse("payload larger than 64 KiB");
+    if (m.kind == DeviceMessageKind::block_request) {
+        std::string why;
+        std::optional<ota::BlockRequest> req = ota::decode_block_request(payload, &why);
+        if (!req) return refuse("block request: " + why);
+        m.block = std::move(*req);
+        m.request_id = m.block.id;
+        DecodeResult out;
+        out.message = std::move(m);
+        return out;
+    }
 
     const json doc = json::parse(payload.begin(), payload.end(), nullptr, false);
     if (doc.is_discarded()) return refuse("payload is not JSON");
@@ -162,6 +182,7 @@ DecodeResult decode_device_message(std::string_view topic, std::string_view payl
             break;
         }
         case DeviceMessageKind::firmware_get:
+        case DeviceMessageKind::block_request:  // decoded above
             break;
     }
     DecodeResult r;

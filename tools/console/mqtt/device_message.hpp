@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "model/model.hpp"
+#include "ota/file_download.hpp"
 
 namespace console {
 
@@ -24,9 +25,9 @@ inline constexpr std::size_t kMaxVersionLength = 64;
 inline constexpr std::size_t kMaxDescLength = 512;
 
 /// Which device topic a message came on.
-enum class DeviceMessageKind { inform, progress, firmware_get };
+enum class DeviceMessageKind { inform, progress, firmware_get, block_request };
 
-/// "inform", "progress" or "firmware_get".
+/// "inform", "progress", "firmware_get" or "block_request".
 [[nodiscard]] const char* to_string(DeviceMessageKind k) noexcept;
 
 /// One decoded, validated device message.
@@ -38,6 +39,7 @@ struct DeviceMessage {
     int step = 0;                         ///< progress: -4..100
     std::string desc;                     ///< progress: may be empty
     std::string request_id;               ///< the message's "id" as text ("" when absent)
+    ota::BlockRequest block;              ///< block_request: the decoded request (PROTOCOL.md 5b)
 };
 
 /// A decoded message, or why the message was refused.
@@ -50,10 +52,15 @@ struct DecodeResult {
 /// /ota/device/progress/{pk}/{dn}, /sys/{pk}/{dn}/thing/ota/firmware/get, exactly these levels)
 /// with `payload` (a JSON object with a "params" object: inform needs a version string of 1..64
 /// characters; progress a step as a string or number holding an integer in [-4, 100] and an
-/// optional desc string; every kind an optional module string of 1..64 characters).
+/// optional desc string; every kind an optional module string of 1..64 characters), or a block
+/// request on /sys/{pk}/{dn}/thing/file/download (decoded by ota::decode_block_request).
 [[nodiscard]] DecodeResult decode_device_message(std::string_view topic, std::string_view payload);
 
 /// The topic of the get_reply to a firmware/get of `device`.
 [[nodiscard]] std::string get_reply_topic(const DeviceKey& device);
+
+/// The topic of the reply to a block request of `device`
+/// (/sys/{pk}/{dn}/thing/file/download_reply).
+[[nodiscard]] std::string block_reply_topic(const DeviceKey& device);
 
 }  // namespace console

@@ -36,4 +36,9 @@ std::string EngineTarget::on_firmware_get(const DeviceKey& device, const std::st
     return engine_.on_firmware_get(device, module, request_id);
 }
 
+std::optional<Firmware> EngineTarget::stream_firmware(const DeviceKey& device,
+                                                      std::uint64_t stream_id) {
+    return engine_.stream_firmware(device, stream_id);
+}
+
 }  // namespace console

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <fstream>
 
 #include "mqtt/rate_limited_log.hpp"
 #include "ota/log.hpp"
@@ -46,7 +47,7 @@ std::vector<std::string> MqttBridge::topic_filters() const {
     const std::string prefix =
         options_.share_group.empty() ? std::string() : "$share/" + options_.share_group + "/";
     return {prefix + "/ota/device/inform/+/+", prefix + "/ota/device/progress/+/+",
-            prefix + "/sys/+/+/thing/ota/firmware/get"};
+            prefix + "/sys/+/+/thing/file/download", prefix + "/sys/+/+/thing/ota/firmware/get"};
 }
 
 void MqttBridge::attach(DeviceMessageTarget& target) {
@@ -214,6 +215,97 @@ std::size_t MqttBridge::apply_pending() {
 
 void MqttBridge::apply(std::vector<DeviceMessage>& batch) {
     if (target_ == nullptr) return;
+    // Block requests read files: served after the batch, outside its transaction.
+    std::vector<DeviceMessage> blocks;
+    for (auto it = batch.begin(); it != batch.end();) {
+        if (it->kind == DeviceMessageKind::block_request) {
+            blocks.push_back(std::move(*it));
+            it = batch.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    apply_batch(batch);
+    for (const DeviceMessage& m : blocks) {
+        try {
+            const std::string reply = serve_block(m);
+            if (reply.empty()) continue;
+            (void)publish(block_reply_topic(m.device), reply);
+            ++metrics_.mqtt_messages_processed;
+        } catch (const std::exception& e) {
+            ota::log(ota::LogLevel::error, "block request of " + printable(m.device.product_key) +
+                                               "/" + printable(m.device.device_name) +
+                                               " not served: " + e.what());
+        }
+    }
+}
+
+std::string MqttBridge::serve_block(const DeviceMessage& m) {
+    if (target_ == nullptr || !target_->is_registered(m.device)) {
+        ++metrics_.mqtt_unknown_device;
+        g_unknown_log.log(ota::LogLevel::warning,
+                          "ignored the block request of the unregistered "
+                          "device " +
+                              printable(m.device.product_key) + "/" +
+                              printable(m.device.device_name));
+        return {};
+    }
+    const ota::BlockRequest& req = m.block;
+    const auto refuse = [&](int code, const std::string& why) {
+        g_malformed_log.log(ota::LogLevel::warning,
+                            "refused a block request of " + printable(m.device.product_key) + "/" +
+                                printable(m.device.device_name) + " (code " + std::to_string(code) +
+                                "): " + why);
+        ota::BlockReplyHeader h;
+        h.code = code;
+        h.id = req.id;
+        h.message = why;
+        return ota::encode_block_reply(h, {});
+    };
+    const std::optional<Firmware> f = target_->stream_firmware(m.device, req.stream_id);
+    if (!f) {
+        return refuse(kBlockForbidden,
+                      "no download task over MQTT for stream " + std::to_string(req.stream_id));
+    }
+    if (req.file_id != 1) {
+        return refuse(kBlockNotFound, "no file " + std::to_string(req.file_id) + " in stream " +
+                                          std::to_string(req.stream_id));
+    }
+    if (!options_.file_path) return refuse(kBlockNotFound, "this console serves no files");
+    if (req.size == 0 || req.size > options_.max_block) {
+        return refuse(kBlockBadRequest, "block size " + std::to_string(req.size) +
+                                            " is not in 1.." + std::to_string(options_.max_block));
+    }
+    std::ifstream in(options_.file_path(*f), std::ios::binary);
+    if (!in) return refuse(kBlockReadFailed, "cannot open the firmware's file");
+    in.seekg(0, std::ios::end);
+    const std::streamoff end = in.tellg();
+    if (end < 0) return refuse(kBlockReadFailed, "cannot read the firmware's file");
+    const auto length = static_cast<std::uint64_t>(end);
+    if (req.offset >= length) {
+        return refuse(kBlockBadRequest, "offset " + std::to_string(req.offset) +
+                                            " is beyond the file's " + std::to_string(length) +
+                                            " bytes");
+    }
+    // The last block is shorter than asked for, as the platform answers.
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(req.size, length - req.offset));
+    std::string block(n, '\0');
+    in.seekg(static_cast<std::streamoff>(req.offset));
+    in.read(block.data(), static_cast<std::streamsize>(n));
+    if (!in || static_cast<std::size_t>(in.gcount()) != n) {
+        return refuse(kBlockReadFailed,
+                      "cannot read the firmware's file at " + std::to_string(req.offset));
+    }
+    ota::BlockReplyHeader h;
+    h.id = req.id;
+    h.file_token = req.file_token;
+    h.file_length = length;
+    h.offset = req.offset;
+    return ota::encode_block_reply(h, block);
+}
+
+void MqttBridge::apply_batch(std::vector<DeviceMessage>& batch) {
+    if (batch.empty()) return;
     std::vector<std::pair<std::string, std::string>> replies;
     std::int64_t processed = 0;
     std::int64_t unknown = 0;
@@ -273,6 +365,8 @@ void MqttBridge::apply_one(const DeviceMessage& m,
             replies.emplace_back(get_reply_topic(m.device),
                                  target_->on_firmware_get(m.device, m.module, m.request_id));
             break;
+        case DeviceMessageKind::block_request:
+            return;  // served outside the batch (apply())
     }
     ++processed;
 }

@@ -32,6 +32,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -64,6 +65,15 @@ class DeviceMessageTarget {
     /// Engine::on_firmware_get: the get_reply's payload.
     virtual std::string on_firmware_get(const DeviceKey& device, const std::string& module,
                                         const std::string& request_id) = 0;
+    /// Engine::stream_firmware: the firmware `device` may download over MQTT as stream
+    /// `stream_id`, or nullopt (the default: this target serves no MQTT downloads). Called
+    /// outside batch().
+    virtual std::optional<Firmware> stream_firmware(const DeviceKey& device,
+                                                    std::uint64_t stream_id) {
+        (void)device;
+        (void)stream_id;
+        return std::nullopt;
+    }
 };
 
 /// The production target: the Engine, and the Store for the registration check (a registered
@@ -79,6 +89,8 @@ class EngineTarget final : public DeviceMessageTarget {
                      const std::string& desc) override;
     std::string on_firmware_get(const DeviceKey& device, const std::string& module,
                                 const std::string& request_id) override;
+    std::optional<Firmware> stream_firmware(const DeviceKey& device,
+                                            std::uint64_t stream_id) override;
 
   private:
     Engine& engine_;
@@ -100,7 +112,18 @@ struct MqttBridgeOptions {
     /// Back-off of the first connection attempts (later reconnects are the channel's own).
     std::chrono::milliseconds connect_retry_min{500};
     std::chrono::milliseconds connect_retry_max{30000};
+    /// The file of a firmware (ota_console: <data>/files/<sha256>) for MQTT downloads; empty =
+    /// block requests are refused (code 404).
+    std::function<std::string(const Firmware&)> file_path;
+    /// Largest block served (PROTOCOL.md 5b: 128 KiB); larger requests get code 400.
+    std::size_t max_block = 128 * 1024;
 };
+
+/// Result codes of block replies the console sends (the header's `code`).
+inline constexpr int kBlockBadRequest = 400;  ///< size 0 or above max_block, offset past the end
+inline constexpr int kBlockForbidden = 403;   ///< no notified / in-progress mqtt task for it
+inline constexpr int kBlockNotFound = 404;    ///< file id other than 1, or no file resolver
+inline constexpr int kBlockReadFailed = 500;  ///< the firmware's file could not be read
 
 /// The device side of one console process (see the file comment). Publisher for the Engine.
 ///
@@ -116,7 +139,8 @@ class MqttBridge final : public Publisher, private ota::ChannelListener {
     MqttBridge(const MqttBridge&) = delete;
     MqttBridge& operator=(const MqttBridge&) = delete;
 
-    /// The three subscription filters (QoS 1), with the $share prefix when a group is set.
+    /// The four subscription filters (inform, progress, firmware/get, file/download) (QoS 1), with
+    /// the $share prefix when a group is set.
     [[nodiscard]] std::vector<std::string> topic_filters() const;
 
     /// Sets where messages go (must outlive the bridge's threads) and subscribes (the channel
@@ -144,6 +168,9 @@ class MqttBridge final : public Publisher, private ota::ChannelListener {
     void pump(std::chrono::milliseconds timeout);
     /// Applies up to batch_max queued messages now; returns how many were taken.
     std::size_t apply_pending();
+    /// The reply payload to a block request (PROTOCOL.md 5b), "" = no reply (unregistered
+    /// device). Reads the task through the target (not inside a batch) and then the file.
+    [[nodiscard]] std::string serve_block(const DeviceMessage& m);
     /// Messages queued for the worker.
     [[nodiscard]] std::size_t queued() const;
 
@@ -155,6 +182,8 @@ class MqttBridge final : public Publisher, private ota::ChannelListener {
     void pump_loop(const std::function<ota::Error()>& connect) noexcept;
     void worker_loop() noexcept;
     void apply(std::vector<DeviceMessage>& batch);
+    /// The messages other than block requests, as one Engine::batch.
+    void apply_batch(std::vector<DeviceMessage>& batch);
     /// Applies one message inside a batch; replies collects get_replies to publish after commit.
     void apply_one(const DeviceMessage& m,
                    std::vector<std::pair<std::string, std::string>>& replies,

@@ -43,7 +43,8 @@ std::string spec_of(const Rollout& r) {
                          {"retry_count", p.retry_count},
                          {"retry_interval_s", p.retry_interval_s},
                          {"start_at", p.start_at},
-                         {"end_at", p.end_at}}}};
+                         {"end_at", p.end_at},
+                         {"download_protocol", p.download_protocol}}}};
     return spec.dump();
 }
 
@@ -71,6 +72,8 @@ void read_spec(const std::string& text, Rollout& r) {
     r.policy.retry_interval_s = p.at("retry_interval_s").get<std::uint32_t>();
     r.policy.start_at = p.at("start_at").get<Millis>();
     r.policy.end_at = p.at("end_at").get<Millis>();
+    // Absent in rows written before MQTT downloads: those rollouts are https.
+    r.policy.download_protocol = p.value("download_protocol", std::string("https"));
 }
 
 }  // namespace

@@ -137,6 +137,15 @@ TEST(ConsoleArgs, RolloutDefaultsToOnePhaseOfEverySelectedDevice) {
               (json{{"firmware_id", 3}, {"phases", json::array({json::object()})}}));
 }
 
+TEST(ConsoleArgs, RolloutDownloadProtocol) {
+    auto p = parse({"rollout", "--firmware-id", "3", "--download", "mqtt"});
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_EQ(json::parse(p.command.request.body)["policy"], (json{{"download_protocol", "mqtt"}}));
+    p = parse({"rollout", "--firmware-id", "3", "--download", "ftp"});
+    EXPECT_FALSE(p.ok);
+    EXPECT_EQ(p.error, "--download must be https or mqtt");
+}
+
 TEST(ConsoleArgs, RolloutReadsTheDevicesFile) {
     const std::string f = temp_file("names.txt", "# fleet\nd1\n\n  d2 \r\nd3\n");
     auto p = parse({"rollout", "--firmware-id", "1", "--devices-file", f});

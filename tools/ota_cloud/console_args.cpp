@@ -18,7 +18,7 @@ const char* const kConsoleUsage =
     "  verify --firmware-id N --devices a,b\n"
     "  rollout --firmware-id N [--devices a,b | --devices-file F] [--source-version V]...\n"
     "          [--tag T] [--percent P] [--phase SPEC]... [--rate N] [--timeout S] [--retries N]\n"
-    "          [--retry-interval S] [--dynamic] [--force] [--name NAME]\n"
+    "          [--retry-interval S] [--dynamic] [--force] [--name NAME] [--download https|mqtt]\n"
     "  status --rollout N [--wait SECONDS]\n"
     "  pause|resume|cancel|retry-failed --rollout N\n"
     "  devices register --product-key PK (--names a,b | --names-file F) [--tag T]\n"
@@ -212,6 +212,11 @@ bool build_rollout(Parser& p, ConsoleCommand& c) {
         std::uint64_t v = 0;
         if (!p.number(fields[i].first, lows[i], highs[i], v)) return false;
         if (p.has(fields[i].first)) policy[fields[i].second] = v;
+    }
+    if (p.has("--download")) {
+        const std::string d = p.get("--download");
+        if (d != "https" && d != "mqtt") return p.fail("--download must be https or mqtt");
+        policy["download_protocol"] = d;
     }
     if (!policy.empty()) body["policy"] = policy;
     c.request.path = "/api/v1/rollouts";
@@ -418,7 +423,7 @@ ConsoleParse parse_console_args(const std::vector<std::string>& args, const char
         ok = collect(args, 1,
                      {"--firmware-id", "--devices", "--devices-file", "--source-version", "--tag",
                       "--percent", "--phase", "--rate", "--timeout", "--retries",
-                      "--retry-interval", "--dynamic", "--force", "--name"},
+                      "--retry-interval", "--dynamic", "--force", "--name", "--download"},
                      p) &&
              build_rollout(p, c);
     } else if (cmd == "status") {

@@ -226,6 +226,7 @@ function rolloutBody() {
   const policy = {
     push_rate_per_minute: intOf($('ro-rate')), task_timeout_s: intOf($('ro-timeout')),
     retry_count: intOf($('ro-retry-count')), retry_interval_s: intOf($('ro-retry-interval')),
+    download_protocol: $('ro-download').value,
   };
   if (msOf($('ro-start-at')) !== null) policy.start_at = msOf($('ro-start-at'));
   if (msOf($('ro-end-at')) !== null) policy.end_at = msOf($('ro-end-at'));

@@ -82,10 +82,11 @@ cat "$out/summary.log"
 echo "coverage.sh: report in $out/index.html (thresholds: lines $min_line %, branches $min_branch %)"
 
 # The console (tools/console/, built only when its dependencies are there): its own figure, so
-# that the library's stays comparable with earlier runs.
+# that the library's stays comparable with earlier runs. tools/console/load/ is left out: it is
+# the benchmark's load generator (bench/console_bench.sh runs it), not the console.
 if [ -d tools/console ] && [ -n "$(find "$build_dir" -path '*tools/console*' -name '*.gcda' -print -quit)" ]; then
   mkdir -p "$out/console"
-  gcovr --root . --filter 'tools/console/' \
+  gcovr --root . --filter 'tools/console/' --exclude 'tools/console/load/' \
     --exclude-throw-branches --exclude-unreachable-branches \
     -j 2 --sort-percentage \
     --txt "$out/console/coverage.txt" \

@@ -101,15 +101,6 @@ Error check_ca_file(const MqttOptions& o) {
     return {};
 }
 
-// The topic filter of a shared subscription ("$share/<group>/<filter>", MQTT 5 and mosquitto 2
-// for 3.1.1 clients): messages arrive on topics matching <filter>. Other filters unchanged.
-std::string_view shared_subscription_topic(std::string_view filter) {
-    constexpr std::string_view kShare = "$share/";
-    if (filter.substr(0, kShare.size()) != kShare) return filter;
-    const std::size_t slash = filter.find('/', kShare.size());
-    return slash == std::string_view::npos ? filter : filter.substr(slash + 1);
-}
-
 // Logs `e` at warning and returns its status (for methods that return a bare Status).
 Status warn(const Error& e) {
     log(LogLevel::warning, e.message());
@@ -308,7 +299,7 @@ struct PahoChannel::Impl {
         {
             std::lock_guard<std::mutex> lock(state_mutex);
             for (const Subscription& s : subscriptions) {
-                if (detail::topic_matches(shared_subscription_topic(s.filter), topic)) return;
+                if (detail::topic_matches(s.filter, topic)) return;
             }
             if (warned_topics.size() >= kMaxWarnedTopics || !warned_topics.insert(topic).second) {
                 return;

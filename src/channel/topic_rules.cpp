@@ -47,6 +47,13 @@ Error validate_qos(int qos, const char* what) {
 }
 
 bool topic_matches(std::string_view filter, std::string_view topic) noexcept {
+    // A shared subscription ("$share/<group>/<filter>", MQTT 5, and mosquitto 2 for 3.1.1
+    // clients) delivers the messages of <filter> on their own topics.
+    constexpr std::string_view kShare = "$share/";
+    if (filter.substr(0, kShare.size()) == kShare) {
+        const std::size_t slash = filter.find('/', kShare.size());
+        if (slash != std::string_view::npos) filter.remove_prefix(slash + 1);
+    }
     // MQTT 3.1.1 section 4.7.2: a first-level wildcard never matches a topic starting with '$'.
     if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
         (filter.front() == '+' || filter.front() == '#')) {

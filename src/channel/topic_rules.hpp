@@ -21,7 +21,8 @@ inline constexpr std::size_t kMaxMqttString = MqttOptions::kMaxStringLength;
 
 /// True when `topic` matches the subscription `filter` ('+' one whole level, '#' this level and
 /// everything below, only as the last level). Wildcards at the first level never match topics
-/// starting with '$'. Never allocates. (The test fakes' broker routes with it too.)
+/// starting with '$'. A shared subscription's filter ("$share/<group>/<filter>") matches as
+/// <filter>. Never allocates. (The test fakes' broker routes with it too.)
 [[nodiscard]] bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
 /// The warning for a message on `topic`, which matches none of the channel's subscriptions,

@@ -33,4 +33,12 @@ TEST(TopicMatch, RabbitMqRewriteOfADotInTheDeviceNameDoesNotMatch) {
     EXPECT_NE(w.find("once per topic"), std::string::npos) << w;
 }
 
+TEST(TopicMatch, SharedSubscriptionMatchesAsItsFilter) {
+    EXPECT_TRUE(topic_matches("$share/g/ota/device/inform/+/+", "ota/device/inform/pk/dn"));
+    EXPECT_TRUE(topic_matches("$share/g//ota/device/inform/+/+", "/ota/device/inform/pk/dn"));
+    EXPECT_FALSE(topic_matches("$share/g//ota/device/inform/+/+", "/ota/device/progress/pk/dn"));
+    EXPECT_FALSE(
+        topic_matches("$share/g//ota/device/inform/+/+", "$share/g//ota/device/inform/a/b"));
+}
+
 }  // namespace

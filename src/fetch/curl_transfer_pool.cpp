@@ -314,12 +314,13 @@ void PoolWorker::detach(PooledCurlByteSource::Impl& s, const Error& outcome,
         s.cv.notify_all();
         if (fire && s.ready) s.ready();
     }
+    // Counted down first: once `attached` is false the caller may see active_transfers().
+    active.fetch_sub(1, std::memory_order_relaxed);
     {
         std::lock_guard<std::mutex> lock(s.m);
         s.attached = false;
     }
     s.cv.notify_all();
-    active.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace detail

@@ -1,10 +1,11 @@
 // ota_pool_bench: N downloads of one URL, each hashed (SHA-256) and checked, either on a
-// CurlTransferPool (PooledCurlByteSource, a few threads, one consumer thread woken by the ready
+// CurlTransferPool (PooledCurlByteSource, a few threads, M consumer threads woken by the ready
 // callbacks) or with one thread per transfer (CurlByteSource), at most C at a time. Prints one
 // line of figures: wall time, MiB/s, CPU seconds, peak RSS, threads. Run by bench/pool_bench.sh.
 //
 // Usage: ota_pool_bench --mode pool|threads --url URL --ca PEM --sha256 HEX [--transfers N (200)]
-//          [--concurrency C (200)] [--threads K (2, pool mode)] [--buffer BYTES (65536)]
+//          [--concurrency C (200)] [--threads K (2, pool mode)] [--consumers M (1, pool mode:
+//          threads reading the sources)] [--buffer BYTES (65536)]
 //          [--receive BYTES (16384)]
 #include <sys/resource.h>
 
@@ -38,6 +39,7 @@ struct Args {
     std::size_t transfers = 200;
     std::size_t concurrency = 200;
     std::size_t threads = 2;
+    std::size_t consumers = 1;
     std::size_t buffer = 64 * 1024;
     std::size_t receive = 16 * 1024;
 };
@@ -69,6 +71,8 @@ Args parse(int argc, char** argv) {
             a.concurrency = num();
         } else if (k == "--threads") {
             a.threads = num();
+        } else if (k == "--consumers") {
+            a.consumers = num();
         } else if (k == "--buffer") {
             a.buffer = num();
         } else if (k == "--receive") {
@@ -79,7 +83,9 @@ Args parse(int argc, char** argv) {
     }
     if (a.url.empty() || a.sha256.empty()) usage("--url and --sha256 are required");
     if (a.mode != "pool" && a.mode != "threads") usage("--mode is pool or threads");
-    if (a.concurrency == 0 || a.transfers == 0) usage("--transfers and --concurrency must be > 0");
+    if (a.concurrency == 0 || a.transfers == 0 || a.consumers == 0) {
+        usage("--transfers, --concurrency and --consumers must be > 0");
+    }
     return a;
 }
 
@@ -148,11 +154,13 @@ void run_threads(const Args& a, Totals& t, std::size_t& peak_threads) {
             }
         });
     }
+    std::this_thread::sleep_for(50ms);
     peak_threads = thread_count();
     for (auto& w : workers) w.join();
 }
 
-// PooledCurlByteSource: C sources on one pool, all read by this thread.
+// PooledCurlByteSource: C sources on one pool, read by `consumers` threads (each owns a share
+// of the sources and sleeps until one of its sources' ready callbacks fires).
 void run_pool(const Args& a, Totals& t, std::size_t& peak_threads) {
     ota::CurlPoolOptions po;
     po.threads = a.threads;
@@ -161,66 +169,82 @@ void run_pool(const Args& a, Totals& t, std::size_t& peak_threads) {
         std::fprintf(stderr, "ota_pool_bench: %s\n", e.message().c_str());
         std::exit(1);
     }
-    std::mutex m;
-    std::condition_variable cv;
-    std::uint64_t rings = 0;
+    struct Bell {
+        std::mutex m;
+        std::condition_variable cv;
+        std::uint64_t rings = 0;
+    };
     struct Slot {
         std::unique_ptr<ota::PooledCurlByteSource> src;
         Check check;
         bool busy = false;
     };
-    std::vector<Slot> slots(std::min(a.concurrency, a.transfers));
-    std::size_t started = 0;
+    const std::size_t n_slots = std::min(a.concurrency, a.transfers);
+    const std::size_t n_consumers = std::min(a.consumers, n_slots);
+    std::vector<Bell> bells(n_consumers);
+    std::vector<Slot> slots(n_slots);
+    std::atomic<std::size_t> claimed{0};
     const auto launch = [&](Slot& s) {
+        if (claimed.fetch_add(1) >= a.transfers) return;
         s.check.start();
         s.busy = true;
-        ++started;
         if (!s.src->open(a.url, 0).ok()) {
             s.busy = false;
             t.failed++;
         }
     };
-    for (auto& s : slots) {
-        s.src = std::make_unique<ota::PooledCurlByteSource>(pool, http_options(a));
-        s.src->set_ready_callback([&] {
+    for (std::size_t i = 0; i < n_slots; ++i) {
+        Bell& bell = bells[i % n_consumers];
+        slots[i].src = std::make_unique<ota::PooledCurlByteSource>(pool, http_options(a));
+        slots[i].src->set_ready_callback([&bell] {
             {
-                std::lock_guard<std::mutex> lock(m);
-                ++rings;
+                std::lock_guard<std::mutex> lock(bell.m);
+                ++bell.rings;
             }
-            cv.notify_one();
+            bell.cv.notify_one();
         });
-        launch(s);
     }
-    peak_threads = thread_count();
-    std::vector<std::uint8_t> buf(64 * 1024);
-    std::uint64_t seen = 0;
-    for (;;) {
-        bool any_busy = false;
-        for (auto& s : slots) {
-            while (s.busy) {
-                const ota::ReadResult r = s.src->read(buf.data(), buf.size(), 0ms);
-                if (r.status != ota::Status::ok) {
-                    s.busy = false;
-                    t.failed++;
-                } else {
-                    s.check.add(buf.data(), r.bytes);
-                    if (r.end_of_body) {
+    const auto consume = [&](std::size_t g) {
+        Bell& bell = bells[g];
+        std::vector<std::uint8_t> buf(64 * 1024);
+        for (std::size_t i = g; i < n_slots; i += n_consumers) launch(slots[i]);
+        std::uint64_t seen = 0;
+        for (;;) {
+            bool any_busy = false;
+            for (std::size_t i = g; i < n_slots; i += n_consumers) {
+                Slot& s = slots[i];
+                while (s.busy) {
+                    const ota::ReadResult r = s.src->read(buf.data(), buf.size(), 0ms);
+                    if (r.status != ota::Status::ok) {
                         s.busy = false;
-                        t.bytes += s.check.bytes;
-                        (s.check.good(a.sha256) ? t.ok : t.failed)++;
-                    } else if (r.bytes == 0) {
-                        break;
+                        t.failed++;
+                    } else {
+                        s.check.add(buf.data(), r.bytes);
+                        if (r.end_of_body) {
+                            s.busy = false;
+                            t.bytes += s.check.bytes;
+                            (s.check.good(a.sha256) ? t.ok : t.failed)++;
+                        } else if (r.bytes == 0) {
+                            break;
+                        }
                     }
+                    if (!s.busy) launch(s);
                 }
-                if (!s.busy && started < a.transfers) launch(s);
+                any_busy = any_busy || s.busy;
             }
-            any_busy = any_busy || s.busy;
+            if (!any_busy) break;
+            std::unique_lock<std::mutex> lock(bell.m);
+            bell.cv.wait_for(lock, 100ms, [&] { return bell.rings != seen; });
+            seen = bell.rings;
         }
-        if (!any_busy) break;
-        std::unique_lock<std::mutex> lock(m);
-        cv.wait_for(lock, 100ms, [&] { return rings != seen; });
-        seen = rings;
-    }
+    };
+    std::vector<std::thread> consumers;
+    for (std::size_t g = 1; g < n_consumers; ++g) consumers.emplace_back(consume, g);
+    std::thread first(consume, 0);
+    std::this_thread::sleep_for(50ms);
+    peak_threads = thread_count();
+    first.join();
+    for (auto& c : consumers) c.join();
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 // CurlTransferPool (PooledCurlByteSource, a few threads, M consumer threads woken by the ready
 // callbacks) or with one thread per transfer (CurlByteSource), at most C at a time. Prints one
 // line of figures: wall time, MiB/s, CPU seconds, peak RSS, threads. Run by bench/pool_bench.sh.
+// --mode hold measures the memory of C open sources whose rings are full (transfers paused).
 //
-// Usage: ota_pool_bench --mode pool|threads --url URL --ca PEM --sha256 HEX [--transfers N (200)]
+// Usage: ota_pool_bench --mode pool|threads|hold --url URL --ca PEM --sha256 HEX [--transfers N
+// (200)]
 //          [--concurrency C (200)] [--threads K (2, pool mode)] [--consumers M (1, pool mode:
 //          threads reading the sources)] [--buffer BYTES (65536)]
 //          [--receive BYTES (16384)]
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -82,7 +85,9 @@ Args parse(int argc, char** argv) {
         }
     }
     if (a.url.empty() || a.sha256.empty()) usage("--url and --sha256 are required");
-    if (a.mode != "pool" && a.mode != "threads") usage("--mode is pool or threads");
+    if (a.mode != "pool" && a.mode != "threads" && a.mode != "hold") {
+        usage("--mode is pool, threads or hold");
+    }
     if (a.concurrency == 0 || a.transfers == 0 || a.consumers == 0) {
         usage("--transfers, --concurrency and --consumers must be > 0");
     }
@@ -247,14 +252,78 @@ void run_pool(const Args& a, Totals& t, std::size_t& peak_threads) {
     for (auto& c : consumers) c.join();
 }
 
+std::size_t rss_kib() {
+    std::ifstream in("/proc/self/statm");
+    std::size_t pages = 0;
+    std::size_t resident = 0;
+    in >> pages >> resident;
+    return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+// Memory per open source: C sources on the pool, none read for a second (each ring fills and
+// its transfer pauses), RSS above the pool's own is divided by C; then all are drained.
+void run_hold(const Args& a, Totals& t) {
+    ota::CurlPoolOptions po;
+    po.threads = a.threads;
+    ota::CurlTransferPool pool(po);
+    if (const ota::Error e = pool.start(); !e.ok()) std::exit(1);
+    std::vector<std::unique_ptr<ota::PooledCurlByteSource>> sources;
+    std::vector<Check> checks(a.concurrency);
+    // One warm-up transfer, so that libcurl's and OpenSSL's one-time state is in the base.
+    {
+        ota::PooledCurlByteSource warm(pool, http_options(a));
+        Check c;
+        c.start();
+        std::vector<std::uint8_t> buf(64 * 1024);
+        if (!warm.open(a.url, 0).ok()) std::exit(1);
+        for (;;) {
+            const ota::ReadResult r = warm.read(buf.data(), buf.size(), 1000ms);
+            if (r.status != ota::Status::ok) std::exit(1);
+            if (r.end_of_body) break;
+        }
+    }
+    const std::size_t base = rss_kib();
+    for (std::size_t i = 0; i < a.concurrency; ++i) {
+        sources.push_back(std::make_unique<ota::PooledCurlByteSource>(pool, http_options(a)));
+        checks[i].start();
+        if (!sources.back()->open(a.url, 0).ok()) std::exit(1);
+    }
+    std::this_thread::sleep_for(1500ms);
+    const std::size_t held = rss_kib();
+    std::printf(
+        "hold: %zu sources open, rings full and paused: RSS %zu KiB above the pool's "
+        "%zu KiB = %.1f KiB per source (buffer %zu, receive %zu)\n",
+        a.concurrency, held - base, base,
+        static_cast<double>(held - base) / static_cast<double>(a.concurrency), a.buffer, a.receive);
+    std::vector<std::uint8_t> buf(64 * 1024);
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        for (;;) {
+            const ota::ReadResult r = sources[i]->read(buf.data(), buf.size(), 1000ms);
+            if (r.status != ota::Status::ok) {
+                t.failed++;
+                break;
+            }
+            checks[i].add(buf.data(), r.bytes);
+            if (r.end_of_body) {
+                t.bytes += checks[i].bytes;
+                (checks[i].good(a.sha256) ? t.ok : t.failed)++;
+                break;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Args a = parse(argc, argv);
+    Args a = parse(argc, argv);
     Totals t;
     std::size_t peak_threads = 0;
     const auto t0 = Clock::now();
-    if (a.mode == "pool") {
+    if (a.mode == "hold") {
+        a.transfers = a.concurrency;
+        run_hold(a, t);
+    } else if (a.mode == "pool") {
         run_pool(a, t, peak_threads);
     } else {
         run_threads(a, t, peak_threads);

@@ -49,3 +49,5 @@ common=(--url "$url" --ca "$CA_FILE" --sha256 "$sha" --transfers "$transfers"
         --concurrency "$concurrency")
 "$bin" --mode pool --threads "$threads" --consumers "$consumers" "${common[@]}"
 "$bin" --mode threads "${common[@]}"
+# Memory of open sources whose rings are full (transfers paused), per source above the pool's.
+"$bin" --mode hold --threads "$threads" "${common[@]}" | grep '^hold:'

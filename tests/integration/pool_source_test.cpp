@@ -148,7 +148,8 @@ TEST(PooledCurlByteSource, TwoHundredConcurrentSourcesOnTwoThreadsAllGetEveryByt
             while (!s.done) {
                 const auto t0 = Clock::now();
                 const ReadResult r = s.src->read(buf.data(), buf.size(), 0ms);
-                EXPECT_LT(Clock::now() - t0, 50ms) << "read() with timeout 0 blocked";
+                // Generous: the machine may be busy; a blocking read would wait for the network.
+                EXPECT_LT(Clock::now() - t0, 500ms) << "read() with timeout 0 blocked";
                 if (r.status != Status::ok) {
                     s.status = r.status;
                     s.done = true;

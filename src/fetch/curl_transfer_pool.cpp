@@ -194,8 +194,13 @@ void PoolWorker::run() noexcept {
     while (!live_.empty()) {
         auto it = live_.begin();
         const auto source = it->second;
-        Error e{Status::fetch_failed, "download of " + describe_url(source->url) +
-                                          " failed: the transfer pool was stopped"};
+        Error e{Status::fetch_failed};
+        try {
+            e.detail = "download of " + describe_url(source->url) +
+                       " failed: the transfer pool was stopped";
+        } catch (...) {
+            // The status alone then.
+        }
         detach(*source, e, true);
     }
 }

@@ -5,7 +5,9 @@
 // bench/paho_connect_bench.sh, which starts a lab and builds this program.
 //
 // Usage: paho_connect_bench --env LAB_ENV [--count N] [--tcp] [--idle-s S] [--nofile N]
-//        [--connect-timeout-s S] [--keepalive-s S]
+//        [--connect-timeout-s S] [--keepalive-s S] [--rate N]
+// --rate paces the start_connect() calls (N per second; default: all at once); --nofile sets
+// RLIMIT_NOFILE (default: raised to the hard limit).
 // LAB_ENV is a lab.env of scripts/lab.sh: the lab's cloud user connects N times with distinct
 // client ids (its password is never printed).
 #include <malloc.h>
@@ -43,13 +45,15 @@ struct Args {
     rlim_t nofile = 0;  // 0: the hard limit
     int connect_timeout_s = 30;
     int keepalive_s = 60;
+    double rate = 0;  // start_connect() calls per second; 0: all at once
 };
 
 [[noreturn]] void usage(const char* why) {
-    std::fprintf(stderr,
-                 "paho_connect_bench: %s\nusage: paho_connect_bench --env LAB_ENV [--count N] "
-                 "[--tcp] [--idle-s S] [--nofile N] [--connect-timeout-s S] [--keepalive-s S]\n",
-                 why);
+    std::fprintf(
+        stderr,
+        "paho_connect_bench: %s\nusage: paho_connect_bench --env LAB_ENV [--count N] "
+        "[--tcp] [--idle-s S] [--nofile N] [--connect-timeout-s S] [--keepalive-s S] [--rate N]\n",
+        why);
     std::exit(2);
 }
 
@@ -73,6 +77,8 @@ Args parse(int argc, char** argv) {
             a.nofile = std::stoul(value());
         } else if (k == "--connect-timeout-s") {
             a.connect_timeout_s = std::stoi(value());
+        } else if (k == "--rate") {
+            a.rate = std::stod(value());
         } else if (k == "--keepalive-s") {
             a.keepalive_s = std::stoi(value());
         } else {
@@ -115,6 +121,16 @@ std::size_t open_fds() {
         ++n;
     }
     return n;
+}
+
+// CPU time (user + system) of the whole process so far, in ms.
+double cpu_ms() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto tv_ms = [](const timeval& tv) {
+        return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+    };
+    return tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
 }
 
 double ms(Clock::duration d) {
@@ -187,11 +203,17 @@ int main(int argc, char** argv) {
     }
     const double rss_created = rss_kib();
 
+    const double cpu0 = cpu_ms();
     const auto t0 = Clock::now();
     std::size_t start_failures = 0;
-    for (Slot& s : slots) {
-        s.started = Clock::now();
-        if (!s.ch->start_connect().ok()) ++start_failures;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        if (args.rate > 0) {
+            std::this_thread::sleep_until(
+                t0 + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(static_cast<double>(i) / args.rate)));
+        }
+        slots[i].started = Clock::now();
+        if (!slots[i].ch->start_connect().ok()) ++start_failures;
     }
     const auto t_started = Clock::now();
 
@@ -206,6 +228,7 @@ int main(int argc, char** argv) {
         cv.wait_for(lock, std::chrono::milliseconds(50));
     }
     const auto t_done = Clock::now();
+    const double cpu_connect = cpu_ms() - cpu0;
 
     std::vector<double> latencies;
     std::size_t ok = 0;
@@ -246,11 +269,21 @@ int main(int argc, char** argv) {
     std::printf("channels %zu (%s), RLIMIT_NOFILE %llu, start_connect() failures %zu\n", args.count,
                 args.tls ? "TLS" : "TCP", static_cast<unsigned long long>(lim.rlim_cur),
                 start_failures);
-    std::printf("start_connect() x%zu from one thread: %.1f ms\n", args.count, ms(t_started - t0));
+    std::printf("start_connect() x%zu from one thread: %.1f ms (rate %s)\n", args.count,
+                ms(t_started - t0), args.rate > 0 ? std::to_string(args.rate).c_str() : "unpaced");
     std::printf(
         "connected %zu / %zu; all outcomes after %.1f ms; connects/s %.0f (ok / (last ok - "
         "first start))\n",
         ok, args.count, ms(t_done - t0), static_cast<double>(ok) / (ms(last_ok - t0) / 1e3));
+    std::printf("process CPU while connecting: %.0f ms (%.2f ms per connect; load average %s)\n",
+                cpu_connect, cpu_connect / static_cast<double>(std::max<std::size_t>(ok, 1)),
+                [] {
+                    std::ifstream in("/proc/loadavg");
+                    std::string l;
+                    in >> l;
+                    return l;
+                }()
+                    .c_str());
     std::printf("connect latency ms: p50 %.1f p90 %.1f p99 %.1f max %.1f\n", pct(50), pct(90),
                 pct(99), latencies.empty() ? 0.0 : latencies.back());
     for (const auto& [msg, count] : errors) std::printf("  failed x%zu: %s\n", count, msg.c_str());

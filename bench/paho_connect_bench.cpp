@@ -5,9 +5,11 @@
 // bench/paho_connect_bench.sh, which starts a lab and builds this program.
 //
 // Usage: paho_connect_bench --env LAB_ENV [--count N] [--tcp] [--idle-s S] [--nofile N]
-//        [--connect-timeout-s S] [--keepalive-s S] [--rate N]
+//        [--connect-timeout-s S] [--keepalive-s S] [--rate N] [--ca-file PEM]
 // --rate paces the start_connect() calls (N per second; default: all at once); --nofile sets
-// RLIMIT_NOFILE (default: raised to the hard limit).
+// RLIMIT_NOFILE (default: raised to the hard limit); --ca-file verifies the broker with another
+// PEM bundle than the lab's CA (e.g. the lab CA appended to the system bundle, to see what a large
+// ca_file costs per connection); --ca-file system leaves ca_file empty (OpenSSL's default paths).
 // LAB_ENV is a lab.env of scripts/lab.sh: the lab's cloud user connects N times with distinct
 // client ids (its password is never printed).
 #include <malloc.h>
@@ -45,15 +47,16 @@ struct Args {
     rlim_t nofile = 0;  // 0: the hard limit
     int connect_timeout_s = 30;
     int keepalive_s = 60;
-    double rate = 0;  // start_connect() calls per second; 0: all at once
+    std::string ca_file;  // instead of the lab's CA_FILE
+    double rate = 0;      // start_connect() calls per second; 0: all at once
 };
 
 [[noreturn]] void usage(const char* why) {
-    std::fprintf(
-        stderr,
-        "paho_connect_bench: %s\nusage: paho_connect_bench --env LAB_ENV [--count N] "
-        "[--tcp] [--idle-s S] [--nofile N] [--connect-timeout-s S] [--keepalive-s S] [--rate N]\n",
-        why);
+    std::fprintf(stderr,
+                 "paho_connect_bench: %s\nusage: paho_connect_bench --env LAB_ENV [--count N] "
+                 "[--tcp] [--idle-s S] [--nofile N] [--connect-timeout-s S] [--keepalive-s S] "
+                 "[--rate N] [--ca-file PEM]\n",
+                 why);
     std::exit(2);
 }
 
@@ -77,6 +80,8 @@ Args parse(int argc, char** argv) {
             a.nofile = std::stoul(value());
         } else if (k == "--connect-timeout-s") {
             a.connect_timeout_s = std::stoi(value());
+        } else if (k == "--ca-file") {
+            a.ca_file = value();
         } else if (k == "--rate") {
             a.rate = std::stod(value());
         } else if (k == "--keepalive-s") {
@@ -162,7 +167,10 @@ int main(int argc, char** argv) {
     base.port =
         static_cast<std::uint16_t>(std::stoi(env.at(args.tls ? "MQTT_TLS_PORT" : "MQTT_TCP_PORT")));
     base.use_tls = args.tls;
-    base.ca_file = args.tls ? env.at("CA_FILE") : std::string();
+    // --ca-file system: an empty ca_file, i.e. OpenSSL's default verify paths (SSL_CERT_FILE /
+    // SSL_CERT_DIR when set).
+    if (args.tls) base.ca_file = args.ca_file.empty() ? env.at("CA_FILE") : args.ca_file;
+    if (base.ca_file == "system") base.ca_file.clear();
     base.username = env.at("CLOUD_USER");
     base.password = env.at("CLOUD_PASSWORD");
     base.clean_session = true;

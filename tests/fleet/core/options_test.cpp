@@ -333,6 +333,16 @@ TEST(FleetOptions, Help) {
     EXPECT_STREQ(to_string(Command::users), "users");
 }
 
+TEST(FleetOptions, ErrorNamesTheSubcommandForItsUsage) {
+    ParsedCommand p;
+    EXPECT_FALSE(parse_command_line(std::vector<std::string>{"users", "--bogus"}, p).ok());
+    EXPECT_EQ(p.help_topic, Command::users);
+    EXPECT_EQ(p.command, Command::help);
+    ParsedCommand q;
+    EXPECT_FALSE(parse_command_line(std::vector<std::string>{"fly"}, q).ok());
+    EXPECT_EQ(q.help_topic, Command::help);
+}
+
 TEST(FleetOptions, ArgvForm) {
     const char* argv[] = {"ota_fleet", "merge", "o.json", "i.json"};
     ParsedCommand p;

@@ -394,7 +394,10 @@ Error parse_command_line(const std::vector<std::string>& args, ParsedCommand& ou
         case Command::help:
             break;
     }
-    if (!e.ok()) return e;
+    if (!e.ok()) {
+        out.help_topic = *command;  // the caller prints this subcommand's usage with the error
+        return e;
+    }
     if (raw.help) {
         parsed.command = Command::help;
         parsed.help_topic = *command;

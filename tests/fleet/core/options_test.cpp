@@ -43,6 +43,9 @@ TEST(FleetOptions, RunDefaults) {
     EXPECT_EQ(r.reboot_ms, 2000u);
     EXPECT_EQ(r.seed, 1u);
     EXPECT_EQ(r.sink, SinkKind::hash);
+    ParsedCommand explicit_hash;
+    ASSERT_TRUE(parse_command_line(run_args({"--sink", "hash"}), explicit_hash).ok());
+    EXPECT_EQ(explicit_hash.run.sink, SinkKind::hash);
     EXPECT_EQ(r.duration_s, 0);
     EXPECT_EQ(r.job_timeout_s, 600);
     EXPECT_FALSE(r.quiet);
@@ -284,6 +287,12 @@ TEST(FleetOptions, Users) {
               "--passwd-out is required");
     EXPECT_EQ(error_of({"users", "--devices", "d.csv", "--passwd-out", "p"}),
               "--acl-out is required");
+    EXPECT_EQ(
+        error_of({"users", "--devices", "d.csv", "--passwd-out", "p", "--acl-out", "a", "more"}),
+        "users: unexpected argument 'more'");
+    EXPECT_EQ(error_of({"users", "--product-key", std::string(21, 'k'), "--name-pattern", "d%d",
+                        "--secret", "s", "--passwd-out", "p", "--acl-out", "a"}),
+              "--product-key: 21 characters, more than 20");
     EXPECT_EQ(error_of({"users", "--devices", "d.csv", "--host", "h"}),
               "unknown option --host for 'users' (see ota_fleet users --help)");
 }
@@ -330,7 +339,10 @@ TEST(FleetOptions, Help) {
     EXPECT_EQ(usage_text(Command::users).find("--connect-rate"), std::string::npos);
     EXPECT_NE(usage_text(Command::users).find("--name-pattern"), std::string::npos);
     EXPECT_NE(usage_text(Command::merge).find("disjoint"), std::string::npos);
+    EXPECT_STREQ(to_string(Command::run), "run");
     EXPECT_STREQ(to_string(Command::users), "users");
+    EXPECT_STREQ(to_string(Command::merge), "merge");
+    EXPECT_STREQ(to_string(Command::help), "help");
 }
 
 TEST(FleetOptions, ErrorNamesTheSubcommandForItsUsage) {

@@ -2,8 +2,9 @@
 // its JSON form, merging of several processes' summaries, and the per-device CSV.
 //
 // Why raw per-device records in the JSON (and not a histogram): percentiles of a merged run must
-// equal those of one big run, and with the raw samples they do exactly; at about 200 bytes per
-// device a 20,000-device process writes ~4 MB, which is small next to the run. Percentiles are
+// equal those of one big run, and with the raw samples they do exactly; at about 285 bytes per
+// device a 20,000-device process writes 5.7 MB in 0.05 s and reads it back in 0.1 s (measured,
+// -O2), which is small next to the run. Percentiles are
 // nearest-rank: p-th percentile of n sorted samples = the sample at rank ceil(p/100 * n) (1-based;
 // rank 1 for p = 0), so every reported value is a measured one.
 //

@@ -88,7 +88,7 @@ TEST(FleetDevicesCsv, BadLinesNamedByNumber) {
 }
 
 TEST(FleetLoadIdentities, FromPattern) {
-    IdentitySpec spec{"a1PK", "sim-%05d", "secret", ""};
+    IdentitySpec spec{"a1PK", "sim-%05d", "secret", "", ""};
     std::vector<DeviceIdentity> out;
     ASSERT_TRUE(load_identities(spec, 10, 3, out).ok());
     ASSERT_EQ(out.size(), 3u);
@@ -107,21 +107,25 @@ TEST(FleetLoadIdentities, PatternErrors) {
         EXPECT_FALSE(e.ok());
         return e.detail;
     };
-    EXPECT_EQ(error({"a1PK", "sim-%d", "s", ""}, 0, 0), "--count: 0 is out of range 1..1000000");
-    EXPECT_EQ(error({"a1PK", "sim-%d", "s", ""}, kMaxDeviceIndex, 2),
+    EXPECT_EQ(error({"a1PK", "sim-%d", "s", "", ""}, 0, 0),
+              "--count: 0 is out of range 1..1000000");
+    EXPECT_EQ(error({"a1PK", "sim-%d", "s", "", ""}, kMaxDeviceIndex, 2),
               "--first + --count: the last index 2147483648 is past 2147483647");
-    EXPECT_EQ(error({"a1PK", "sim-%d", "s", ""}, kMaxDeviceIndex + 1, 1),
+    EXPECT_EQ(error({"a1PK", "sim-%d", "s", "", ""}, kMaxDeviceIndex + 1, 1),
               "--first: 2147483648 is out of range 0..2147483647");
-    EXPECT_EQ(error({"", "sim-%d", "s", ""}, 0, 1),
+    EXPECT_EQ(error({"", "sim-%d", "s", "", ""}, 0, 1),
               "--product-key is required with --name-pattern");
-    EXPECT_EQ(error({"a1PK", "sim-%d", "", ""}, 0, 1), "--secret is required with --name-pattern");
+    EXPECT_EQ(error({"a1PK", "sim-%d", "", "", ""}, 0, 1),
+              "--secret (or --secret-file) is required with --name-pattern");
+    EXPECT_EQ(error({"a1PK", "sim-%d", "", "", "/nonexistent/secret"}, 0, 1),
+              "--secret-file: cannot read /nonexistent/secret");
     // The longest name decides: 30 characters of prefix + 3 digits is 33 > 32.
-    const std::string detail = error({"a1PK", std::string(30, 'x') + "%d", "s", ""}, 99, 2);
+    const std::string detail = error({"a1PK", std::string(30, 'x') + "%d", "s", "", ""}, 99, 2);
     EXPECT_NE(detail.find("device 100: "), std::string::npos) << detail;
-    EXPECT_NE(error({"a1PK", "a/%d", "s", ""}, 0, 1).find("device 0: "), std::string::npos);
+    EXPECT_NE(error({"a1PK", "a/%d", "s", "", ""}, 0, 1).find("device 0: "), std::string::npos);
     // The secret never appears in an error.
     const std::string secret = "TopSecret1234";
-    EXPECT_EQ(error({"a1PK", "a b%d", secret, ""}, 0, 1).find(secret), std::string::npos);
+    EXPECT_EQ(error({"a1PK", "a b%d", secret, "", ""}, 0, 1).find(secret), std::string::npos);
 }
 
 class FleetDevicesCsvFile : public ::testing::Test {
@@ -140,7 +144,7 @@ class FleetDevicesCsvFile : public ::testing::Test {
 };
 
 TEST_F(FleetDevicesCsvFile, RangesOfTheRows) {
-    IdentitySpec spec{"", "", "", path_};
+    IdentitySpec spec{"", "", "", path_, ""};
     std::vector<DeviceIdentity> out;
     ASSERT_TRUE(load_identities(spec, 0, 0, out).ok());
     EXPECT_EQ(out.size(), 4u);
@@ -155,8 +159,23 @@ TEST_F(FleetDevicesCsvFile, RangesOfTheRows) {
     EXPECT_TRUE(load_identities(spec, 0, 4, out).ok());
 }
 
+TEST_F(FleetDevicesCsvFile, SecretFromAFile) {
+    // Reuses the fixture's file as the secret file: its first line, trimmed, is the secret.
+    std::vector<DeviceIdentity> out;
+    ASSERT_TRUE(load_identities({"a1PK", "d%d", "", "", path_}, 0, 2, out).ok());
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].device_secret, "pk,dn,ds");
+    EXPECT_EQ(out[1].device_name, "d1");
+    // --secret wins when both are set (the parser refuses that combination anyway).
+    ASSERT_TRUE(load_identities({"a1PK", "d%d", "S", "", path_}, 0, 1, out).ok());
+    EXPECT_EQ(out[0].device_secret, "S");
+    std::ofstream(path_, std::ios::trunc) << "\n";
+    Error e = load_identities({"a1PK", "d%d", "", "", path_}, 0, 1, out);
+    EXPECT_EQ(e.detail, "--secret-file: the first line of " + path_ + " is empty");
+}
+
 TEST_F(FleetDevicesCsvFile, Errors) {
-    IdentitySpec spec{"", "", "", path_};
+    IdentitySpec spec{"", "", "", path_, ""};
     std::vector<DeviceIdentity> out;
     Error e = load_identities(spec, 2, 3, out);
     EXPECT_EQ(e.detail,
@@ -166,12 +185,12 @@ TEST_F(FleetDevicesCsvFile, Errors) {
     spec.product_key = "other";
     e = load_identities(spec, 0, 0, out);
     EXPECT_EQ(e.detail, path_ + ": device 0 (d0) has product key a1PK, not --product-key other");
-    spec = {"", "", "", path_ + ".missing"};
+    spec = {"", "", "", path_ + ".missing", ""};
     e = load_identities(spec, 0, 0, out);
     EXPECT_EQ(e.status, Status::storage_failed);
     EXPECT_EQ(e.detail, "--devices: cannot read " + path_ + ".missing");
     std::ofstream(path_, std::ios::app) << "a1PK,bad\n";
-    spec = {"", "", "", path_};
+    spec = {"", "", "", path_, ""};
     e = load_identities(spec, 0, 0, out);
     EXPECT_EQ(e.detail, path_ + ": devices CSV line 6: 2 fields, expected 3 (pk,dn,ds)");
 }

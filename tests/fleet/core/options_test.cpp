@@ -203,7 +203,19 @@ TEST(FleetOptions, PortAndRequiredOptions) {
     EXPECT_EQ(error_of(without("--port")), "--port is required");
     EXPECT_EQ(error_of(without("--ca-file")),
               "--ca-file is required for MQTT over TLS (or give --no-tls)");
-    EXPECT_EQ(error_of(without("--secret")), "--secret is required with --name-pattern");
+    EXPECT_EQ(error_of(without("--secret")),
+              "--secret (or --secret-file) is required with --name-pattern");
+    EXPECT_EQ(error_of(run_args({"--secret-file", "s.txt"})),
+              "--secret and --secret-file exclude each other");
+    std::vector<std::string> from_file = without("--secret");
+    from_file.insert(from_file.end(), {"--secret-file", "s.txt"});
+    ParsedCommand p;
+    ASSERT_TRUE(parse_command_line(from_file, p).ok());
+    EXPECT_EQ(p.run.identity.secret_file, "s.txt");
+    EXPECT_EQ(p.run.identity.secret, "");
+    EXPECT_EQ(error_of({"run", "--devices", "d.csv", "--secret-file", "S", "--host", "h", "--port",
+                        "1", "--no-tls"}),
+              "--secret-file is not used with --devices (the CSV holds each device's secret)");
     EXPECT_EQ(error_of(without("--product-key")), "--product-key is required with --name-pattern");
     EXPECT_EQ(error_of(without("--name-pattern")),
               "the devices are missing: give --name-pattern P --secret S or --devices CSV");
@@ -323,16 +335,18 @@ TEST(FleetOptions, Help) {
         EXPECT_EQ(p.help_topic, topic) << args.front();
     }
     const std::string all = usage_text(Command::help);
-    for (const char* option :
-         {"--product-key", "--name-pattern", "--secret",       "--devices",
-          "--first",       "--count",        "--host",         "--port",
-          "--ca-file",     "--no-tls",       "--http-ca-file", "--allow-http",
-          "--version",     "--connect-rate", "--threads",      "--reboot-ms",
-          "--mix",         "--link",         "--seed",         "--sink",
-          "--duration",    "--job-timeout",  "--json",         "--csv",
-          "--quiet",       "--push-url",     "--push-file",    "--push-version",
-          "--push-rate",   "--push-when",    "--cloud-user",   "--cloud-password-file",
-          "--passwd-out",  "--acl-out",      "ota_fleet merge"}) {
+    for (const char* option : {"--product-key", "--name-pattern", "--secret",
+                               "--secret-file", "--devices",      "--first",
+                               "--count",       "--host",         "--port",
+                               "--ca-file",     "--no-tls",       "--http-ca-file",
+                               "--allow-http",  "--version",      "--connect-rate",
+                               "--threads",     "--reboot-ms",    "--mix",
+                               "--link",        "--seed",         "--sink",
+                               "--duration",    "--job-timeout",  "--json",
+                               "--csv",         "--quiet",        "--push-url",
+                               "--push-file",   "--push-version", "--push-rate",
+                               "--push-when",   "--cloud-user",   "--cloud-password-file",
+                               "--passwd-out",  "--acl-out",      "ota_fleet merge"}) {
         EXPECT_NE(all.find(option), std::string::npos) << option;
     }
     EXPECT_NE(usage_text(Command::run).find("--connect-rate"), std::string::npos);

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "ota/channel.hpp"
@@ -59,6 +61,28 @@ class PahoChannel final : public MqttChannel {
     /// time; invalid_state when already connected (call disconnect() first). The detail never
     /// contains the password. On failure nothing keeps running in the background.
     [[nodiscard]] Error connect();
+
+    /// Starts connecting and returns at once, for many channels connecting from one thread.
+    /// Checks the options as connect() does and returns the same invalid_argument (bad options,
+    /// unreadable ca_file) or invalid_state (already connected or connecting) at once; ok means
+    /// the attempt runs in the background. Its outcome is then available from connect_outcome()
+    /// and the event callback fires when it is known. The connect is bounded by
+    /// MqttOptions::connect_timeout as in connect(). After a successful start_connect() the
+    /// channel behaves as after a successful connect() (automatic reconnects, subscriptions
+    /// restored); after a failed one nothing keeps running in the background. disconnect()
+    /// abandons a pending attempt (its outcome is then not_connected).
+    [[nodiscard]] Error start_connect();
+
+    /// nullopt while a start_connect() is pending (or when none was started since the last
+    /// connect()/disconnect()); then its outcome: ok, or the error connect() would have returned
+    /// (same status, detail without the password).
+    [[nodiscard]] std::optional<Error> connect_outcome() const;
+
+    /// Called on paho's threads after an event was queued for yield() (connected, connection
+    /// lost, message) and when a start_connect() finished. Must be quick and non-blocking and must
+    /// not call into this channel (e.g. wake the thread that calls yield()/connect_outcome()). Set
+    /// before connect()/start_connect(); an empty function turns it off.
+    void set_event_callback(std::function<void()> callback);
 
     /// Disconnects gracefully (bounded to about two seconds) and stops reconnecting. Events
     /// already queued stay deliverable by yield(); no on_connection_lost is queued for it.

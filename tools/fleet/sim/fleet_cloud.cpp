@@ -1,0 +1,362 @@
+// FleetCloud (fleet_cloud.hpp): one cloud connection for the whole fleet.
+//
+// Why one thread of its own: the channel's events are delivered by yield() on the caller's
+// thread, and the fleet's scheduler threads must never wait for the cloud (a QoS 1 publish waits
+// for the broker's PUBACK). The thread yields in short slices, records what arrives, and sends
+// the due pushes between slices; pushes are paced by a deadline that advances 1/push_rate per
+// push, so a late slice sends the pushes it owes at once instead of drifting.
+#include "fleet_cloud.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "ota/channel.hpp"
+#include "ota/paho/paho_channel.hpp"
+#include "ota/protocol.hpp"
+
+namespace fleet {
+
+const char* to_string(PushWhen when) noexcept {
+    return when == PushWhen::connected ? "connected" : "all-connected";
+}
+
+std::optional<PushWhen> parse_push_when(const std::string& text) {
+    if (text == "connected") return PushWhen::connected;
+    if (text == "all-connected") return PushWhen::all_connected;
+    return std::nullopt;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::milliseconds kYieldSlice{10};
+constexpr double kMaxPushRate = 100000.0;
+
+// Size and digest of the file at `path`, read in 1 MiB pieces.
+ota::Error digest_file(const std::string& path, ota::DigestAlgorithm alg, std::uint64_t& size,
+                       std::string& hex) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {ota::Status::storage_failed, "cannot read --push-file " + path};
+    ota::Hasher hasher;
+    if (hasher.start(alg) != ota::Status::ok) return {ota::Status::crypto_failed, "digest start"};
+    std::vector<char> buf(1024 * 1024);
+    size = 0;
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto got = static_cast<std::size_t>(in.gcount());
+        if (got == 0) break;
+        if (hasher.update(reinterpret_cast<const std::uint8_t*>(buf.data()), got) !=
+            ota::Status::ok) {
+            return {ota::Status::crypto_failed, "digest update"};
+        }
+        size += got;
+    }
+    if (in.bad()) return {ota::Status::storage_failed, "cannot read --push-file " + path};
+    if (hasher.finish_hex(hex) != ota::Status::ok) return {ota::Status::crypto_failed, "digest"};
+    return {};
+}
+
+// The message kinds the cloud listens to, from the topic's shape (PROTOCOL.md section 2):
+// /ota/device/{inform|progress}/{pk}/{dn} and /sys/{pk}/{dn}/thing/ota/firmware/get.
+enum class Kind { inform, progress, firmware_get, other };
+
+struct ParsedTopic {
+    Kind kind = Kind::other;
+    std::string_view pk;
+    std::string_view dn;
+};
+
+std::vector<std::string_view> split_levels(std::string_view topic) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t slash = topic.find('/', start);
+        out.push_back(topic.substr(start, slash == std::string_view::npos ? slash : slash - start));
+        if (slash == std::string_view::npos) return out;
+        start = slash + 1;
+    }
+}
+
+ParsedTopic parse_topic(std::string_view topic) {
+    const auto l = split_levels(topic);
+    ParsedTopic p;
+    if (l.size() == 6 && l[0].empty() && l[1] == "ota" && l[2] == "device") {
+        if (l[3] == "inform") p.kind = Kind::inform;
+        if (l[3] == "progress") p.kind = Kind::progress;
+        p.pk = l[4];
+        p.dn = l[5];
+    } else if (l.size() == 8 && l[0].empty() && l[1] == "sys" && l[4] == "thing" && l[5] == "ota" &&
+               l[6] == "firmware" && l[7] == "get") {
+        p.kind = Kind::firmware_get;
+        p.pk = l[2];
+        p.dn = l[3];
+    }
+    return p;
+}
+
+// params.step as an integer (the protocol sends a string; numbers are accepted as well).
+std::optional<int> step_of(const nlohmann::json& params) {
+    if (!params.contains("step")) return std::nullopt;
+    const auto& s = params["step"];
+    if (s.is_number_integer()) return s.get<int>();
+    if (!s.is_string()) return std::nullopt;
+    const std::string text = s.get<std::string>();
+    char* end = nullptr;
+    const long v = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || v < ota::kStepMin || v > ota::kStepMax) {
+        return std::nullopt;
+    }
+    return static_cast<int>(v);
+}
+
+}  // namespace
+
+struct FleetCloud::Impl final : ota::ChannelListener {
+    FleetCloudOptions options;
+    std::vector<CloudDevice> devices;
+    std::unordered_map<std::string, std::size_t> index_of;  // "pk/dn" -> device index
+    std::string upgrade_topic_prefix = "/ota/device/upgrade/";
+
+    std::unique_ptr<ota::PahoChannel> channel;
+    std::string push_payload;
+    std::thread thread;
+    std::atomic<bool> stopping{false};
+    bool started = false;
+
+    mutable std::mutex mu;  // guards everything below
+    std::vector<CloudRecord> records;
+    std::vector<bool> queued;  // a push is queued or sent
+    std::deque<std::size_t> push_queue;
+    CloudCounts counts;
+    std::vector<std::size_t> get_answers;  // devices whose firmware/get to answer
+
+    std::optional<std::size_t> find(std::string_view pk, std::string_view dn) const {
+        std::string key;
+        key.reserve(pk.size() + dn.size() + 1);
+        key.append(pk).append("/").append(dn);
+        const auto it = index_of.find(key);
+        if (it == index_of.end()) return std::nullopt;
+        return it->second;
+    }
+
+    void queue_push_locked(std::size_t i) {
+        if (queued[i]) return;
+        queued[i] = true;
+        push_queue.push_back(i);
+    }
+
+    void on_message(std::string_view topic, std::string_view payload) override {
+        const auto now = Clock::now();
+        const ParsedTopic t = parse_topic(topic);
+        if (t.kind == Kind::other) return;
+        const auto index = find(t.pk, t.dn);
+        if (!index) return;  // not one of ours (another run on the same broker)
+        const auto j = nlohmann::json::parse(payload, nullptr, false);
+        const nlohmann::json params =
+            (j.is_object() && j.contains("params") && j["params"].is_object())
+                ? j["params"]
+                : nlohmann::json::object();
+        std::lock_guard<std::mutex> lock(mu);
+        CloudRecord& r = records[*index];
+        switch (t.kind) {
+            case Kind::inform: {
+                const auto v = params.find("version");
+                if (v == params.end() || !v->is_string()) return;
+                ++r.informs;
+                if (!r.first_inform_at) {
+                    r.first_inform_at = now;
+                    r.first_version = v->get<std::string>();
+                    ++counts.informed;
+                    if (options.push_when == PushWhen::connected) queue_push_locked(*index);
+                    if (options.push_when == PushWhen::all_connected &&
+                        counts.informed == devices.size()) {
+                        for (std::size_t i = 0; i < devices.size(); ++i) queue_push_locked(i);
+                    }
+                }
+                if (r.push_at) {
+                    const bool was_updated = r.last_version == options.push_version;
+                    r.last_inform_at = now;
+                    r.last_version = v->get<std::string>();
+                    const bool is_updated = r.last_version == options.push_version;
+                    if (is_updated && !was_updated) ++counts.updated;
+                    if (!is_updated && was_updated) --counts.updated;
+                }
+                break;
+            }
+            case Kind::progress: {
+                if (!r.push_at) return;  // not about our job
+                const auto step = step_of(params);
+                if (!step) return;
+                ++r.progresses;
+                if (!r.first_progress_at) r.first_progress_at = now;
+                const bool was_failed = r.last_step && *r.last_step < 0;
+                r.last_step = *step;
+                if (*step == ota::kStepMax) r.reached_100 = true;
+                if (*step < 0) {
+                    r.failure_step = *step;
+                    const auto d = params.find("desc");
+                    r.failure_desc = (d != params.end() && d->is_string()) ? d->get<std::string>()
+                                                                           : std::string();
+                }
+                const bool is_failed = *step < 0;
+                if (is_failed && !was_failed) ++counts.failed;
+                if (!is_failed && was_failed) --counts.failed;
+                break;
+            }
+            case Kind::firmware_get:
+                ++r.gets;
+                if (options.answer_firmware_get && r.push_at) get_answers.push_back(*index);
+                break;
+            case Kind::other:
+                break;
+        }
+    }
+
+    void publish_push(std::size_t i, bool is_get_reply) {
+        const CloudDevice& d = devices[i];
+        const ota::Topics topics = ota::make_topics(d.product_key, d.device_name);
+        if (!is_get_reply) {
+            std::lock_guard<std::mutex> lock(mu);
+            records[i].push_at = Clock::now();
+            ++counts.pushed;
+        }
+        // A failed publish (broker gone) is left to the device's job timeout: the record shows
+        // a push without any progress, which the cloud's view reports.
+        (void)channel->publish(is_get_reply ? topics.get_reply : topics.upgrade, push_payload, 1);
+    }
+
+    void run() {
+        auto next_push = Clock::now();
+        const auto interval = options.push_rate > 0
+                                  ? std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(1.0 / options.push_rate))
+                                  : Clock::duration::zero();
+        while (!stopping.load()) {
+            (void)channel->yield(kYieldSlice);
+            std::vector<std::size_t> answers;
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                answers.swap(get_answers);
+            }
+            for (const std::size_t i : answers) publish_push(i, true);
+            for (;;) {
+                if (stopping.load()) return;
+                const auto now = Clock::now();
+                if (interval.count() > 0 && now < next_push) break;
+                std::size_t i = 0;
+                {
+                    std::lock_guard<std::mutex> lock(mu);
+                    if (push_queue.empty()) break;
+                    i = push_queue.front();
+                    push_queue.pop_front();
+                }
+                publish_push(i, false);
+                // After an idle spell the deadline restarts from now: no burst of "owed" pushes.
+                next_push = std::max(next_push, now - interval) + interval;
+            }
+        }
+    }
+};
+
+FleetCloud::FleetCloud(FleetCloudOptions options, std::vector<CloudDevice> devices)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->options = std::move(options);
+    impl_->devices = std::move(devices);
+    impl_->records.resize(impl_->devices.size());
+    impl_->queued.assign(impl_->devices.size(), false);
+    for (std::size_t i = 0; i < impl_->devices.size(); ++i) {
+        const auto& d = impl_->devices[i];
+        impl_->index_of.emplace(d.product_key + "/" + d.device_name, i);
+    }
+}
+
+FleetCloud::~FleetCloud() {
+    stop();
+}
+
+ota::Error FleetCloud::start() {
+    Impl& m = *impl_;
+    if (m.started) return {ota::Status::invalid_state, "the cloud is already started"};
+    const FleetCloudOptions& o = m.options;
+    if (o.push_url.empty()) return {ota::Status::invalid_argument, "--push-url is required"};
+    if (o.push_version.empty() || o.push_version.size() > ota::kMaxVersionLength) {
+        return {ota::Status::invalid_argument, "--push-version needs 1 to 64 characters"};
+    }
+    if (!(o.push_rate >= 0 && o.push_rate <= kMaxPushRate)) {
+        return {ota::Status::invalid_argument, "--push-rate must be 0..100000 per second"};
+    }
+    if (m.devices.empty()) return {ota::Status::invalid_argument, "no devices to push to"};
+    ota::UpgradeJob job;
+    job.version = o.push_version;
+    job.url = o.push_url;
+    job.digest.algorithm = o.sign_method;
+    if (ota::Error e = digest_file(o.push_file, o.sign_method, job.size, job.digest.hex); !e.ok()) {
+        return e;
+    }
+    const auto id = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch() /
+                                               std::chrono::milliseconds(1));
+    m.push_payload = ota::encode_upgrade_push(job, id);
+
+    ota::MqttOptions mo = o.mqtt;
+    if (mo.client_id.empty()) mo.client_id = "ota-fleet-cloud-" + std::to_string(::getpid());
+    mo.clean_session = true;
+    mo.max_queued_messages = ota::MqttOptions::kMaxQueuedMessagesLimit;
+    m.channel = std::make_unique<ota::PahoChannel>(std::move(mo));
+    m.channel->add_listener(m);
+    if (ota::Error e = m.channel->connect(); !e.ok()) {
+        m.channel.reset();
+        return {e.status, "cloud: " + e.message()};
+    }
+    for (const char* filter : {"/ota/device/inform/+/+", "/ota/device/progress/+/+",
+                               "/sys/+/+/thing/ota/firmware/get"}) {
+        if (const ota::Status s = m.channel->subscribe(filter, 1); s != ota::Status::ok) {
+            m.channel->disconnect();
+            m.channel.reset();
+            return {s, std::string("cloud: cannot subscribe ") + filter};
+        }
+    }
+    m.started = true;
+    m.thread = std::thread([&m] { m.run(); });
+    return {};
+}
+
+void FleetCloud::push_all() {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (std::size_t i = 0; i < impl_->devices.size(); ++i) impl_->queue_push_locked(i);
+}
+
+void FleetCloud::stop() noexcept {
+    Impl& m = *impl_;
+    m.stopping.store(true);
+    if (m.thread.joinable()) m.thread.join();
+    if (m.channel) {
+        m.channel->disconnect();
+        m.channel->remove_listener(m);
+    }
+}
+
+std::vector<CloudRecord> FleetCloud::records() const {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return impl_->records;
+}
+
+CloudCounts FleetCloud::counts() const {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return impl_->counts;
+}
+
+const std::string& FleetCloud::push_version() const noexcept {
+    return impl_->options.push_version;
+}
+
+}  // namespace fleet

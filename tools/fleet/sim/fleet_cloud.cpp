@@ -201,7 +201,10 @@ struct FleetCloud::Impl final : ota::ChannelListener {
                 if (!r.first_progress_at) r.first_progress_at = now;
                 const bool was_failed = r.last_step && *r.last_step < 0;
                 r.last_step = *step;
-                if (*step == ota::kStepMax) r.reached_100 = true;
+                if (*step == ota::kStepMax && !r.reached_100) {
+                    r.reached_100 = true;
+                    r.reached_100_at = now;
+                }
                 if (*step < 0) {
                     r.failure_step = *step;
                     const auto d = params.find("desc");

@@ -72,6 +72,7 @@ struct CloudRecord {
     std::optional<Clock::time_point> first_progress_at;  ///< first progress after the push
     std::optional<int> last_step;                        ///< last progress step after the push
     bool reached_100 = false;                            ///< step 100 was reported
+    std::optional<Clock::time_point> reached_100_at;     ///< when step 100 first arrived
     std::optional<int> failure_step;                     ///< last negative step after the push
     std::string failure_desc;                            ///< its desc (device text, no secrets)
     /// Last version report after the push (the new version means the job succeeded).

@@ -1,0 +1,7 @@
+#include "core/behaviour.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(FleetSkeleton, behaviourBuilds) {
+    SUCCEED();
+}

@@ -1,0 +1,7 @@
+#include "core/broker_users.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(FleetSkeleton, broker_usersBuilds) {
+    SUCCEED();
+}

@@ -1,0 +1,7 @@
+#include "core/identity.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(FleetSkeleton, identityBuilds) {
+    SUCCEED();
+}

@@ -1,0 +1,7 @@
+#include "core/options.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(FleetSkeleton, optionsBuilds) {
+    SUCCEED();
+}

@@ -1,0 +1,7 @@
+#include "core/stats.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(FleetSkeleton, statsBuilds) {
+    SUCCEED();
+}

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lab.hpp"
@@ -28,8 +29,7 @@ using ota::test::Lab;
 // A device that only connects, reports and remembers the first push it gets.
 class BareDevice final : public ota::ChannelListener {
   public:
-    BareDevice(const Lab& lab, const ota::test::Device& d)
-        : topics_(ota::make_topics(d.pk, d.dn)) {
+    BareDevice(const Lab& lab, const ota::test::Device& d) : topics_(ota::make_topics(d.pk, d.dn)) {
         ota::ConnectOptions co;
         co.custom_host = "127.0.0.1";
         co.port = lab.mqtt_tls_port;
@@ -86,9 +86,9 @@ bool eventually(F done, std::chrono::milliseconds timeout) {
     return true;
 }
 
-fleet::FleetCloudOptions cloud_options(const Lab& lab, const std::string& url,
-                                       const std::string& file) {
-    fleet::FleetCloudOptions o;
+ota::fleet::FleetCloudOptions cloud_options(const Lab& lab, const std::string& url,
+                                            const std::string& file) {
+    ota::fleet::FleetCloudOptions o;
     o.mqtt = lab.cloud_mqtt("");
     o.mqtt.connect_timeout = 10s;
     o.push_url = url;
@@ -105,9 +105,9 @@ TEST(FleetCloud, PushesOnFirstReportAndRecordsEachDevicesOutcome) {
     const auto bad_dev = ota::test::make_device("fc-bad", lab);
     const auto silent = ota::test::make_device("fc-silent", lab);
 
-    fleet::FleetCloud cloud(cloud_options(lab, url, (lab.www_dir / "fleet-cloud.bin").string()),
-                            {{ok_dev.pk, ok_dev.dn}, {bad_dev.pk, bad_dev.dn},
-                             {silent.pk, silent.dn}});
+    ota::fleet::FleetCloud cloud(
+        cloud_options(lab, url, (lab.www_dir / "fleet-cloud.bin").string()),
+        {{ok_dev.pk, ok_dev.dn}, {bad_dev.pk, bad_dev.dn}, {silent.pk, silent.dn}});
     ASSERT_TRUE(cloud.start().ok());
 
     BareDevice a(lab, ok_dev);
@@ -162,20 +162,60 @@ TEST(FleetCloud, PushesOnFirstReportAndRecordsEachDevicesOutcome) {
     EXPECT_FALSE(r[1].reached_100);
     EXPECT_FALSE(r[2].first_inform_at.has_value());
     EXPECT_FALSE(r[2].push_at.has_value());
+    EXPECT_EQ(ota::fleet::cloud_outcome(r[0], "2.0.0"), ota::fleet::Outcome::updated);
+    EXPECT_EQ(ota::fleet::cloud_outcome(r[1], "2.0.0"), ota::fleet::Outcome::digest_mismatch);
+    EXPECT_EQ(ota::fleet::cloud_outcome(r[2], "2.0.0"), ota::fleet::Outcome::connect_failed);
+}
+
+TEST(FleetCloud, OutcomeFromRecord) {
+    using ota::fleet::cloud_outcome;
+    using ota::fleet::CloudRecord;
+    using ota::fleet::Outcome;
+    const auto t0 = CloudRecord::Clock::now();
+    CloudRecord r;
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::connect_failed);
+    r.first_inform_at = t0;
+    r.first_version = "1";
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::no_job);
+    r.push_at = t0 + 1ms;
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::stopped);
+    r.last_step = 40;
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::stopped);
+    for (const auto& [step, outcome] :
+         std::vector<std::pair<int, Outcome>>{{-1, Outcome::download_failed},
+                                              {-2, Outcome::download_failed},
+                                              {-3, Outcome::digest_mismatch},
+                                              {-4, Outcome::storage_failed}}) {
+        r.last_step = step;
+        EXPECT_EQ(cloud_outcome(r, "2"), outcome) << step;
+    }
+    r.last_step = 100;
+    r.reached_100 = true;
+    r.reached_100_at = t0 + 2ms;
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::never_returned);
+    r.last_inform_at = t0 + 3ms;
+    r.last_version = "1";
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::rolled_back);
+    r.last_version = "2";
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::updated);
+    // A report of the old version before step 100 (a reconnect mid-download) is no rollback.
+    r.last_version = "1";
+    r.last_inform_at = t0 + 1ms;
+    EXPECT_EQ(cloud_outcome(r, "2"), Outcome::never_returned);
 }
 
 TEST(FleetCloud, RefusesBadOptionsNamingThem) {
     const Lab& lab = Lab::get();
     auto o = cloud_options(lab, "https://127.0.0.1/x.bin", "/nonexistent/image.bin");
     {
-        fleet::FleetCloud cloud(o, {{"pk", "dn"}});
+        ota::fleet::FleetCloud cloud(o, {{"pk", "dn"}});
         const ota::Error e = cloud.start();
         EXPECT_EQ(e.status, ota::Status::storage_failed);
         EXPECT_NE(e.detail.find("--push-file"), std::string::npos) << e.detail;
     }
     o.push_version = std::string(65, 'v');
     {
-        fleet::FleetCloud cloud(o, {{"pk", "dn"}});
+        ota::fleet::FleetCloud cloud(o, {{"pk", "dn"}});
         const ota::Error e = cloud.start();
         EXPECT_EQ(e.status, ota::Status::invalid_argument);
         EXPECT_NE(e.detail.find("--push-version"), std::string::npos) << e.detail;
@@ -183,7 +223,7 @@ TEST(FleetCloud, RefusesBadOptionsNamingThem) {
     o.push_version = "2.0.0";
     o.push_rate = -1;
     {
-        fleet::FleetCloud cloud(o, {{"pk", "dn"}});
+        ota::fleet::FleetCloud cloud(o, {{"pk", "dn"}});
         EXPECT_EQ(cloud.start().status, ota::Status::invalid_argument);
     }
 }

@@ -18,13 +18,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/outcome.hpp"
 #include "ota/digest.hpp"
 #include "ota/options.hpp"
 #include "ota/status.hpp"
 
-namespace fleet {
+namespace ota::fleet {
 
 /// One device as the cloud addresses it (its topics use these two names).
 struct CloudDevice {
@@ -83,6 +85,14 @@ struct CloudRecord {
     std::uint32_t gets = 0;        ///< firmware/get requests
 };
 
+/// The cloud's view of a device's outcome from its record, for a job installing `push_version`:
+/// never reported -> connect_failed; reported but not pushed -> no_job; reported push_version
+/// after the push -> updated; last step negative -> digest_mismatch (-3), storage_failed (-4) or
+/// download_failed (-2, -1); step 100 followed by a report of another version -> rolled_back;
+/// step 100 and no report after it -> never_returned; anything else -> stopped (the job was still
+/// running when the run ended).
+[[nodiscard]] Outcome cloud_outcome(const CloudRecord& record, std::string_view push_version);
+
 /// Counts of the cloud's view at one moment (cheap; for the live status line).
 struct CloudCounts {
     std::size_t informed = 0;  ///< devices that reported a version at least once
@@ -129,4 +139,4 @@ class FleetCloud {
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace fleet
+}  // namespace ota::fleet

@@ -25,16 +25,6 @@
 
 namespace ota::fleet {
 
-const char* to_string(PushWhen when) noexcept {
-    return when == PushWhen::connected ? "connected" : "all-connected";
-}
-
-std::optional<PushWhen> parse_push_when(const std::string& text) {
-    if (text == "connected") return PushWhen::connected;
-    if (text == "all-connected") return PushWhen::all_connected;
-    return std::nullopt;
-}
-
 Outcome cloud_outcome(const CloudRecord& r, std::string_view push_version) {
     if (!r.first_inform_at) return Outcome::connect_failed;
     if (!r.push_at) return Outcome::no_job;

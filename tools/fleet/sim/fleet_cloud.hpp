@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/options.hpp"
 #include "core/outcome.hpp"
 #include "ota/digest.hpp"
 #include "ota/options.hpp"
@@ -33,17 +34,6 @@ struct CloudDevice {
     std::string product_key;
     std::string device_name;
 };
-
-/// When the cloud sends a device its push.
-enum class PushWhen {
-    connected,      ///< as soon as the device's first version report arrives
-    all_connected,  ///< once every device has reported (or push_all() is called)
-};
-
-/// "connected" or "all-connected".
-[[nodiscard]] const char* to_string(PushWhen when) noexcept;
-/// Parses "connected" / "all-connected"; nullopt for anything else.
-[[nodiscard]] std::optional<PushWhen> parse_push_when(const std::string& text);
 
 /// Settings of a FleetCloud.
 struct FleetCloudOptions {
@@ -58,7 +48,7 @@ struct FleetCloudOptions {
     ota::DigestAlgorithm sign_method = ota::DigestAlgorithm::sha256;
     /// Pushes per second, 0 = as fast as the broker acknowledges (0..100000).
     double push_rate = 0;
-    PushWhen push_when = PushWhen::connected;
+    PushWhen push_when = PushWhen::connected;  ///< core/options.hpp (--push-when)
     /// Answer a firmware/get of an already pushed device with the same job (a device that was
     /// offline when the push went out asks for it on reconnect).
     bool answer_firmware_get = true;

@@ -23,16 +23,29 @@
 #include "ota/paho/paho_channel.hpp"
 #include "ota/protocol.hpp"
 
-namespace fleet {
+namespace ota::fleet {
 
-const char* to_string(PushWhen when) noexcept {
-    return when == PushWhen::connected ? "connected" : "all-connected";
-}
-
-std::optional<PushWhen> parse_push_when(const std::string& text) {
-    if (text == "connected") return PushWhen::connected;
-    if (text == "all-connected") return PushWhen::all_connected;
-    return std::nullopt;
+Outcome cloud_outcome(const CloudRecord& r, std::string_view push_version) {
+    if (!r.first_inform_at) return Outcome::connect_failed;
+    if (!r.push_at) return Outcome::no_job;
+    if (r.last_inform_at && r.last_version == push_version) return Outcome::updated;
+    if (r.last_step && *r.last_step < 0) {
+        switch (*r.last_step) {
+            case ota::kStepCheckFailed:
+                return Outcome::digest_mismatch;
+            case ota::kStepBurnFailed:
+                return Outcome::storage_failed;
+            default:
+                return Outcome::download_failed;
+        }
+    }
+    if (r.reached_100_at) {
+        if (r.last_inform_at && *r.last_inform_at > *r.reached_100_at) {
+            return Outcome::rolled_back;
+        }
+        return Outcome::never_returned;
+    }
+    return Outcome::stopped;
 }
 
 namespace {
@@ -201,7 +214,10 @@ struct FleetCloud::Impl final : ota::ChannelListener {
                 if (!r.first_progress_at) r.first_progress_at = now;
                 const bool was_failed = r.last_step && *r.last_step < 0;
                 r.last_step = *step;
-                if (*step == ota::kStepMax) r.reached_100 = true;
+                if (*step == ota::kStepMax && !r.reached_100) {
+                    r.reached_100 = true;
+                    r.reached_100_at = now;
+                }
                 if (*step < 0) {
                     r.failure_step = *step;
                     const auto d = params.find("desc");
@@ -359,4 +375,4 @@ const std::string& FleetCloud::push_version() const noexcept {
     return impl_->options.push_version;
 }
 
-}  // namespace fleet
+}  // namespace ota::fleet

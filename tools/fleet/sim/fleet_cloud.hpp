@@ -18,30 +18,22 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/options.hpp"
+#include "core/outcome.hpp"
 #include "ota/digest.hpp"
 #include "ota/options.hpp"
 #include "ota/status.hpp"
 
-namespace fleet {
+namespace ota::fleet {
 
 /// One device as the cloud addresses it (its topics use these two names).
 struct CloudDevice {
     std::string product_key;
     std::string device_name;
 };
-
-/// When the cloud sends a device its push.
-enum class PushWhen {
-    connected,      ///< as soon as the device's first version report arrives
-    all_connected,  ///< once every device has reported (or push_all() is called)
-};
-
-/// "connected" or "all-connected".
-[[nodiscard]] const char* to_string(PushWhen when) noexcept;
-/// Parses "connected" / "all-connected"; nullopt for anything else.
-[[nodiscard]] std::optional<PushWhen> parse_push_when(const std::string& text);
 
 /// Settings of a FleetCloud.
 struct FleetCloudOptions {
@@ -56,7 +48,7 @@ struct FleetCloudOptions {
     ota::DigestAlgorithm sign_method = ota::DigestAlgorithm::sha256;
     /// Pushes per second, 0 = as fast as the broker acknowledges (0..100000).
     double push_rate = 0;
-    PushWhen push_when = PushWhen::connected;
+    PushWhen push_when = PushWhen::connected;  ///< core/options.hpp (--push-when)
     /// Answer a firmware/get of an already pushed device with the same job (a device that was
     /// offline when the push went out asks for it on reconnect).
     bool answer_firmware_get = true;
@@ -72,6 +64,7 @@ struct CloudRecord {
     std::optional<Clock::time_point> first_progress_at;  ///< first progress after the push
     std::optional<int> last_step;                        ///< last progress step after the push
     bool reached_100 = false;                            ///< step 100 was reported
+    std::optional<Clock::time_point> reached_100_at;     ///< when step 100 first arrived
     std::optional<int> failure_step;                     ///< last negative step after the push
     std::string failure_desc;                            ///< its desc (device text, no secrets)
     /// Last version report after the push (the new version means the job succeeded).
@@ -81,6 +74,14 @@ struct CloudRecord {
     std::uint32_t progresses = 0;  ///< progress messages after the push
     std::uint32_t gets = 0;        ///< firmware/get requests
 };
+
+/// The cloud's view of a device's outcome from its record, for a job installing `push_version`:
+/// never reported -> connect_failed; reported but not pushed -> no_job; reported push_version
+/// after the push -> updated; last step negative -> digest_mismatch (-3), storage_failed (-4) or
+/// download_failed (-2, -1); step 100 followed by a report of another version -> rolled_back;
+/// step 100 and no report after it -> never_returned; anything else -> stopped (the job was still
+/// running when the run ended).
+[[nodiscard]] Outcome cloud_outcome(const CloudRecord& record, std::string_view push_version);
 
 /// Counts of the cloud's view at one moment (cheap; for the live status line).
 struct CloudCounts {
@@ -128,4 +129,4 @@ class FleetCloud {
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace fleet
+}  // namespace ota::fleet

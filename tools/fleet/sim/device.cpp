@@ -272,6 +272,7 @@ std::optional<SimClock::time_point> Device::download(SimClock::time_point now) {
     if (!job_started_) {
         job_started_ = true;
         download_started_ = now;
+        if (!download_started_ms_) download_started_ms_ = ms_since_start(now);
         download_counted_ = true;
         env_.counters->downloading.fetch_add(1, std::memory_order_relaxed);
     }
@@ -322,6 +323,7 @@ void Device::end_download(SimClock::time_point now) {
             std::chrono::duration<double, std::milli>(now - *download_started_).count();
     }
     if (download_counted_) {
+        download_ended_ms_ = ms_since_start(now);
         download_counted_ = false;
         env_.counters->downloading.fetch_sub(1, std::memory_order_relaxed);
     }

@@ -96,6 +96,14 @@ class Device final : public Task {
     [[nodiscard]] std::optional<SimClock::time_point> pushed_at() const noexcept {
         return push_at_;
     }
+    /// When the download started and ended (ms since the run's start), if it did.
+    [[nodiscard]] std::optional<double> download_started_ms() const noexcept {
+        return download_started_ms_;
+    }
+    /// See download_started_ms().
+    [[nodiscard]] std::optional<double> download_ended_ms() const noexcept {
+        return download_ended_ms_;
+    }
 
   private:
     enum class Phase {
@@ -151,6 +159,8 @@ class Device final : public Task {
 
     std::optional<SimClock::time_point> push_at_;
     std::optional<SimClock::time_point> download_started_;
+    std::optional<double> download_started_ms_;
+    std::optional<double> download_ended_ms_;
     bool job_started_ = false;  // fetch_yield was called for the current job
     bool first_progress_ = false;
     bool image_valid_ = false;

@@ -79,6 +79,10 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     proc.host = host_name();
     proc.rss_base_kib = process_rss_kib();
 
+    if (o.sink == SinkKind::flash) {
+        return {Status::invalid_argument,
+                "--sink flash is not supported yet (use hash or file:DIR)"};
+    }
     std::vector<DeviceIdentity> ids;
     if (Error e = load_identities(o.identity, o.first, o.count, ids); !e.ok()) return e;
     proc.count = ids.size();

@@ -147,6 +147,7 @@ TEST(Scheduler, WakesCoalesceWhileQueued) {
     for (int i = 0; i < 100; ++i) s.wake(1);
     ASSERT_TRUE(eventually([&] { return t.runs() >= 2; }));
     std::this_thread::sleep_for(150ms);
+    s.stop();  // before the tasks go (they must outlive the workers)
     EXPECT_EQ(t.runs(), 2);
 }
 
@@ -179,6 +180,7 @@ TEST(Scheduler, AWakeBeforeTheTimerRunsEarlyAndTheNewDeadlineReplacesTheOld) {
     // The first timer (200 ms after run 1) would be due about now; it was replaced.
     EXPECT_EQ(t.runs(), 2);
     ASSERT_TRUE(eventually([&] { return t.runs() == 3; }));
+    s.stop();
     const auto times = t.times();
     EXPECT_GE(times[2] - times[1], 199ms);
 }

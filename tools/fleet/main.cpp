@@ -74,6 +74,15 @@ int run(const RunOptions& options) {
     const FleetSummary& summary = fleet.summary();
     std::fprintf(stdout, "run ended: %s\n%s", to_string(fleet.end()),
                  format_report(summary).c_str());
+    const Scheduler::Stats& st = fleet.scheduler_stats();
+    std::printf(
+        "scheduler: %u threads, %llu runs, %llu wakes, busy %.2f s, longest run %.1f ms, "
+        "runs >= %lld ms: %llu\n",
+        options.threads, static_cast<unsigned long long>(st.runs),
+        static_cast<unsigned long long>(st.wakes), static_cast<double>(st.busy_ns) / 1e9,
+        static_cast<double>(st.max_run_ns) / 1e6,
+        static_cast<long long>(Scheduler::kSlowRun.count()),
+        static_cast<unsigned long long>(st.slow_runs));
     if (const std::uint64_t n = g_log_records.load(); n > 0) {
         std::printf("library error log records: %llu (the first %llu on stderr)\n",
                     static_cast<unsigned long long>(n),

@@ -193,6 +193,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     }
     if (!o.quiet) status.close();
     scheduler.stop();
+    stats_ = scheduler.stats();
 
     // Disconnects take a broker round trip each: spread them over the worker count.
     {

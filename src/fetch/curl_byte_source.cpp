@@ -9,7 +9,7 @@
 // with curl_multi_wakeup().
 //
 // Ownership of the shared state: `m` guards the ring indices, the completion fields and the
-// published flag. The transfer thread writes the header fields (`hdr`) only before it publishes
+// published flag. The transfer thread writes the header fields (`tracker`) only before it publishes
 // them; after that only the caller thread reads them, so they need no lock of their own. The
 // ring bytes themselves are copied outside the lock: the writer only touches the free region and
 // the reader only the filled one.
@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -30,14 +29,11 @@
 
 #include "fetch/curl_handles.hpp"
 #include "fetch/download_url.hpp"
-#include "fetch/http_head.hpp"
-#include "fetch/transfer_error.hpp"
-#include "ota/log.hpp"
+#include "fetch/transfer_setup.hpp"
 
 namespace ota {
 namespace {
 
-using detail::describe_url;
 using detail::EasyHandle;
 using detail::global_init;
 using detail::HeaderList;
@@ -95,13 +91,7 @@ struct CurlByteSource::Impl {
     std::string final_detail;
 
     // Transfer thread only (read by the caller after headers_ready, see the file comment).
-    ResponseHead hdr;
-    bool published = false;
-    bool rejecting_body = false;
-    bool body_rejected = false;
-    std::size_t head_bytes = 0;    // size of the current response's head so far
-    bool head_over_limit = false;  // it passed kMaxResponseHeadBytes: the transfer was stopped
-    std::string location;          // Location of the current response (names a refused redirect)
+    detail::HeadTracker tracker;
 
     // Caller thread only.
     std::thread worker;
@@ -116,13 +106,12 @@ struct CurlByteSource::Impl {
     void run() noexcept;
     void finish(CURLcode rc, CURLMcode mc) noexcept;
     void publish_locked() noexcept;
-    std::size_t on_header(const char* data, std::size_t n) noexcept;
     std::size_t on_body(const char* data, std::size_t n) noexcept;
     void close() noexcept;
 
     static std::size_t header_trampoline(char* data, std::size_t size, std::size_t nitems,
                                          void* self) noexcept {
-        return static_cast<Impl*>(self)->on_header(data, size * nitems);
+        return static_cast<Impl*>(self)->tracker.on_header(data, size * nitems);
     }
     static std::size_t write_trampoline(char* data, std::size_t size, std::size_t nmemb,
                                         void* self) noexcept {
@@ -154,118 +143,32 @@ Error CurlByteSource::Impl::prepare() {
 Error CurlByteSource::Impl::configure() {
     multi.reset(curl_multi_init());
     easy.reset(curl_easy_init());
-    curl_slist* hdrs = curl_slist_append(nullptr, "Accept-Encoding:");
-    request_headers.reset(hdrs);
-    if (!multi || !easy || !hdrs) return {Status::no_memory, "cannot create libcurl handles"};
-
-    CURL* h = easy.get();
-    CURLcode rc = CURLE_OK;
-    const char* failed = nullptr;
-    const auto check = [&](CURLcode r, const char* name) {
-        if (r != CURLE_OK && rc == CURLE_OK) {
-            rc = r;
-            failed = name;
-        }
-    };
-    const char* protocols = opts.allow_http ? "http,https" : "https";
-    check(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L), "NOSIGNAL");
-    check(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf), "ERRORBUFFER");
-    check(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Impl::header_trampoline), "HEADERFUNCTION");
-    check(curl_easy_setopt(h, CURLOPT_HEADERDATA, this), "HEADERDATA");
-    check(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Impl::write_trampoline), "WRITEFUNCTION");
-    check(curl_easy_setopt(h, CURLOPT_WRITEDATA, this), "WRITEDATA");
-    check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols), "PROTOCOLS_STR");
-    check(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols), "REDIR_PROTOCOLS_STR");
-    check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L), "FOLLOWLOCATION");
-    check(curl_easy_setopt(h, CURLOPT_MAXREDIRS, opts.max_redirects), "MAXREDIRS");
-    // The client judges the status; the body of an error response is dropped in on_body().
-    check(curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L), "FAILONERROR");
-    // Never ask for compression (it breaks Content-Length and Range) and never decode any.
-    check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs), "HTTPHEADER");
-    check(curl_easy_setopt(h, CURLOPT_HTTP_CONTENT_DECODING, 0L), "HTTP_CONTENT_DECODING");
-    check(curl_easy_setopt(h, CURLOPT_USERAGENT, "ota-device-sdk"), "USERAGENT");
-    if (!opts.ca_file.empty()) {
-        check(curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file.c_str()), "CAINFO");
-        // Trust exactly the configured bundle, not also the system's certificate directory.
-        check(curl_easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr)), "CAPATH");
+    request_headers.reset(detail::make_request_headers());
+    if (!multi || !easy || !request_headers) {
+        return {Status::no_memory, "cannot create libcurl handles"};
     }
-    const long verify = opts.insecure_skip_verify ? 0L : 1L;
-    check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify), "SSL_VERIFYPEER");
-    check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify * 2L), "SSL_VERIFYHOST");
-    check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                           static_cast<long>(opts.connect_timeout.count())),
-          "CONNECTTIMEOUT_MS");
-    if (opts.low_speed_bytes_per_s > 0) {
-        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT,
-                               static_cast<long>(opts.low_speed_bytes_per_s)),
-              "LOW_SPEED_LIMIT");
-        check(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                               static_cast<long>(opts.low_speed_window.count())),
-              "LOW_SPEED_TIME");
-    }
-    // Larger than libcurl's 16 KiB default by default so that plain-HTTP transfers need fewer
-    // callbacks; TLS hands over at most one record (16 KiB) per read either way.
-    check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, static_cast<long>(opts.receive_buffer_size)),
-          "BUFFERSIZE");
-    // Nothing is ever uploaded, yet libcurl 7.88 allocates its upload buffer (64 KiB by default)
-    // for every transfer: the smallest it allows.
-    check(curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 16L * 1024), "UPLOAD_BUFFERSIZE");
-    if (rc != CURLE_OK) {
-        return {status_from_curl(rc),
-                std::string("libcurl rejected CURLOPT_") + failed + ": " + curl_easy_strerror(rc)};
-    }
-    if (opts.insecure_skip_verify) {
-        log(LogLevel::warning,
-            "firmware download: TLS certificate verification is OFF (insecure_skip_verify); "
-            "use this only in a lab");
-    }
-    return {};
+    return detail::configure_download(easy.get(), opts, errbuf, request_headers.get(),
+                                      &Impl::header_trampoline, &Impl::write_trampoline, this);
 }
 
 // Called with m held: makes the header fields visible to read().
 void CurlByteSource::Impl::publish_locked() noexcept {
-    published = true;
     headers_ready = true;
-}
-
-std::size_t CurlByteSource::Impl::on_header(const char* data, std::size_t n) noexcept {
-    // Trailers (after the body) are not part of the response headers reported.
-    if (published) return n;
-    // A status line starts the next response (after a redirect or a 1xx): its head counts anew.
-    if (n >= 5 && std::memcmp(data, "HTTP/", 5) == 0) {
-        head_bytes = 0;
-        location.clear();
-    }
-    head_bytes += n;
-    if (head_bytes > detail::kMaxResponseHeadBytes) {
-        // Refused here rather than buffered: a head this large is no firmware server's answer,
-        // and it will not be smaller on the next attempt.
-        head_over_limit = true;
-        return CURL_WRITEFUNC_ERROR;
-    }
-    try {
-        const std::string_view line(data, n);
-        detail::parse_header_line(line, hdr);
-        if (const auto v = detail::header_value(line, "Location"); !v.empty()) location.assign(v);
-        return n;
-    } catch (...) {
-        return CURL_WRITEFUNC_ERROR;
-    }
 }
 
 std::size_t CurlByteSource::Impl::on_body(const char* data, std::size_t n) noexcept {
     if (abort.load(std::memory_order_relaxed)) return CURL_WRITEFUNC_ERROR;
     try {
-        if (!published) {
+        const bool head_done = !tracker.published;
+        const bool reject = tracker.begin_body();
+        if (head_done) {
             // The header phase is over: everything read() needs is known now.
-            rejecting_body = hdr.http_status < 200 || hdr.http_status > 299;
             std::lock_guard<std::mutex> lock(m);
             publish_locked();
         }
-        if (rejecting_body) {
+        if (reject) {
             // An error page is never image data: stop the transfer; finish() treats this as the
             // normal end of a non-2xx response.
-            body_rejected = true;
             return CURL_WRITEFUNC_ERROR;
         }
         std::size_t done = 0;
@@ -327,41 +230,13 @@ void CurlByteSource::Impl::run() noexcept {
 }
 
 void CurlByteSource::Impl::finish(CURLcode rc, CURLMcode mc) noexcept {
-    Status st = Status::ok;
-    std::string detail;
-    try {
-        if (mc != CURLM_OK) {
-            st = mc == CURLM_OUT_OF_MEMORY ? Status::no_memory : Status::internal;
-            detail = "download of " + describe_url(url) +
-                     " failed: libcurl multi error: " + curl_multi_strerror(mc);
-        } else if (rc == CURLE_WRITE_ERROR && body_rejected) {
-            st = Status::ok;  // a non-2xx response whose body was dropped on purpose
-        } else if (rc != CURLE_OK) {
-            detail::TransferFailure f;
-            f.rc = rc;
-            f.curl_text = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-            long request_bytes = 0;
-            if (curl_easy_getinfo(easy.get(), CURLINFO_REQUEST_SIZE, &request_bytes) != CURLE_OK) {
-                request_bytes = 0;
-            }
-            f.reading_head = !published && (head_bytes > 0 || request_bytes > 0);
-            f.head_over_limit = head_over_limit;
-            f.location = location;
-            f.allow_http = opts.allow_http;
-            Error e = detail::transfer_error(f, url);
-            st = e.status;
-            detail = std::move(e.detail);
-        }
-    } catch (...) {
-        if (st == Status::ok && rc != CURLE_OK && !body_rejected) st = Status::fetch_failed;
-        detail.clear();
-    }
+    Error e = tracker.outcome(rc, mc, easy.get(), errbuf, url, opts.allow_http);
     {
         std::lock_guard<std::mutex> lock(m);
-        if (!published) publish_locked();
+        publish_locked();
         finished = true;
-        final_status = st;
-        final_detail = std::move(detail);
+        final_status = e.status;
+        final_detail = std::move(e.detail);
     }
     data_cv.notify_one();
 }
@@ -411,34 +286,13 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     }
 
     s.url.assign(url);
-    CURL* h = s.easy.get();
-    CURLcode rc = curl_easy_setopt(h, CURLOPT_URL, s.url.c_str());
-    // 20 digits for any 64-bit offset, '-' and NUL: the Range value can never be truncated.
-    char range_value[32] = {};
-    if (rc == CURLE_OK && offset > 0) {
-        const auto [end, ec] =
-            std::to_chars(range_value, range_value + sizeof range_value - 2, offset);
-        *end = '-';
-        rc = ec == std::errc() ? curl_easy_setopt(h, CURLOPT_RANGE, range_value)
-                               : CURLE_BAD_FUNCTION_ARGUMENT;
-    } else if (rc == CURLE_OK) {
-        rc = curl_easy_setopt(h, CURLOPT_RANGE, static_cast<char*>(nullptr));
-    }
-    if (rc != CURLE_OK) {
-        Error e{status_from_curl(rc),
-                std::string("cannot set up the download: ") + curl_easy_strerror(rc)};
+    if (Error e = detail::set_download_target(s.easy.get(), s.url, offset); !e.ok()) {
         s.error_detail = e.detail;
         return e;
     }
 
     s.errbuf[0] = '\0';
-    s.hdr = ResponseHead{};
-    s.published = false;
-    s.rejecting_body = false;
-    s.body_rejected = false;
-    s.head_bytes = 0;
-    s.head_over_limit = false;
-    s.location.clear();
+    s.tracker.reset();
     {
         std::lock_guard<std::mutex> lock(s.m);
         s.abort.store(false);
@@ -486,7 +340,7 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
     if (!s.seen_headers && s.headers_ready) {
         // Published by the transfer thread under m; it no longer writes them in this transfer.
         s.seen_headers = true;
-        s.response = std::move(s.hdr);
+        s.response = std::move(s.tracker.head);
     }
     // The head goes with the first result that carries bytes or the end of the body, once.
     const auto with_head = [&s](ReadResult r) {

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "ota/channel.hpp"
@@ -59,6 +61,31 @@ class PahoChannel final : public MqttChannel {
     /// time; invalid_state when already connected (call disconnect() first). The detail never
     /// contains the password. On failure nothing keeps running in the background.
     [[nodiscard]] Error connect();
+
+    /// Starts connecting and returns at once, for many channels connecting from one thread.
+    /// Checks the options as connect() does and returns the same invalid_argument (bad options,
+    /// unreadable ca_file) or invalid_state (already connected, or an attempt still pending) at
+    /// once; ok means the attempt runs in the background. Its outcome is then available from
+    /// connect_outcome() and the event callback fires when it is known. Paho bounds the attempt by
+    /// MqttOptions::connect_timeout rounded up to whole seconds (and checks about once a second),
+    /// so a timeout is reported up to about a second later than connect() reports it. After a
+    /// successful attempt the channel behaves as after a successful connect() (automatic
+    /// reconnects, subscriptions restored, on_connected() queued); after a failed one nothing is
+    /// retried and the next start_connect()/connect() starts afresh. disconnect() abandons a
+    /// pending attempt: its outcome becomes not_connected and the callback does not fire for it.
+    [[nodiscard]] Error start_connect();
+
+    /// The outcome of the last connect attempt (start_connect() or connect()): nullopt while it is
+    /// pending or when none was made; then ok, or the error connect() would have returned (same
+    /// status and detail, never the password). Cheap and non-blocking.
+    [[nodiscard]] std::optional<Error> connect_outcome() const;
+
+    /// Called on paho's threads after an event was queued for yield() (connected, connection
+    /// lost, message) and when a start_connect() attempt finished. Must be quick and non-blocking
+    /// and must not call into this channel (e.g. wake the thread that calls yield() or
+    /// connect_outcome()). Best set before connecting; it may be replaced at any time (a call
+    /// already under way may still reach the previous one). An empty function turns it off.
+    void set_event_callback(std::function<void()> callback);
 
     /// Disconnects gracefully (bounded to about two seconds) and stops reconnecting. Events
     /// already queued stay deliverable by yield(); no on_connection_lost is queued for it.

@@ -98,9 +98,9 @@ common=(--product-key "$pk" --name-pattern "$pattern" --secret "$secret" --host 
   --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --threads "$threads" --quiet)
 
 # --- (a) + (c): connect and idle ---------------------------------------------------------------
-# The run lasts long enough for every device to connect at the rate, plus a few idle seconds for
-# the RSS sample with every device connected.
-idle_s=$((devices / connect_rate + 6))
+# The run lasts long enough for every device to connect (at 200/s or faster), plus a few idle
+# seconds: ota_fleet samples the idle RSS once every device has been connected for 2 s.
+idle_s=$((devices / 200 + 8))
 echo "$name: (a) $devices devices connect at $connect_rate/s, idle ${idle_s}s in all" >&2
 "$fleet" run "${common[@]}" --count "$devices" --connect-rate "$connect_rate" \
   --duration "$idle_s" --json "$lab/connect.json" >"$lab/connect.log" 2>&1 ||

@@ -35,7 +35,9 @@ struct Fleet {
     std::filesystem::path dir;  // files of this fleet (users, password file, JSON)
 };
 
-std::string count_text(std::uint64_t n) { return std::to_string(n); }
+std::string count_text(std::uint64_t n) {
+    return std::to_string(n);
+}
 
 Fleet register_fleet(const Lab& lab, const ota::test::TempDir& tmp, const std::string& tag,
                      std::uint64_t count) {
@@ -124,8 +126,8 @@ std::uint64_t at(const ota::fleet::OutcomeCounts& c, Outcome o) {
 std::string describe(const ota::fleet::OutcomeCounts& c) {
     std::string out;
     for (const Outcome o : ota::fleet::kAllOutcomes) {
-        if (at(c, o) != 0) out += std::string(ota::fleet::to_string(o)) + "=" +
-                                  std::to_string(at(c, o)) + " ";
+        if (at(c, o) != 0)
+            out += std::string(ota::fleet::to_string(o)) + "=" + std::to_string(at(c, o)) + " ";
     }
     return out;
 }
@@ -168,8 +170,8 @@ TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
 
     // One process, devices 0..99.
     const auto one = tmp.path() / "one.json";
-    const auto r = ota::test::run_process(run_cmd(lab, f, 0, 100, "fleet-mix.bin", one, kMixArgs),
-                                          100);
+    const auto r =
+        ota::test::run_process(run_cmd(lab, f, 0, 100, "fleet-mix.bin", one, kMixArgs), 100);
     ASSERT_FALSE(r.timed_out) << r.output;
     EXPECT_EQ(r.exit_code, 0) << r.output;
     const FleetSummary s = load_summary(one);
@@ -180,10 +182,10 @@ TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
                             Outcome::never_returned, Outcome::rolled_back}) {
         EXPECT_GT(at(a.expected, o), 0U) << ota::fleet::to_string(o);
     }
-    EXPECT_EQ(a.outcomes, a.expected) << "device " << describe(a.outcomes) << "\nexpected "
-                                      << describe(a.expected);
-    EXPECT_EQ(a.cloud_outcomes, a.expected) << "cloud " << describe(a.cloud_outcomes)
-                                            << "\nexpected " << describe(a.expected);
+    EXPECT_EQ(a.outcomes, a.expected)
+        << "device " << describe(a.outcomes) << "\nexpected " << describe(a.expected);
+    EXPECT_EQ(a.cloud_outcomes, a.expected)
+        << "cloud " << describe(a.cloud_outcomes) << "\nexpected " << describe(a.expected);
     for (const auto& d : s.devices) {
         ASSERT_TRUE(d.expected.has_value());
         EXPECT_EQ(d.outcome, *d.expected) << d.device_name << ": " << d.detail;
@@ -200,15 +202,14 @@ TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
     EXPECT_EQ(pa.wait(100), 0) << pa.output();
     EXPECT_EQ(pb.wait(100), 0) << pb.output();
     const auto merged = tmp.path() / "merged.json";
-    const auto m = ota::test::run_process({Lab::bin("ota_fleet"), "merge", merged.string(),
-                                           part_a.string(), part_b.string()},
-                                          30);
+    const auto m = ota::test::run_process(
+        {Lab::bin("ota_fleet"), "merge", merged.string(), part_a.string(), part_b.string()}, 30);
     ASSERT_EQ(m.exit_code, 0) << m.output;
     const FleetAggregate b = load_summary(merged).aggregate();
     EXPECT_EQ(b.devices, 100U);
     EXPECT_EQ(b.expected, a.expected);
-    EXPECT_EQ(b.outcomes, a.outcomes) << "merged " << describe(b.outcomes) << "\none run "
-                                      << describe(a.outcomes);
+    EXPECT_EQ(b.outcomes, a.outcomes)
+        << "merged " << describe(b.outcomes) << "\none run " << describe(a.outcomes);
     EXPECT_EQ(b.cloud_outcomes, a.cloud_outcomes);
 }
 

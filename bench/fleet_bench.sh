@@ -19,8 +19,12 @@
 # raises theirs the same way) and stops when the hard limit is too low for the run. See
 # docs/fleet.md "Limits" for what to raise past about 19,000 devices per process.
 #
+# Where the limit is: the table gives the CPU time of ota_fleet, mosquitto and nginx in each run
+# (whichever is near one core per thread it runs is the bottleneck), and --profile records (b)
+# with `perf record -g` and prints ota_fleet's busiest threads and functions.
+#
 # Usage: bench/fleet_bench.sh [--devices N] [--downloads M] [--image-kib K] [--connect-rate R]
-#                             [--threads T] [--build DIR] [--json FILE] [--readme]
+#                             [--threads T] [--build DIR] [--json FILE] [--readme] [--profile]
 #   --build DIR: use an existing build directory (ota_fleet is built there); default: a Release
 #   build in build-release (configured on first use, tests off).
 set -euo pipefail
@@ -36,6 +40,7 @@ threads=2
 build=""
 json_out=""
 readme=0
+profile=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --devices) devices=$2; shift ;;
@@ -46,7 +51,8 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift ;;
     --json) json_out=$2; shift ;;
     --readme) readme=1 ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    --profile) profile=1 ;;
+    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "$name: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -94,6 +100,13 @@ chmod 600 "$lab/cloud.pw"
 head -c "$((image_kib * 1024))" /dev/urandom >"$WWW_DIR/fleet.bin"
 head -c 1G /dev/zero >"$WWW_DIR/big.bin"
 
+# CPU seconds (user + system) a process has used so far.
+hz=$(getconf CLK_TCK)
+cpu_s() { awk -v hz="$hz" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+mosquitto_pid=$(cat "$lab/mosquitto.pid")
+nginx_pid=$(pgrep -P "$(cat "$lab/nginx.pid")" | head -1)
+servers_cpu() { echo "$(cpu_s "$mosquitto_pid") $(cpu_s "$nginx_pid")"; }
+
 common=(--product-key "$pk" --name-pattern "$pattern" --secret "$secret" --host 127.0.0.1
   --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --threads "$threads" --quiet)
 
@@ -102,19 +115,27 @@ common=(--product-key "$pk" --name-pattern "$pattern" --secret "$secret" --host 
 # seconds: ota_fleet samples the idle RSS once every device has been connected for 2 s.
 idle_s=$((devices / 200 + 8))
 echo "$name: (a) $devices devices connect at $connect_rate/s, idle ${idle_s}s in all" >&2
+read -r mq0 ng0 < <(servers_cpu)
 "$fleet" run "${common[@]}" --count "$devices" --connect-rate "$connect_rate" \
   --duration "$idle_s" --json "$lab/connect.json" >"$lab/connect.log" 2>&1 ||
   { cat "$lab/connect.log" >&2; echo "$name: the connect run failed" >&2; exit 1; }
+read -r mq1 ng1 < <(servers_cpu)
 
 # --- (b): concurrent downloads -----------------------------------------------------------------
 echo "$name: (b) $downloads devices x $image_kib KiB, pushed at once" >&2
-"$fleet" run "${common[@]}" --count "$downloads" --connect-rate "$connect_rate" \
+wrapper=()
+if [ "$profile" = 1 ]; then
+  command -v perf >/dev/null || { echo "$name: --profile needs perf" >&2; exit 1; }
+  wrapper=(perf record -q -F 199 -g -o "$lab/perf.data" --)
+fi
+"${wrapper[@]}" "$fleet" run "${common[@]}" --count "$downloads" --connect-rate "$connect_rate" \
   --http-ca-file "$CA_FILE" --reboot-ms 0 --duration 100 --job-timeout 90 \
   --push-url "https://127.0.0.1:$HTTPS_PORT/fleet.bin" --push-file "$WWW_DIR/fleet.bin" \
   --push-version 2.0.0 --push-rate 100000 --push-when all-connected \
   --cloud-user "$CLOUD_USER" --cloud-password-file "$lab/cloud.pw" \
   --json "$lab/download.json" >"$lab/download.log" 2>&1 ||
   { cat "$lab/download.log" >&2; echo "$name: the download run failed" >&2; exit 1; }
+read -r mq2 ng2 < <(servers_cpu)
 
 # One curl of 1 GiB from the same nginx (the best of three: the machine is shared).
 curl_times=""
@@ -126,9 +147,12 @@ done
 # --- figures -----------------------------------------------------------------------------------
 json_out=${json_out:-$lab/bench-fleet.json}
 python3 - "$lab/connect.json" "$lab/download.json" "$curl_times" "$devices" "$downloads" \
-  "$image_kib" "$connect_rate" "$threads" "$json_out" "$lab/table.md" <<'PY'
+  "$image_kib" "$connect_rate" "$threads" "$json_out" "$lab/table.md" \
+  "$mq0 $ng0 $mq1 $ng1 $mq2 $ng2" <<'PY'
 import json, math, sys
-conn_path, dl_path, curl_times, devices, downloads, image_kib, rate, threads, out, table = sys.argv[1:]
+(conn_path, dl_path, curl_times, devices, downloads, image_kib, rate, threads, out, table,
+ servers) = sys.argv[1:]
+mq0, ng0, mq1, ng1, mq2, ng2 = (float(x) for x in servers.split())
 conn, dl = json.load(open(conn_path)), json.load(open(dl_path))
 
 def rank(values, p):
@@ -171,6 +195,9 @@ fig = {
     "job_ms": {"p50": rank(jobs, 50), "p90": rank(jobs, 90), "p99": rank(jobs, 99),
                "max": max(jobs, default=None)},
     "download_cpu_s": cpu, "download_rss_peak_kib": p["rss_peak_kib"],
+    "connect_cpu_s": {"ota_fleet": proc(conn)["cpu_user_s"] + proc(conn)["cpu_system_s"],
+                      "mosquitto": mq1 - mq0, "nginx": ng1 - ng0},
+    "download_cpu_s_by_process": {"ota_fleet": cpu, "mosquitto": mq2 - mq1, "nginx": ng2 - ng1},
     "curl_1gib_s": curl_s, "download_vs_curl": dl_s / curl_s if curl_s > 0 else None,
 }
 json.dump(fig, open(out, "w"), indent=2)
@@ -194,8 +221,11 @@ rows = [
                   " ".join("%s=%d" % kv for kv in sorted(cloud.items()))), "all updated"),
     ("(b) job push -> new version p50 / p99 / max ms",
      "%s / %s / %s" % tuple(f(fig["job_ms"][k], ".0f") for k in ("p50", "p99", "max")), ""),
-    ("(b) ota_fleet CPU s (user+system), peak RSS MiB",
-     "%.1f, %.1f" % (cpu, p["rss_peak_kib"] / 1024), ""),
+    ("(b) ota_fleet peak RSS MiB", "%.1f" % (p["rss_peak_kib"] / 1024), ""),
+    ("CPU s (user+system) in (a): ota_fleet / mosquitto / nginx",
+     "%.1f / %.1f / %.1f" % (fig["connect_cpu_s"]["ota_fleet"], mq1 - mq0, ng1 - ng0), ""),
+    ("CPU s (user+system) in (b): ota_fleet / mosquitto / nginx",
+     "%.1f / %.1f / %.1f" % (cpu, mq2 - mq1, ng2 - ng1), ""),
 ]
 with open(table, "w") as t:
     t.write("| measure | value | target |\n|---|---|---|\n")
@@ -212,6 +242,14 @@ PY
 cat "$lab/report.md"
 echo
 cat "$json_out"
+if [ "$profile" = 1 ]; then
+  echo
+  echo "profile of (b): ota_fleet's threads by share of samples, then its busiest functions"
+  perf report -i "$lab/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+    grep '%' | head -8
+  perf report -i "$lab/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    grep '%' | head -15
+fi
 if [ "$readme" = 1 ]; then
   # shellcheck source=bench/lib.sh
   . "$root/bench/lib.sh"

@@ -102,10 +102,14 @@ case "$mode" in
     # transfer thread against a local server (ota_unit_large_size). The other unit tests drive
     # the library on fakes from the test's one thread, so TSan has no second thread to watch.
     # console_http_test runs the console's HTTPS servers (their thread pools, /events streams)
-    # in-process, over the real engine and store.
-    tsan_regex='lab_|PahoChannel|CurlByteSource|^ota_unit_large_size$|^console_http_test$'
-    tsan_targets=(ota_it_channel ota_it_fetch ota_unit_large_size)
+    # in-process, over the real engine and store. PooledCurlByteSource: sources read on the
+    # test's thread while the CurlTransferPool's threads write their rings (ota_it_pool).
+    tsan_regex='lab_|PahoChannel|CurlByteSource|PooledCurlByteSource|^ota_unit_large_size$|^console_http_test$'
+    tsan_targets=(ota_it_channel ota_it_fetch ota_it_pool ota_unit_large_size)
     if [ -d tools/console ]; then tsan_targets+=(console_http_test); fi
+    # The fleet simulator's scheduler: worker threads woken from other threads (ota_fleet_sim_test).
+    tsan_regex+='|^ota_fleet_sim_test$|^Scheduler\.|^RatePacer\.'
+    tsan_targets+=(ota_fleet_sim_test)
     # Only races inside paho-mqtt-cpp itself are suppressed (see tests/tsan.supp); every report
     # makes the test binary exit non-zero.
     export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1:history_size=4${TSAN_OPTIONS:+:$TSAN_OPTIONS}"

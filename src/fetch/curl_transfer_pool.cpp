@@ -290,6 +290,8 @@ void PoolWorker::detach(PooledCurlByteSource::Impl& s, const Error& outcome,
         curl_multi_remove_handle(multi_.get(), s.easy.get());
         s.in_multi = false;
     }
+    // Between transfers a source does not hold on to the pool's share (open() sets it again).
+    curl_easy_setopt(s.easy.get(), CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
     // Keeps the source alive until the end of this function, whatever the caller does.
     std::shared_ptr<PooledCurlByteSource::Impl> keep;
     if (const auto it = live_.find(&s); it != live_.end()) {

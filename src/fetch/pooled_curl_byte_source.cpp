@@ -53,9 +53,6 @@ Error Impl::prepare() {
         }
         CURLcode rc = CURLE_OK;
         if (e.ok()) rc = curl_easy_setopt(easy.get(), CURLOPT_PRIVATE, static_cast<void*>(this));
-        if (e.ok() && rc == CURLE_OK && pool.share != nullptr) {
-            rc = curl_easy_setopt(easy.get(), CURLOPT_SHARE, pool.share);
-        }
         if (e.ok() && rc != CURLE_OK) {
             e = {detail::status_from_curl(rc),
                  std::string("cannot set up the download: ") + curl_easy_strerror(rc)};
@@ -138,6 +135,15 @@ Error PooledCurlByteSource::open(std::string_view url, std::uint64_t offset) {
     if (Error e = detail::set_download_target(s.easy.get(), s.url, offset); !e.ok()) {
         return fail(std::move(e));
     }
+    // The share is set per transfer and taken off again when the worker lets go of the transfer,
+    // so a source never refers to a pool's share outside a transfer (see ~CurlTransferPool).
+    if (s.pool.share != nullptr) {
+        if (const CURLcode rc = curl_easy_setopt(s.easy.get(), CURLOPT_SHARE, s.pool.share);
+            rc != CURLE_OK) {
+            return fail({detail::status_from_curl(rc),
+                         std::string("cannot set up the download: ") + curl_easy_strerror(rc)});
+        }
+    }
     s.errbuf[0] = '\0';
     s.tracker.reset();
 
@@ -169,6 +175,7 @@ Error PooledCurlByteSource::open(std::string_view url, std::uint64_t offset) {
             s.attached = false;
         }
         w.active.fetch_sub(1, std::memory_order_relaxed);
+        curl_easy_setopt(s.easy.get(), CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
         return fail({Status::no_memory, "cannot queue the download"});
     }
     s.opened = true;
@@ -288,6 +295,14 @@ int PooledCurlByteSource::http_status() const noexcept {
 
 std::optional<std::uint64_t> PooledCurlByteSource::content_length() const noexcept {
     return impl_->response.content_length;
+}
+
+std::string_view PooledCurlByteSource::content_range() const noexcept {
+    return impl_->response.content_range;
+}
+
+std::optional<std::chrono::seconds> PooledCurlByteSource::retry_after() const noexcept {
+    return impl_->response.retry_after;
 }
 
 std::size_t PooledCurlByteSource::buffer_bytes() const noexcept {

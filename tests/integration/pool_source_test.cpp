@@ -215,6 +215,8 @@ TEST(PooledCurlByteSource, RangeResumeAfterCloseReturnsTheTailWith206) {
     EXPECT_EQ(head->content_range, "bytes " + std::to_string(first.bytes.size()) + "-" +
                                        std::to_string(data.size() - 1) + "/" +
                                        std::to_string(data.size()));
+    EXPECT_EQ(src.content_range(), head->content_range);
+    EXPECT_FALSE(src.retry_after().has_value());
     EXPECT_EQ(src.content_length(), std::optional<std::uint64_t>(data.size() - first.bytes.size()));
     std::vector<std::uint8_t> joined = first.bytes;
     joined.insert(joined.end(), rest.begin(), rest.end());
@@ -409,6 +411,30 @@ TEST(PooledCurlByteSource, ReadyCallbackFiresOncePerReadAndForTheEnd) {
     EXPECT_LE(seen, reads + 1);
     std::printf("[pool] ready callback: %llu calls for %zu reads\n",
                 static_cast<unsigned long long>(seen), reads);
+}
+
+TEST(PooledCurlByteSource, PoolDestroyedFirstEndsOpenSourcesAsFailed) {
+    const auto& lab = Lab::get();
+    const auto data = publish("pool/orphan.bin", 4 * 1024 * 1024, 27);
+    HttpOptions o = lab_options();
+    o.buffer_size = HttpOptions::kMinBufferSize;
+    auto pool = std::make_unique<CurlTransferPool>();
+    PooledCurlByteSource idle(*pool, o);  // opened and closed before the pool goes
+    ASSERT_TRUE(idle.open(lab.https_url("pool/orphan.bin"), 0).ok());
+    ASSERT_EQ(drain(idle, 1000, 1000).bytes.size(), 1000u);
+    idle.close();
+    PooledCurlByteSource open_src(*pool, o);
+    ASSERT_TRUE(open_src.open(lab.https_url("pool/orphan.bin"), 0).ok());
+    ASSERT_EQ(drain(open_src, 1000, 1000).bytes.size(), 1000u);
+    const auto t0 = Clock::now();
+    pool.reset();
+    EXPECT_LT(Clock::now() - t0, 2s);
+    const Drained rest = drain(open_src, 64 * 1024);
+    EXPECT_EQ(rest.status, Status::fetch_failed);
+    EXPECT_LE(rest.bytes.size(), HttpOptions::kMinBufferSize);  // what the ring still held
+    EXPECT_NE(open_src.last_error_detail().find("the transfer pool was stopped"), std::string::npos)
+        << open_src.last_error_detail();
+    open_src.close();
 }
 
 }  // namespace

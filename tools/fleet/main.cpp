@@ -10,10 +10,14 @@
 // Exit status: 0 done as planned (run: every device settled, --duration reached, or stopped by a
 // signal - a stop is not a failure); 2 usage error; 3 run: --job-timeout expired with devices
 // still busy; 1 anything else (the broker or cloud could not be set up, a file not written).
+#include <algorithm>
+#include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/broker_users.hpp"
@@ -28,6 +32,21 @@ namespace {
 using namespace ota::fleet;
 
 std::atomic<bool> g_stop{false};
+
+// The library's log: a fleet with failures on purpose logs an error per failing device, which
+// would drown the status line. The first few records are shown, the rest only counted.
+constexpr std::uint64_t kShownLogRecords = 5;
+std::atomic<std::uint64_t> g_log_records{0};
+
+void fleet_log_sink(ota::LogLevel level, std::string_view message) {
+    const std::uint64_t n = g_log_records.fetch_add(1) + 1;
+    if (n <= kShownLogRecords) {
+        std::fprintf(stderr, "ota %s: %.*s\n", ota::to_string(level),
+                     static_cast<int>(message.size()), message.data());
+    } else if (n == kShownLogRecords + 1) {
+        std::fprintf(stderr, "ota_fleet: further library log records are only counted\n");
+    }
+}
 
 extern "C" void on_signal(int) {
     g_stop.store(true);
@@ -46,6 +65,7 @@ int run(const RunOptions& options) {
     ::sigaction(SIGTERM, &sa, nullptr);
     // The simulated devices log like real ones; a fleet would drown the status line.
     ota::set_log_level(ota::LogLevel::error);
+    ota::set_log_sink(fleet_log_sink);
 
     FleetRun fleet(options);
     if (ota::Error e = fleet.run(g_stop); !e.ok()) {
@@ -54,6 +74,20 @@ int run(const RunOptions& options) {
     const FleetSummary& summary = fleet.summary();
     std::fprintf(stdout, "run ended: %s\n%s", to_string(fleet.end()),
                  format_report(summary).c_str());
+    const Scheduler::Stats& st = fleet.scheduler_stats();
+    std::printf(
+        "scheduler: %u threads, %llu runs, %llu wakes, busy %.2f s, longest run %.1f ms, "
+        "runs >= %lld ms: %llu\n",
+        options.threads, static_cast<unsigned long long>(st.runs),
+        static_cast<unsigned long long>(st.wakes), static_cast<double>(st.busy_ns) / 1e9,
+        static_cast<double>(st.max_run_ns) / 1e6,
+        static_cast<long long>(Scheduler::kSlowRun.count()),
+        static_cast<unsigned long long>(st.slow_runs));
+    if (const std::uint64_t n = g_log_records.load(); n > 0) {
+        std::printf("library error log records: %llu (the first %llu on stderr)\n",
+                    static_cast<unsigned long long>(n),
+                    static_cast<unsigned long long>(std::min(n, kShownLogRecords)));
+    }
     std::fflush(stdout);
     int code = exit_code_for(fleet.end());
     if (!options.json_path.empty()) {

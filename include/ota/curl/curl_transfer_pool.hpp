@@ -43,15 +43,17 @@ struct CurlPoolOptions {
 /// cost follows the number of sockets with activity, not the number of transfers. Connections
 /// are kept and reused per thread (libcurl's connection cache of that multi handle).
 ///
-/// Lifetime: every PooledCurlByteSource of the pool must be destroyed (or at least closed)
-/// before the pool is; the destructor stops the threads and, should a source still be open,
-/// aborts its transfer first so that nothing runs on freed memory (that source then reads
-/// fetch_failed). Thread-safety: start() and the getters may be called from any thread.
+/// Lifetime: close or destroy every PooledCurlByteSource of the pool before the pool. Should a
+/// source still be open, the destructor aborts its transfer before it stops the threads (the
+/// source then reads fetch_failed, "the transfer pool was stopped") and the source refers to
+/// nothing of the pool any more: it may still be read, closed and destroyed, but not opened
+/// again. Thread-safety: start() and the getters may be called from any thread.
 class CurlTransferPool {
   public:
     /// A pool with the given options; no thread runs until start().
     explicit CurlTransferPool(CurlPoolOptions options = {});
-    /// Stops and joins the threads (see the class comment about open sources).
+    /// Aborts the transfers still running, then stops and joins the threads (see the class
+    /// comment about open sources).
     ~CurlTransferPool();
     CurlTransferPool(const CurlTransferPool&) = delete;
     CurlTransferPool& operator=(const CurlTransferPool&) = delete;
@@ -137,6 +139,13 @@ class PooledCurlByteSource final : public ByteSource {
 
     /// The final response's `Content-Length`, when announced (as seen by read()).
     [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept;
+
+    /// The final response's raw `Content-Range` value, empty when absent; valid until the next
+    /// open().
+    [[nodiscard]] std::string_view content_range() const noexcept;
+
+    /// The final response's `Retry-After` in delta-seconds (capped at a day), when present.
+    [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept;
 
     /// Bytes of the ring buffer allocated (0 before the first open(), then
     /// HttpOptions::buffer_size): the source's only buffer of its own.

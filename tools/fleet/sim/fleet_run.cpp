@@ -79,6 +79,10 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     proc.host = host_name();
     proc.rss_base_kib = process_rss_kib();
 
+    if (o.sink == SinkKind::flash) {
+        return {Status::invalid_argument,
+                "--sink flash is not supported yet (use hash or file:DIR)"};
+    }
     std::vector<DeviceIdentity> ids;
     if (Error e = load_identities(o.identity, o.first, o.count, ids); !e.ok()) return e;
     proc.count = ids.size();
@@ -159,11 +163,14 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
         const auto now = SimClock::now();
         proc.rss_peak_kib = std::max(proc.rss_peak_kib, process_rss_kib());
         if (!first_job_at && counters.jobs.load() > 0) first_job_at = now;
-        // Idle RSS: every device connected, no job yet, and a moment of calm after the connects.
-        if (proc.rss_idle_kib == 0 && counters.jobs.load() == 0 &&
-            counters.connected_now.load() == total) {
+        // Idle RSS: every device connected and no job yet. Sampled on each tick while that
+        // holds (the last sample wins), so a push right after the last connect still leaves
+        // one; the samples from kIdleSettle on are preferred (the connect storm has passed).
+        if (counters.jobs.load() == 0 && counters.connected_now.load() == total) {
             if (!all_connected_at) all_connected_at = now;
-            if (now - *all_connected_at >= kIdleSettle) proc.rss_idle_kib = process_rss_kib();
+            if (proc.rss_idle_kib == 0 || now - *all_connected_at >= kIdleSettle) {
+                proc.rss_idle_kib = process_rss_kib();
+            }
         }
         if (!o.quiet) status.tick(counters, now);
         if (stop.load()) {
@@ -186,6 +193,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     }
     if (!o.quiet) status.close();
     scheduler.stop();
+    stats_ = scheduler.stats();
 
     // Disconnects take a broker round trip each: spread them over the worker count.
     {

@@ -10,6 +10,7 @@
 #include "core/options.hpp"
 #include "core/stats.hpp"
 #include "ota/status.hpp"
+#include "scheduler.hpp"
 
 namespace ota::fleet {
 
@@ -45,12 +46,15 @@ class FleetRun {
     [[nodiscard]] RunEnd end() const noexcept { return end_; }
     /// The summary (after run() returned ok).
     [[nodiscard]] const FleetSummary& summary() const noexcept { return summary_; }
+    /// The scheduler's counters at the end of the run (for the report's diagnostics line).
+    [[nodiscard]] const Scheduler::Stats& scheduler_stats() const noexcept { return stats_; }
 
   private:
     struct State;
     RunOptions options_;
     RunEnd end_ = RunEnd::settled;
     FleetSummary summary_;
+    Scheduler::Stats stats_;
 };
 
 }  // namespace ota::fleet

@@ -48,16 +48,16 @@ std::string StatusLine::format(const FleetCounters& c, SimClock::time_point now)
     };
     auto outcome = [&](Outcome o) { return n(c.outcomes[static_cast<std::size_t>(o)]); };
     const double secs = std::chrono::duration<double>(now - start_).count();
-    char line[320];
+    const unsigned long long updated = outcome(Outcome::updated);
+    const unsigned long long rolled_back = outcome(Outcome::rolled_back);
+    const unsigned long long other = n(c.settled) - updated - rolled_back;
+    char line[200];
     std::snprintf(line, sizeof line,
-                  "%6.0fs conn %llu/%llu (ever %llu, fail %llu) jobs %llu dl %llu | done %llu: "
-                  "upd %llu rb %llu nr %llu dm %llu df %llu sf %llu | %.1f MiB/s | rss %llu MiB "
-                  "cpu %.0f%%",
+                  "%5.0fs conn %llu/%llu fail %llu | jobs %llu dl %llu | done %llu: upd %llu rb "
+                  "%llu bad %llu | %.1f MiB/s | %llu MiB cpu %.0f%%",
                   secs, n(c.connected_now), static_cast<unsigned long long>(devices_),
-                  n(c.ever_connected), n(c.connect_failures), n(c.jobs), n(c.downloading),
-                  n(c.settled), outcome(Outcome::updated), outcome(Outcome::rolled_back),
-                  outcome(Outcome::never_returned), outcome(Outcome::digest_mismatch),
-                  outcome(Outcome::download_failed), outcome(Outcome::storage_failed), rate_mib_s_,
+                  n(c.connect_failures), n(c.jobs), n(c.downloading), n(c.settled), updated,
+                  rolled_back, other, rate_mib_s_,
                   static_cast<unsigned long long>(process_rss_kib() / 1024), cpu_percent_);
     return line;
 }

@@ -23,6 +23,9 @@ struct Scheduler::Worker {
     std::vector<SimClock::time_point> deadline;  // by task id / shard count; guarded by mutex
     std::atomic<std::uint64_t> runs{0};
     std::atomic<std::uint64_t> wakes{0};
+    std::atomic<std::uint64_t> busy_ns{0};
+    std::atomic<std::uint64_t> max_run_ns{0};
+    std::atomic<std::uint64_t> slow_runs{0};
     std::thread thread;
 };
 
@@ -85,6 +88,9 @@ Scheduler::Stats Scheduler::stats() const noexcept {
     for (const auto& w : workers_) {
         s.runs += w->runs.load(std::memory_order_relaxed);
         s.wakes += w->wakes.load(std::memory_order_relaxed);
+        s.busy_ns += w->busy_ns.load(std::memory_order_relaxed);
+        s.max_run_ns = std::max(s.max_run_ns, w->max_run_ns.load(std::memory_order_relaxed));
+        s.slow_runs += w->slow_runs.load(std::memory_order_relaxed);
     }
     return s;
 }
@@ -121,8 +127,19 @@ void Scheduler::worker_loop(Worker& w) {
             Slot& slot = *slots_[id];
             // Cleared before running: a wake that arrives during run() queues the task again.
             slot.queued.store(false);
-            const std::optional<SimClock::time_point> next = slot.task->run(SimClock::now());
+            const auto began = SimClock::now();
+            const std::optional<SimClock::time_point> next = slot.task->run(began);
+            const auto took = static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(SimClock::now() - began)
+                    .count());
             w.runs.fetch_add(1, std::memory_order_relaxed);
+            w.busy_ns.fetch_add(took, std::memory_order_relaxed);
+            if (took > w.max_run_ns.load(std::memory_order_relaxed)) {
+                w.max_run_ns.store(took, std::memory_order_relaxed);  // only this worker writes
+            }
+            if (took >= static_cast<std::uint64_t>(std::chrono::nanoseconds(kSlowRun).count())) {
+                w.slow_runs.fetch_add(1, std::memory_order_relaxed);
+            }
             std::lock_guard<std::mutex> lock(w.mutex);
             const SimClock::time_point when = next.value_or(kNever);
             w.deadline[id / shards] = when;

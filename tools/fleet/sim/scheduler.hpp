@@ -38,9 +38,14 @@ class Scheduler {
   public:
     /// Counters for the status line and the tests (read while running: approximate).
     struct Stats {
-        std::uint64_t runs = 0;   ///< Task::run() calls
-        std::uint64_t wakes = 0;  ///< wake() calls that queued a task (coalesced ones excluded)
+        std::uint64_t runs = 0;     ///< Task::run() calls
+        std::uint64_t wakes = 0;    ///< wake() calls that queued a task (coalesced ones excluded)
+        std::uint64_t busy_ns = 0;  ///< time spent inside Task::run(), all workers
+        std::uint64_t max_run_ns = 0;  ///< longest single Task::run()
+        std::uint64_t slow_runs = 0;   ///< runs longer than kSlowRun (a shard waited that long)
     };
+    /// A run at least this long counts as slow (Stats::slow_runs).
+    static constexpr std::chrono::milliseconds kSlowRun{50};
 
     /// `threads` workers (at least 1).
     explicit Scheduler(std::size_t threads);

@@ -30,6 +30,34 @@
 
 namespace ota::fleet {
 
+ota::Error cloud_options_from(const RunOptions& run, FleetCloudOptions& out) {
+    if (!run.has_push) return {ota::Status::invalid_argument, "--push-url is required"};
+    out.mqtt.host = run.host;
+    out.mqtt.port = run.port;
+    out.mqtt.use_tls = run.tls;
+    out.mqtt.ca_file = run.ca_file;
+    out.mqtt.username = run.push.cloud_user;
+    std::ifstream in(run.push.cloud_password_file, std::ios::binary);
+    if (!in) {
+        return {ota::Status::storage_failed,
+                "cannot read --cloud-password-file " + run.push.cloud_password_file};
+    }
+    std::getline(in, out.mqtt.password);
+    while (!out.mqtt.password.empty() && out.mqtt.password.back() == '\r') {
+        out.mqtt.password.pop_back();
+    }
+    if (out.mqtt.password.empty()) {
+        return {ota::Status::invalid_argument,
+                "--cloud-password-file " + run.push.cloud_password_file + " is empty"};
+    }
+    out.push_url = run.push.url;
+    out.push_file = run.push.file;
+    out.push_version = run.push.version;
+    out.push_rate = run.push.rate_per_s;
+    out.push_when = run.push.when;
+    return {};
+}
+
 Outcome cloud_outcome(const CloudRecord& r, std::string_view push_version) {
     if (!r.first_inform_at) return Outcome::connect_failed;
     if (!r.push_at) return Outcome::no_job;

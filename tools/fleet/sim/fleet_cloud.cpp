@@ -1,15 +1,20 @@
 // FleetCloud (fleet_cloud.hpp): one cloud connection for the whole fleet.
 //
-// Why one thread of its own: the channel's events are delivered by yield() on the caller's
-// thread, and the fleet's scheduler threads must never wait for the cloud (a QoS 1 publish waits
-// for the broker's PUBACK). The thread yields in short slices, records what arrives, and sends
-// the due pushes between slices; pushes are paced by a deadline that advances 1/push_rate per
-// push, so a late slice sends the pushes it owes at once instead of drifting.
+// Why threads of its own: the channel's events are delivered by yield() on the caller's thread,
+// and the fleet's scheduler threads must never wait for the cloud. One thread yields the channel
+// and records what arrives; a pool of publisher threads sends the pushes, because a QoS 1 publish
+// waits for the broker's PUBACK and one push at a time would cost a round trip each. Measured with
+// 1,000 TLS devices in the process (paho 1.3.11): 1,000 pushes take about 6 s either way (one
+// thread: 5.9 s, 32: 6.4 s), as paho's one send thread serves every client of the process at
+// about 1.5 ms per publish; the pool removes the round trips from the cloud's side of that cost.
+// Pushes are paced by one shared deadline that advances 1/push_rate per push.
 #include "fleet_cloud.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -24,6 +29,34 @@
 #include "ota/protocol.hpp"
 
 namespace ota::fleet {
+
+ota::Error cloud_options_from(const RunOptions& run, FleetCloudOptions& out) {
+    if (!run.has_push) return {ota::Status::invalid_argument, "--push-url is required"};
+    out.mqtt.host = run.host;
+    out.mqtt.port = run.port;
+    out.mqtt.use_tls = run.tls;
+    out.mqtt.ca_file = run.ca_file;
+    out.mqtt.username = run.push.cloud_user;
+    std::ifstream in(run.push.cloud_password_file, std::ios::binary);
+    if (!in) {
+        return {ota::Status::storage_failed,
+                "cannot read --cloud-password-file " + run.push.cloud_password_file};
+    }
+    std::getline(in, out.mqtt.password);
+    while (!out.mqtt.password.empty() && out.mqtt.password.back() == '\r') {
+        out.mqtt.password.pop_back();
+    }
+    if (out.mqtt.password.empty()) {
+        return {ota::Status::invalid_argument,
+                "--cloud-password-file " + run.push.cloud_password_file + " is empty"};
+    }
+    out.push_url = run.push.url;
+    out.push_file = run.push.file;
+    out.push_version = run.push.version;
+    out.push_rate = run.push.rate_per_s;
+    out.push_when = run.push.when;
+    return {};
+}
 
 Outcome cloud_outcome(const CloudRecord& r, std::string_view push_version) {
     if (!r.first_inform_at) return Outcome::connect_failed;
@@ -53,6 +86,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kYieldSlice{10};
+// QoS 1 publishes in flight at once (paho's own limit, maxInflight, is 65535).
+constexpr std::size_t kPublishers = 32;
 constexpr double kMaxPushRate = 100000.0;
 
 // Size and digest of the file at `path`, read in 1 MiB pieces.
@@ -142,14 +177,17 @@ struct FleetCloud::Impl final : ota::ChannelListener {
 
     std::unique_ptr<ota::PahoChannel> channel;
     std::string push_payload;
-    std::thread thread;
+    std::thread thread;                   // yields the channel
+    std::vector<std::thread> publishers;  // publish the pushes and get_replies
     std::atomic<bool> stopping{false};
+    std::condition_variable work;  // with mu: a push or a get_reply was queued, or stopping
     bool started = false;
 
     mutable std::mutex mu;  // guards everything below
     std::vector<CloudRecord> records;
     std::vector<bool> queued;  // a push is queued or sent
     std::deque<std::size_t> push_queue;
+    Clock::time_point next_push;  // the pacing deadline (push_rate > 0)
     CloudCounts counts;
     std::vector<std::size_t> get_answers;  // devices whose firmware/get to answer
 
@@ -169,6 +207,11 @@ struct FleetCloud::Impl final : ota::ChannelListener {
     }
 
     void on_message(std::string_view topic, std::string_view payload) override {
+        record(topic, payload);
+        work.notify_all();
+    }
+
+    void record(std::string_view topic, std::string_view payload) {
         const auto now = Clock::now();
         const ParsedTopic t = parse_topic(topic);
         if (t.kind == Kind::other) return;
@@ -251,35 +294,43 @@ struct FleetCloud::Impl final : ota::ChannelListener {
         (void)channel->publish(is_get_reply ? topics.get_reply : topics.upgrade, push_payload, 1);
     }
 
+    // The yielding thread: delivers the channel's events to on_message().
     void run() {
-        auto next_push = Clock::now();
+        while (!stopping.load()) (void)channel->yield(kYieldSlice);
+    }
+
+    // A publisher thread: get_replies first, then the due pushes, one at a time.
+    void publish_loop() {
         const auto interval = options.push_rate > 0
                                   ? std::chrono::duration_cast<Clock::duration>(
                                         std::chrono::duration<double>(1.0 / options.push_rate))
                                   : Clock::duration::zero();
+        std::unique_lock<std::mutex> lock(mu);
         while (!stopping.load()) {
-            (void)channel->yield(kYieldSlice);
-            std::vector<std::size_t> answers;
-            {
-                std::lock_guard<std::mutex> lock(mu);
-                answers.swap(get_answers);
+            if (!get_answers.empty()) {
+                const std::size_t i = get_answers.back();
+                get_answers.pop_back();
+                lock.unlock();
+                publish_push(i, true);
+                lock.lock();
+                continue;
             }
-            for (const std::size_t i : answers) publish_push(i, true);
-            for (;;) {
-                if (stopping.load()) return;
-                const auto now = Clock::now();
-                if (interval.count() > 0 && now < next_push) break;
-                std::size_t i = 0;
-                {
-                    std::lock_guard<std::mutex> lock(mu);
-                    if (push_queue.empty()) break;
-                    i = push_queue.front();
-                    push_queue.pop_front();
-                }
-                publish_push(i, false);
-                // After an idle spell the deadline restarts from now: no burst of "owed" pushes.
-                next_push = std::max(next_push, now - interval) + interval;
+            if (push_queue.empty()) {
+                work.wait(lock);
+                continue;
             }
+            const auto now = Clock::now();
+            if (interval.count() > 0 && now < next_push) {
+                work.wait_until(lock, next_push);
+                continue;
+            }
+            const std::size_t i = push_queue.front();
+            push_queue.pop_front();
+            // After an idle spell the deadline restarts from now: no burst of "owed" pushes.
+            if (interval.count() > 0) next_push = std::max(next_push, now - interval) + interval;
+            lock.unlock();
+            publish_push(i, false);
+            lock.lock();
         }
     }
 };
@@ -342,18 +393,35 @@ ota::Error FleetCloud::start() {
         }
     }
     m.started = true;
+    m.next_push = Clock::now();
     m.thread = std::thread([&m] { m.run(); });
+    for (std::size_t i = 0; i < kPublishers; ++i) {
+        m.publishers.emplace_back([&m] { m.publish_loop(); });
+    }
     return {};
 }
 
 void FleetCloud::push_all() {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    for (std::size_t i = 0; i < impl_->devices.size(); ++i) impl_->queue_push_locked(i);
+    {
+        std::lock_guard<std::mutex> lock(impl_->mu);
+        for (std::size_t i = 0; i < impl_->devices.size(); ++i) impl_->queue_push_locked(i);
+    }
+    impl_->work.notify_all();
 }
 
 void FleetCloud::stop() noexcept {
     Impl& m = *impl_;
-    m.stopping.store(true);
+    {
+        // Under the lock: a publisher between its check of `stopping` and its wait would
+        // otherwise miss the notification.
+        std::lock_guard<std::mutex> lock(m.mu);
+        m.stopping.store(true);
+    }
+    m.work.notify_all();
+    for (auto& t : m.publishers) {
+        if (t.joinable()) t.join();
+    }
+    m.publishers.clear();
     if (m.thread.joinable()) m.thread.join();
     if (m.channel) {
         m.channel->disconnect();

@@ -91,8 +91,15 @@ struct CloudCounts {
     std::size_t failed = 0;    ///< devices whose last step is negative
 };
 
-/// The cloud of one fleet run. start() connects and starts a thread of its own that yields the
-/// channel, records reports and publishes the pushes; every other method is thread-safe.
+/// The cloud's settings from `ota_fleet run`'s options (--host/--port/--no-tls/--ca-file, the
+/// --push-* options, --cloud-user; the password read from --cloud-password-file, trailing newline
+/// dropped). Errors: invalid_argument without --push-url or with an empty password file,
+/// storage_failed when the password file cannot be read.
+[[nodiscard]] ota::Error cloud_options_from(const RunOptions& run, FleetCloudOptions& out);
+
+/// The cloud of one fleet run. start() connects and starts threads of its own: one yields the
+/// channel and records reports, a small pool publishes the pushes; every other method is
+/// thread-safe.
 class FleetCloud {
   public:
     /// A cloud for `devices` (index i of the fleet's device list is record i). Nothing happens

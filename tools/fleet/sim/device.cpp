@@ -98,7 +98,12 @@ Error Device::attach() {
     Scheduler* scheduler = env_.scheduler;
     const std::size_t id = task_id_;
     auto wake = [scheduler, id] { scheduler->wake(id); };
-    channel_->set_event_callback(wake);
+    // The channel's events are also stamped: the connect measures then say when the broker
+    // accepted, not when the device's (possibly busy) worker got round to looking.
+    channel_->set_event_callback([this, wake] {
+        last_event_ns_.store(SimClock::now().time_since_epoch().count(), std::memory_order_release);
+        wake();
+    });
     source_ = env_.make_source(wake);
     faults_ = std::make_unique<FaultSource>(*source_);
     if (env_.file_sink_dir.empty()) {
@@ -187,9 +192,14 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
     if (!outcome->ok()) return connect_failed(now, *outcome);
     ++record_.connects;
     if (!record_.connect_latency_ms) {
+        // The last channel event before now is the connect's end (or later, never earlier).
+        const SimClock::time_point stamped{
+            SimClock::duration(last_event_ns_.load(std::memory_order_acquire))};
+        const SimClock::time_point done =
+            stamped >= connect_started_ && stamped <= now ? stamped : now;
         record_.connect_latency_ms =
-            std::chrono::duration<double, std::milli>(now - connect_started_).count();
-        record_.connected_at_ms = ms_since_start(now);
+            std::chrono::duration<double, std::milli>(done - connect_started_).count();
+        record_.connected_at_ms = ms_since_start(done);
         env_.counters->ever_connected.fetch_add(1, std::memory_order_relaxed);
     }
     phase_ = Phase::online;

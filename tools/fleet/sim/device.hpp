@@ -171,6 +171,8 @@ class Device final : public Task {
     std::atomic<bool> settled_{false};
     // A disconnect runs on the offloader: the channel is not touched until it has ended.
     std::atomic<bool> disconnecting_{false};
+    // When the channel's event callback last fired (steady clock ticks).
+    std::atomic<SimClock::rep> last_event_ns_{0};
     // Back from a valid image: the client drops the job and remembers the running version once
     // the disconnect has ended (then the reconnect publishes it).
     bool rebooting_ = false;

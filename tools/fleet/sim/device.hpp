@@ -171,6 +171,11 @@ class Device final : public Task {
     std::atomic<bool> settled_{false};
     // A disconnect runs on the offloader: the channel is not touched until it has ended.
     std::atomic<bool> disconnecting_{false};
+    // The offloader runs the client's poll (idle()); nothing else touches the device meanwhile.
+    std::atomic<bool> polling_{false};
+    bool polled_ = false;                // idle(): the offloaded poll is back, evaluate it
+    bool missed_wake_ = false;           // woken while polling_: poll again
+    SimClock::rep poll_started_ns_ = 0;  // when the offloaded poll began (written before polling_)
     // When the channel's event callback last fired (steady clock ticks).
     std::atomic<SimClock::rep> last_event_ns_{0};
     // Back from a valid image: the client drops the job and remembers the running version once

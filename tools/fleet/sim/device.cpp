@@ -7,6 +7,10 @@
 //   connecting -(failed)-> offline (retry) | gone (first connect failed connect_attempts times)
 // The device's view of its outcome is settled when the job fails (step reported) or when the
 // device is back after the reboot and its version report is out (updated / rolled_back).
+// Measures: connect latency = start_connect() -> the channel's event that ended it (stamped in the
+// event callback); push -> first progress = the job handler -> the first fetch_yield() (which
+// publishes step 0); download = first fetch_yield() -> image complete; job = push -> back from
+// the reboot with the version report published (the channel's on_connected).
 #include "device.hpp"
 
 #include <algorithm>

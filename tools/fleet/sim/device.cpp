@@ -199,7 +199,6 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
         return connect_failed(now, Error{Status::timeout, "connect did not end in time"});
     }
     if (!outcome->ok()) return connect_failed(now, *outcome);
-    ++record_.connects;
     if (!record_.connect_latency_ms) {
         // The last channel event before now is the connect's end (or later, never earlier).
         const SimClock::time_point stamped{
@@ -224,7 +223,7 @@ std::optional<SimClock::time_point> Device::connect_failed(SimClock::time_point 
     env_.counters->connect_failures.fetch_add(1, std::memory_order_relaxed);
     record_.detail = e.message();
     ++failed_connects_;
-    if (record_.connects == 0 && failed_connects_ >= env_.connect_attempts) {
+    if (!record_.connect_latency_ms && failed_connects_ >= env_.connect_attempts) {
         phase_ = Phase::gone;
         settle(Outcome::connect_failed);
         return std::nullopt;
@@ -242,6 +241,8 @@ void Device::on_channel(bool up) {
     if (up == connected_) return;
     connected_ = up;
     if (up) {
+        // Every (re)connect: the device's own and paho's automatic ones after a lost connection.
+        ++record_.connects;
         env_.counters->connected_now.fetch_add(1, std::memory_order_relaxed);
         failed_connects_ = 0;
         if (connect_why_ == ConnectWhy::reboot) {
@@ -446,7 +447,7 @@ void Device::settle(Outcome outcome) {
 void Device::finish() noexcept {
     if (!settled_.load()) {
         Outcome o = Outcome::no_job;
-        if (record_.connects == 0) {
+        if (!record_.connect_latency_ms) {
             o = Outcome::connect_failed;
         } else if (push_at_) {
             o = Outcome::stopped;

@@ -167,8 +167,10 @@ std::optional<SimClock::time_point> Device::step(SimClock::time_point now) {
         case Phase::reporting:
             return report(now);
         case Phase::offline:
-            // Woken by the offloader when its disconnect has ended.
-            if (disconnecting_.load(std::memory_order_acquire)) return next_at_;
+            // The offloader wakes the device when its disconnect has ended. Not next_at_: a
+            // disconnect can outlast the reboot delay (paho's send thread is busy in a big
+            // fleet), and a deadline in the past would re-run the device at once, again and again.
+            if (disconnecting_.load(std::memory_order_acquire)) return std::nullopt;
             if (rebooting_) {
                 rebooting_ = false;
                 client_->reset();
@@ -331,7 +333,7 @@ std::optional<SimClock::time_point> Device::download(SimClock::time_point now) {
         env_.counters->downloading.fetch_add(1, std::memory_order_relaxed);
     }
     std::uint8_t* buf = fetch_buffer();
-    bool more = false;
+    bool more = false;  // the round budget ran out while bytes were still coming
     for (int round = 0; round < kFetchRounds; ++round) {
         const FetchResult r = client_->fetch_yield(buf, kFetchBuffer, std::chrono::milliseconds(0));
         if (!first_progress_) {
@@ -362,12 +364,18 @@ std::optional<SimClock::time_point> Device::download(SimClock::time_point now) {
             return report(SimClock::now());
         }
         if (r.bytes == 0) break;
-        more = r.bytes == kFetchBuffer;
+        more = round + 1 == kFetchRounds;
     }
     // Bytes keep coming: run again right after the shard's other woken devices.
     if (more) return now;
+    // Nothing now: the source's ready callback wakes the device, the link's budget or a stall
+    // says when bytes are due, and the tick covers the client's backoff between attempts. The
+    // wrapper's ready_at() is only current when the client read it in this run (it does not
+    // read while backing off), so a past one is ignored: re-running at once would spin.
     auto next = now + kDownloadTick;
-    if (const auto ready = faults_->ready_at(); ready && *ready < next) next = *ready;
+    if (const auto ready = faults_->ready_at(); ready && *ready > now && *ready < next) {
+        next = *ready;
+    }
     return next;
 }
 

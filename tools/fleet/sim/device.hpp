@@ -143,6 +143,9 @@ class Device final : public Task {
     const DeviceEnv& env_;
     std::size_t task_id_ = 0;
 
+    // When the channel's event callback last fired (steady clock ticks). Declared before the
+    // channel: the callback may still be returning while the channel is destroyed.
+    std::atomic<SimClock::rep> last_event_ns_{0};
     std::unique_ptr<PahoChannel> channel_;
     std::unique_ptr<ByteSource> source_;
     std::unique_ptr<FaultSource> faults_;
@@ -179,8 +182,6 @@ class Device final : public Task {
     bool polled_ = false;                // idle(): the offloaded poll is back, evaluate it
     bool missed_wake_ = false;           // woken while polling_: poll again
     SimClock::rep poll_started_ns_ = 0;  // when the offloaded poll began (written before polling_)
-    // When the channel's event callback last fired (steady clock ticks).
-    std::atomic<SimClock::rep> last_event_ns_{0};
     // Back from a valid image: the client drops the job and remembers the running version once
     // the disconnect has ended (then the reconnect publishes it).
     bool rebooting_ = false;

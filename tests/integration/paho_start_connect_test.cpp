@@ -2,8 +2,10 @@
 // a connect started without waiting (success, refused password, unreachable broker, unverified
 // certificate), bad options refused at once, a pending connect abandoned by disconnect(), a failed
 // connect that is not retried, and many channels connecting from one thread.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -290,6 +292,37 @@ TEST(PahoChannelStartConnect, DisconnectAbandonsAPendingConnect) {
     }
     EXPECT_FALSE(ch.is_connected());
     ASSERT_TRUE(ch.connect().ok());  // usable again
+}
+
+// Past RLIMIT_NOFILE the outcome says so (instead of "TCP connect failed").
+TEST(PahoChannelStartConnect, RunningOutOfDescriptorsIsNamed) {
+    const Lab& lab = Lab::get();
+    MqttOptions o = lab.cloud_mqtt("sc-nofile" + unique_tag());
+    o.use_tls = false;  // no CA file to open
+    o.ca_file.clear();
+    o.port = lab.mqtt_tcp_port;
+    PahoChannel ch(o);
+    Events ev;
+    ch.set_event_callback(ev.callback());
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = 256;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> fillers;
+    for (int fd = open("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0;
+         fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+        fillers.push_back(fd);
+    }
+    const Error started = ch.start_connect();
+    const auto outcome = started.ok() ? wait_outcome(ch, ev, 10s) : std::optional<Error>{};
+    for (const int fd : fillers) close(fd);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(outcome->status, Status::not_connected) << outcome->message();
+    EXPECT_NE(outcome->detail.find("out of file descriptors (RLIMIT_NOFILE 256"), std::string::npos)
+        << outcome->detail;
 }
 
 TEST(PahoChannelStartConnect, ManyChannelsConnectFromOneThread) {

@@ -108,7 +108,7 @@ case "$mode" in
     tsan_targets=(ota_it_channel ota_it_fetch ota_it_pool ota_unit_large_size)
     if [ -d tools/console ]; then tsan_targets+=(console_http_test); fi
     # The fleet simulator's scheduler: worker threads woken from other threads (ota_fleet_sim_test).
-    tsan_regex+='|^ota_fleet_sim_test$|^Scheduler\.|^RatePacer\.'
+    tsan_regex+='|^ota_fleet_sim_test$|^Scheduler\.|^RatePacer\.|^Offloader\.'
     tsan_targets+=(ota_fleet_sim_test)
     # Only races inside paho-mqtt-cpp itself are suppressed (see tests/tsan.supp); every report
     # makes the test binary exit non-zero.

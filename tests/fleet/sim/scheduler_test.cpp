@@ -237,3 +237,45 @@ TEST(RatePacer, UnlimitedAndConcurrent) {
 
 }  // namespace
 }  // namespace ota::fleet
+
+namespace ota::fleet {
+namespace {
+
+TEST(Offloader, RunsPostedJobsOffTheCallersThreadAndStopDrainsTheQueue) {
+    std::atomic<int> ran{0};
+    std::atomic<bool> on_caller{false};
+    const auto caller = std::this_thread::get_id();
+    {
+        Offloader off(2);
+        for (int i = 0; i < 50; ++i) {
+            off.post([&] {
+                if (std::this_thread::get_id() == caller) on_caller.store(true);
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                ran.fetch_add(1);
+            });
+        }
+        off.stop();  // every queued job has run when stop() returns
+        EXPECT_EQ(ran.load(), 50);
+        // After stop() a job runs at once, on the caller's thread.
+        bool inline_ran = false;
+        off.post([&] { inline_ran = std::this_thread::get_id() == caller; });
+        EXPECT_TRUE(inline_ran);
+    }
+    EXPECT_FALSE(on_caller.load());
+}
+
+TEST(Offloader, ABlockedJobDoesNotHoldUpTheOthers) {
+    Offloader off(2);
+    std::atomic<bool> release{false};
+    std::atomic<int> quick{0};
+    off.post([&] {
+        while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    for (int i = 0; i < 10; ++i) off.post([&] { quick.fetch_add(1); });
+    EXPECT_TRUE(eventually([&] { return quick.load() == 10; }));
+    release.store(true);
+    off.stop();
+}
+
+}  // namespace
+}  // namespace ota::fleet

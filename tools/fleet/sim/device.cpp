@@ -98,7 +98,12 @@ Error Device::attach() {
     Scheduler* scheduler = env_.scheduler;
     const std::size_t id = task_id_;
     auto wake = [scheduler, id] { scheduler->wake(id); };
-    channel_->set_event_callback(wake);
+    // The channel's events are also stamped: the connect measures then say when the broker
+    // accepted, not when the device's (possibly busy) worker got round to looking.
+    channel_->set_event_callback([this, wake] {
+        last_event_ns_.store(SimClock::now().time_since_epoch().count(), std::memory_order_release);
+        wake();
+    });
     source_ = env_.make_source(wake);
     faults_ = std::make_unique<FaultSource>(*source_);
     if (env_.file_sink_dir.empty()) {
@@ -153,6 +158,14 @@ std::optional<SimClock::time_point> Device::step(SimClock::time_point now) {
         case Phase::reporting:
             return report(now);
         case Phase::offline:
+            // Woken by the offloader when its disconnect has ended.
+            if (disconnecting_.load(std::memory_order_acquire)) return next_at_;
+            if (rebooting_) {
+                rebooting_ = false;
+                client_->reset();
+                // Remembered while offline; published when the reconnect is complete.
+                (void)client_->report_version(running_version_);
+            }
             if (now < next_at_) return next_at_;
             return start_connect(now);
         case Phase::gone:
@@ -179,9 +192,14 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
     if (!outcome->ok()) return connect_failed(now, *outcome);
     ++record_.connects;
     if (!record_.connect_latency_ms) {
+        // The last channel event before now is the connect's end (or later, never earlier).
+        const SimClock::time_point stamped{
+            SimClock::duration(last_event_ns_.load(std::memory_order_acquire))};
+        const SimClock::time_point done =
+            stamped >= connect_started_ && stamped <= now ? stamped : now;
         record_.connect_latency_ms =
-            std::chrono::duration<double, std::milli>(now - connect_started_).count();
-        record_.connected_at_ms = ms_since_start(now);
+            std::chrono::duration<double, std::milli>(done - connect_started_).count();
+        record_.connected_at_ms = ms_since_start(done);
         env_.counters->ever_connected.fetch_add(1, std::memory_order_relaxed);
     }
     phase_ = Phase::online;
@@ -242,6 +260,7 @@ std::optional<SimClock::time_point> Device::idle(SimClock::time_point now) {
     if (now < next_at_) return next_at_;
     // Churn: off for a quarter of the period (0.5..5 s), then back.
     go_offline();
+    phase_ = Phase::offline;
     connect_why_ = ConnectWhy::churn;
     const auto off = std::clamp<std::uint32_t>(behaviour_.churn_period_ms / 4, 500, 5000);
     next_at_ = now + std::chrono::milliseconds(off);
@@ -352,15 +371,13 @@ std::optional<SimClock::time_point> Device::report(SimClock::time_point now) {
     }
     image_valid_ = false;
     go_offline();
-    client_->reset();
     if (behaviour_.never_return) {
         phase_ = Phase::gone;
         settle(Outcome::never_returned);
         return std::nullopt;
     }
-    // Remembered while offline; the client publishes it when the reconnect is complete.
     running_version_ = behaviour_.rollback ? running_version_ : job_version_;
-    (void)client_->report_version(running_version_);
+    rebooting_ = true;
     connect_why_ = ConnectWhy::reboot;
     phase_ = Phase::offline;
     next_at_ = now + env_.reboot;
@@ -368,8 +385,19 @@ std::optional<SimClock::time_point> Device::report(SimClock::time_point now) {
 }
 
 void Device::go_offline() {
-    channel_->disconnect();
     if (connected_) on_channel(false);
+    if (env_.offloader == nullptr) {
+        channel_->disconnect();
+        return;
+    }
+    disconnecting_.store(true, std::memory_order_release);
+    Scheduler* scheduler = env_.scheduler;
+    const std::size_t id = task_id_;
+    env_.offloader->post([this, scheduler, id] {
+        channel_->disconnect();
+        disconnecting_.store(false, std::memory_order_release);
+        scheduler->wake(id);
+    });
 }
 
 void Device::settle(Outcome outcome) {

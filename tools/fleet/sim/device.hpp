@@ -52,6 +52,8 @@ using SourceFactory = std::function<std::unique_ptr<ByteSource>(std::function<vo
 struct DeviceEnv {
     Scheduler* scheduler = nullptr;
     RatePacer* connect_pacer = nullptr;
+    /// Where disconnects run (nullptr: on the worker itself).
+    Offloader* offloader = nullptr;
     FleetCounters* counters = nullptr;
     SourceFactory make_source;
     SimClock::time_point run_start;
@@ -167,6 +169,13 @@ class Device final : public Task {
     std::string job_version_;
     std::string running_version_;
     std::atomic<bool> settled_{false};
+    // A disconnect runs on the offloader: the channel is not touched until it has ended.
+    std::atomic<bool> disconnecting_{false};
+    // When the channel's event callback last fired (steady clock ticks).
+    std::atomic<SimClock::rep> last_event_ns_{0};
+    // Back from a valid image: the client drops the job and remembers the running version once
+    // the disconnect has ended (then the reconnect publishes it).
+    bool rebooting_ = false;
     DeviceRecord record_;
 };
 

@@ -148,6 +148,52 @@ void Scheduler::worker_loop(Worker& w) {
     }
 }
 
+Offloader::Offloader(std::size_t threads) {
+    threads = std::max<std::size_t>(threads, 1);
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+}
+
+Offloader::~Offloader() {
+    stop();
+}
+
+void Offloader::post(std::function<void()> job) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!stopping_) {
+            jobs_.push_back(std::move(job));
+            cv_.notify_one();
+            return;
+        }
+    }
+    job();
+}
+
+void Offloader::stop() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+        if (t.joinable()) t.join();
+    }
+}
+
+void Offloader::loop() {
+    while (true) {
+        std::function<void()> job;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stopping, and everything ran
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        job();
+    }
+}
+
 RatePacer::RatePacer(double per_second)
     : interval_ns_(per_second > 0 ? static_cast<std::int64_t>(1e9 / per_second) : 0) {}
 

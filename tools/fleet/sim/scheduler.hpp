@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,6 +84,31 @@ class Scheduler {
     std::vector<std::unique_ptr<Slot>> slots_;
     std::atomic<bool> stopping_{false};
     bool started_ = false;
+};
+
+/// A few threads for calls that wait on the network without needing the device's worker (a
+/// graceful MQTT disconnect waits for paho's send thread, which a fleet keeps busy): the worker
+/// posts them here and goes on with the other devices of its shard.
+class Offloader {
+  public:
+    /// `threads` threads (at least 1), started at once.
+    explicit Offloader(std::size_t threads);
+    /// Runs what is queued, then joins (see stop()).
+    ~Offloader();
+    Offloader(const Offloader&) = delete;
+    Offloader& operator=(const Offloader&) = delete;
+    /// Queues `job` (thread-safe). After stop() the job runs on the caller's thread.
+    void post(std::function<void()> job);
+    /// Runs every queued job, then ends and joins the threads (idempotent).
+    void stop() noexcept;
+
+  private:
+    void loop();
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> jobs_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
 };
 
 /// Hands out start times at a fixed rate (connects per second) to any number of threads: the

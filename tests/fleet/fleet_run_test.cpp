@@ -213,4 +213,47 @@ TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
     EXPECT_EQ(b.cloud_outcomes, a.cloud_outcomes);
 }
 
+TEST(FleetRun, ChurnDevicesGoOfflineAndComeBackWhileIdle) {
+    const Lab& lab = Lab::get();
+    ota::test::TempDir tmp;
+    const Fleet f = register_fleet(lab, tmp, "fc", 20);
+    const auto json = tmp.path() / "churn.json";
+    // No cloud: the devices only connect, report and churn until --duration ends the run.
+    const auto r = ota::test::run_process({Lab::bin("ota_fleet"),
+                                           "run",
+                                           "--product-key",
+                                           f.pk,
+                                           "--name-pattern",
+                                           f.pattern,
+                                           "--secret",
+                                           f.secret,
+                                           "--count",
+                                           "20",
+                                           "--host",
+                                           "127.0.0.1",
+                                           "--port",
+                                           std::to_string(lab.mqtt_tls_port),
+                                           "--ca-file",
+                                           lab.ca_file,
+                                           "--mix",
+                                           "churn=100,churn-ms=1500",
+                                           "--duration",
+                                           "6",
+                                           "--json",
+                                           json.string(),
+                                           "--quiet"},
+                                          60);
+    ASSERT_FALSE(r.timed_out) << r.output;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const FleetSummary s = load_summary(json);
+    ASSERT_EQ(s.devices.size(), 20U);
+    for (const auto& d : s.devices) {
+        // A period of 0.75..1.5 s over 6 s: at least three connects each (first one included).
+        EXPECT_GE(d.connects, 3U) << d.device_name;
+        EXPECT_EQ(d.connect_failures, 0U) << d.device_name;
+        EXPECT_EQ(d.outcome, Outcome::no_job) << d.device_name;
+        EXPECT_FALSE(d.cloud_outcome.has_value()) << d.device_name;
+    }
+}
+
 }  // namespace

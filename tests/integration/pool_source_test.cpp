@@ -465,5 +465,32 @@ TEST(PooledCurlByteSource, PlainHttpWhenAllowedAndRefusedRedirectAsCurlByteSourc
     EXPECT_EQ(detail.find("TOPSECRET"), std::string::npos) << detail;
 }
 
+TEST(PooledCurlByteSource, ConnectTimeoutIsReportedAsTimeoutByThePoolsTimers) {
+    // libcurl's timeouts reach it only through the pool's timer handling: a server that accepts
+    // TCP but never answers the TLS hello must end as timeout after connect_timeout.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(fd, 8), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    HttpOptions o = lab_options();
+    o.connect_timeout = 500ms;
+    CurlTransferPool pool;
+    PooledCurlByteSource src(pool, o);
+    ASSERT_TRUE(
+        src.open("https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/fw.bin", 0).ok());
+    const auto t0 = Clock::now();
+    const Drained d = drain(src, 64);
+    const auto took = Clock::now() - t0;
+    EXPECT_EQ(d.status, Status::timeout) << src.last_error_detail();
+    EXPECT_GE(took, 400ms);
+    EXPECT_LT(took, 5s);
+    EXPECT_FALSE(src.last_error_detail().empty());
+    ::close(fd);
+}
+
 }  // namespace
 }  // namespace ota

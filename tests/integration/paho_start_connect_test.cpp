@@ -69,6 +69,8 @@ MqttOptions registered_device(const Lab& lab, const std::string& password_overri
 }
 
 // Counts event callbacks and lets the test wait for them.
+// Declare before the channel it listens to: a callback may still be returning when the channel
+// has just reported its outcome, and only the channel's destructor waits for it.
 struct Events {
     std::mutex mutex;
     std::condition_variable cv;
@@ -164,8 +166,8 @@ std::uint16_t closed_port() {
 TEST(PahoChannelStartConnect, SucceedsInTheBackgroundAndWakesTheCaller) {
     const Lab& lab = Lab::get();
     const MqttOptions o = registered_device(lab);
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     Counter counter;
     ch.add_listener(counter);
@@ -207,8 +209,8 @@ TEST(PahoChannelStartConnect, WrongPasswordIsTheOutcomeAndIsNotRetried) {
     MqttOptions o = registered_device(lab);
     o.password = "Wr0ngStartConnectPassw0rd";
     LogCapture logs;
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     ASSERT_TRUE(ch.start_connect().ok());
     const auto outcome = wait_outcome(ch, ev, 10s);
@@ -236,8 +238,8 @@ TEST(PahoChannelStartConnect, UnreachableAndUnverifiedBrokersAreOutcomesToo) {
     const Lab& lab = Lab::get();
     MqttOptions closed = lab.cloud_mqtt("sc-closed" + unique_tag());
     closed.port = closed_port();
-    PahoChannel a(closed);
     Events ev_a;
+    PahoChannel a(closed);
     a.set_event_callback(ev_a.callback());
     ASSERT_TRUE(a.start_connect().ok());
     const auto oa = wait_outcome(a, ev_a, 10s);
@@ -248,8 +250,8 @@ TEST(PahoChannelStartConnect, UnreachableAndUnverifiedBrokersAreOutcomesToo) {
 
     MqttOptions other = lab.cloud_mqtt("sc-other" + unique_tag());
     other.ca_file = lab.other_ca_file;
-    PahoChannel b(other);
     Events ev_b;
+    PahoChannel b(other);
     b.set_event_callback(ev_b.callback());
     ASSERT_TRUE(b.start_connect().ok());
     const auto ob = wait_outcome(b, ev_b, 10s);
@@ -262,8 +264,8 @@ TEST(PahoChannelStartConnect, UnreachableAndUnverifiedBrokersAreOutcomesToo) {
 TEST(PahoChannelStartConnect, BadOptionsFailAtOnceWithoutAnOutcome) {
     const Lab& lab = Lab::get();
     MqttOptions o = lab.cloud_mqtt("");  // client id required
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     const Error e = ch.start_connect();
     EXPECT_EQ(e.status, Status::invalid_argument);
@@ -294,6 +296,33 @@ TEST(PahoChannelStartConnect, DisconnectAbandonsAPendingConnect) {
     ASSERT_TRUE(ch.connect().ok());  // usable again
 }
 
+// disconnect() at any moment of a pending start_connect(): no hang, an outcome, the callback never
+// runs after disconnect() returned.
+TEST(PahoChannelStartConnect, DisconnectRacingTheConnectIsSafe) {
+    const Lab& lab = Lab::get();
+    const std::string tag = unique_tag();
+    for (int i = 0; i < 20; ++i) {
+        std::atomic<bool> disconnected{false};
+        std::atomic<int> late_calls{0};
+        PahoChannel ch(lab.cloud_mqtt("sc-race" + tag + "-" + std::to_string(i)));
+        ch.set_event_callback([&] {
+            if (disconnected.load()) ++late_calls;
+        });
+        ASSERT_TRUE(ch.start_connect().ok());
+        std::this_thread::sleep_for(std::chrono::milliseconds((i % 10) * 3));
+        ch.disconnect();
+        disconnected.store(true);
+        const auto o = ch.connect_outcome();
+        ASSERT_TRUE(o.has_value()) << i;
+        if (!o->ok()) {
+            EXPECT_EQ(o->status, Status::not_connected) << o->message();
+        }
+        EXPECT_FALSE(ch.is_connected());
+        std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(late_calls.load(), 0) << i;
+    }
+}
+
 // Past RLIMIT_NOFILE the outcome says so (instead of "TCP connect failed").
 TEST(PahoChannelStartConnect, RunningOutOfDescriptorsIsNamed) {
     const Lab& lab = Lab::get();
@@ -301,8 +330,8 @@ TEST(PahoChannelStartConnect, RunningOutOfDescriptorsIsNamed) {
     o.use_tls = false;  // no CA file to open
     o.ca_file.clear();
     o.port = lab.mqtt_tcp_port;
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     rlimit saved{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);

@@ -99,6 +99,9 @@ class PahoChannel final : public MqttChannel {
     /// and must not call into this channel (e.g. wake the thread that calls yield() or
     /// connect_outcome()). Best set before connecting; it may be replaced at any time (a call
     /// already under way may still reach the previous one). An empty function turns it off.
+    /// A call may still be returning when connect_outcome() already shows the outcome: what the
+    /// callback uses must stay valid until disconnect() returned or the channel is destroyed
+    /// (both wait for a call under way).
     void set_event_callback(std::function<void()> callback);
 
     /// Disconnects gracefully (bounded to about two seconds) and stops reconnecting. Events

@@ -165,39 +165,58 @@ TEST(FaultSource, CorruptInvertsExactlyOneByte) {
     EXPECT_TRUE(s.corrupt_done());
 }
 
-TEST(FaultSource, LinkRateLimitsBytesOverTime) {
+TEST(FaultSource, LinkRateLimitsBytesOverTimeABucketAtATime) {
     FakeClock clock;
     FakeSource inner(1 << 20);
     FaultSource s(inner, clock);
     FaultPlan plan;
-    plan.link_bytes_per_s = 64 * 1024;  // bucket: 100 ms = 6.4 KiB
+    plan.link_bytes_per_s = 64 * 1024;  // bucket: 100 ms = 6553 bytes
     s.set_plan(plan);
     ASSERT_TRUE(s.open("u", 0).ok());
     std::vector<std::uint8_t> buf(65536);
     std::uint64_t total = 0;
-    int empty_reads = 0;
+    int reads_with_bytes = 0;
     // Ten simulated seconds in 10 ms steps.
     for (int step = 0; step < 1000; ++step) {
         clock.advance(10ms);
         const ReadResult r = s.read(buf.data(), buf.size(), 0ms);
         ASSERT_EQ(r.status, Status::ok);
         if (r.bytes == 0) {
-            ++empty_reads;
+            // Held back: come back when a full bucket is there, not before.
             ASSERT_TRUE(s.ready_at());
             EXPECT_GT(*s.ready_at(), clock.now());
+            EXPECT_LE(*s.ready_at(), clock.now() + 100ms);
+        } else {
+            ++reads_with_bytes;
+            EXPECT_GE(r.bytes, 6553u);  // a whole bucket ...
+            EXPECT_LE(r.bytes, 6554u);  // ... and never more
         }
-        // Never more than one bucket at once.
-        EXPECT_LE(r.bytes, 64u * 1024 / 10 + 1);
         total += r.bytes;
     }
     const double rate = static_cast<double>(total) / 10.0;
     EXPECT_NEAR(rate, 64.0 * 1024, 64.0 * 1024 * 0.05);
-    EXPECT_EQ(empty_reads, 0);  // 10 ms steps always find ~655 new bytes
+    EXPECT_NEAR(reads_with_bytes, 100, 5);  // about ten bursts a second
     // A long pause does not bank more than one bucket.
     clock.advance(10s);
-    EXPECT_LE(s.read(buf.data(), buf.size(), 0ms).bytes, 64u * 1024 / 10 + 1);
+    EXPECT_LE(s.read(buf.data(), buf.size(), 0ms).bytes, 6554u);
     EXPECT_EQ(s.read(buf.data(), buf.size(), 0ms).bytes, 0u);
     ASSERT_TRUE(s.ready_at());
+}
+
+TEST(FaultSource, ASmallerRequestThanTheBucketIsServedAsSoonAsItsBytesAreThere) {
+    FakeClock clock;
+    FakeSource inner(1 << 20);
+    FaultSource s(inner, clock);
+    FaultPlan plan;
+    plan.link_bytes_per_s = 1024 * 1024;  // bucket: 104857 bytes
+    s.set_plan(plan);
+    ASSERT_TRUE(s.open("u", 0).ok());
+    std::vector<std::uint8_t> buf(1000);
+    EXPECT_EQ(s.read(buf.data(), buf.size(), 0ms).bytes, 0u);  // empty bucket at first
+    ASSERT_TRUE(s.ready_at());
+    EXPECT_LE(*s.ready_at() - clock.now(), 1ms);  // 1000 bytes take < 1 ms at 1 MiB/s
+    clock.advance(1ms);
+    EXPECT_EQ(s.read(buf.data(), buf.size(), 0ms).bytes, 1000u);
 }
 
 TEST(FaultSource, SetPlanRearmsTheOneShotFaults) {

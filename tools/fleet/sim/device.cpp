@@ -7,6 +7,10 @@
 //   connecting -(failed)-> offline (retry) | gone (first connect failed connect_attempts times)
 // The device's view of its outcome is settled when the job fails (step reported) or when the
 // device is back after the reboot and its version report is out (updated / rolled_back).
+// Measures: connect latency = start_connect() -> the channel's event that ended it (stamped in the
+// event callback); push -> first progress = the job handler -> the first fetch_yield() (which
+// publishes step 0); download = first fetch_yield() -> image complete; job = push -> back from
+// the reboot with the version report published (the channel's on_connected).
 #include "device.hpp"
 
 #include <algorithm>
@@ -137,6 +141,11 @@ double Device::ms_since_start(SimClock::time_point t) const {
 }
 
 std::optional<SimClock::time_point> Device::run(SimClock::time_point now) {
+    if (polling_.load(std::memory_order_acquire)) {
+        // The offloader is polling the client; it wakes the device when done.
+        missed_wake_ = true;
+        return std::nullopt;
+    }
     return step(now);
 }
 
@@ -251,11 +260,36 @@ void Device::on_channel(bool up) {
 }
 
 std::optional<SimClock::time_point> Device::idle(SimClock::time_point now) {
-    (void)client_->poll(std::chrono::milliseconds(0));
+    // A poll may block: a reconnect makes the client publish its version with QoS 1 and wait
+    // for the PUBACK, which takes paho's (shared, busy) send thread; on the offloader the worker
+    // meanwhile serves the other devices of its shard. The device does nothing else until the
+    // poll is back (run() checks polling_).
+    if (!polled_ && env_.offloader != nullptr) {
+        polled_ = true;
+        missed_wake_ = false;
+        polling_.store(true, std::memory_order_release);
+        Scheduler* scheduler = env_.scheduler;
+        const std::size_t id = task_id_;
+        env_.offloader->post([this, scheduler, id] {
+            poll_started_ns_ = SimClock::now().time_since_epoch().count();
+            (void)client_->poll(std::chrono::milliseconds(0));
+            polling_.store(false, std::memory_order_release);
+            scheduler->wake(id);
+        });
+        return std::nullopt;
+    }
+    if (env_.offloader == nullptr) (void)client_->poll(std::chrono::milliseconds(0));
+    polled_ = false;
+    // Something arrived while the poll ran, or after it (that wake may have coalesced with the
+    // poll's own): poll again right away.
+    const bool again =
+        missed_wake_ || last_event_ns_.load(std::memory_order_acquire) > poll_started_ns_;
+    missed_wake_ = false;
     if (client_->is_fetching()) {
         phase_ = Phase::downloading;
         return download(now);
     }
+    if (again) return now;
     if (behaviour_.churn_period_ms == 0) return std::nullopt;
     if (now < next_at_) return next_at_;
     // Churn: off for a quarter of the period (0.5..5 s), then back.

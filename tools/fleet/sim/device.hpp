@@ -5,8 +5,11 @@
 // fleet has thousands of devices on two threads. Every call here is non-blocking (connects with
 // PahoChannel::start_connect, fetch_yield with timeout 0 behind a FaultSource that never waits);
 // the device returns when it next needs to run, and the channel's event callback and the byte
-// source's ready callback wake it earlier. Only QoS 1 publishes (version reports) and disconnects
-// wait for the broker, which answers them within a round trip on a healthy broker.
+// source's ready callback wake it earlier. The two calls that do wait for the broker - a poll
+// that makes the client publish its version with QoS 1 (it waits for the PUBACK) and a graceful
+// disconnect - run on an Offloader, because in one process every connection shares paho's one
+// send thread and those waits grow with the fleet (measured: 9 s of 1000 devices' worker time
+// in a 1000 x 1 MiB run, 2.9 s once offloaded). The device does nothing else meanwhile.
 #pragma once
 
 #include <atomic>
@@ -171,6 +174,11 @@ class Device final : public Task {
     std::atomic<bool> settled_{false};
     // A disconnect runs on the offloader: the channel is not touched until it has ended.
     std::atomic<bool> disconnecting_{false};
+    // The offloader runs the client's poll (idle()); nothing else touches the device meanwhile.
+    std::atomic<bool> polling_{false};
+    bool polled_ = false;                // idle(): the offloaded poll is back, evaluate it
+    bool missed_wake_ = false;           // woken while polling_: poll again
+    SimClock::rep poll_started_ns_ = 0;  // when the offloaded poll began (written before polling_)
     // When the channel's event callback last fired (steady clock ticks).
     std::atomic<SimClock::rep> last_event_ns_{0};
     // Back from a valid image: the client drops the job and remembers the running version once

@@ -1,6 +1,7 @@
-// FaultSource: see fault_source.hpp. The link is a token bucket holding at most 100 ms of the
-// rate (at least 4 KiB), so a throttled device receives small bursts about ten times a second
-// instead of one large burst per second, as a slow real link would.
+// FaultSource: see fault_source.hpp. The link is a token bucket holding 100 ms of the rate (at
+// least 4 KiB), handed out a full bucket at a time: a throttled device receives a burst about ten
+// times a second (as over a slow real link, rather than one large burst per second) and runs
+// about ten times a second, however often the transfer pool wakes it.
 #include "fault_source.hpp"
 
 #include <algorithm>
@@ -9,8 +10,6 @@ namespace ota::fleet {
 
 namespace {
 constexpr double kMinBucket = 4096;
-// Smallest amount worth waking up for when the bucket is empty.
-constexpr double kMinGrant = 1024;
 }  // namespace
 
 FaultSource::FaultSource(ByteSource& inner, const Clock& clock, std::chrono::milliseconds max_wait)
@@ -39,14 +38,19 @@ std::size_t FaultSource::link_budget(Clock::time_point now, std::size_t len) {
     const double elapsed = std::chrono::duration<double>(now - refilled_).count();
     tokens_ = std::min(bucket, tokens_ + elapsed * rate);
     refilled_ = now;
-    const auto grant =
-        static_cast<std::size_t>(std::min<double>(tokens_, static_cast<double>(len)));
-    if (grant == 0) {
-        const double need = std::min(bucket, kMinGrant) - tokens_;
-        ready_at_ = now + std::chrono::duration_cast<Clock::time_point::duration>(
-                              std::chrono::duration<double>(need / rate));
+    // Bytes go out a full bucket at a time (or all that was asked for, if less): a woken device
+    // takes ~100 ms of its link in one go instead of a trickle on every wake-up (the transfer
+    // pool wakes it whenever its ring gets new bytes).
+    const double need = std::min(bucket, static_cast<double>(len));
+    // Within a byte counts as there (floating-point refills), and a wait is at least 1 ms, so
+    // that a device is never re-run at once for a rounding error.
+    if (tokens_ + 1.0 < need) {
+        const auto wait = std::chrono::duration_cast<Clock::time_point::duration>(
+            std::chrono::duration<double>((need - tokens_) / rate));
+        ready_at_ = now + std::max<Clock::time_point::duration>(wait, std::chrono::milliseconds(1));
+        return 0;
     }
-    return grant;
+    return static_cast<std::size_t>(std::min<double>(tokens_, static_cast<double>(len)));
 }
 
 ReadResult FaultSource::read(std::uint8_t* buf, std::size_t len,

@@ -4,7 +4,8 @@
 if(TARGET ota_fleet_cloud AND COMMAND ota_add_integration_test)
   set(_ota_fleet_it_sources ${CMAKE_CURRENT_LIST_DIR}/fleet_cloud_test.cpp)
   if(TARGET ota_fleet)
-    list(APPEND _ota_fleet_it_sources ${CMAKE_CURRENT_LIST_DIR}/fleet_run_test.cpp)
+    list(APPEND _ota_fleet_it_sources ${CMAKE_CURRENT_LIST_DIR}/fleet_run_test.cpp
+                                      ${CMAKE_CURRENT_LIST_DIR}/fleet_stop_test.cpp)
   endif()
   ota_add_integration_test(ota_it_fleet ${_ota_fleet_it_sources})
   target_link_libraries(ota_it_fleet PRIVATE ota_fleet_cloud ota_fleet_core

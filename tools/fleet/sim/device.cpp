@@ -189,8 +189,18 @@ std::optional<SimClock::time_point> Device::start_connect(SimClock::time_point n
     connect_started_ = now;
     phase_ = Phase::connecting;
     connect_deadline_ = now + env_.connect_timeout + kConnectGrace;
+    if (env_.connect_hooks != nullptr) {
+        env_.connect_hooks->begin();
+        connect_pending_ = true;
+    }
     if (const Error e = channel_->start_connect(); !e.ok()) return connect_failed(now, e);
     return connect_deadline_;
+}
+
+void Device::connect_ended() noexcept {
+    if (!connect_pending_) return;
+    connect_pending_ = false;
+    env_.connect_hooks->end();
 }
 
 std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point now) {
@@ -201,6 +211,7 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
         return connect_failed(now, Error{Status::timeout, "connect did not end in time"});
     }
     if (!outcome->ok()) return connect_failed(now, *outcome);
+    connect_ended();
     if (!record_.connect_latency_ms) {
         // The last channel event before now is the connect's end (or later, never earlier).
         const SimClock::time_point stamped{
@@ -221,6 +232,7 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
 
 std::optional<SimClock::time_point> Device::connect_failed(SimClock::time_point now,
                                                            const Error& e) {
+    connect_ended();
     ++record_.connect_failures;
     env_.counters->connect_failures.fetch_add(1, std::memory_order_relaxed);
     record_.detail = e.message();
@@ -465,6 +477,7 @@ void Device::finish() noexcept {
                                                                        std::memory_order_relaxed);
     }
     end_download(SimClock::now());
+    connect_ended();
     if (client_) client_->deinit();
     if (channel_) channel_->disconnect();
     if (connected_) on_channel(false);

@@ -47,6 +47,19 @@ struct FleetCounters {
     std::atomic<std::uint64_t> outcomes[kOutcomeCount] = {};  ///< final outcomes so far
 };
 
+/// Told about every connect a device starts, e.g. to keep paho's receive thread awake while any
+/// is outstanding (H6's ConnectWaker). Both calls come from the devices' worker threads and must
+/// be quick and thread-safe.
+class ConnectHooks {
+  public:
+    virtual ~ConnectHooks() = default;
+    /// Just before a device calls PahoChannel::start_connect().
+    virtual void begin() noexcept = 0;
+    /// Once per begin(), when that connect's outcome is known (ok, failed, timed out, or the
+    /// device ended while it was pending).
+    virtual void end() noexcept = 0;
+};
+
 /// Makes the byte source of one device; `ready` is to be called (on any thread) when the source
 /// has something new for read(). The fleet passes a factory for PooledCurlByteSource.
 using SourceFactory = std::function<std::unique_ptr<ByteSource>(std::function<void()> ready)>;
@@ -57,6 +70,8 @@ struct DeviceEnv {
     RatePacer* connect_pacer = nullptr;
     /// Where disconnects run (nullptr: on the worker itself).
     Offloader* offloader = nullptr;
+    /// Told about every connect (nullptr: nobody).
+    ConnectHooks* connect_hooks = nullptr;
     FleetCounters* counters = nullptr;
     SourceFactory make_source;
     SimClock::time_point run_start;
@@ -134,6 +149,7 @@ class Device final : public Task {
     void job_failed(const Error& e);
     void end_download(SimClock::time_point now);
     void go_offline();
+    void connect_ended() noexcept;
     void settle(Outcome outcome);
     double ms_since_start(SimClock::time_point t) const;
 
@@ -164,6 +180,7 @@ class Device final : public Task {
     SimClock::time_point next_at_{};  // churn / reboot / retry timer
     SimClock::time_point report_deadline_{};
     int failed_connects_ = 0;
+    bool connect_pending_ = false;  // begin() told to the connect hooks, end() not yet
 
     std::optional<SimClock::time_point> push_at_;
     std::optional<SimClock::time_point> download_started_;

@@ -24,6 +24,7 @@
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
 #include "fault_source.hpp"
+#include "flash_slots.hpp"
 #include "ota/auth.hpp"
 #include "ota/byte_source.hpp"
 #include "ota/client.hpp"
@@ -83,6 +84,9 @@ struct DeviceEnv {
     std::string version = "1.0.0";           ///< the version every device starts with
     std::chrono::milliseconds reboot{2000};  ///< "reboot" after a valid image
     std::string file_sink_dir;               ///< non-empty: a FileSink per device under it
+    /// A/B slots on simulated flash per job (FlashSlots) instead of the sink above; the reboot is
+    /// then the bootloader's trial boot, and a rollback device really rolls back.
+    bool flash_sink = false;
     /// MQTT connect timeout of each attempt (many concurrent TLS handshakes take a while).
     std::chrono::milliseconds connect_timeout{30000};
     int connect_attempts = 3;  ///< first-connect attempts before the device is connect_failed
@@ -150,6 +154,9 @@ class Device final : public Task {
     void end_download(SimClock::time_point now);
     void go_offline();
     void connect_ended() noexcept;
+    void use_sink_for(const UpgradeJob& job);
+    void finish_reboot();
+    void drop_flash();
     void settle(Outcome outcome);
     double ms_since_start(SimClock::time_point t) const;
 
@@ -167,6 +174,7 @@ class Device final : public Task {
     std::unique_ptr<FaultSource> faults_;
     std::unique_ptr<FirmwareSink> base_sink_;
     std::unique_ptr<FailingSink> sink_;
+    std::unique_ptr<FlashSlots> flash_;  // --sink flash: the current job's flash
     std::unique_ptr<OtaClient> client_;
     std::unique_ptr<ChannelListener> listener_;
 

@@ -104,10 +104,6 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     proc.host = host_name();
     proc.rss_base_kib = process_rss_kib();
 
-    if (o.sink == SinkKind::flash) {
-        return {Status::invalid_argument,
-                "--sink flash is not supported yet (use hash or file:DIR)"};
-    }
     std::vector<DeviceIdentity> ids;
     if (Error e = load_identities(o.identity, o.first, o.count, ids); !e.ok()) return e;
     proc.count = ids.size();
@@ -141,6 +137,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     env.version = o.version;
     env.reboot = std::chrono::milliseconds(o.reboot_ms);
     if (o.sink == SinkKind::file) env.file_sink_dir = o.sink_dir;
+    env.flash_sink = o.sink == SinkKind::flash;
 
     std::unique_ptr<FleetCloud> cloud;
     if (o.has_push) {

@@ -4,7 +4,6 @@
 #include <mqtt/async_client.h>
 
 #include <algorithm>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -14,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "channel/paho_channel_impl.hpp"
 #include "channel/paho_connect.hpp"
@@ -182,7 +182,7 @@ Status PahoChannel::yield(std::chrono::milliseconds timeout) {
     try {
         // Nothing to deliver: return without allocating anything.
         if (!impl_->inbox.wait(std::min(timeout, kMaxYieldWait))) return Status::ok;
-        std::deque<Impl::Event> batch;
+        std::vector<Impl::Event> batch;
         impl_->inbox.take(batch);
         impl_->deliver(batch);
         return Status::ok;

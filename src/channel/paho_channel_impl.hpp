@@ -25,7 +25,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -278,7 +277,7 @@ struct PahoChannel::Impl {
         log(LogLevel::warning, detail::unexpected_topic_warning(topic));
     }
 
-    void deliver(const std::deque<Event>& batch) {
+    void deliver(const std::vector<Event>& batch) {
         for (const Event& event : batch) listeners.deliver(event);
     }
 

@@ -4,6 +4,7 @@
 #include <mqtt/async_client.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,6 +71,17 @@ Error map_paho_error(const std::exception& e, const FailureContext& ctx) {
             if (ctx.reachability == Reachability::unresolved) {
                 return {Status::not_connected,
                         "cannot reach " + ep + " (the host name does not resolve)"};
+            }
+            if (ctx.reachability == Reachability::no_descriptors) {
+                struct rlimit lim {};
+                const std::string limit =
+                    getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                        ? std::to_string(lim.rlim_cur)
+                        : std::string("?");
+                return {Status::not_connected,
+                        "cannot connect to " + ep +
+                            ": this process is out of file descriptors (RLIMIT_NOFILE " + limit +
+                            "; raise `ulimit -n`, one descriptor per connection)"};
             }
             if (ctx.reachability == Reachability::reachable) {
                 if (ctx.use_tls && ctx.verify) {
@@ -142,7 +154,13 @@ Reachability probe_tcp(const std::string& host, std::uint16_t port,
     for (addrinfo* ai = found; ai != nullptr && !ok; ai = ai->ai_next) {
         const int fd =
             socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) continue;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                freeaddrinfo(found);
+                return Reachability::no_descriptors;
+            }
+            continue;
+        }
         const int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc == 0) {
             ok = true;

@@ -17,7 +17,9 @@ namespace ota::detail {
 enum class Operation { connect, subscribe, publish, yield };
 
 /// What a plain TCP probe found out about the broker's address (see probe_tcp).
-enum class Reachability { unknown, unresolved, unreachable, reachable };
+/// no_descriptors: the probe could not even open a socket (RLIMIT_NOFILE or the system's file
+/// table is exhausted), which is then also why paho's connect failed.
+enum class Reachability { unknown, unresolved, unreachable, reachable, no_descriptors };
 
 /// What was being attempted when paho failed; used to phrase the error.
 struct FailureContext {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "ota/log.hpp"
 
@@ -94,7 +95,7 @@ bool PahoInbox::wait(std::chrono::milliseconds timeout) {
     return !events_.empty();
 }
 
-void PahoInbox::take(std::deque<ChannelEvent>& batch) {
+void PahoInbox::take(std::vector<ChannelEvent>& batch) {
     std::unique_lock<std::mutex> lock(mutex_);
     batch.swap(events_);
     per_topic_.clear();

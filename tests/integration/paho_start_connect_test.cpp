@@ -2,8 +2,10 @@
 // a connect started without waiting (success, refused password, unreachable broker, unverified
 // certificate), bad options refused at once, a pending connect abandoned by disconnect(), a failed
 // connect that is not retried, and many channels connecting from one thread.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +69,8 @@ MqttOptions registered_device(const Lab& lab, const std::string& password_overri
 }
 
 // Counts event callbacks and lets the test wait for them.
+// Declare before the channel it listens to: a callback may still be returning when the channel
+// has just reported its outcome, and only the channel's destructor waits for it.
 struct Events {
     std::mutex mutex;
     std::condition_variable cv;
@@ -162,8 +166,8 @@ std::uint16_t closed_port() {
 TEST(PahoChannelStartConnect, SucceedsInTheBackgroundAndWakesTheCaller) {
     const Lab& lab = Lab::get();
     const MqttOptions o = registered_device(lab);
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     Counter counter;
     ch.add_listener(counter);
@@ -205,8 +209,8 @@ TEST(PahoChannelStartConnect, WrongPasswordIsTheOutcomeAndIsNotRetried) {
     MqttOptions o = registered_device(lab);
     o.password = "Wr0ngStartConnectPassw0rd";
     LogCapture logs;
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     ASSERT_TRUE(ch.start_connect().ok());
     const auto outcome = wait_outcome(ch, ev, 10s);
@@ -234,8 +238,8 @@ TEST(PahoChannelStartConnect, UnreachableAndUnverifiedBrokersAreOutcomesToo) {
     const Lab& lab = Lab::get();
     MqttOptions closed = lab.cloud_mqtt("sc-closed" + unique_tag());
     closed.port = closed_port();
-    PahoChannel a(closed);
     Events ev_a;
+    PahoChannel a(closed);
     a.set_event_callback(ev_a.callback());
     ASSERT_TRUE(a.start_connect().ok());
     const auto oa = wait_outcome(a, ev_a, 10s);
@@ -246,8 +250,8 @@ TEST(PahoChannelStartConnect, UnreachableAndUnverifiedBrokersAreOutcomesToo) {
 
     MqttOptions other = lab.cloud_mqtt("sc-other" + unique_tag());
     other.ca_file = lab.other_ca_file;
-    PahoChannel b(other);
     Events ev_b;
+    PahoChannel b(other);
     b.set_event_callback(ev_b.callback());
     ASSERT_TRUE(b.start_connect().ok());
     const auto ob = wait_outcome(b, ev_b, 10s);
@@ -260,8 +264,8 @@ TEST(PahoChannelStartConnect, UnreachableAndUnverifiedBrokersAreOutcomesToo) {
 TEST(PahoChannelStartConnect, BadOptionsFailAtOnceWithoutAnOutcome) {
     const Lab& lab = Lab::get();
     MqttOptions o = lab.cloud_mqtt("");  // client id required
-    PahoChannel ch(o);
     Events ev;
+    PahoChannel ch(o);
     ch.set_event_callback(ev.callback());
     const Error e = ch.start_connect();
     EXPECT_EQ(e.status, Status::invalid_argument);
@@ -290,6 +294,64 @@ TEST(PahoChannelStartConnect, DisconnectAbandonsAPendingConnect) {
     }
     EXPECT_FALSE(ch.is_connected());
     ASSERT_TRUE(ch.connect().ok());  // usable again
+}
+
+// disconnect() at any moment of a pending start_connect(): no hang, an outcome, the callback never
+// runs after disconnect() returned.
+TEST(PahoChannelStartConnect, DisconnectRacingTheConnectIsSafe) {
+    const Lab& lab = Lab::get();
+    const std::string tag = unique_tag();
+    for (int i = 0; i < 20; ++i) {
+        std::atomic<bool> disconnected{false};
+        std::atomic<int> late_calls{0};
+        PahoChannel ch(lab.cloud_mqtt("sc-race" + tag + "-" + std::to_string(i)));
+        ch.set_event_callback([&] {
+            if (disconnected.load()) ++late_calls;
+        });
+        ASSERT_TRUE(ch.start_connect().ok());
+        std::this_thread::sleep_for(std::chrono::milliseconds((i % 10) * 3));
+        ch.disconnect();
+        disconnected.store(true);
+        const auto o = ch.connect_outcome();
+        ASSERT_TRUE(o.has_value()) << i;
+        if (!o->ok()) {
+            EXPECT_EQ(o->status, Status::not_connected) << o->message();
+        }
+        EXPECT_FALSE(ch.is_connected());
+        std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(late_calls.load(), 0) << i;
+    }
+}
+
+// Past RLIMIT_NOFILE the outcome says so (instead of "TCP connect failed").
+TEST(PahoChannelStartConnect, RunningOutOfDescriptorsIsNamed) {
+    const Lab& lab = Lab::get();
+    MqttOptions o = lab.cloud_mqtt("sc-nofile" + unique_tag());
+    o.use_tls = false;  // no CA file to open
+    o.ca_file.clear();
+    o.port = lab.mqtt_tcp_port;
+    Events ev;
+    PahoChannel ch(o);
+    ch.set_event_callback(ev.callback());
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = 256;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> fillers;
+    for (int fd = open("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0;
+         fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+        fillers.push_back(fd);
+    }
+    const Error started = ch.start_connect();
+    const auto outcome = started.ok() ? wait_outcome(ch, ev, 10s) : std::optional<Error>{};
+    for (const int fd : fillers) close(fd);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(outcome->status, Status::not_connected) << outcome->message();
+    EXPECT_NE(outcome->detail.find("out of file descriptors (RLIMIT_NOFILE 256"), std::string::npos)
+        << outcome->detail;
 }
 
 TEST(PahoChannelStartConnect, ManyChannelsConnectFromOneThread) {

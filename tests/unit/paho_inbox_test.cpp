@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +19,7 @@ using ota::detail::PahoInbox;
 using namespace std::chrono_literals;
 
 std::vector<std::string> take_messages(PahoInbox& inbox, std::size_t* state_events = nullptr) {
-    std::deque<ChannelEvent> batch;
+    std::vector<ChannelEvent> batch;
     inbox.take(batch);
     std::vector<std::string> out;
     std::size_t states = 0;

@@ -167,8 +167,10 @@ std::optional<SimClock::time_point> Device::step(SimClock::time_point now) {
         case Phase::reporting:
             return report(now);
         case Phase::offline:
-            // Woken by the offloader when its disconnect has ended.
-            if (disconnecting_.load(std::memory_order_acquire)) return next_at_;
+            // The offloader wakes the device when its disconnect has ended. Not next_at_: a
+            // disconnect can outlast the reboot delay (paho's send thread is busy in a big
+            // fleet), and a deadline in the past would re-run the device at once, again and again.
+            if (disconnecting_.load(std::memory_order_acquire)) return std::nullopt;
             if (rebooting_) {
                 rebooting_ = false;
                 client_->reset();
@@ -199,7 +201,6 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
         return connect_failed(now, Error{Status::timeout, "connect did not end in time"});
     }
     if (!outcome->ok()) return connect_failed(now, *outcome);
-    ++record_.connects;
     if (!record_.connect_latency_ms) {
         // The last channel event before now is the connect's end (or later, never earlier).
         const SimClock::time_point stamped{
@@ -224,7 +225,7 @@ std::optional<SimClock::time_point> Device::connect_failed(SimClock::time_point 
     env_.counters->connect_failures.fetch_add(1, std::memory_order_relaxed);
     record_.detail = e.message();
     ++failed_connects_;
-    if (record_.connects == 0 && failed_connects_ >= env_.connect_attempts) {
+    if (!record_.connect_latency_ms && failed_connects_ >= env_.connect_attempts) {
         phase_ = Phase::gone;
         settle(Outcome::connect_failed);
         return std::nullopt;
@@ -242,6 +243,8 @@ void Device::on_channel(bool up) {
     if (up == connected_) return;
     connected_ = up;
     if (up) {
+        // Every (re)connect: the device's own and paho's automatic ones after a lost connection.
+        ++record_.connects;
         env_.counters->connected_now.fetch_add(1, std::memory_order_relaxed);
         failed_connects_ = 0;
         if (connect_why_ == ConnectWhy::reboot) {
@@ -330,7 +333,7 @@ std::optional<SimClock::time_point> Device::download(SimClock::time_point now) {
         env_.counters->downloading.fetch_add(1, std::memory_order_relaxed);
     }
     std::uint8_t* buf = fetch_buffer();
-    bool more = false;
+    bool more = false;  // the round budget ran out while bytes were still coming
     for (int round = 0; round < kFetchRounds; ++round) {
         const FetchResult r = client_->fetch_yield(buf, kFetchBuffer, std::chrono::milliseconds(0));
         if (!first_progress_) {
@@ -361,12 +364,18 @@ std::optional<SimClock::time_point> Device::download(SimClock::time_point now) {
             return report(SimClock::now());
         }
         if (r.bytes == 0) break;
-        more = r.bytes == kFetchBuffer;
+        more = round + 1 == kFetchRounds;
     }
     // Bytes keep coming: run again right after the shard's other woken devices.
     if (more) return now;
+    // Nothing now: the source's ready callback wakes the device, the link's budget or a stall
+    // says when bytes are due, and the tick covers the client's backoff between attempts. The
+    // wrapper's ready_at() is only current when the client read it in this run (it does not
+    // read while backing off), so a past one is ignored: re-running at once would spin.
     auto next = now + kDownloadTick;
-    if (const auto ready = faults_->ready_at(); ready && *ready < next) next = *ready;
+    if (const auto ready = faults_->ready_at(); ready && *ready > now && *ready < next) {
+        next = *ready;
+    }
     return next;
 }
 
@@ -446,7 +455,7 @@ void Device::settle(Outcome outcome) {
 void Device::finish() noexcept {
     if (!settled_.load()) {
         Outcome o = Outcome::no_job;
-        if (record_.connects == 0) {
+        if (!record_.connect_latency_ms) {
             o = Outcome::connect_failed;
         } else if (push_at_) {
             o = Outcome::stopped;

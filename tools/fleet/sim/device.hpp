@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "connect_waker.hpp"
 #include "core/behaviour.hpp"
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
@@ -55,6 +56,8 @@ using SourceFactory = std::function<std::unique_ptr<ByteSource>(std::function<vo
 struct DeviceEnv {
     Scheduler* scheduler = nullptr;
     RatePacer* connect_pacer = nullptr;
+    /// Kept busy while this device's connects are outstanding (nullptr: none; paho issue 1430).
+    ConnectWaker* waker = nullptr;
     /// Where disconnects run (nullptr: on the worker itself).
     Offloader* offloader = nullptr;
     FleetCounters* counters = nullptr;
@@ -179,6 +182,10 @@ class Device final : public Task {
     bool polled_ = false;                // idle(): the offloaded poll is back, evaluate it
     bool missed_wake_ = false;           // woken while polling_: poll again
     SimClock::rep poll_started_ns_ = 0;  // when the offloaded poll began (written before polling_)
+    // A begin() of env_.waker not yet matched by end(): set by start_connect(), cleared by the
+    // first channel event after it (the outcome; on paho's thread) or by the worker.
+    std::atomic<bool> waker_held_{false};
+    void release_waker() noexcept;
     // When the channel's event callback last fired (steady clock ticks).
     std::atomic<SimClock::rep> last_event_ns_{0};
     // Back from a valid image: the client drops the job and remembers the running version once

@@ -83,6 +83,13 @@ int run(const RunOptions& options) {
         static_cast<double>(st.max_run_ns) / 1e6,
         static_cast<long long>(Scheduler::kSlowRun.count()),
         static_cast<unsigned long long>(st.slow_runs));
+    if (const auto& ws = fleet.waker_stats()) {
+        std::printf("connect waker: %llu begins, %llu SUBACKs, %llu failed%s%s\n",
+                    static_cast<unsigned long long>(ws->begins),
+                    static_cast<unsigned long long>(ws->pings),
+                    static_cast<unsigned long long>(ws->failed_pings),
+                    ws->last_error.empty() ? "" : "; last: ", ws->last_error.c_str());
+    }
     if (const std::uint64_t n = g_log_records.load(); n > 0) {
         std::printf("library error log records: %llu (the first %llu on stderr)\n",
                     static_cast<unsigned long long>(n),

@@ -106,6 +106,8 @@ Error Device::attach() {
     // accepted, not when the device's (possibly busy) worker got round to looking.
     channel_->set_event_callback([this, wake] {
         last_event_ns_.store(SimClock::now().time_since_epoch().count(), std::memory_order_release);
+        // The first event after start_connect() is its outcome: no need to wake paho any more.
+        release_waker();
         wake();
     });
     source_ = env_.make_source(wake);
@@ -184,18 +186,19 @@ std::optional<SimClock::time_point> Device::start_connect(SimClock::time_point n
     connect_started_ = now;
     phase_ = Phase::connecting;
     connect_deadline_ = now + env_.connect_timeout + kConnectGrace;
-    if (env_.connect_hooks != nullptr) {
-        env_.connect_hooks->begin();
-        connect_pending_ = true;
+    if (env_.waker) {
+        waker_held_.store(true, std::memory_order_release);
+        env_.waker->begin();
     }
-    if (const Error e = channel_->start_connect(); !e.ok()) return connect_failed(now, e);
+    if (const Error e = channel_->start_connect(); !e.ok()) {
+        release_waker();
+        return connect_failed(now, e);
+    }
     return connect_deadline_;
 }
 
-void Device::connect_ended() noexcept {
-    if (!connect_pending_) return;
-    connect_pending_ = false;
-    env_.connect_hooks->end();
+void Device::release_waker() noexcept {
+    if (waker_held_.exchange(false, std::memory_order_acq_rel) && env_.waker) env_.waker->end();
 }
 
 std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point now) {
@@ -203,10 +206,11 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
     if (!outcome) {
         if (now < connect_deadline_) return connect_deadline_;
         channel_->disconnect();  // abandons the attempt
+        release_waker();
         return connect_failed(now, Error{Status::timeout, "connect did not end in time"});
     }
+    release_waker();  // normally done by the event callback already
     if (!outcome->ok()) return connect_failed(now, *outcome);
-    connect_ended();
     if (!record_.connect_latency_ms) {
         // The last channel event before now is the connect's end (or later, never earlier).
         const SimClock::time_point stamped{
@@ -227,7 +231,6 @@ std::optional<SimClock::time_point> Device::check_connect(SimClock::time_point n
 
 std::optional<SimClock::time_point> Device::connect_failed(SimClock::time_point now,
                                                            const Error& e) {
-    connect_ended();
     ++record_.connect_failures;
     env_.counters->connect_failures.fetch_add(1, std::memory_order_relaxed);
     record_.detail = e.message();
@@ -517,9 +520,9 @@ void Device::finish() noexcept {
                                                                        std::memory_order_relaxed);
     }
     end_download(SimClock::now());
-    connect_ended();
     if (client_) client_->deinit();
     if (channel_) channel_->disconnect();
+    release_waker();
     if (connected_) on_channel(false);
 }
 

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "connect_waker.hpp"
 #include "core/behaviour.hpp"
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
@@ -48,19 +49,6 @@ struct FleetCounters {
     std::atomic<std::uint64_t> outcomes[kOutcomeCount] = {};  ///< final outcomes so far
 };
 
-/// Told about every connect a device starts, e.g. to keep paho's receive thread awake while any
-/// is outstanding (H6's ConnectWaker). Both calls come from the devices' worker threads and must
-/// be quick and thread-safe.
-class ConnectHooks {
-  public:
-    virtual ~ConnectHooks() = default;
-    /// Just before a device calls PahoChannel::start_connect().
-    virtual void begin() noexcept = 0;
-    /// Once per begin(), when that connect's outcome is known (ok, failed, timed out, or the
-    /// device ended while it was pending).
-    virtual void end() noexcept = 0;
-};
-
 /// Makes the byte source of one device; `ready` is to be called (on any thread) when the source
 /// has something new for read(). The fleet passes a factory for PooledCurlByteSource.
 using SourceFactory = std::function<std::unique_ptr<ByteSource>(std::function<void()> ready)>;
@@ -69,10 +57,10 @@ using SourceFactory = std::function<std::unique_ptr<ByteSource>(std::function<vo
 struct DeviceEnv {
     Scheduler* scheduler = nullptr;
     RatePacer* connect_pacer = nullptr;
+    /// Kept busy while this device's connects are outstanding (nullptr: none; paho issue 1430).
+    ConnectWaker* waker = nullptr;
     /// Where disconnects run (nullptr: on the worker itself).
     Offloader* offloader = nullptr;
-    /// Told about every connect (nullptr: nobody).
-    ConnectHooks* connect_hooks = nullptr;
     FleetCounters* counters = nullptr;
     SourceFactory make_source;
     SimClock::time_point run_start;
@@ -153,7 +141,7 @@ class Device final : public Task {
     void job_failed(const Error& e);
     void end_download(SimClock::time_point now);
     void go_offline();
-    void connect_ended() noexcept;
+    void release_waker() noexcept;
     void use_sink_for(const UpgradeJob& job);
     void finish_reboot();
     void drop_flash();
@@ -169,6 +157,10 @@ class Device final : public Task {
     // When the channel's event callback last fired (steady clock ticks). Declared before the
     // channel: the callback may still be returning while the channel is destroyed.
     std::atomic<SimClock::rep> last_event_ns_{0};
+    // A begin() of env_.waker not yet matched by end(): set by start_connect(), cleared by the
+    // first channel event after it (the outcome; on paho's thread) or by the worker. Before the
+    // channel too, for the same reason.
+    std::atomic<bool> waker_held_{false};
     std::unique_ptr<PahoChannel> channel_;
     std::unique_ptr<ByteSource> source_;
     std::unique_ptr<FaultSource> faults_;
@@ -188,7 +180,6 @@ class Device final : public Task {
     SimClock::time_point next_at_{};  // churn / reboot / retry timer
     SimClock::time_point report_deadline_{};
     int failed_connects_ = 0;
-    bool connect_pending_ = false;  // begin() told to the connect hooks, end() not yet
 
     std::optional<SimClock::time_point> push_at_;
     std::optional<SimClock::time_point> download_started_;

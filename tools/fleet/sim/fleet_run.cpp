@@ -36,6 +36,26 @@ constexpr std::size_t kReceiveBuffer = 16 * 1024;
 // Threads for the devices' disconnects (each waits for paho's send thread, not for the CPU).
 constexpr std::size_t kOffloadThreads = 4;
 
+// The waker's own connection: the first device's credentials under another client id (the
+// lab's ACL lets a device subscribe to its own upgrade topic), connected before the cloud and the
+// devices, i.e. while paho's receive thread has nothing else to wait for.
+constexpr std::chrono::seconds kWakerConnectWait{10};
+
+Error make_waker_options(const DeviceIdentity& id, const RunOptions& o, ConnectWakerOptions& w) {
+    ConnectOptions co;
+    co.custom_host = o.host;
+    co.port = o.port;
+    co.secure_mode = o.tls ? SecureMode::tls : SecureMode::tcp;
+    ConnectionInfo conn;
+    if (Error e = make_connection_info(id, co, conn); !e.ok()) return e;
+    w.mqtt = MqttOptions::from(conn);
+    w.mqtt.use_tls = o.tls;
+    w.mqtt.ca_file = o.ca_file;
+    w.mqtt.client_id = "ota-fleet-waker-" + std::to_string(::getpid());
+    w.topic = "/ota/device/upgrade/" + id.product_key + "/" + id.device_name;
+    return {};
+}
+
 std::string host_name() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return {};
@@ -139,6 +159,21 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     if (o.sink == SinkKind::file) env.file_sink_dir = o.sink_dir;
     env.flash_sink = o.sink == SinkKind::flash;
 
+    // Declared before the devices, whose channel callbacks call it.
+    std::unique_ptr<ConnectWaker> waker;
+    if (o.connect_waker && !ids.empty()) {
+        ConnectWakerOptions wo;
+        if (Error e = make_waker_options(ids.front(), o, wo); !e.ok()) return e;
+        waker = std::make_unique<ConnectWaker>(std::move(wo));
+        if (Error e = waker->start(); !e.ok()) return e;
+        // A waker that does not come up only costs speed: the devices connect without it.
+        if (!waker->wait_connected(kWakerConnectWait)) {
+            std::fprintf(stderr, "ota_fleet: connect waker not connected (%s); going on without\n",
+                         waker->stats().last_error.c_str());
+        }
+        env.waker = waker.get();
+    }
+
     std::unique_ptr<FleetCloud> cloud;
     if (o.has_push) {
         FleetCloudOptions co;
@@ -231,6 +266,10 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
             });
         }
         for (auto& th : finishers) th.join();
+    }
+    if (waker) {
+        waker->stop();
+        waker_stats_ = waker->stats();
     }
     std::vector<CloudRecord> cloud_records;
     if (cloud) {

@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "connect_waker.hpp"
 #include "core/options.hpp"
 #include "core/stats.hpp"
 #include "ota/status.hpp"
@@ -48,6 +50,10 @@ class FleetRun {
     [[nodiscard]] const FleetSummary& summary() const noexcept { return summary_; }
     /// The scheduler's counters at the end of the run (for the report's diagnostics line).
     [[nodiscard]] const Scheduler::Stats& scheduler_stats() const noexcept { return stats_; }
+    /// The connect waker's counters at the end of the run (nullopt: --no-connect-waker).
+    [[nodiscard]] const std::optional<ConnectWakerStats>& waker_stats() const noexcept {
+        return waker_stats_;
+    }
 
   private:
     struct State;
@@ -55,6 +61,7 @@ class FleetRun {
     RunEnd end_ = RunEnd::settled;
     FleetSummary summary_;
     Scheduler::Stats stats_;
+    std::optional<ConnectWakerStats> waker_stats_;
 };
 
 }  // namespace ota::fleet

@@ -6,10 +6,15 @@
 //
 // Usage: paho_connect_bench --env LAB_ENV [--count N] [--tcp] [--idle-s S] [--nofile N]
 //        [--connect-timeout-s S] [--keepalive-s S] [--rate N] [--ca-file PEM]
+//        [--waker] [--waker-interval-us N]
 // --rate paces the start_connect() calls (N per second; default: all at once); --nofile sets
 // RLIMIT_NOFILE (default: raised to the hard limit); --ca-file verifies the broker with another
 // PEM bundle than the lab's CA (e.g. the lab CA appended to the system bundle, to see what a large
 // ca_file costs per connection); --ca-file system leaves ca_file empty (OpenSSL's default paths).
+// --waker runs tools/fleet's ConnectWaker (one more connection of the cloud user that loops a
+// QoS 1 SUBSCRIBE while connects are outstanding, so paho's receive thread does not sleep in its
+// 1 s poll; paho issue 1430) with the given pause between SUBACK and the next SUBSCRIBE (default
+// 2000 us). It is connected before the measured connects and is not counted among them.
 // LAB_ENV is a lab.env of scripts/lab.sh: the lab's cloud user connects N times with distinct
 // client ids (its password is never printed).
 #include <malloc.h>
@@ -31,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "connect_waker.hpp"
 #include "ota/log.hpp"
 #include "ota/options.hpp"
 #include "ota/paho/paho_channel.hpp"
@@ -49,13 +55,15 @@ struct Args {
     int keepalive_s = 60;
     std::string ca_file;  // instead of the lab's CA_FILE
     double rate = 0;      // start_connect() calls per second; 0: all at once
+    bool waker = false;
+    long waker_interval_us = 2000;
 };
 
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr,
                  "paho_connect_bench: %s\nusage: paho_connect_bench --env LAB_ENV [--count N] "
                  "[--tcp] [--idle-s S] [--nofile N] [--connect-timeout-s S] [--keepalive-s S] "
-                 "[--rate N] [--ca-file PEM]\n",
+                 "[--rate N] [--ca-file PEM] [--waker] [--waker-interval-us N]\n",
                  why);
     std::exit(2);
 }
@@ -84,6 +92,11 @@ Args parse(int argc, char** argv) {
             a.ca_file = value();
         } else if (k == "--rate") {
             a.rate = std::stod(value());
+        } else if (k == "--waker") {
+            a.waker = true;
+        } else if (k == "--waker-interval-us") {
+            a.waker = true;
+            a.waker_interval_us = std::stol(value());
         } else if (k == "--keepalive-s") {
             a.keepalive_s = std::stoi(value());
         } else {
@@ -181,19 +194,38 @@ int main(int argc, char** argv) {
     std::mutex mutex;
     std::condition_variable cv;
     std::atomic<std::size_t> events{0};
+    // Declared before the channels whose callbacks call it (it must outlive them).
+    std::unique_ptr<ota::fleet::ConnectWaker> waker;
     auto make = [&](Slot& s, const std::string& id) {
         ota::MqttOptions o = base;
         o.client_id = id;
         s.ch = std::make_unique<ota::PahoChannel>(o);
-        s.ch->set_event_callback([&s, &cv, &events] {
+        s.ch->set_event_callback([&s, &cv, &events, &waker] {
             Clock::rep zero = 0;
-            s.first_event.compare_exchange_strong(zero, Clock::now().time_since_epoch().count());
+            if (s.first_event.compare_exchange_strong(zero,
+                                                      Clock::now().time_since_epoch().count()) &&
+                waker) {
+                waker->end();
+            }
             events.fetch_add(1);
             cv.notify_one();
         });
     };
 
     const double rss_start = rss_kib();
+    if (args.waker) {
+        ota::fleet::ConnectWakerOptions wo;
+        wo.mqtt = base;
+        wo.mqtt.client_id = "bench-" + tag + "-waker";
+        wo.topic = "bench/waker/" + tag;
+        wo.interval = std::chrono::microseconds(args.waker_interval_us);
+        waker = std::make_unique<ota::fleet::ConnectWaker>(wo);
+        if (ota::Error e = waker->start();
+            !e.ok() || !waker->wait_connected(std::chrono::seconds(10))) {
+            std::fprintf(stderr, "waker connect failed: %s\n", waker->stats().last_error.c_str());
+            return 1;
+        }
+    }
     Slot warm;
     make(warm, "bench-" + tag + "-warm");
     if (ota::Error e = warm.ch->connect(); !e.ok()) {
@@ -221,7 +253,11 @@ int main(int argc, char** argv) {
                          std::chrono::duration<double>(static_cast<double>(i) / args.rate)));
         }
         slots[i].started = Clock::now();
-        if (!slots[i].ch->start_connect().ok()) ++start_failures;
+        if (waker) waker->begin();
+        if (!slots[i].ch->start_connect().ok()) {
+            ++start_failures;
+            if (waker) waker->end();
+        }
     }
     const auto t_started = Clock::now();
 
@@ -295,6 +331,15 @@ int main(int argc, char** argv) {
     std::printf("connect latency ms: p50 %.1f p90 %.1f p99 %.1f max %.1f\n", pct(50), pct(90),
                 pct(99), latencies.empty() ? 0.0 : latencies.back());
     for (const auto& [msg, count] : errors) std::printf("  failed x%zu: %s\n", count, msg.c_str());
+    if (waker) {
+        const auto ws = waker->stats();
+        std::printf(
+            "waker: interval %ld us, %llu SUBACKs (%.0f/s while connecting), %llu failed%s%s\n",
+            args.waker_interval_us, static_cast<unsigned long long>(ws.pings),
+            static_cast<double>(ws.pings) / (ms(t_done - t0) / 1e3),
+            static_cast<unsigned long long>(ws.failed_pings),
+            ws.last_error.empty() ? "" : "; last: ", ws.last_error.c_str());
+    }
     std::printf(
         "RSS KiB: start %.0f, base (1 connected) %.0f, %zu created %.0f, idle %.0f "
         "-> %.1f KiB per channel (%.1f of it before connecting)\n",

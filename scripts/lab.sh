@@ -5,6 +5,8 @@
 #
 #   lab.sh start DIR                  generate certs, start broker + web server, write DIR/lab.env
 #   lab.sh add-device DIR PK DN DS    let a device log in with its Aliyun-signed credentials
+#   lab.sh add-devices DIR PASSWD ACL append many devices at once: a mosquitto password file and
+#                                     an ACL file as `ota_fleet users` writes them, one SIGHUP
 #   lab.sh stop-broker DIR | start-broker DIR | restart-broker DIR
 #   lab.sh stop DIR                   stop everything started by `start` (idempotent)
 #
@@ -13,11 +15,17 @@
 # https://127.0.0.1:$HTTPS_PORT/<name> (and plain http on HTTP_PORT); /status/404 and /status/500
 # answer with those codes; over https, /norange/<name> ignores Range and /slow/<name> is limited
 # to 2 MiB/s per connection. nginx's access log (DIR/nginx-access.log) records each request's Range.
+#
+# Fleets (ota_fleet, bench/fleet_bench.sh): the broker and the web server are started with the
+# open-file limit raised to the hard limit (each connection is one descriptor in each of them), and
+# nginx accepts LAB_NGINX_CONNECTIONS (default 16384) concurrent connections. Set LAB_ACCESS_LOG=off
+# before `start` to leave nginx's access log off (a fleet of 1,000 downloads writes 1,000 lines a
+# run; the integration tests read the log, so it is on by default).
 set -euo pipefail
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
 
-[ $# -ge 2 ] || die "usage: lab.sh start|stop|add-device|stop-broker|start-broker|restart-broker DIR [...]"
+[ $# -ge 2 ] || die "usage: lab.sh start|stop|add-device|add-devices|stop-broker|start-broker|restart-broker DIR [...]"
 cmd=$1
 dir=$2
 shift 2
@@ -114,10 +122,16 @@ listener $MQTT_TCP_PORT 127.0.0.1
 EOF
 }
 
+# Raises this shell's (and so its children's) open-file limit to the hard limit: mosquitto and
+# nginx hold one descriptor per connection. Failing to raise it is not an error (the default
+# limit still serves the tests).
+raise_fd_limit() { ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
+
 start_broker() {
   # shellcheck disable=SC1091
   . "$dir/lab.env"
   local attempt pid i
+  raise_fd_limit
   # A restart can find its port still held for a moment (the old broker's socket, or a
   # connection's local end on a loaded machine): mosquitto then exits at once with "Address
   # already in use". Bounded: 10 attempts half a second apart.
@@ -165,19 +179,29 @@ stop_broker() { stop_pidfile "$dir/mosquitto.pid"; }
 start_web() {
   # shellcheck disable=SC1091
   . "$dir/lab.env"
-  local run_as=""
+  local run_as="" conns=${LAB_NGINX_CONNECTIONS:-16384} access_log="$dir/nginx-access.log ota"
   [ "$(id -u)" -eq 0 ] && run_as="user root;"
+  [ "${LAB_ACCESS_LOG:-on}" = off ] && access_log=off
+  raise_fd_limit
+  # nginx's workers cannot go past the hard limit either (setrlimit fails with an alert).
+  local nofile=$((2 * conns + 64)) hard
+  hard=$(ulimit -Hn)
+  [ "$hard" != unlimited ] && [ "$nofile" -gt "$hard" ] && nofile=$hard
+  [ "$conns" -gt "$nofile" ] && conns=$nofile
   mkdir -p "$dir/nginx-tmp"
   cat >"$dir/nginx.conf" <<EOF
 $run_as
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;
-events { worker_connections 512; }
+# A fleet downloads over 1,000+ connections at once: each is one descriptor (twice that leaves
+# room for files being sent), and the listen backlog takes a burst of connects.
+worker_rlimit_nofile $nofile;
+events { worker_connections $conns; }
 http {
   default_type application/octet-stream;
   log_format ota '\$remote_addr "\$request" \$status \$body_bytes_sent range="\$http_range"';
-  access_log $dir/nginx-access.log ota;
+  access_log $access_log;
   client_body_temp_path $dir/nginx-tmp/body;
   proxy_temp_path $dir/nginx-tmp/proxy;
   fastcgi_temp_path $dir/nginx-tmp/fastcgi;
@@ -189,7 +213,7 @@ http {
   # Signed firmware URLs carry long query strings; the 8k default answers them with 414.
   large_client_header_buffers 4 32k;
   server {
-    listen 127.0.0.1:$HTTPS_PORT ssl;
+    listen 127.0.0.1:$HTTPS_PORT ssl backlog=4096;
     ssl_certificate $dir/pki/server.pem;
     ssl_certificate_key $dir/pki/server.key;
     root $WWW_DIR;
@@ -295,6 +319,31 @@ EOF
         fi
         sleep 0.1
       done
+    fi
+    ;;
+  add-devices)
+    [ $# -eq 2 ] || die "usage: lab.sh add-devices DIR PASSWD ACL"
+    passwd=$1 acl=$2
+    [ -r "$passwd" ] && [ -r "$acl" ] || die "add-devices: cannot read $passwd or $acl"
+    # Lines are appended as they are (user:$7$... hashes and `user`/`topic` blocks, as
+    # `ota_fleet users` writes them); one SIGHUP makes mosquitto read both files again.
+    exec 9>"$dir/.add-device.lock"
+    flock -w 30 9 || die "add-devices: lock $dir/.add-device.lock is held too long"
+    # Edited as copies and renamed into place, as add-device does (a reload never reads a
+    # half-written file).
+    passwd_new=$(mktemp "$dir/.passwd.XXXXXX")
+    acl_new=$(mktemp "$dir/.acl.XXXXXX")
+    cp -p "$dir/mosquitto.passwd" "$passwd_new"
+    cp -p "$dir/mosquitto.acl" "$acl_new"
+    cat "$passwd" >>"$passwd_new"
+    { echo; cat "$acl"; } >>"$acl_new"
+    mv -f "$passwd_new" "$dir/mosquitto.passwd"
+    mv -f "$acl_new" "$dir/mosquitto.acl"
+    if [ -f "$dir/mosquitto.pid" ]; then
+      kill -HUP "$(cat "$dir/mosquitto.pid")"
+      # Reading thousands of PBKDF2 lines takes mosquitto a moment; it checks a password only
+      # when a client connects, so a short pause is enough.
+      sleep 0.5
     fi
     ;;
   stop-broker) stop_broker ;;

@@ -257,6 +257,7 @@ Error parse_run(const RawOptions& raw, RunOptions& run) {
     if (run.http_ca_file.empty()) run.http_ca_file = run.ca_file;
     run.allow_http = f.flag("allow-http");
     run.quiet = f.flag("quiet");
+    run.connect_waker = !f.flag("no-connect-waker");
     e = f.text("version", run.version);
     if (e.ok()) e = check_version("--version", run.version);
     if (e.ok()) e = f.real("connect-rate", 1, 100000, "1..100000 per second", run.connect_rate);
@@ -375,7 +376,8 @@ Error parse_command_line(const std::vector<std::string>& args, ParsedCommand& ou
                                   "cloud-password-file"}) {
                 values.insert(v);
             }
-            e = split(args, 1, "run", values, {"no-tls", "allow-http", "quiet"}, raw);
+            e = split(args, 1, "run", values, {"no-tls", "allow-http", "quiet", "no-connect-waker"},
+                      raw);
             if (e.ok() && !raw.help) e = parse_run(raw, parsed.run);
             break;
         }

@@ -69,7 +69,10 @@ struct RunOptions {
     std::string json_path;           ///< --json FILE
     std::string csv_path;            ///< --csv FILE
     bool quiet = false;              ///< --quiet: no live status line
-    bool has_push = false;           ///< --push-url given
+    /// false with --no-connect-waker: no extra connection keeps paho's receive thread polling
+    /// while connects are outstanding (sim/connect_waker.hpp; for A/B measurements).
+    bool connect_waker = true;
+    bool has_push = false;  ///< --push-url given
     PushOptions push;
 };
 

@@ -37,6 +37,8 @@ constexpr const char* kRun =
     "  --version V0            version the devices start with (default 1.0.0, 1..64 chars)\n"
     "  --connect-rate N        connects started per second, 1..100000 (default 500)\n"
     "  --threads K             worker threads, 1..64 (default 2)\n"
+    "  --no-connect-waker      no extra connection (as device --first) that keeps paho's\n"
+    "                          receive thread polling while connects are outstanding\n"
     "  --reboot-ms MS          simulated reboot after a valid image, 0..600000 (default 2000)\n"
     "  --mix SPEC              percent of devices per fault, e.g.\n"
     "                          cut=5,stall=5,corrupt=2,storage=2,never-return=1,rollback=1,\n"

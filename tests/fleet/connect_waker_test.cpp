@@ -1,0 +1,185 @@
+// ConnectWaker (tools/fleet/sim/connect_waker.hpp) against the lab's broker: while connects are
+// outstanding it keeps paho's receive thread out of its 1 s poll, so a channel started while
+// another one of the process is connected and idle connects in milliseconds instead of about a
+// second (paho issue 1430); and `ota_fleet run` uses it for every device connect unless
+// --no-connect-waker.
+#include "connect_waker.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab.hpp"
+#include "ota/paho/paho_channel.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ota::test::Lab;
+
+ota::MqttOptions cloud_options(const Lab& lab, const std::string& client_id) {
+    ota::MqttOptions o;
+    o.host = "127.0.0.1";
+    o.port = lab.mqtt_tls_port;
+    o.use_tls = true;
+    o.ca_file = lab.ca_file;
+    o.username = lab.cloud_user;
+    o.password = lab.cloud_password;
+    o.client_id = client_id;
+    o.clean_session = true;
+    o.connect_timeout = std::chrono::seconds(10);
+    return o;
+}
+
+std::string unique(const std::string& what) {
+    static std::atomic<int> counter{0};
+    return "waker-it-" + std::to_string(::getpid()) + "-" + what + "-" + std::to_string(counter++);
+}
+
+// start_connect() of a fresh channel (the waker's begin()/end() around it when `waker` is set);
+// returns how long the outcome took in ms, or -1 when it failed.
+double timed_connect(const Lab& lab, ota::fleet::ConnectWaker* waker) {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    ota::PahoChannel ch(cloud_options(lab, unique("ch")));
+    ch.set_event_callback([&] {
+        std::lock_guard<std::mutex> lock(m);
+        done = true;
+        cv.notify_all();
+    });
+    const auto t0 = Clock::now();
+    if (waker) waker->begin();
+    if (!ch.start_connect().ok()) return -1;
+    {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait_for(lock, std::chrono::seconds(15), [&] { return done; });
+    }
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (waker) waker->end();
+    const auto outcome = ch.connect_outcome();
+    const bool ok = outcome && outcome->ok();
+    ch.disconnect();
+    return ok ? ms : -1;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+TEST(ConnectWaker, ConnectsWhileAnotherChannelIsIdleAreFastOnlyWithTheWaker) {
+    const Lab& lab = Lab::get();
+    ota::fleet::ConnectWakerOptions wo;
+    wo.mqtt = cloud_options(lab, unique("waker"));
+    wo.topic = "fleet-it/waker/" + std::to_string(::getpid());
+    ota::fleet::ConnectWaker waker(wo);
+    ASSERT_TRUE(waker.start().ok());
+    ASSERT_TRUE(waker.wait_connected(std::chrono::seconds(10))) << waker.stats().last_error;
+
+    // The waker's connection is up and idle: paho's receive thread sleeps in its 1 s poll.
+    std::vector<double> without;
+    std::vector<double> with;
+    for (int i = 0; i < 3; ++i) {
+        without.push_back(timed_connect(lab, nullptr));
+        with.push_back(timed_connect(lab, &waker));
+    }
+    for (std::size_t i = 0; i < with.size(); ++i) {
+        ASSERT_GE(without[i], 0) << "connect " << i << " without the waker failed";
+        ASSERT_GE(with[i], 0) << "connect " << i << " with the waker failed";
+    }
+    const double slow = median(without);
+    const double fast = median(with);
+    std::printf(
+        "connect while another channel is idle: median %.0f ms without, %.0f ms with the "
+        "waker\n",
+        slow, fast);
+    EXPECT_LT(fast, 500.0);
+    EXPECT_LT(fast * 2, slow);
+
+    const auto s = waker.stats();
+    EXPECT_GT(s.pings, 0u);
+    EXPECT_EQ(s.failed_pings, 0u) << s.last_error;
+    EXPECT_EQ(s.begins, 3u);
+    EXPECT_EQ(s.outstanding, 0u);
+    // Nothing outstanding: the waker stays quiet.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto before = waker.stats().pings;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(waker.stats().pings, before);
+    waker.stop();
+    waker.end();  // harmless after stop() and unmatched
+}
+
+// Registers `count` devices of a fresh product key with the lab's broker (ota_fleet users +
+// lab.sh add-devices) and returns the arguments of an idle `ota_fleet run` of them.
+std::vector<std::string> idle_run(const Lab& lab, const ota::test::TempDir& tmp, int count) {
+    const std::string pk = "pw" + std::to_string(::getpid());
+    const std::string pattern = "waker-%03d";
+    const std::string secret = "waker-it-secret";
+    const auto passwd = tmp.path() / "fleet.passwd";
+    const auto acl = tmp.path() / "fleet.acl";
+    const auto users = ota::test::run_process(
+        {Lab::bin("ota_fleet"), "users", "--product-key", pk, "--name-pattern", pattern, "--secret",
+         secret, "--count", std::to_string(count), "--passwd-out", passwd.string(), "--acl-out",
+         acl.string()},
+        30);
+    EXPECT_EQ(users.exit_code, 0) << users.output;
+    const auto add = ota::test::run_process(
+        {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
+    EXPECT_EQ(add.exit_code, 0) << add.output;
+    return {Lab::bin("ota_fleet"),
+            "run",
+            "--product-key",
+            pk,
+            "--name-pattern",
+            pattern,
+            "--secret",
+            secret,
+            "--count",
+            std::to_string(count),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            std::to_string(lab.mqtt_tls_port),
+            "--ca-file",
+            lab.ca_file,
+            "--connect-rate",
+            "50",
+            "--duration",
+            "3",
+            "--quiet"};
+}
+
+TEST(ConnectWaker, FleetRunWakesForEveryDeviceConnectUnlessTurnedOff) {
+    const Lab& lab = Lab::get();
+    ota::test::TempDir tmp;
+    std::vector<std::string> argv = idle_run(lab, tmp, 20);
+    const auto on = ota::test::run_process(argv, 60);
+    ASSERT_EQ(on.exit_code, 0) << on.output;
+    EXPECT_NE(on.output.find("connected 20"), std::string::npos) << on.output;
+    // One begin() per device connect; SUBACKs while they were outstanding (the devices connect
+    // one by one at 50/s, each while others are idle), none failed.
+    EXPECT_NE(on.output.find("connect waker: 20 begins, "), std::string::npos) << on.output;
+    EXPECT_EQ(on.output.find("connect waker: 20 begins, 0 SUBACKs"), std::string::npos)
+        << on.output;
+    EXPECT_NE(on.output.find(" SUBACKs, 0 failed"), std::string::npos) << on.output;
+
+    argv.emplace_back("--no-connect-waker");
+    const auto off = ota::test::run_process(argv, 60);
+    ASSERT_EQ(off.exit_code, 0) << off.output;
+    EXPECT_NE(off.output.find("connected 20"), std::string::npos) << off.output;
+    EXPECT_EQ(off.output.find("connect waker:"), std::string::npos) << off.output;
+}
+
+}  // namespace

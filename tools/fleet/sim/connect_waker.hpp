@@ -63,7 +63,9 @@ struct ConnectWakerStats {
 
 /// Keeps paho's receive thread polling while connects are outstanding; see the file comment.
 /// begin()/end() are cheap, thread-safe and may be called from any thread (also from paho's
-/// callbacks: they only touch a counter and notify a condition variable).
+/// callbacks: they only touch a counter and notify a condition variable; the waker never calls
+/// into paho while holding the lock they take). start(), wait_connected() and stop() are the
+/// owner's calls, from one thread.
 class ConnectWaker {
   public:
     /// A waker that does nothing until start().
@@ -100,6 +102,7 @@ class ConnectWaker {
     std::condition_variable cv_;
     std::size_t outstanding_ = 0;
     std::uint64_t begins_ = 0;
+    bool started_ = false;
     bool stopping_ = false;
     std::string last_error_;
     std::atomic<std::uint64_t> pings_{0};

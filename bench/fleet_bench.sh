@@ -9,7 +9,10 @@
 #   (b) downloads: M devices (default 1,000) each get a push of the same 1 MiB image at once
 #       (--push-when all-connected, unpaced) and download, hash and verify it concurrently; the
 #       time from the first download started to the last one done, beside one `curl` of a 1 GiB
-#       file from the same nginx in the same lab (target: within 3x).
+#       file from the same nginx in the same lab (target: within 3x). Twice: (b1) with the cloud
+#       inside the device process (`ota_fleet run --push-url ...`), (b2) with the cloud in a
+#       process of its own (`ota_fleet_cloud`, beside an `ota_fleet run` without --push-url): in
+#       one process the cloud's pushes share paho's threads with the devices' traffic.
 # Prints a table and writes the figures as JSON (--json, default bench-fleet.json in the lab
 # directory, printed); --readme puts the table into README.md and docs/fleet.md between
 # <!-- fleet-bench:begin --> and <!-- fleet-bench:end -->.
@@ -24,7 +27,10 @@
 # with `perf record -g` and prints ota_fleet's busiest threads and functions.
 #
 # Usage: bench/fleet_bench.sh [--devices N] [--downloads M] [--image-kib K] [--connect-rate R]
-#                             [--threads T] [--build DIR] [--json FILE] [--readme] [--profile]
+#                             [--threads T] [--download-threads T] [--build DIR] [--json FILE]
+#                             [--readme] [--profile]
+#   --threads: ota_fleet's worker threads in (a) (default 2); --download-threads in (b) (8: a
+#   worker waiting for a PUBACK holds up its shard, more of them overlap those waits).
 #   --build DIR: use an existing build directory (ota_fleet is built there); default: a Release
 #   build in build-release (configured on first use, tests off).
 set -euo pipefail
@@ -37,6 +43,7 @@ downloads=1000
 image_kib=1024
 connect_rate=1000
 threads=2
+dl_threads=8
 build=""
 json_out=""
 readme=0
@@ -48,11 +55,12 @@ while [ $# -gt 0 ]; do
     --image-kib) image_kib=$2; shift ;;
     --connect-rate) connect_rate=$2; shift ;;
     --threads) threads=$2; shift ;;
+    --download-threads) dl_threads=$2; shift ;;
     --build) build=$2; shift ;;
     --json) json_out=$2; shift ;;
     --readme) readme=1 ;;
     --profile) profile=1 ;;
-    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "$name: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -75,9 +83,10 @@ if [ -z "$build" ]; then
   [ -f "$build/build.ninja" ] ||
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTA_BUILD_TESTS=OFF >/dev/null
 fi
-cmake --build "$build" -j2 --target ota_fleet >/dev/null
+cmake --build "$build" -j2 --target ota_fleet ota_fleet_cloud_exe >/dev/null
 fleet="$build/bin/ota_fleet"
-[ -x "$fleet" ] || { echo "$name: no $fleet after the build" >&2; exit 1; }
+cloud="$build/bin/ota_fleet_cloud"
+[ -x "$fleet" ] && [ -x "$cloud" ] || { echo "$name: no $fleet or $cloud after the build" >&2; exit 1; }
 
 # --- lab ---------------------------------------------------------------------------------------
 lab=$(mktemp -d /tmp/ota-fleet-bench.XXXXXX)
@@ -107,8 +116,12 @@ mosquitto_pid=$(cat "$lab/mosquitto.pid")
 nginx_pid=$(pgrep -P "$(cat "$lab/nginx.pid")" | head -1)
 servers_cpu() { echo "$(cpu_s "$mosquitto_pid") $(cpu_s "$nginx_pid")"; }
 
-common=(--product-key "$pk" --name-pattern "$pattern" --secret "$secret" --host 127.0.0.1
-  --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --threads "$threads" --quiet)
+ident=(--product-key "$pk" --name-pattern "$pattern" --secret "$secret" --host 127.0.0.1
+  --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --quiet)
+common=("${ident[@]}" --threads "$threads")
+push=(--push-url "https://127.0.0.1:$HTTPS_PORT/fleet.bin" --push-file "$WWW_DIR/fleet.bin"
+  --push-version 2.0.0 --push-rate 100000 --push-when all-connected
+  --cloud-user "$CLOUD_USER" --cloud-password-file "$lab/cloud.pw")
 
 # --- (a) + (c): connect and idle ---------------------------------------------------------------
 # The run lasts long enough for every device to connect (at 200/s or faster), plus a few idle
@@ -122,20 +135,27 @@ read -r mq0 ng0 < <(servers_cpu)
 read -r mq1 ng1 < <(servers_cpu)
 
 # --- (b): concurrent downloads -----------------------------------------------------------------
-echo "$name: (b) $downloads devices x $image_kib KiB, pushed at once" >&2
+echo "$name: (b1) $downloads devices x $image_kib KiB, pushed at once by the in-process cloud" >&2
 wrapper=()
 if [ "$profile" = 1 ]; then
   command -v perf >/dev/null || { echo "$name: --profile needs perf" >&2; exit 1; }
   wrapper=(perf record -q -F 199 -g -o "$lab/perf.data" --)
 fi
-"${wrapper[@]}" "$fleet" run "${common[@]}" --count "$downloads" --connect-rate "$connect_rate" \
-  --http-ca-file "$CA_FILE" --reboot-ms 0 --duration 100 --job-timeout 90 \
-  --push-url "https://127.0.0.1:$HTTPS_PORT/fleet.bin" --push-file "$WWW_DIR/fleet.bin" \
-  --push-version 2.0.0 --push-rate 100000 --push-when all-connected \
-  --cloud-user "$CLOUD_USER" --cloud-password-file "$lab/cloud.pw" \
-  --json "$lab/download.json" >"$lab/download.log" 2>&1 ||
+dl_args=("${ident[@]}" --count "$downloads" --connect-rate "$connect_rate" --threads "$dl_threads"
+  --http-ca-file "$CA_FILE" --reboot-ms 0 --duration 100 --job-timeout 90)
+"${wrapper[@]}" "$fleet" run "${dl_args[@]}" "${push[@]}" --json "$lab/download.json" \
+  >"$lab/download.log" 2>&1 ||
   { cat "$lab/download.log" >&2; echo "$name: the download run failed" >&2; exit 1; }
 read -r mq2 ng2 < <(servers_cpu)
+
+echo "$name: (b2) the same with the cloud in a process of its own" >&2
+"$cloud" "${ident[@]}" --count "$downloads" --duration 100 --job-timeout 90 "${push[@]}" \
+  --json "$lab/cloud2.json" >"$lab/cloud2.log" 2>&1 &
+cloud_pid=$!
+"$fleet" run "${dl_args[@]}" --json "$lab/download2.json" >"$lab/download2.log" 2>&1 ||
+  { cat "$lab/download2.log" >&2; echo "$name: the (b2) device run failed" >&2; exit 1; }
+wait "$cloud_pid" ||
+  { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud failed" >&2; exit 1; }
 
 # One curl of 1 GiB from the same nginx (the best of three: the machine is shared).
 curl_times=""
@@ -146,88 +166,111 @@ done
 
 # --- figures -----------------------------------------------------------------------------------
 json_out=${json_out:-$lab/bench-fleet.json}
-python3 - "$lab/connect.json" "$lab/download.json" "$curl_times" "$devices" "$downloads" \
-  "$image_kib" "$connect_rate" "$threads" "$json_out" "$lab/table.md" \
-  "$mq0 $ng0 $mq1 $ng1 $mq2 $ng2" <<'PY'
+python3 - "$lab" "$curl_times" "$devices" "$downloads" "$image_kib" "$connect_rate" "$threads" \
+  "$dl_threads" "$json_out" "$mq0 $ng0 $mq1 $ng1 $mq2 $ng2" <<'PY'
 import json, math, sys
-(conn_path, dl_path, curl_times, devices, downloads, image_kib, rate, threads, out, table,
+(lab, curl_times, devices, downloads, image_kib, rate, threads, dl_threads, out,
  servers) = sys.argv[1:]
+devices, downloads, image_kib = int(devices), int(downloads), int(image_kib)
+load = lambda name: json.load(open(f"{lab}/{name}"))
+conn, dl, dl2, cloud2 = load("connect.json"), load("download.json"), load("download2.json"), \
+    load("cloud2.json")
 mq0, ng0, mq1, ng1, mq2, ng2 = (float(x) for x in servers.split())
-conn, dl = json.load(open(conn_path)), json.load(open(dl_path))
+curl_s = min(float(t) for t in curl_times.split())
 
 def rank(values, p):
     v = sorted(values)
     return v[max(1, math.ceil(p / 100 * len(v))) - 1] if v else None
 
+def pct(values):
+    return {"p50": rank(values, 50), "p90": rank(values, 90), "p99": rank(values, 99),
+            "max": max(values, default=None)}
+
 def proc(s):
     return s["processes"][0]
+
+def counts(summary, key):
+    out = {}
+    for d in summary["devices"]:
+        if d.get(key):
+            out[d[key]] = out.get(d[key], 0) + 1
+    return out
+
+def download_run(s):
+    p = proc(s)
+    window = (p["download_last_unix_ms"] - p["download_first_unix_ms"]) / 1000
+    return {"outcomes": counts(s, "outcome"), "cloud_outcomes": counts(s, "cloud_outcome"),
+            "download_window_s": window,
+            "total_mib_per_s": downloads * image_kib / 1024 / window if window > 0 else None,
+            "vs_curl": window / curl_s if curl_s > 0 else None,
+            "job_ms": pct([d["job_ms"] for d in s["devices"] if d.get("job_ms") is not None]),
+            "cpu_s": p["cpu_user_s"] + p["cpu_system_s"], "rss_peak_kib": p["rss_peak_kib"]}
 
 c = proc(conn)
 lat = [d["connect_latency_ms"] for d in conn["devices"] if d.get("connect_latency_ms") is not None]
 connected = sum(1 for d in conn["devices"] if d.get("connected_at_ms") is not None)
 window_s = (c["connect_last_unix_ms"] - c["connect_first_unix_ms"]) / 1000
-rss_per = (c["rss_idle_kib"] - c["rss_base_kib"]) / int(devices) if c["rss_idle_kib"] else None
-
-p = proc(dl)
-outcomes = {}
-for d in dl["devices"]:
-    outcomes[d["outcome"]] = outcomes.get(d["outcome"], 0) + 1
-cloud = {}
-for d in dl["devices"]:
-    if d.get("cloud_outcome"):
-        cloud[d["cloud_outcome"]] = cloud.get(d["cloud_outcome"], 0) + 1
-dl_s = (p["download_last_unix_ms"] - p["download_first_unix_ms"]) / 1000
-curl_s = min(float(t) for t in curl_times.split())
-jobs = [d["job_ms"] for d in dl["devices"] if d.get("job_ms") is not None]
-cpu = p["cpu_user_s"] + p["cpu_system_s"]
-
 fig = {
-    "devices": int(devices), "connected": connected, "connect_rate_set": float(rate),
-    "threads": int(threads),
+    "devices": devices, "connected": connected, "connect_rate_set": float(rate),
+    "threads": int(threads), "download_threads": int(dl_threads),
     "connects_per_s": connected / window_s if window_s > 0 else None,
-    "connect_latency_ms": {"p50": rank(lat, 50), "p99": rank(lat, 99), "max": max(lat, default=None)},
+    "connect_latency_ms": pct(lat),
     "rss_base_kib": c["rss_base_kib"], "rss_idle_kib": c["rss_idle_kib"],
-    "rss_per_idle_device_kib": rss_per,
-    "downloads": int(downloads), "image_kib": int(image_kib),
-    "download_outcomes": outcomes, "download_cloud_outcomes": cloud,
-    "download_window_s": dl_s, "download_total_mib_per_s":
-        int(downloads) * int(image_kib) / 1024 / dl_s if dl_s > 0 else None,
-    "job_ms": {"p50": rank(jobs, 50), "p90": rank(jobs, 90), "p99": rank(jobs, 99),
-               "max": max(jobs, default=None)},
-    "download_cpu_s": cpu, "download_rss_peak_kib": p["rss_peak_kib"],
-    "connect_cpu_s": {"ota_fleet": proc(conn)["cpu_user_s"] + proc(conn)["cpu_system_s"],
+    "rss_per_idle_device_kib":
+        (c["rss_idle_kib"] - c["rss_base_kib"]) / devices if c["rss_idle_kib"] else None,
+    "connect_cpu_s": {"ota_fleet": c["cpu_user_s"] + c["cpu_system_s"],
                       "mosquitto": mq1 - mq0, "nginx": ng1 - ng0},
-    "download_cpu_s_by_process": {"ota_fleet": cpu, "mosquitto": mq2 - mq1, "nginx": ng2 - ng1},
-    "curl_1gib_s": curl_s, "download_vs_curl": dl_s / curl_s if curl_s > 0 else None,
+    "downloads": downloads, "image_kib": image_kib, "curl_1gib_s": curl_s,
+    "b1_cloud_in_process": download_run(dl),
+    "b2_cloud_own_process": download_run(dl2),
+    "b2_cloud": cloud2,
+    "b1_cpu_s_servers": {"mosquitto": mq2 - mq1, "nginx": ng2 - ng1},
 }
 json.dump(fig, open(out, "w"), indent=2)
 
-def f(x, fmt):
-    return "n/a" if x is None else format(x, fmt)
+def f(x, fmt=".0f", unit=""):
+    return "n/a" if x is None else format(x, fmt) + unit
 
+def outcome_text(d):
+    return " ".join("%s=%d" % kv for kv in sorted(d.items())) or "-"
+
+b1, b2 = fig["b1_cloud_in_process"], fig["b2_cloud_own_process"]
 rows = [
-    ("(a) connects/s, %d devices over TLS, 1 process, %s threads" % (int(devices), threads),
-     f(fig["connects_per_s"], ".0f"), ">= 500"),
+    ("(a) connects/s, %d devices over TLS, 1 process, %s threads" % (devices, threads),
+     f(fig["connects_per_s"]), ">= 500"),
     ("(a) connect latency p50 / p99 / max ms",
-     "%s / %s / %s" % tuple(f(fig["connect_latency_ms"][k], ".0f") for k in ("p50", "p99", "max")), ""),
-    ("(c) RSS per idle TLS device above the base (base %s KiB, %d devices %s KiB)"
-     % (c["rss_base_kib"], int(devices), c["rss_idle_kib"]), f(rss_per, ".1f") + " KiB", "<= 100 KiB"),
-    ("(b) %d devices x %d KiB: first download start -> last done"
-     % (int(downloads), int(image_kib)), f(dl_s, ".2f") + " s", ""),
-    ("(b) one curl of 1 GiB from the same nginx (best of 3)", f(curl_s, ".2f") + " s", ""),
-    ("(b) fleet / curl", f(fig["download_vs_curl"], ".2f") + "x", "<= 3x"),
-    ("(b) outcomes (device view / cloud view)",
-     "%s / %s" % (" ".join("%s=%d" % kv for kv in sorted(outcomes.items())),
-                  " ".join("%s=%d" % kv for kv in sorted(cloud.items()))), "all updated"),
-    ("(b) job push -> new version p50 / p99 / max ms",
-     "%s / %s / %s" % tuple(f(fig["job_ms"][k], ".0f") for k in ("p50", "p99", "max")), ""),
-    ("(b) ota_fleet peak RSS MiB", "%.1f" % (p["rss_peak_kib"] / 1024), ""),
-    ("CPU s (user+system) in (a): ota_fleet / mosquitto / nginx",
-     "%.1f / %.1f / %.1f" % (fig["connect_cpu_s"]["ota_fleet"], mq1 - mq0, ng1 - ng0), ""),
-    ("CPU s (user+system) in (b): ota_fleet / mosquitto / nginx",
-     "%.1f / %.1f / %.1f" % (cpu, mq2 - mq1, ng2 - ng1), ""),
+     " / ".join(f(fig["connect_latency_ms"][k]) for k in ("p50", "p99", "max")), ""),
+    ("(a) CPU s: ota_fleet / mosquitto / nginx", " / ".join(
+        f(fig["connect_cpu_s"][k], ".1f") for k in ("ota_fleet", "mosquitto", "nginx")), ""),
+    ("(c) RSS per idle TLS device above the base (base %s KiB, with %d devices %s KiB)"
+     % (c["rss_base_kib"], devices, c["rss_idle_kib"]),
+     f(fig["rss_per_idle_device_kib"], ".1f", " KiB"), "<= 100 KiB"),
+    ("(b) one curl of 1 GiB from the same nginx (best of 3)", f(curl_s, ".2f", " s"), ""),
 ]
-with open(table, "w") as t:
+for tag, b, note in (("b1", b1, "cloud in the device process"),
+                     ("b2", b2, "cloud in its own process")):
+    rows += [
+        ("(%s) %d x %d KiB, %s, %s threads: first download start -> last done"
+         % (tag, downloads, image_kib, note, dl_threads),
+         "%s (%s MiB/s)" % (f(b["download_window_s"], ".2f", " s"), f(b["total_mib_per_s"])), ""),
+        ("(%s) fleet / curl" % tag, f(b["vs_curl"], ".2f", "x"), "<= 3x"),
+        ("(%s) outcomes, device view / cloud view" % tag,
+         "%s / %s" % (outcome_text(b["outcomes"]),
+                      outcome_text(b["cloud_outcomes"] or
+                                   {k: v for k, v in cloud2["cloud_outcomes"].items() if v})),
+         "all updated"),
+        ("(%s) device: push -> new version p50 / p99 / max ms" % tag,
+         " / ".join(f(b["job_ms"][k]) for k in ("p50", "p99", "max")), ""),
+    ]
+rows += [
+    ("(b2) cloud: pushes spread over / first push -> last step 100 / -> last new version",
+     " / ".join(f(cloud2.get(k), ".2f", " s") for k in
+                ("push_span_s", "first_push_to_last_100_s", "first_push_to_last_updated_s")), ""),
+    ("(b1) CPU s: ota_fleet / mosquitto / nginx; ota_fleet peak RSS",
+     "%s / %s / %s; %s" % (f(b1["cpu_s"], ".1f"), f(mq2 - mq1, ".1f"), f(ng2 - ng1, ".1f"),
+                           f(b1["rss_peak_kib"] / 1024, ".0f", " MiB")), ""),
+]
+with open(f"{lab}/table.md", "w") as t:
     t.write("| measure | value | target |\n|---|---|---|\n")
     for r in rows:
         t.write("| %s | %s | %s |\n" % r)
@@ -236,15 +279,15 @@ PY
   printf '\n%s, %s CPUs, %s\n\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
     "$(nproc)" "$(uname -sr)"
   cat "$lab/table.md"
-  printf '\nCommand: `bench/fleet_bench.sh --devices %s --downloads %s --image-kib %s --connect-rate %s --threads %s`\n' \
-    "$devices" "$downloads" "$image_kib" "$connect_rate" "$threads"
+  printf '\nCommand: `bench/fleet_bench.sh --devices %s --downloads %s --image-kib %s --connect-rate %s --threads %s --download-threads %s`\n' \
+    "$devices" "$downloads" "$image_kib" "$connect_rate" "$threads" "$dl_threads"
 } >"$lab/report.md"
 cat "$lab/report.md"
 echo
 cat "$json_out"
 if [ "$profile" = 1 ]; then
   echo
-  echo "profile of (b): ota_fleet's threads by share of samples, then its busiest functions"
+  echo "profile of (b1): ota_fleet's threads by share of samples, then its busiest functions"
   perf report -i "$lab/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
     grep '%' | head -8
   perf report -i "$lab/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |

@@ -5,7 +5,8 @@
 #            threads woken by the sources' ready callbacks;
 #   threads  C threads, each a CurlByteSource downloading one transfer after another.
 # Prints both lines side by side (wall time, MiB/s, CPU seconds, peak RSS, threads).
-# The lab's nginx has worker_connections 512: keep C under about 400.
+# C is bounded by the lab nginx's worker_connections (scripts/lab.sh) and by `ulimit -n` (raised
+# to the hard limit here): the thread-per-transfer mode uses about 3 descriptors per transfer.
 #
 # Usage: bench/pool_bench.sh [--transfers N (400)] [--concurrency C (200)] [--threads K (2)]
 #          [--consumers M (2)]
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cmake --build "$build" -j2 --target ota_pool_bench >/dev/null
 bin="$build/bin/ota_pool_bench"
 

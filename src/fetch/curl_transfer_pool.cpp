@@ -194,8 +194,13 @@ void PoolWorker::run() noexcept {
     while (!live_.empty()) {
         auto it = live_.begin();
         const auto source = it->second;
-        Error e{Status::fetch_failed, "download of " + describe_url(source->url) +
-                                          " failed: the transfer pool was stopped"};
+        Error e{Status::fetch_failed};
+        try {
+            e.detail = "download of " + describe_url(source->url) +
+                       " failed: the transfer pool was stopped";
+        } catch (...) {
+            // The status alone then.
+        }
         detach(*source, e, true);
     }
 }
@@ -290,6 +295,9 @@ void PoolWorker::detach(PooledCurlByteSource::Impl& s, const Error& outcome,
         curl_multi_remove_handle(multi_.get(), s.easy.get());
         s.in_multi = false;
     }
+    // Counted down before read() can see the end or close() return, so neither sees the
+    // transfer still counted in active_transfers().
+    active.fetch_sub(1, std::memory_order_relaxed);
     // Between transfers a source does not hold on to the pool's share (open() sets it again).
     curl_easy_setopt(s.easy.get(), CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
     // Keeps the source alive until the end of this function, whatever the caller does.
@@ -316,8 +324,6 @@ void PoolWorker::detach(PooledCurlByteSource::Impl& s, const Error& outcome,
         s.cv.notify_all();
         if (fire && s.ready) s.ready();
     }
-    // Counted down first: once `attached` is false the caller may see active_transfers().
-    active.fetch_sub(1, std::memory_order_relaxed);
     {
         std::lock_guard<std::mutex> lock(s.m);
         s.attached = false;

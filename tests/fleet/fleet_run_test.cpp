@@ -12,6 +12,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -211,6 +212,91 @@ TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
     EXPECT_EQ(b.outcomes, a.outcomes)
         << "merged " << describe(b.outcomes) << "\none run " << describe(a.outcomes);
     EXPECT_EQ(b.cloud_outcomes, a.cloud_outcomes);
+}
+
+TEST(FleetRun, ChurnDevicesGoOfflineAndComeBackWhileIdle) {
+    const Lab& lab = Lab::get();
+    ota::test::TempDir tmp;
+    const Fleet f = register_fleet(lab, tmp, "fc", 20);
+    const auto json = tmp.path() / "churn.json";
+    // No cloud: the devices only connect, report and churn until --duration ends the run.
+    const auto r = ota::test::run_process({Lab::bin("ota_fleet"),
+                                           "run",
+                                           "--product-key",
+                                           f.pk,
+                                           "--name-pattern",
+                                           f.pattern,
+                                           "--secret",
+                                           f.secret,
+                                           "--count",
+                                           "20",
+                                           "--host",
+                                           "127.0.0.1",
+                                           "--port",
+                                           std::to_string(lab.mqtt_tls_port),
+                                           "--ca-file",
+                                           lab.ca_file,
+                                           "--mix",
+                                           "churn=100,churn-ms=1500",
+                                           "--duration",
+                                           "6",
+                                           "--json",
+                                           json.string(),
+                                           "--quiet"},
+                                          60);
+    ASSERT_FALSE(r.timed_out) << r.output;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const FleetSummary s = load_summary(json);
+    ASSERT_EQ(s.devices.size(), 20U);
+    for (const auto& d : s.devices) {
+        // A period of 0.75..1.5 s over 6 s: at least three connects each (first one included).
+        EXPECT_GE(d.connects, 3U) << d.device_name;
+        EXPECT_EQ(d.connect_failures, 0U) << d.device_name;
+        EXPECT_EQ(d.outcome, Outcome::no_job) << d.device_name;
+        EXPECT_FALSE(d.cloud_outcome.has_value()) << d.device_name;
+    }
+}
+
+TEST(FleetRun, CloudInItsOwnProcessPushesToADeviceRun) {
+    const Lab& lab = Lab::get();
+    ota::test::TempDir tmp;
+    const Fleet f = register_fleet(lab, tmp, "fo", 50);
+    lab.put_file("fleet-own.bin", ota::test::random_bytes(32 * 1024, 50));
+    // The same command line for both; the device run drops the --push-* options.
+    std::vector<std::string> cloud_argv =
+        run_cmd(lab, f, 0, 50, "fleet-own.bin", tmp.path() / "cloud.json",
+                {"--push-when", "all-connected"});
+    cloud_argv[0] = Lab::bin("ota_fleet_cloud");
+    cloud_argv.erase(cloud_argv.begin() + 1);  // "run"
+    std::vector<std::string> device_argv;
+    for (std::size_t i = 0; i < cloud_argv.size(); ++i) {
+        const std::string& a = cloud_argv[i];
+        if (a.rfind("--push-", 0) == 0 || a.rfind("--cloud-", 0) == 0 || a == "--json") {
+            ++i;  // and its value
+            continue;
+        }
+        device_argv.push_back(a);
+    }
+    device_argv[0] = Lab::bin("ota_fleet");
+    device_argv.insert(device_argv.begin() + 1, "run");
+    device_argv.insert(device_argv.end(), {"--json", (tmp.path() / "devices.json").string()});
+
+    ota::test::BackgroundProcess cloud(cloud_argv, tmp.path() / "cloud.log");
+    const auto devices = ota::test::run_process(device_argv, 100);
+    EXPECT_EQ(devices.exit_code, 0) << devices.output;
+    EXPECT_EQ(cloud.wait(30), 0) << cloud.output();
+
+    const FleetAggregate a = load_summary(tmp.path() / "devices.json").aggregate();
+    EXPECT_EQ(at(a.outcomes, Outcome::updated), 50U) << describe(a.outcomes);
+    std::string text;
+    ASSERT_TRUE(ota::fleet::read_text_file((tmp.path() / "cloud.json").string(), text).ok());
+    const auto j = nlohmann::json::parse(text);
+    EXPECT_EQ(j["format"], "ota_fleet-cloud/1");
+    EXPECT_EQ(j["end"], "settled");
+    EXPECT_EQ(j["pushed"], 50);
+    EXPECT_EQ(j["cloud_outcomes"]["updated"], 50);
+    EXPECT_EQ(j["push_to_updated_ms"]["count"], 50);
+    EXPECT_GE(j["first_push_to_last_updated_s"].get<double>(), j["push_span_s"].get<double>());
 }
 
 }  // namespace

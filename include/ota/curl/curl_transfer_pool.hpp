@@ -41,7 +41,9 @@ struct CurlPoolOptions {
 ///
 /// Each thread waits on its transfers' sockets with epoll (libcurl's socket interface), so its
 /// cost follows the number of sockets with activity, not the number of transfers. Connections
-/// are kept and reused per thread (libcurl's connection cache of that multi handle).
+/// are kept and reused per thread (libcurl's connection cache of that multi handle). Linux only
+/// (epoll, eventfd), like the rest of the library's POSIX layer. HTTP/2 multiplexing of different
+/// sources over one connection is off: a paused source would hold back the others.
 ///
 /// Lifetime: close or destroy every PooledCurlByteSource of the pool before the pool. Should a
 /// source still be open, the destructor aborts its transfer before it stops the threads (the

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "core/stats.hpp"
+
 namespace ota::fleet {
 namespace {
 
@@ -18,7 +20,7 @@ MixSpec full_mix() {
     return mix;
 }
 
-TEST(SplitMix64, KnownOutputsForSeedZero) {
+TEST(FleetSplitMix64, KnownOutputsForSeedZero) {
     // Reference outputs of splitmix64 seeded with 0 (the published test values).
     SplitMix64 rng(0);
     EXPECT_EQ(rng.next(), 0xE220A8397B1DCDAFULL);
@@ -26,7 +28,7 @@ TEST(SplitMix64, KnownOutputsForSeedZero) {
     EXPECT_EQ(rng.next(), 0x06C45D188009454FULL);
 }
 
-TEST(SplitMix64, UnitIsInHalfOpenRange) {
+TEST(FleetSplitMix64, UnitIsInHalfOpenRange) {
     SplitMix64 rng(42);
     for (int i = 0; i < 100000; ++i) {
         const double u = rng.next_unit();
@@ -35,14 +37,14 @@ TEST(SplitMix64, UnitIsInHalfOpenRange) {
     }
 }
 
-TEST(Behaviour, SameSeedSameIndexSameBehaviour) {
+TEST(FleetBehaviour, SameSeedSameIndexSameBehaviour) {
     const MixSpec mix = full_mix();
     for (std::uint64_t i = 0; i < 2000; ++i) {
         EXPECT_EQ(assign(7, i, mix), assign(7, i, mix)) << i;
     }
 }
 
-TEST(Behaviour, AnotherSeedGivesAnotherFleet) {
+TEST(FleetBehaviour, AnotherSeedGivesAnotherFleet) {
     const MixSpec mix = full_mix();
     int differ = 0;
     for (std::uint64_t i = 0; i < 2000; ++i)
@@ -51,7 +53,7 @@ TEST(Behaviour, AnotherSeedGivesAnotherFleet) {
     EXPECT_GT(differ, 400);
 }
 
-TEST(Behaviour, IndependentOfTheRangeAProcessTakes) {
+TEST(FleetBehaviour, IndependentOfTheRangeAProcessTakes) {
     // Two processes [0, 5000) and [5000, 10000) against one [0, 10000): assign() sees only the
     // global index, so the records are the same whatever the ranges; check by computing the
     // halves in a different order and comparing with the full run.
@@ -62,7 +64,7 @@ TEST(Behaviour, IndependentOfTheRangeAProcessTakes) {
     for (std::uint64_t i = 0; i < 5000; ++i) EXPECT_EQ(assign(99, i, mix), whole[i]);
 }
 
-TEST(Behaviour, RaisingOneKindKeepsTheOthers) {
+TEST(FleetBehaviour, RaisingOneKindKeepsTheOthers) {
     // Streams per kind: changing cut's percent leaves every stall, late and terminal draw alone.
     MixSpec a = full_mix();
     MixSpec b = a;
@@ -81,7 +83,7 @@ TEST(Behaviour, RaisingOneKindKeepsTheOthers) {
     }
 }
 
-TEST(Behaviour, PercentagesWithinToleranceOver10000Devices) {
+TEST(FleetBehaviour, PercentagesWithinToleranceOver10000Devices) {
     const MixSpec mix = full_mix();
     constexpr int kN = 10000;
     int cut = 0, stall = 0, corrupt = 0, storage = 0, never = 0, rollback = 0, late = 0, churn = 0,
@@ -121,7 +123,36 @@ TEST(Behaviour, PercentagesWithinToleranceOver10000Devices) {
     EXPECT_EQ(terminal_overlap, 0);
 }
 
-TEST(Behaviour, ZeroAndHundredPercent) {
+TEST(FleetBehaviour, PinnedFleetForSeed2026) {
+    // The mix is part of the tool's contract: integration tests and users compare a run's
+    // outcome counts with the seed's. These values were computed once (x86-64, gcc 12); any
+    // change to the streams, the draws or their order shows up here.
+    const MixSpec mix = full_mix();
+    OutcomeCounts counts{};
+    for (std::uint64_t i = 0; i < 10000; ++i) {
+        ++counts[static_cast<std::size_t>(expected_outcome(assign(2026, i, mix)))];
+    }
+    EXPECT_EQ(counts[static_cast<std::size_t>(Outcome::updated)], 9437u);
+    EXPECT_EQ(counts[static_cast<std::size_t>(Outcome::digest_mismatch)], 204u);
+    EXPECT_EQ(counts[static_cast<std::size_t>(Outcome::storage_failed)], 174u);
+    EXPECT_EQ(counts[static_cast<std::size_t>(Outcome::never_returned)], 104u);
+    EXPECT_EQ(counts[static_cast<std::size_t>(Outcome::rolled_back)], 81u);
+    const Behaviour b1 = assign(2026, 1, mix);
+    EXPECT_EQ(b1.link_bytes_per_s, 1048576u);
+    EXPECT_EQ(b1.churn_period_ms, 8659u);
+    const Behaviour b3 = assign(2026, 3, mix);
+    EXPECT_EQ(b3.link_bytes_per_s, 65536u);
+    EXPECT_EQ(b3.cut_at_fraction, 0.26145035475278444);
+    const Behaviour b35 = assign(2026, 35, mix);
+    EXPECT_EQ(b35.stall_ms, 3505u);
+    EXPECT_EQ(b35.stall_at_fraction, 0.37024687703798476);
+    EXPECT_TRUE(assign(2026, 29, mix).corrupt);
+    Behaviour slow_only;
+    slow_only.link_bytes_per_s = 65536;
+    EXPECT_EQ(assign(2026, 0, mix), slow_only);
+}
+
+TEST(FleetBehaviour, ZeroAndHundredPercent) {
     MixSpec none;
     MixSpec all;
     ASSERT_TRUE(parse_mix("cut=100,stall=100,corrupt=100,late=100,churn=100", all).ok());
@@ -136,7 +167,7 @@ TEST(Behaviour, ZeroAndHundredPercent) {
     }
 }
 
-TEST(Behaviour, DrawnValuesStayInTheirRanges) {
+TEST(FleetBehaviour, DrawnValuesStayInTheirRanges) {
     MixSpec mix;
     ASSERT_TRUE(parse_mix("cut=100,stall=100,storage=100,late=100,churn=100,stall-ms=3000,"
                           "late-ms=1000,churn-ms=1",
@@ -159,7 +190,7 @@ TEST(Behaviour, DrawnValuesStayInTheirRanges) {
     }
 }
 
-TEST(Behaviour, ExpectedOutcome) {
+TEST(FleetBehaviour, ExpectedOutcome) {
     Behaviour b;
     EXPECT_EQ(expected_outcome(b), Outcome::updated);
     b.cut_at_fraction = 0.5;
@@ -182,7 +213,7 @@ TEST(Behaviour, ExpectedOutcome) {
     EXPECT_EQ(expected_outcome(r), Outcome::rolled_back);
 }
 
-TEST(MixSpec, ParsesEveryKey) {
+TEST(FleetMixSpec, ParsesEveryKey) {
     MixSpec mix;
     ASSERT_TRUE(parse_mix(" cut=5, stall=2.5%,corrupt=2,storage=2,never-return=1,rollback=1,"
                           "late=5,churn=5,stall-ms=100,late-ms=200,churn-ms=300",
@@ -204,7 +235,7 @@ TEST(MixSpec, ParsesEveryKey) {
     EXPECT_EQ(empty.cut, 0);
 }
 
-TEST(MixSpec, ErrorsNameTheKeyAndRange) {
+TEST(FleetMixSpec, ErrorsNameTheKeyAndRange) {
     const auto error = [](const char* spec) {
         MixSpec mix;
         Error e = parse_mix(spec, mix);
@@ -223,7 +254,7 @@ TEST(MixSpec, ErrorsNameTheKeyAndRange) {
     EXPECT_TRUE(parse_mix("cut=90,stall=90,late=90,churn=90,corrupt=100", mix).ok());
 }
 
-TEST(MixSpec, LinkSpec) {
+TEST(FleetMixSpec, LinkSpec) {
     MixSpec mix;
     ASSERT_TRUE(parse_link("10%:64k,30%:1m,5%:2G,1.5%:500", mix).ok());
     ASSERT_EQ(mix.link.size(), 4u);

@@ -99,6 +99,7 @@ struct Behaviour {
 /// splitmix64: the PRNG every draw uses (documented so that other tools can reproduce a mix).
 class SplitMix64 {
   public:
+    /// A generator whose first output is splitmix64's for this state (seed).
     explicit SplitMix64(std::uint64_t state) noexcept : state_(state) {}
     /// The next 64-bit output.
     std::uint64_t next() noexcept;

@@ -163,7 +163,19 @@ Error load_identities(const IdentitySpec& spec, std::uint64_t first, std::uint64
         return {};
     }
     if (spec.product_key.empty()) return bad("--product-key is required with --name-pattern");
-    if (spec.secret.empty()) return bad("--secret is required with --name-pattern");
+    std::string secret = spec.secret;
+    if (secret.empty() && !spec.secret_file.empty()) {
+        std::ifstream in(spec.secret_file, std::ios::binary);
+        std::string line;
+        if (!in || !std::getline(in, line)) {
+            return {Status::storage_failed, "--secret-file: cannot read " + spec.secret_file};
+        }
+        secret = std::string(detail::trim(line));
+        if (secret.empty()) {
+            return bad("--secret-file: the first line of " + spec.secret_file + " is empty");
+        }
+    }
+    if (secret.empty()) return bad("--secret (or --secret-file) is required with --name-pattern");
     NamePattern pattern;
     Error e = NamePattern::parse(spec.name_pattern, pattern);
     if (!e.ok()) return e;
@@ -175,7 +187,7 @@ Error load_identities(const IdentitySpec& spec, std::uint64_t first, std::uint64
     std::vector<DeviceIdentity> devices;
     devices.reserve(count);
     for (std::uint64_t i = first; i < first + count; ++i) {
-        devices.push_back({spec.product_key, pattern.format(i), spec.secret});
+        devices.push_back({spec.product_key, pattern.format(i), secret});
     }
     // Names differ only in their digits: the first and the last device cover every length and
     // every character the pattern can produce.

@@ -23,12 +23,16 @@ namespace ota::fleet {
 /// Largest global device index a fleet may use (the pattern formats it as a C `int`).
 inline constexpr std::uint64_t kMaxDeviceIndex = 2147483647;
 
-/// Where the identities come from: product_key + name_pattern + secret, or devices_csv.
+/// Where the identities come from: product_key + name_pattern + secret (or secret_file), or
+/// devices_csv.
 struct IdentitySpec {
     std::string product_key;   ///< --product-key: 1..20 characters (optional with devices_csv)
     std::string name_pattern;  ///< --name-pattern, e.g. "sim-%05d"; empty with devices_csv
     std::string secret;        ///< --secret: the one device secret (never logged)
     std::string devices_csv;   ///< --devices: path of a pk,dn,ds CSV; empty with a pattern
+    /// --secret-file: a file whose first line is the secret, used when `secret` is empty (keeps
+    /// the secret out of `ps` and shell history).
+    std::string secret_file;
 };
 
 /// A validated device-name pattern: literal text around exactly one `%d` or `%0Nd` (N 1..9);
@@ -56,7 +60,8 @@ class NamePattern {
 /// The identities of devices first..first+count-1 (global indexes), validated (lengths and
 /// characters as ota::make_connection_info requires them). With a CSV, count 0 means "every
 /// row from first"; a CSV with fewer rows, or a product_key that differs from a row's, is an
-/// error. With a pattern count must be >= 1 and first+count-1 <= kMaxDeviceIndex.
+/// error. With a pattern count must be >= 1 and first+count-1 <= kMaxDeviceIndex; the secret is
+/// `secret` or else the first line of `secret_file` (storage_failed when it cannot be read).
 [[nodiscard]] Error load_identities(const IdentitySpec& spec, std::uint64_t first,
                                     std::uint64_t count, std::vector<DeviceIdentity>& out);
 

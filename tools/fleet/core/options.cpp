@@ -136,6 +136,7 @@ Error parse_identity(const Fields& f, IdentitySpec& spec, std::uint64_t& first,
     if (e.ok()) e = f.text("name-pattern", spec.name_pattern);
     if (e.ok()) e = f.text("secret", spec.secret);
     if (e.ok()) e = f.text("devices", spec.devices_csv);
+    if (e.ok()) e = f.text("secret-file", spec.secret_file);
     if (!e.ok()) return e;
     if (spec.name_pattern.empty() == spec.devices_csv.empty()) {
         return bad(
@@ -145,7 +146,12 @@ Error parse_identity(const Fields& f, IdentitySpec& spec, std::uint64_t& first,
     }
     if (!spec.name_pattern.empty()) {
         if (spec.product_key.empty()) return bad("--product-key is required with --name-pattern");
-        if (spec.secret.empty()) return bad("--secret is required with --name-pattern");
+        if (!spec.secret.empty() && !spec.secret_file.empty()) {
+            return bad("--secret and --secret-file exclude each other");
+        }
+        if (spec.secret.empty() && spec.secret_file.empty()) {
+            return bad("--secret (or --secret-file) is required with --name-pattern");
+        }
         if (spec.product_key.size() > kMaxProductKeyLength) {
             return bad("--product-key: " + std::to_string(spec.product_key.size()) +
                        " characters, more than 20");
@@ -153,8 +159,9 @@ Error parse_identity(const Fields& f, IdentitySpec& spec, std::uint64_t& first,
         NamePattern pattern;
         e = NamePattern::parse(spec.name_pattern, pattern);
         if (!e.ok()) return e;
-    } else if (!spec.secret.empty()) {
-        return bad("--secret is not used with --devices (the CSV holds each device's secret)");
+    } else if (!spec.secret.empty() || !spec.secret_file.empty()) {
+        return bad(std::string(spec.secret.empty() ? "--secret-file" : "--secret") +
+                   " is not used with --devices (the CSV holds each device's secret)");
     }
     e = f.integer("first", 0, kMaxDeviceIndex, first);
     if (!e.ok()) return e;
@@ -168,8 +175,8 @@ Error parse_identity(const Fields& f, IdentitySpec& spec, std::uint64_t& first,
     return {};
 }
 
-const std::set<std::string> kIdentityOptions = {"product-key", "name-pattern", "secret",
-                                                "devices",     "first",        "count"};
+const std::set<std::string> kIdentityOptions = {
+    "product-key", "name-pattern", "secret", "secret-file", "devices", "first", "count"};
 
 Error parse_sink(const std::string& text, RunOptions& run) {
     if (text == "hash") {
@@ -396,7 +403,10 @@ Error parse_command_line(const std::vector<std::string>& args, ParsedCommand& ou
         case Command::help:
             break;
     }
-    if (!e.ok()) return e;
+    if (!e.ok()) {
+        out.help_topic = *command;  // the caller prints this subcommand's usage with the error
+        return e;
+    }
     if (raw.help) {
         parsed.command = Command::help;
         parsed.help_topic = *command;

@@ -102,7 +102,8 @@ struct ParsedCommand {
 };
 
 /// Parses argv (argv[0] is the program and skipped). Errors: invalid_argument whose detail
-/// names the option and its range or what is missing (usage error: exit 2).
+/// names the option and its range or what is missing (usage error: exit 2); then only
+/// out.help_topic is set (to the subcommand being parsed, for printing its usage).
 [[nodiscard]] Error parse_command_line(int argc, const char* const* argv, ParsedCommand& out);
 /// The same from a vector of arguments (without the program name).
 [[nodiscard]] Error parse_command_line(const std::vector<std::string>& args, ParsedCommand& out);

@@ -197,6 +197,10 @@ Error merge(const std::vector<FleetSummary>& parts, FleetSummary& out) {
             merged.devices.push_back(d);
         }
     }
+    // Sorted, so that the merged file is the same whatever order the inputs came in.
+    std::stable_sort(
+        merged.processes.begin(), merged.processes.end(),
+        [](const ProcessRecord& a, const ProcessRecord& b) { return a.first < b.first; });
     std::sort(merged.devices.begin(), merged.devices.end(),
               [](const DeviceRecord& a, const DeviceRecord& b) { return a.index < b.index; });
     out = std::move(merged);

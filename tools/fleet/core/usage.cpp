@@ -18,6 +18,7 @@ constexpr const char* kDevices =
     "  --product-key PK        1..20 characters\n"
     "  --name-pattern P        device name of index i, one %d or %0Nd (N 1..9), e.g. sim-%05d\n"
     "  --secret S              the device secret of every pattern device (never logged)\n"
+    "  --secret-file F         instead of --secret: F's first line (keeps it out of ps)\n"
     "  --devices CSV           instead of a pattern: pk,dn,ds lines (header optional); the row\n"
     "                          number from 0 is the index; --product-key, if given, must match\n"
     "  --first N               first index, 0..2147483647 (default 0)\n"

@@ -173,12 +173,7 @@ std::optional<SimClock::time_point> Device::step(SimClock::time_point now) {
             // disconnect can outlast the reboot delay (paho's send thread is busy in a big
             // fleet), and a deadline in the past would re-run the device at once, again and again.
             if (disconnecting_.load(std::memory_order_acquire)) return std::nullopt;
-            if (rebooting_) {
-                rebooting_ = false;
-                client_->reset();
-                // Remembered while offline; published when the reconnect is complete.
-                (void)client_->report_version(running_version_);
-            }
+            if (rebooting_) finish_reboot();
             if (now < next_at_) return next_at_;
             return start_connect(now);
         case Phase::gone:
@@ -336,6 +331,7 @@ void Device::on_job(const UpgradeJob& job) {
     }
     if (behaviour_.corrupt) plan.corrupt_at = at_fraction(0.5, job.size);
     faults_->set_plan(plan);
+    use_sink_for(job);
     sink_->arm(at_fraction(behaviour_.storage_fail_at_fraction, job.size));
 }
 
@@ -421,6 +417,7 @@ std::optional<SimClock::time_point> Device::report(SimClock::time_point now) {
     if (!image_valid_) {
         // A failed job: the device keeps running its old version and waits for the next job.
         client_->reset();
+        drop_flash();
         phase_ = Phase::online;
         if (behaviour_.churn_period_ms > 0) {
             next_at_ = now + std::chrono::milliseconds(behaviour_.churn_period_ms);
@@ -440,6 +437,49 @@ std::optional<SimClock::time_point> Device::report(SimClock::time_point now) {
     phase_ = Phase::offline;
     next_at_ = now + env_.reboot;
     return next_at_;
+}
+
+void Device::use_sink_for(const UpgradeJob& job) {
+    FirmwareSink* base = base_sink_.get();
+    if (env_.flash_sink) {
+        drop_flash();
+        if (const Error e = FlashSlots::create(job, running_version_, flash_); !e.ok()) {
+            // Without its flash the device still downloads and verifies (hash only).
+            record_.detail = "flash sink: " + e.message();
+        } else {
+            base = &flash_->sink();
+        }
+    }
+    if (&sink_->inner() == base) return;
+    auto next = std::make_unique<FailingSink>(*base);
+    if (client_->set_sink(next.get()).ok()) sink_ = std::move(next);
+}
+
+void Device::drop_flash() {
+    if (!flash_) return;
+    // The client keeps its sink pointer (deinit() suspends the sink): point it away first.
+    auto next = std::make_unique<FailingSink>(*base_sink_);
+    if (!client_->set_sink(next.get()).ok()) return;  // still fetching: keep the flash
+    sink_ = std::move(next);
+    flash_.reset();
+}
+
+void Device::finish_reboot() {
+    rebooting_ = false;
+    client_->reset();
+    if (flash_) {
+        // The bootloader decides what runs: the new image confirmed, or (a device whose new
+        // image fails its self-test) rolled back on the next boot.
+        std::string booted;
+        if (const Error e = flash_->reboot(!behaviour_.rollback, booted); e.ok()) {
+            running_version_ = booted;
+        } else {
+            record_.detail = "flash reboot: " + e.message();
+        }
+        drop_flash();
+    }
+    // Remembered while offline; published when the reconnect is complete.
+    (void)client_->report_version(running_version_);
 }
 
 void Device::go_offline() {

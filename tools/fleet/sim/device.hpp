@@ -25,6 +25,7 @@
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
 #include "fault_source.hpp"
+#include "flash_slots.hpp"
 #include "ota/auth.hpp"
 #include "ota/byte_source.hpp"
 #include "ota/client.hpp"
@@ -71,6 +72,9 @@ struct DeviceEnv {
     std::string version = "1.0.0";           ///< the version every device starts with
     std::chrono::milliseconds reboot{2000};  ///< "reboot" after a valid image
     std::string file_sink_dir;               ///< non-empty: a FileSink per device under it
+    /// A/B slots on simulated flash per job (FlashSlots) instead of the sink above; the reboot is
+    /// then the bootloader's trial boot, and a rollback device really rolls back.
+    bool flash_sink = false;
     /// MQTT connect timeout of each attempt (many concurrent TLS handshakes take a while).
     std::chrono::milliseconds connect_timeout{30000};
     int connect_attempts = 3;  ///< first-connect attempts before the device is connect_failed
@@ -137,6 +141,10 @@ class Device final : public Task {
     void job_failed(const Error& e);
     void end_download(SimClock::time_point now);
     void go_offline();
+    void release_waker() noexcept;
+    void use_sink_for(const UpgradeJob& job);
+    void finish_reboot();
+    void drop_flash();
     void settle(Outcome outcome);
     double ms_since_start(SimClock::time_point t) const;
 
@@ -146,11 +154,19 @@ class Device final : public Task {
     const DeviceEnv& env_;
     std::size_t task_id_ = 0;
 
+    // When the channel's event callback last fired (steady clock ticks). Declared before the
+    // channel: the callback may still be returning while the channel is destroyed.
+    std::atomic<SimClock::rep> last_event_ns_{0};
+    // A begin() of env_.waker not yet matched by end(): set by start_connect(), cleared by the
+    // first channel event after it (the outcome; on paho's thread) or by the worker. Before the
+    // channel too, for the same reason.
+    std::atomic<bool> waker_held_{false};
     std::unique_ptr<PahoChannel> channel_;
     std::unique_ptr<ByteSource> source_;
     std::unique_ptr<FaultSource> faults_;
     std::unique_ptr<FirmwareSink> base_sink_;
     std::unique_ptr<FailingSink> sink_;
+    std::unique_ptr<FlashSlots> flash_;  // --sink flash: the current job's flash
     std::unique_ptr<OtaClient> client_;
     std::unique_ptr<ChannelListener> listener_;
 
@@ -182,12 +198,6 @@ class Device final : public Task {
     bool polled_ = false;                // idle(): the offloaded poll is back, evaluate it
     bool missed_wake_ = false;           // woken while polling_: poll again
     SimClock::rep poll_started_ns_ = 0;  // when the offloaded poll began (written before polling_)
-    // A begin() of env_.waker not yet matched by end(): set by start_connect(), cleared by the
-    // first channel event after it (the outcome; on paho's thread) or by the worker.
-    std::atomic<bool> waker_held_{false};
-    void release_waker() noexcept;
-    // When the channel's event callback last fired (steady clock ticks).
-    std::atomic<SimClock::rep> last_event_ns_{0};
     // Back from a valid image: the client drops the job and remembers the running version once
     // the disconnect has ended (then the reconnect publishes it).
     bool rebooting_ = false;

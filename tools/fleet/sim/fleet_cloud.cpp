@@ -156,7 +156,11 @@ ParsedTopic parse_topic(std::string_view topic) {
 std::optional<int> step_of(const nlohmann::json& params) {
     if (!params.contains("step")) return std::nullopt;
     const auto& s = params["step"];
-    if (s.is_number_integer()) return s.get<int>();
+    if (s.is_number_integer()) {
+        const auto v = s.get<std::int64_t>();
+        if (v < ota::kStepMin || v > ota::kStepMax) return std::nullopt;
+        return static_cast<int>(v);
+    }
     if (!s.is_string()) return std::nullopt;
     const std::string text = s.get<std::string>();
     char* end = nullptr;
@@ -173,7 +177,6 @@ struct FleetCloud::Impl final : ota::ChannelListener {
     FleetCloudOptions options;
     std::vector<CloudDevice> devices;
     std::unordered_map<std::string, std::size_t> index_of;  // "pk/dn" -> device index
-    std::string upgrade_topic_prefix = "/ota/device/upgrade/";
 
     std::unique_ptr<ota::PahoChannel> channel;
     std::string push_payload;

@@ -3,6 +3,7 @@
 // could still be inside one); wake-ups arriving after the stop are ignored by the scheduler.
 #include "fleet_run.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,6 +73,28 @@ Error read_password(const std::string& path, std::string& out) {
     return {};
 }
 
+// Descriptors a fleet needs: an MQTT socket per device, an HTTPS socket per downloading device
+// (the pool keeps at most one per source), and some for the process itself (CA files, the
+// cloud, paho's and libcurl's pipes). The soft limit is raised to that (at most to the hard
+// limit); when even the hard limit is too low the run goes on with a warning, and the devices
+// past it fail to connect with "too many open files".
+void ensure_descriptors(std::uint64_t devices) {
+    const rlim_t need = static_cast<rlim_t>(2 * devices + 64);
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need) return;
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? need : std::min(need, lim.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    if (lim.rlim_cur < need) {
+        std::fprintf(stderr,
+                     "ota_fleet: warning: the open-file limit is %llu, %llu devices need about "
+                     "%llu (ulimit -n; docs/fleet.md \"Limits\")\n",
+                     static_cast<unsigned long long>(lim.rlim_cur),
+                     static_cast<unsigned long long>(devices),
+                     static_cast<unsigned long long>(need));
+    }
+}
+
 }  // namespace
 
 const char* to_string(RunEnd end) noexcept {
@@ -104,13 +127,10 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     proc.host = host_name();
     proc.rss_base_kib = process_rss_kib();
 
-    if (o.sink == SinkKind::flash) {
-        return {Status::invalid_argument,
-                "--sink flash is not supported yet (use hash or file:DIR)"};
-    }
     std::vector<DeviceIdentity> ids;
     if (Error e = load_identities(o.identity, o.first, o.count, ids); !e.ok()) return e;
     proc.count = ids.size();
+    ensure_descriptors(ids.size());
 
     CurlTransferPool pool(CurlPoolOptions{});
     HttpOptions http = HttpOptions{}.with_buffers({0, kDownloadRing, kReceiveBuffer});
@@ -140,6 +160,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     env.version = o.version;
     env.reboot = std::chrono::milliseconds(o.reboot_ms);
     if (o.sink == SinkKind::file) env.file_sink_dir = o.sink_dir;
+    env.flash_sink = o.sink == SinkKind::flash;
 
     // Declared before the devices, whose channel callbacks call it.
     std::unique_ptr<ConnectWaker> waker;

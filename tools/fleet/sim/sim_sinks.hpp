@@ -47,6 +47,8 @@ class FailingSink final : public FirmwareSink {
     }
     /// Whether the armed failure happened.
     [[nodiscard]] bool failed() const noexcept { return failed_; }
+    /// The wrapped sink.
+    [[nodiscard]] FirmwareSink& inner() const noexcept { return inner_; }
 
     Status begin(std::uint64_t expected_size) override { return inner_.begin(expected_size); }
     Status write(std::uint64_t offset, const std::uint8_t* data, std::size_t len) override;

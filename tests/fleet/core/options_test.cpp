@@ -49,6 +49,7 @@ TEST(FleetOptions, RunDefaults) {
     EXPECT_EQ(r.duration_s, 0);
     EXPECT_EQ(r.job_timeout_s, 600);
     EXPECT_FALSE(r.quiet);
+    EXPECT_TRUE(r.connect_waker);
     EXPECT_FALSE(r.has_push);
     EXPECT_EQ(r.mix.cut, 0);
     EXPECT_TRUE(r.mix.link.empty());
@@ -134,6 +135,14 @@ TEST(FleetOptions, RunEverything) {
     EXPECT_EQ(r.push.when, PushWhen::all_connected);
     EXPECT_EQ(r.push.cloud_user, "ota-cloud");
     EXPECT_EQ(r.push.cloud_password_file, "pw.txt");
+}
+
+TEST(FleetOptions, NoConnectWaker) {
+    ParsedCommand p;
+    ASSERT_TRUE(parse_command_line(run_args({"--no-connect-waker"}), p).ok());
+    EXPECT_FALSE(p.run.connect_waker);
+    EXPECT_EQ(error_of(run_args({"--no-connect-waker=1"})), "--no-connect-waker takes no value");
+    EXPECT_NE(usage_text(Command::run).find("--no-connect-waker"), std::string::npos);
 }
 
 TEST(FleetOptions, RunNoTlsAndCsvDevices) {

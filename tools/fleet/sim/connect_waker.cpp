@@ -1,5 +1,6 @@
 #include "connect_waker.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "ota/paho/paho_channel.hpp"
@@ -13,13 +14,23 @@ ConnectWaker::~ConnectWaker() {
 }
 
 ota::Error ConnectWaker::start() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (channel_ || stopping_) return ota::Error{};
+    // Paho's callbacks (holding paho's lock) call begin()/end(), which take mutex_: nothing
+    // below calls into paho while holding mutex_.
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (started_ || stopping_) return ota::Error{};
+        started_ = true;
+    }
     auto channel = std::make_unique<ota::PahoChannel>(options_.mqtt);
     // Wakes run() once the connection is up (the callback only notifies; the waker outlives the
     // channel, which is destroyed in stop() before the waker's members).
     channel->set_event_callback([this] { cv_.notify_all(); });
-    if (ota::Error err = channel->start_connect(); !err.ok()) return err;
+    if (ota::Error err = channel->start_connect(); !err.ok()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        started_ = false;
+        return err;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
     channel_ = std::move(channel);
     thread_ = std::thread([this] { run(); });
     return ota::Error{};
@@ -27,18 +38,21 @@ ota::Error ConnectWaker::start() {
 
 bool ConnectWaker::wait_connected(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (channel_ && !channel_->is_connected()) {
-        const auto outcome = channel_->connect_outcome();
-        if (outcome && !outcome->ok()) return false;
-        if (cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
-                                                        std::chrono::milliseconds(20))) ==
-                std::cv_status::timeout &&
-            std::chrono::steady_clock::now() >= deadline) {
-            break;
-        }
+    ota::PahoChannel* channel = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        channel = channel_.get();
     }
-    return channel_ && channel_->is_connected();
+    if (!channel) return false;
+    // The channel lives until stop(); wait_connected() and stop() are the owner's calls.
+    while (!channel->is_connected()) {
+        const auto outcome = channel->connect_outcome();
+        if (outcome && !outcome->ok()) return false;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    return true;
 }
 
 void ConnectWaker::begin() noexcept {
@@ -77,7 +91,7 @@ ConnectWakerStats ConnectWaker::stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
     s.begins = begins_;
     s.outstanding = outstanding_;
-    s.connected = channel_ && channel_->is_connected();
+    s.connected = channel_ && channel_->is_connected();  // an atomic load, no lock of paho's
     s.last_error = last_error_;
     return s;
 }
@@ -89,39 +103,40 @@ void ConnectWaker::run() {
         channel = channel_.get();
     }
     for (;;) {
+        // The channel's state is read without mutex_ (see start()).
+        const bool up = channel->is_connected();
+        const std::optional<ota::Error> outcome = up ? std::nullopt : channel->connect_outcome();
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            // Sleep while nothing is outstanding or the connection is not up (the event callback
-            // notifies when it comes up; the timeout covers a reconnect, which has no callback).
-            while (!stopping_ && (outstanding_ == 0 || !channel->is_connected())) {
-                const auto outcome = channel->connect_outcome();
-                if (outcome && !outcome->ok()) {
-                    last_error_ = outcome->message();
-                    // The first connect failed and is not retried: nothing to do any more.
-                    cv_.wait(lock, [this] { return stopping_; });
-                    break;
-                }
-                cv_.wait_for(lock, std::chrono::milliseconds(100));
-            }
             if (stopping_) return;
+            if (outcome && !outcome->ok()) {
+                // The first connect failed and is not retried: nothing to do any more.
+                last_error_ = outcome->message();
+                cv_.wait(lock, [this] { return stopping_; });
+                return;
+            }
+            if (outstanding_ == 0 || !up) {
+                // Sleep until begin() or the connection's event (the timeout covers a
+                // reconnect, which has no callback of its own here).
+                cv_.wait_for(lock, std::chrono::milliseconds(100));
+                continue;
+            }
         }
         // Drain what arrived on the topic (a push to the device whose credentials we use).
         (void)channel->yield(std::chrono::milliseconds(0));
         // One request/response: the SUBACK makes paho's receive thread return from its poll.
         const ota::Status st = channel->subscribe(options_.topic, 1);
+        std::unique_lock<std::mutex> lock(mutex_);
         if (st == ota::Status::ok) {
             pings_.fetch_add(1, std::memory_order_relaxed);
+            if (options_.interval.count() > 0) {
+                cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
+            }
         } else {
             failed_pings_.fetch_add(1, std::memory_order_relaxed);
-            std::unique_lock<std::mutex> lock(mutex_);
             last_error_ = std::string("subscribe: ") + ota::to_string(st);
             // Not hammering a broker that refuses: back off a little.
             cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_; });
-            continue;
-        }
-        if (options_.interval.count() > 0) {
-            std::unique_lock<std::mutex> lock(mutex_);
-            cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
         }
     }
 }

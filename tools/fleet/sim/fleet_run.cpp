@@ -51,7 +51,10 @@ Error make_waker_options(const DeviceIdentity& id, const RunOptions& o, ConnectW
     w.mqtt = MqttOptions::from(conn);
     w.mqtt.use_tls = o.tls;
     w.mqtt.ca_file = o.ca_file;
-    w.mqtt.client_id = "ota-fleet-waker-" + std::to_string(::getpid());
+    // Distinct per process also across machines (disjoint --first ranges): two wakers with one
+    // client id would take each other's session over and over (both reconnect automatically).
+    w.mqtt.client_id =
+        "ota-fleet-waker-" + std::to_string(o.first) + "-" + std::to_string(::getpid());
     w.topic = "/ota/device/upgrade/" + id.product_key + "/" + id.device_name;
     return {};
 }

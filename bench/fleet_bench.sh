@@ -152,6 +152,14 @@ echo "$name: (b2) the same with the cloud in a process of its own" >&2
 "$cloud" "${ident[@]}" --count "$downloads" --duration 100 --job-timeout 90 "${push[@]}" \
   --json "$lab/cloud2.json" >"$lab/cloud2.log" 2>&1 &
 cloud_pid=$!
+# Devices that report before the cloud subscribed would never be heard.
+for _ in $(seq 1 300); do
+  grep -q "cloud ready" "$lab/cloud2.log" && break
+  kill -0 "$cloud_pid" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q "cloud ready" "$lab/cloud2.log" ||
+  { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud did not get ready" >&2; exit 1; }
 "$fleet" run "${dl_args[@]}" --json "$lab/download2.json" >"$lab/download2.log" 2>&1 ||
   { cat "$lab/download2.log" >&2; echo "$name: the (b2) device run failed" >&2; exit 1; }
 wait "$cloud_pid" ||

@@ -296,10 +296,11 @@ cat "$json_out"
 if [ "$profile" = 1 ]; then
   echo
   echo "profile of (b1): ota_fleet's threads by share of samples, then its busiest functions"
+  # awk reads to the end: `head` would end the pipe early, and pipefail would end the script.
   perf report -i "$lab/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
-    grep '%' | head -8
+    awk '/%/ && n++ < 8'
   perf report -i "$lab/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
-    grep '%' | head -15
+    awk '/%/ && n++ < 15'
 fi
 if [ "$readme" = 1 ]; then
   # shellcheck source=bench/lib.sh

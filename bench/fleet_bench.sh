@@ -13,8 +13,8 @@
 #       inside the device process (`ota_fleet run --push-url ...`), (b2) with the cloud in a
 #       process of its own (`ota_fleet_cloud`, beside an `ota_fleet run` without --push-url): in
 #       one process the cloud's pushes share paho's threads with the devices' traffic.
-# Prints a table and writes the figures as JSON (--json, default bench-fleet.json in the lab
-# directory, printed); --readme puts the table into README.md and docs/fleet.md between
+# Prints a table and writes the figures as JSON (--json, default <build dir>/fleet-bench.json,
+# also printed); --readme puts the table into README.md and docs/fleet.md between
 # <!-- fleet-bench:begin --> and <!-- fleet-bench:end -->.
 #
 # File descriptors: the script raises `ulimit -n` to the hard limit (each device holds one MQTT
@@ -173,7 +173,7 @@ for _ in 1 2 3; do
 done
 
 # --- figures -----------------------------------------------------------------------------------
-json_out=${json_out:-$lab/bench-fleet.json}
+json_out=${json_out:-$build/fleet-bench.json}
 python3 - "$lab" "$curl_times" "$devices" "$downloads" "$image_kib" "$connect_rate" "$threads" \
   "$dl_threads" "$json_out" "$mq0 $ng0 $mq1 $ng1 $mq2 $ng2" <<'PY'
 import json, math, sys

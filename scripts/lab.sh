@@ -130,11 +130,29 @@ raise_fd_limit() { ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
 start_broker() {
   # shellcheck disable=SC1091
   . "$dir/lab.env"
+  local attempt pid i
   raise_fd_limit
-  mosquitto -c "$dir/mosquitto.conf" >>"$dir/mosquitto.out" 2>&1 &
-  echo $! >"$dir/mosquitto.pid"
-  wait_port "$MQTT_TLS_PORT" && wait_port "$MQTT_TCP_PORT" ||
-    { cat "$dir/mosquitto.log" "$dir/mosquitto.out" >&2 2>/dev/null; die "mosquitto did not start"; }
+  # A restart can find its port still held for a moment (the old broker's socket, or a
+  # connection's local end on a loaded machine): mosquitto then exits at once with "Address
+  # already in use". Bounded: 10 attempts half a second apart.
+  for ((attempt = 0; attempt < 10; attempt++)); do
+    mosquitto -c "$dir/mosquitto.conf" >>"$dir/mosquitto.out" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/mosquitto.pid"
+    # Listening on both ports (at most ~10 s), unless it exited.
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      if (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_TLS_PORT") 2>/dev/null &&
+        (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_TCP_PORT") 2>/dev/null; then
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && break  # running but not listening: a real failure
+    sleep 0.5
+  done
+  cat "$dir/mosquitto.log" "$dir/mosquitto.out" >&2 2>/dev/null
+  die "mosquitto did not start"
 }
 
 stop_pidfile() {
@@ -146,7 +164,12 @@ stop_pidfile() {
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null || true
+    if kill -9 "$pid" 2>/dev/null; then
+      for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
   fi
   rm -f "$f"
 }
@@ -260,8 +283,17 @@ EOF
     # so two concurrent add-device calls would lose one of the devices. Serialise them.
     exec 9>"$dir/.add-device.lock"
     flock -w 30 9 || die "add-device: lock $dir/.add-device.lock is held too long"
-    mosquitto_passwd -b "$dir/mosquitto.passwd" "$dn&$pk" "$(device_password "$pk" "$dn" "$ds")"
-    cat >>"$dir/mosquitto.acl" <<EOF
+    password=$(device_password "$pk" "$dn" "$ds")
+    # mosquitto_passwd truncates the file it edits and writes it back, and mosquitto's reload
+    # (SIGHUP) disconnects every client missing from the password file it reads: a reload that
+    # overlapped such a rewrite (another test's add-device, whose SIGHUP is still being handled)
+    # dropped connected clients. So both files are edited as copies and renamed into place.
+    passwd_new=$(mktemp "$dir/.passwd.XXXXXX")
+    acl_new=$(mktemp "$dir/.acl.XXXXXX")
+    cp -p "$dir/mosquitto.passwd" "$passwd_new"
+    cp -p "$dir/mosquitto.acl" "$acl_new"
+    mosquitto_passwd -b "$passwd_new" "$dn&$pk" "$password"
+    cat >>"$acl_new" <<EOF
 
 user $dn&$pk
 topic write /ota/device/inform/$pk/$dn
@@ -272,8 +304,22 @@ topic read /sys/$pk/$dn/thing/ota/firmware/get_reply
 topic write /sys/$pk/$dn/thing/file/download
 topic read /sys/$pk/$dn/thing/file/download_reply
 EOF
-    # mosquitto re-reads its password and ACL files on SIGHUP.
-    if [ -f "$dir/mosquitto.pid" ]; then kill -HUP "$(cat "$dir/mosquitto.pid")"; sleep 0.2; fi
+    mv -f "$passwd_new" "$dir/mosquitto.passwd"
+    mv -f "$acl_new" "$dir/mosquitto.acl"
+    # mosquitto re-reads its password and ACL files on SIGHUP, a moment later: wait until the
+    # device can log in (a probe that subscribes to the device's push topic and exits), so that
+    # the caller's device does not race the reload. Bounded: about 10 s.
+    if [ -f "$dir/mosquitto.pid" ] && kill -HUP "$(cat "$dir/mosquitto.pid")" 2>/dev/null; then
+      # shellcheck disable=SC1091
+      . "$dir/lab.env"
+      for ((i = 0; i < 100; i++)); do
+        if mosquitto_sub -h 127.0.0.1 -p "$MQTT_TCP_PORT" -i "lab-probe-$$-$i" -u "$dn&$pk" \
+          -P "$password" -t "/ota/device/upgrade/$pk/$dn" -E -W 2 >/dev/null 2>&1; then
+          break
+        fi
+        sleep 0.1
+      done
+    fi
     ;;
   add-devices)
     [ $# -eq 2 ] || die "usage: lab.sh add-devices DIR PASSWD ACL"
@@ -283,8 +329,16 @@ EOF
     # `ota_fleet users` writes them); one SIGHUP makes mosquitto read both files again.
     exec 9>"$dir/.add-device.lock"
     flock -w 30 9 || die "add-devices: lock $dir/.add-device.lock is held too long"
-    cat "$passwd" >>"$dir/mosquitto.passwd"
-    { echo; cat "$acl"; } >>"$dir/mosquitto.acl"
+    # Edited as copies and renamed into place, as add-device does (a reload never reads a
+    # half-written file).
+    passwd_new=$(mktemp "$dir/.passwd.XXXXXX")
+    acl_new=$(mktemp "$dir/.acl.XXXXXX")
+    cp -p "$dir/mosquitto.passwd" "$passwd_new"
+    cp -p "$dir/mosquitto.acl" "$acl_new"
+    cat "$passwd" >>"$passwd_new"
+    { echo; cat "$acl"; } >>"$acl_new"
+    mv -f "$passwd_new" "$dir/mosquitto.passwd"
+    mv -f "$acl_new" "$dir/mosquitto.acl"
     if [ -f "$dir/mosquitto.pid" ]; then
       kill -HUP "$(cat "$dir/mosquitto.pid")"
       # Reading thousands of PBKDF2 lines takes mosquitto a moment; it checks a password only

@@ -13,8 +13,8 @@
 #       inside the device process (`ota_fleet run --push-url ...`), (b2) with the cloud in a
 #       process of its own (`ota_fleet_cloud`, beside an `ota_fleet run` without --push-url): in
 #       one process the cloud's pushes share paho's threads with the devices' traffic.
-# Prints a table and writes the figures as JSON (--json, default bench-fleet.json in the lab
-# directory, printed); --readme puts the table into README.md and docs/fleet.md between
+# Prints a table and writes the figures as JSON (--json, default <build dir>/fleet-bench.json,
+# also printed); --readme puts the table into README.md and docs/fleet.md between
 # <!-- fleet-bench:begin --> and <!-- fleet-bench:end -->.
 #
 # File descriptors: the script raises `ulimit -n` to the hard limit (each device holds one MQTT
@@ -152,6 +152,14 @@ echo "$name: (b2) the same with the cloud in a process of its own" >&2
 "$cloud" "${ident[@]}" --count "$downloads" --duration 100 --job-timeout 90 "${push[@]}" \
   --json "$lab/cloud2.json" >"$lab/cloud2.log" 2>&1 &
 cloud_pid=$!
+# Devices that report before the cloud subscribed would never be heard.
+for _ in $(seq 1 300); do
+  grep -q "cloud ready" "$lab/cloud2.log" && break
+  kill -0 "$cloud_pid" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q "cloud ready" "$lab/cloud2.log" ||
+  { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud did not get ready" >&2; exit 1; }
 "$fleet" run "${dl_args[@]}" --json "$lab/download2.json" >"$lab/download2.log" 2>&1 ||
   { cat "$lab/download2.log" >&2; echo "$name: the (b2) device run failed" >&2; exit 1; }
 wait "$cloud_pid" ||
@@ -165,7 +173,7 @@ for _ in 1 2 3; do
 done
 
 # --- figures -----------------------------------------------------------------------------------
-json_out=${json_out:-$lab/bench-fleet.json}
+json_out=${json_out:-$build/fleet-bench.json}
 python3 - "$lab" "$curl_times" "$devices" "$downloads" "$image_kib" "$connect_rate" "$threads" \
   "$dl_threads" "$json_out" "$mq0 $ng0 $mq1 $ng1 $mq2 $ng2" <<'PY'
 import json, math, sys
@@ -288,10 +296,11 @@ cat "$json_out"
 if [ "$profile" = 1 ]; then
   echo
   echo "profile of (b1): ota_fleet's threads by share of samples, then its busiest functions"
+  # awk reads to the end: `head` would end the pipe early, and pipefail would end the script.
   perf report -i "$lab/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
-    grep '%' | head -8
+    awk '/%/ && n++ < 8'
   perf report -i "$lab/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
-    grep '%' | head -15
+    awk '/%/ && n++ < 15'
 fi
 if [ "$readme" = 1 ]; then
   # shellcheck source=bench/lib.sh

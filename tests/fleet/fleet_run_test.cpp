@@ -282,6 +282,7 @@ TEST(FleetRun, CloudInItsOwnProcessPushesToADeviceRun) {
     device_argv.insert(device_argv.end(), {"--json", (tmp.path() / "devices.json").string()});
 
     ota::test::BackgroundProcess cloud(cloud_argv, tmp.path() / "cloud.log");
+    ASSERT_TRUE(cloud.wait_for_output("cloud ready", 30)) << cloud.output();
     const auto devices = ota::test::run_process(device_argv, 100);
     EXPECT_EQ(devices.exit_code, 0) << devices.output;
     EXPECT_EQ(cloud.wait(30), 0) << cloud.output();

@@ -13,6 +13,8 @@
 // It prints the cloud's view (outcome counts; push spread; first push -> last step 100 and ->
 // last new-version report; per-device push -> new version percentiles) and, with --json FILE,
 // writes the same as {"format":"ota_fleet-cloud/1", ...}.
+// Start the devices only once it printed "cloud ready" on stderr: a device that reports its
+// version before the cloud subscribed is never heard (it reports once per connect).
 // Exit: 0 when every device reported the new version or a failure, 3 when the run ended first
 // (duration, job timeout, signal), 2 on a usage error, 1 otherwise.
 #include <unistd.h>
@@ -130,6 +132,10 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    // Devices that report before the cloud subscribed are never heard (they report once per
+    // connect): whoever starts the devices waits for this line.
+    std::fprintf(stderr, "cloud ready: subscribed for %zu devices\n", ids.size());
+    std::fflush(stderr);
 
     const auto start = Clock::now();
     std::optional<Clock::time_point> first_push_seen;

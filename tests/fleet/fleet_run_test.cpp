@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -161,6 +162,29 @@ TEST(FleetRun, TwoHundredDevicesCompleteAJobAndTheCloudAgrees) {
     }
     EXPECT_EQ(a.job_ms.count, 200U);
     EXPECT_GT(a.download_bytes, 0U);
+}
+
+// --push-when all-connected with a device the broker does not know: the run pushes once every
+// other device is connected and that one gave up (it used to wait for its report for ever).
+TEST(FleetRun, AllConnectedPushGoesOutWhenADeviceNeverConnects) {
+    const Lab& lab = Lab::get();
+    ota::test::TempDir tmp;
+    const Fleet f = register_fleet(lab, tmp, "fn", 4);  // device 4 is not registered
+    lab.put_file("fleet-nc.bin", ota::test::random_bytes(16 * 1024, 4));
+    const auto json = tmp.path() / "nc.json";
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = ota::test::run_process(
+        run_cmd(lab, f, 0, 5, "fleet-nc.bin", json, {"--push-when", "all-connected"}), 100);
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_FALSE(r.timed_out) << r.output;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("run ended: settled"), std::string::npos) << r.output;
+    EXPECT_LT(took, 70.0) << "the run waited for --duration (80 s)";
+    const FleetAggregate a = load_summary(json).aggregate();
+    EXPECT_EQ(at(a.outcomes, Outcome::updated), 4U) << describe(a.outcomes);
+    EXPECT_EQ(at(a.outcomes, Outcome::connect_failed), 1U) << describe(a.outcomes);
+    EXPECT_EQ(at(a.cloud_outcomes, Outcome::updated), 4U) << describe(a.cloud_outcomes);
 }
 
 TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {

@@ -35,6 +35,14 @@ constexpr std::size_t kDownloadRing = 64 * 1024;
 constexpr std::size_t kReceiveBuffer = 16 * 1024;
 // Threads for the devices' disconnects (each waits for paho's send thread, not for the CPU).
 constexpr std::size_t kOffloadThreads = 4;
+// --push-when all-connected: once every device is connected or has given up (connect_failed),
+// the cloud pushes when it heard every connected device's version report, or after this wait
+// at the latest (a report can be lost; the push goes to the device's topic anyway).
+constexpr std::chrono::seconds kInformWait{5};
+// With the in-process cloud: no job on any device this long after the connects ended means the
+// pushes do not reach the devices (the cloud user's ACL, a wrong --product-key, ...); the run
+// ends (RunEnd::no_job) instead of waiting for ever.
+constexpr std::chrono::seconds kNoJobWait{60};
 
 // The waker's own connection: the first device's credentials under another client id (the
 // lab's ACL lets a device subscribe to its own upgrade topic), connected before the cloud and the
@@ -107,12 +115,14 @@ const char* to_string(RunEnd end) noexcept {
             return "job-timeout";
         case RunEnd::signal:
             return "signal";
+        case RunEnd::no_job:
+            return "no-job";
     }
     return "?";
 }
 
 int exit_code_for(RunEnd end) noexcept {
-    return end == RunEnd::job_timeout ? 3 : 0;
+    return end == RunEnd::job_timeout || end == RunEnd::no_job ? 3 : 0;
 }
 
 FleetRun::FleetRun(RunOptions options) : options_(std::move(options)) {}
@@ -220,12 +230,36 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     StatusLine status(stderr, ::isatty(STDERR_FILENO) != 0, ids.size());
     std::optional<SimClock::time_point> first_job_at;
     std::optional<SimClock::time_point> all_connected_at;
+    // Every device connected at least once or settled as connect_failed (the connect phase
+    // ended; late joiners included).
+    std::optional<SimClock::time_point> connects_ended_at;
+    bool pushed_all = false;
+    // --job-timeout counts from the last job that arrived (polled each tick).
+    std::optional<SimClock::time_point> last_job_at;
+    std::uint64_t jobs_seen = 0;
     const std::uint64_t total = ids.size();
+    const auto& failed_count = counters.outcomes[static_cast<std::size_t>(Outcome::connect_failed)];
     while (true) {
         std::this_thread::sleep_for(kLoopTick);
         const auto now = SimClock::now();
         proc.rss_peak_kib = std::max(proc.rss_peak_kib, process_rss_kib());
-        if (!first_job_at && counters.jobs.load() > 0) first_job_at = now;
+        if (const std::uint64_t jobs = counters.jobs.load(); jobs != jobs_seen) {
+            jobs_seen = jobs;
+            if (!first_job_at) first_job_at = now;
+            last_job_at = now;
+        }
+        const std::uint64_t connect_failed = failed_count.load();
+        if (!connects_ended_at && counters.ever_connected.load() + connect_failed >= total) {
+            connects_ended_at = now;
+        }
+        // The cloud alone would wait for every device's report, for ever when one never
+        // connects: here the run knows who gave up.
+        if (cloud && o.push.when == PushWhen::all_connected && !pushed_all && connects_ended_at &&
+            (cloud->counts().informed + connect_failed >= total ||
+             now - *connects_ended_at >= kInformWait)) {
+            cloud->push_all();
+            pushed_all = true;
+        }
         // Idle RSS: every device connected and no job yet. Sampled on each tick while that
         // holds (the last sample wins), so a push right after the last connect still leaves
         // one; the samples from kIdleSettle on are preferred (the connect storm has passed).
@@ -251,6 +285,15 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
         }
         if (first_job_at && now - *first_job_at >= std::chrono::duration<double>(o.job_timeout_s)) {
             end_ = RunEnd::job_timeout;
+            break;
+        }
+        if (cloud && !first_job_at && connects_ended_at && counters.ever_connected.load() > 0 &&
+            now - *connects_ended_at >= kNoJobWait) {
+            std::fprintf(stderr,
+                         "\nota_fleet: no device received a job %lld s after the connects ended "
+                         "(check the cloud user's ACL and the push options); ending the run\n",
+                         static_cast<long long>(kNoJobWait.count()));
+            end_ = RunEnd::no_job;
             break;
         }
     }

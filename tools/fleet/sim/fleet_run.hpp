@@ -20,14 +20,17 @@ namespace ota::fleet {
 enum class RunEnd {
     settled,      ///< every device reached a final outcome
     duration,     ///< --duration elapsed
-    job_timeout,  ///< --job-timeout elapsed after the first job with devices still busy
+    job_timeout,  ///< --job-timeout elapsed after the last job arrived, devices still busy
     signal,       ///< SIGINT/SIGTERM (the stop flag)
+    /// In-process cloud: no device got a job 60 s after every device connected or gave up.
+    no_job,
 };
-/// "settled", "duration", "job-timeout", "signal".
+/// "settled", "duration", "job-timeout", "signal", "no-job".
 [[nodiscard]] const char* to_string(RunEnd end) noexcept;
 
 /// Exit status of `ota_fleet run` for a run that ended so: 0 when it completed as planned
-/// (settled, duration, or stopped by a signal: a stop is not a failure), 3 for job_timeout.
+/// (settled, duration, or stopped by a signal: a stop is not a failure), 3 for job_timeout and
+/// no_job.
 [[nodiscard]] int exit_code_for(RunEnd end) noexcept;
 
 /// One `ota_fleet run`.

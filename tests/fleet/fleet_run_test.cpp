@@ -187,6 +187,26 @@ TEST(FleetRun, AllConnectedPushGoesOutWhenADeviceNeverConnects) {
     EXPECT_EQ(at(a.cloud_outcomes, Outcome::updated), 4U) << describe(a.cloud_outcomes);
 }
 
+// --job-timeout counts from each job, not from the first one: pushes paced 2 s apart with a
+// 3 s job timeout still let the last device finish (the run used to end 3 s after the first).
+TEST(FleetRun, JobTimeoutCountsFromTheLastPush) {
+    const Lab& lab = Lab::get();
+    ota::test::TempDir tmp;
+    const Fleet f = register_fleet(lab, tmp, "fj", 3);
+    lab.put_file("fleet-jt.bin", ota::test::random_bytes(16 * 1024, 3));
+    const auto json = tmp.path() / "jt.json";
+    auto argv = run_cmd(lab, f, 0, 3, "fleet-jt.bin", json, {"--push-when", "all-connected"});
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == "--push-rate") argv[i + 1] = "0.5";
+        if (argv[i] == "--job-timeout") argv[i + 1] = "3";
+    }
+    const auto r = ota::test::run_process(argv, 100);
+    ASSERT_FALSE(r.timed_out) << r.output;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const FleetAggregate a = load_summary(json).aggregate();
+    EXPECT_EQ(at(a.outcomes, Outcome::updated), 3U) << describe(a.outcomes) << r.output;
+}
+
 TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
     const Lab& lab = Lab::get();
     ota::test::TempDir tmp;

@@ -283,7 +283,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
             end_ = RunEnd::duration;
             break;
         }
-        if (first_job_at && now - *first_job_at >= std::chrono::duration<double>(o.job_timeout_s)) {
+        if (last_job_at && now - *last_job_at >= std::chrono::duration<double>(o.job_timeout_s)) {
             end_ = RunEnd::job_timeout;
             break;
         }

@@ -67,6 +67,11 @@ int run(const RunOptions& options) {
     ota::set_log_level(ota::LogLevel::error);
     ota::set_log_sink(fleet_log_sink);
 
+    // An hours-long run must not lose its summary to a typo in a path: check them first.
+    for (const std::string* path : {&options.json_path, &options.csv_path}) {
+        if (path->empty()) continue;
+        if (ota::Error e = check_writable(*path); !e.ok()) return fail(e);
+    }
     FleetRun fleet(options);
     if (ota::Error e = fleet.run(g_stop); !e.ok()) {
         return e.status == ota::Status::invalid_argument ? (fail(e), 2) : fail(e);

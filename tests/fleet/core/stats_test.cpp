@@ -345,8 +345,17 @@ TEST(FleetTextFiles, WriteReadAndErrors) {
     EXPECT_NE(e.detail.find("/missing"), std::string::npos);
     e = write_text_file(std::string(dir) + "/no/such/dir", "x");
     EXPECT_EQ(e.status, Status::storage_failed);
+    // Replaced through a temporary file: the new content, and nothing else left in the dir.
+    ASSERT_TRUE(write_text_file(path, "second\n").ok());
+    ASSERT_TRUE(read_text_file(path, text).ok());
+    EXPECT_EQ(text, "second\n");
+    // check_writable: a good path leaves nothing behind, a bad one is named.
+    EXPECT_TRUE(check_writable(std::string(dir) + "/later.json").ok());
+    e = check_writable(std::string(dir) + "/no/such/dir/x.json");
+    EXPECT_EQ(e.status, Status::storage_failed);
+    EXPECT_NE(e.detail.find("/no/such/dir/x.json"), std::string::npos);
     std::remove(path.c_str());
-    rmdir(dir);
+    EXPECT_EQ(rmdir(dir), 0) << "a temporary file was left behind";
 }
 
 }  // namespace

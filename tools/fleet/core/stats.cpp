@@ -1,5 +1,7 @@
 #include "stats.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -263,12 +265,42 @@ std::string device_csv(const FleetSummary& summary) {
     return out;
 }
 
+namespace {
+
+// The temporary file next to `path` (same directory, so that rename() replaces atomically).
+std::string temp_path_for(const std::string& path) {
+    return path + ".tmp." + std::to_string(::getpid());
+}
+
+}  // namespace
+
+Error check_writable(const std::string& path) {
+    const std::string tmp = temp_path_for(path);
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) return {Status::storage_failed, "cannot open " + path + " for writing"};
+    }
+    std::remove(tmp.c_str());
+    return {};
+}
+
 Error write_text_file(const std::string& path, std::string_view text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) return {Status::storage_failed, "cannot open " + path + " for writing"};
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) return {Status::storage_failed, "cannot write " + path};
+    const std::string tmp = temp_path_for(path);
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) return {Status::storage_failed, "cannot open " + path + " for writing"};
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out.flush();
+        if (!out) {
+            out.close();
+            std::remove(tmp.c_str());
+            return {Status::storage_failed, "cannot write " + path};
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        return {Status::storage_failed, "cannot replace " + path};
+    }
     return {};
 }
 

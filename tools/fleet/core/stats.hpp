@@ -153,8 +153,13 @@ struct FleetSummary {
 /// (empty cell = nullopt; detail quoted with "" doubling when it holds a comma, quote or newline).
 [[nodiscard]] std::string device_csv(const FleetSummary& summary);
 
-/// Writes `text` to `path` (replacing it). Errors: storage_failed naming the path.
+/// Writes `text` to `path` (replacing it): to a temporary file beside it, then renamed over it,
+/// so a reader never sees half a file and a failed write leaves the old one. Errors:
+/// storage_failed naming the path.
 [[nodiscard]] Error write_text_file(const std::string& path, std::string_view text);
+/// Checks before a long run that write_text_file(path) can work: creates and removes the
+/// temporary file beside `path`. Errors: storage_failed naming the path.
+[[nodiscard]] Error check_writable(const std::string& path);
 /// Reads the whole file at `path`. Errors: storage_failed naming the path.
 [[nodiscard]] Error read_text_file(const std::string& path, std::string& out);
 

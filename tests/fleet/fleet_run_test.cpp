@@ -207,6 +207,19 @@ TEST(FleetRun, JobTimeoutCountsFromTheLastPush) {
     EXPECT_EQ(at(a.outcomes, Outcome::updated), 3U) << describe(a.outcomes) << r.output;
 }
 
+// A run in which no device connects (a closed port) tested nothing: exit 4, not 0.
+TEST(FleetRun, NoDeviceConnectedExitsFour) {
+    ota::test::TempDir tmp;
+    const auto r = ota::test::run_process(
+        {Lab::bin("ota_fleet"), "run", "--product-key", "pk", "--name-pattern", "nc-%d", "--secret",
+         "s", "--count", "2", "--host", "127.0.0.1", "--port", "9", "--no-tls", "--duration", "60",
+         "--quiet"},
+        100);
+    ASSERT_FALSE(r.timed_out) << r.output;
+    EXPECT_EQ(r.exit_code, 4) << r.output;
+    EXPECT_NE(r.output.find("no device connected"), std::string::npos) << r.output;
+}
+
 TEST(FleetRun, FailureMixEndsAsTheSeedPredictsAndMergedRangesEqualOneRun) {
     const Lab& lab = Lab::get();
     ota::test::TempDir tmp;

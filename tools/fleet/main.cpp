@@ -9,7 +9,8 @@
 //
 // Exit status: 0 done as planned (run: every device settled, --duration reached, or stopped by a
 // signal - a stop is not a failure); 2 usage error; 3 run: --job-timeout expired with devices
-// still busy; 1 anything else (the broker or cloud could not be set up, a file not written).
+// still busy, or no job arrived from the in-process cloud; 4 run: no device connected at all;
+// 1 anything else (the broker or cloud could not be set up, a file not written).
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -32,6 +33,9 @@ namespace {
 using namespace ota::fleet;
 
 std::atomic<bool> g_stop{false};
+
+// `ota_fleet run` in which no device ever connected (see the exit status above).
+constexpr int kExitNoneConnected = 4;
 
 // The library's log: a fleet with failures on purpose logs an error per failing device, which
 // would drown the status line. The first few records are shown, the rest only counted.
@@ -102,6 +106,13 @@ int run(const RunOptions& options) {
     }
     std::fflush(stdout);
     int code = exit_code_for(fleet.end());
+    // A run in which no device ever connected tested nothing: tell a script (not after a stop).
+    if (fleet.end() != RunEnd::signal && !summary.devices.empty() &&
+        summary.aggregate().connected == 0) {
+        std::fprintf(stderr, "ota_fleet: no device connected (first device: %s)\n",
+                     summary.devices.front().detail.c_str());
+        code = kExitNoneConnected;
+    }
     if (!options.json_path.empty()) {
         if (ota::Error e = write_text_file(options.json_path, summary.to_json()); !e.ok()) {
             code = fail(e);

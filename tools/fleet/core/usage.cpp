@@ -59,7 +59,11 @@ constexpr const char* kRun =
     "  --quiet                 no live status line\n"
     "In-process cloud (push a job to every device):\n"
     "  --push-url URL --push-file IMAGE --push-version V [--push-rate N (0.1..100000/s, 100)]\n"
-    "  [--push-when connected|all-connected] --cloud-user U --cloud-password-file F\n";
+    "  [--push-when connected|all-connected] --cloud-user U --cloud-password-file F\n"
+    "  (with the cloud: no job on any device 60 s after the connects ended ends the run)\n"
+    "Exit status: 0 every device settled, --duration reached or stopped by SIGINT/SIGTERM;\n"
+    "1 setup failure or a file not written; 2 usage error; 3 --job-timeout expired with\n"
+    "devices busy, or no job arrived; 4 no device connected at all (broker, port, users?)\n";
 
 constexpr const char* kUsers =
     "ota_fleet users: write the broker's users for the devices: a mosquitto password file\n"

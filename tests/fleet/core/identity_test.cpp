@@ -81,6 +81,14 @@ TEST(FleetDevicesCsv, BadLinesNamedByNumber) {
     EXPECT_NE(error("k,d/x,s\n").find("devices CSV line 1: "), std::string::npos);
     EXPECT_NE(error("k,d+x,s\n").find("line 1"), std::string::npos);
     EXPECT_NE(error("k,012345678901234567890123456789012,s\n").find("line 1"), std::string::npos);
+    // One device twice (same pk and dn) is refused with both lines; same dn, other pk is fine.
+    EXPECT_EQ(error("pk,dn,ds\nk,d,s\nk,e,s\nk,d,t\n"),
+              "devices CSV line 4: device d is already on line 2");
+    {
+        std::vector<DeviceIdentity> two;
+        EXPECT_TRUE(parse_devices_csv("k,d,s\nq,d,s\n", two).ok());
+        EXPECT_EQ(two.size(), 2u);
+    }
     // A second header-like line is data, and "pk" then is a (valid) product key of 2 chars.
     std::vector<DeviceIdentity> rows;
     EXPECT_TRUE(parse_devices_csv("pk,dn,ds\npk,dn,ds\n", rows).ok());

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "numbers.hpp"
 
@@ -83,6 +84,9 @@ std::string NamePattern::format(std::uint64_t index) const {
 
 Error parse_devices_csv(std::string_view text, std::vector<DeviceIdentity>& out) {
     std::vector<DeviceIdentity> rows;
+    // pk + '/' + dn -> the line that named it first: two rows with one device would share a
+    // broker session (each taking it over from the other) and one cloud record.
+    std::unordered_map<std::string, std::size_t> line_of;
     std::size_t line_number = 0;
     bool first_content = true;
     while (!text.empty()) {
@@ -120,6 +124,12 @@ Error parse_devices_csv(std::string_view text, std::vector<DeviceIdentity>& out)
         rows.push_back({std::string(fields[0]), std::string(fields[1]), std::string(fields[2])});
         Error e = check_identity(rows.back(), where);
         if (!e.ok()) return e;
+        const auto [it, added] =
+            line_of.emplace(rows.back().product_key + "/" + rows.back().device_name, line_number);
+        if (!added) {
+            return bad(where + ": device " + rows.back().device_name + " is already on line " +
+                       std::to_string(it->second));
+        }
     }
     out = std::move(rows);
     return {};

@@ -54,7 +54,8 @@ class NamePattern {
 
 /// Parses the text of a devices CSV: one `pk,dn,ds` per line (surrounding spaces trimmed, CR
 /// tolerated, blank lines skipped, no quoting). A first line `pk,dn,ds` (or `product_key,...`)
-/// is a header and skipped. Errors name the line by its 1-based number in the file.
+/// is a header and skipped. Errors name the line by its 1-based number in the file; a device
+/// (product key + device name) listed twice is an error naming both lines.
 [[nodiscard]] Error parse_devices_csv(std::string_view text, std::vector<DeviceIdentity>& out);
 
 /// The identities of devices first..first+count-1 (global indexes), validated (lengths and

@@ -73,14 +73,6 @@ std::string host_name() {
     return buf;
 }
 
-Error read_password(const std::string& path, std::string& out) {
-    if (Error e = read_text_file(path, out); !e.ok()) return e;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    if (out.empty())
-        return {Status::invalid_argument, "--cloud-password-file " + path + " is empty"};
-    return {};
-}
-
 // Descriptors a fleet needs: an MQTT socket per device, an HTTPS socket per downloading device
 // (the pool keeps at most one per source), and some for the process itself (CA files, the
 // cloud, paho's and libcurl's pipes). The soft limit is raised to that (at most to the hard
@@ -190,19 +182,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     std::unique_ptr<FleetCloud> cloud;
     if (o.has_push) {
         FleetCloudOptions co;
-        co.mqtt.host = o.host;
-        co.mqtt.port = o.port;
-        co.mqtt.use_tls = o.tls;
-        co.mqtt.ca_file = o.ca_file;
-        co.mqtt.username = o.push.cloud_user;
-        if (Error e = read_password(o.push.cloud_password_file, co.mqtt.password); !e.ok()) {
-            return e;
-        }
-        co.push_url = o.push.url;
-        co.push_file = o.push.file;
-        co.push_version = o.push.version;
-        co.push_rate = o.push.rate_per_s;
-        co.push_when = o.push.when;
+        if (Error e = cloud_options_from(o, co); !e.ok()) return e;
         std::vector<CloudDevice> cd;
         cd.reserve(ids.size());
         for (const DeviceIdentity& id : ids) cd.push_back({id.product_key, id.device_name});

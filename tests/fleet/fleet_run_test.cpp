@@ -185,6 +185,8 @@ TEST(FleetRun, AllConnectedPushGoesOutWhenADeviceNeverConnects) {
     EXPECT_EQ(at(a.outcomes, Outcome::updated), 4U) << describe(a.outcomes);
     EXPECT_EQ(at(a.outcomes, Outcome::connect_failed), 1U) << describe(a.outcomes);
     EXPECT_EQ(at(a.cloud_outcomes, Outcome::updated), 4U) << describe(a.cloud_outcomes);
+    // No prediction for the device that never connected (expected = device view otherwise).
+    EXPECT_EQ(at(a.expected, Outcome::updated), 4U) << describe(a.expected);
 }
 
 // --job-timeout counts from each job, not from the first one: pushes paced 2 s apart with a

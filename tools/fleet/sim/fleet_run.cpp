@@ -318,8 +318,11 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
         const Device& d = *devices[i];
         DeviceRecord rec = d.record();
         // The seed's prediction holds for a device that is given a job; a run without any job
-        // (idle) has none to compare with.
-        if (o.has_push || counters.jobs.load() > 0) rec.expected = expected_outcome(behaviours[i]);
+        // (idle) has none to compare with, nor has a device that never connected (the seed
+        // does not predict connect failures: they are counted apart, as connect_failed).
+        if ((o.has_push || counters.jobs.load() > 0) && rec.outcome != Outcome::connect_failed) {
+            rec.expected = expected_outcome(behaviours[i]);
+        }
         if (i < cloud_records.size())
             rec.cloud_outcome = cloud_outcome(cloud_records[i], o.push.version);
         if (rec.connected_at_ms && rec.connect_latency_ms) {

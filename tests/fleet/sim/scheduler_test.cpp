@@ -163,9 +163,9 @@ TEST(Scheduler, TimersFireAtTheirDeadlineAndNotBefore) {
     for (std::size_t i = 1; i < times.size(); ++i) {
         EXPECT_GE(times[i] - times[i - 1], 29ms) << "run " << i;
     }
-    // About 30 ms apart, not busy-polled.
-    EXPECT_LT(times.size(), 10u);
-    EXPECT_LT(times.front() - start, 50ms);
+    // About 30 ms apart, not busy-polled (the gaps above); the first run soon after start()
+    // (a generous bound: CI runs this under TSan on a loaded machine).
+    EXPECT_LT(times.front() - start, 1s);
 }
 
 TEST(Scheduler, AWakeBeforeTheTimerRunsEarlyAndTheNewDeadlineReplacesTheOld) {
@@ -174,14 +174,15 @@ TEST(Scheduler, AWakeBeforeTheTimerRunsEarlyAndTheNewDeadlineReplacesTheOld) {
     s.add(t);
     s.start();
     ASSERT_TRUE(eventually([&] { return t.runs() == 1; }));
-    s.wake(0);  // runs now; its new deadline is 200 ms from now
-    ASSERT_TRUE(eventually([&] { return t.runs() == 2; }));
-    std::this_thread::sleep_for(120ms);
-    // The first timer (200 ms after run 1) would be due about now; it was replaced.
-    EXPECT_EQ(t.runs(), 2);
-    ASSERT_TRUE(eventually([&] { return t.runs() == 3; }));
+    std::this_thread::sleep_for(50ms);
+    s.wake(0);  // runs now (>= 50 ms after run 1); its new deadline is 200 ms from now
+    ASSERT_TRUE(eventually([&] { return t.runs() >= 3; }));
     s.stop();
+    // Only lower bounds (a loaded machine makes runs late, never early): had the first timer
+    // (200 ms after run 1) survived the wake, run 3 would come <= 150 ms after run 2.
     const auto times = t.times();
+    ASSERT_GE(times.size(), 3u);
+    EXPECT_GE(times[1] - times[0], 50ms);
     EXPECT_GE(times[2] - times[1], 199ms);
 }
 

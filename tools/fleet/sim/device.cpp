@@ -291,7 +291,12 @@ std::optional<SimClock::time_point> Device::idle(SimClock::time_point now) {
         });
         return std::nullopt;
     }
-    if (env_.offloader == nullptr) (void)client_->poll(std::chrono::milliseconds(0));
+    if (env_.offloader == nullptr) {
+        // Inline poll: stamp it as the offloaded one does, or every later run would see the
+        // last event as new and re-run the device at once for ever.
+        poll_started_ns_ = SimClock::now().time_since_epoch().count();
+        (void)client_->poll(std::chrono::milliseconds(0));
+    }
     polled_ = false;
     // Something arrived while the poll ran, or after it (that wake may have coalesced with the
     // poll's own): poll again right away.

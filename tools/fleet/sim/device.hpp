@@ -197,7 +197,7 @@ class Device final : public Task {
     std::atomic<bool> polling_{false};
     bool polled_ = false;                // idle(): the offloaded poll is back, evaluate it
     bool missed_wake_ = false;           // woken while polling_: poll again
-    SimClock::rep poll_started_ns_ = 0;  // when the offloaded poll began (written before polling_)
+    SimClock::rep poll_started_ns_ = 0;  // when the last poll began (offloaded: before polling_)
     // Back from a valid image: the client drops the job and remembers the running version once
     // the disconnect has ended (then the reconnect publishes it).
     bool rebooting_ = false;

@@ -50,15 +50,18 @@ std::string StatusLine::format(const FleetCounters& c, SimClock::time_point now)
     const double secs = std::chrono::duration<double>(now - start_).count();
     const unsigned long long updated = outcome(Outcome::updated);
     const unsigned long long rolled_back = outcome(Outcome::rolled_back);
-    const unsigned long long other = n(c.settled) - updated - rolled_back;
+    // Relaxed loads of counters written in another order: clamp, never wrap around.
+    const unsigned long long settled = n(c.settled);
+    const unsigned long long other =
+        settled > updated + rolled_back ? settled - updated - rolled_back : 0;
     char line[200];
     std::snprintf(line, sizeof line,
                   "%5.0fs conn %llu/%llu fail %llu | jobs %llu dl %llu | done %llu: upd %llu rb "
                   "%llu bad %llu | %.1f MiB/s | %llu MiB cpu %.0f%%",
                   secs, n(c.connected_now), static_cast<unsigned long long>(devices_),
-                  n(c.connect_failures), n(c.jobs), n(c.downloading), n(c.settled), updated,
-                  rolled_back, other, rate_mib_s_,
-                  static_cast<unsigned long long>(process_rss_kib() / 1024), cpu_percent_);
+                  n(c.connect_failures), n(c.jobs), n(c.downloading), settled, updated, rolled_back,
+                  other, rate_mib_s_, static_cast<unsigned long long>(process_rss_kib() / 1024),
+                  cpu_percent_);
     return line;
 }
 

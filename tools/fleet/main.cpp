@@ -54,6 +54,12 @@ void fleet_log_sink(ota::LogLevel level, std::string_view message) {
 
 extern "C" void on_signal(int) {
     g_stop.store(true);
+    // One clean stop: the next SIGINT or SIGTERM (either one) takes the default action
+    // (sigaction is async-signal-safe; SA_RESETHAND alone would only reset the one received).
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGINT, &dfl, nullptr);
+    ::sigaction(SIGTERM, &dfl, nullptr);
 }
 
 int fail(const ota::Error& e) {
@@ -64,6 +70,10 @@ int fail(const ota::Error& e) {
 int run(const RunOptions& options) {
     struct sigaction sa {};
     sa.sa_handler = on_signal;
+    // The first signal ends the run cleanly (the devices disconnect, the summary is written);
+    // a second one, e.g. while 20,000 devices disconnect, kills the process as usual (the
+    // handler resets both signals).
+    sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);

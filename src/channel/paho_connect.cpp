@@ -1,13 +1,19 @@
 // Connect options and connect errors of PahoChannel (see paho_connect.hpp).
 #include "channel/paho_connect.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <exception>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <unordered_map>
 #include <utility>
 
 #include "channel/paho_channel_impl.hpp"
@@ -45,20 +51,85 @@ std::string to_ms_text(std::chrono::milliseconds d) {
     return std::to_string(d.count()) + " ms";
 }
 
+namespace {
+
+// What identifies the version of a CA file that passed check_ca_file.
+struct CaFileStamp {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const CaFileStamp& other) const noexcept {
+        return dev == other.dev && ino == other.ino && size == other.size &&
+               mtime_ns == other.mtime_ns;
+    }
+};
+
+CaFileStamp stamp_of(const struct stat& st) noexcept {
+    CaFileStamp s;
+    s.dev = st.st_dev;
+    s.ino = st.st_ino;
+    s.size = st.st_size;
+    s.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return s;
+}
+
+// CA files that passed the check, by path (a fleet connects thousands of channels with one CA
+// file; each connect then costs a stat() instead of a read and a scan). Bounded: a process uses
+// a handful of CA files; the cache is cleared when it would grow past kMaxCachedCaFiles.
+constexpr std::size_t kMaxCachedCaFiles = 64;
+std::mutex g_ca_cache_mutex;
+std::unordered_map<std::string, CaFileStamp>& ca_cache() {
+    static auto* cache = new std::unordered_map<std::string, CaFileStamp>();  // never destroyed
+    return *cache;
+}
+
+Error ca_open_error(const std::string& path, int err) {
+    if (err == EMFILE || err == ENFILE) {
+        return {Status::not_connected,
+                "cannot open MqttOptions::ca_file '" + path + "': " + out_of_descriptors_text()};
+    }
+    return {Status::invalid_argument, "cannot read MqttOptions::ca_file '" + path +
+                                          "': " + std::generic_category().message(err)};
+}
+
+}  // namespace
+
 Error check_ca_file(const MqttOptions& o) {
     if (!o.use_tls || o.ca_file.empty()) return {};
-    std::ifstream in(o.ca_file, std::ios::binary);
-    if (!in) {
-        return {Status::invalid_argument, "cannot read MqttOptions::ca_file '" + o.ca_file + "'"};
+    struct stat st {};
+    if (::stat(o.ca_file.c_str(), &st) == 0) {
+        std::lock_guard<std::mutex> lock(g_ca_cache_mutex);
+        const auto it = ca_cache().find(o.ca_file);
+        if (it != ca_cache().end() && it->second == stamp_of(st)) return {};
     }
+    const int fd = ::open(o.ca_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ca_open_error(o.ca_file, errno);
     std::string pem;
     char buf[4096];
-    while (pem.size() < kMaxCaFileBytes && in.read(buf, sizeof buf).gcount() > 0) {
-        pem.append(buf, static_cast<std::size_t>(in.gcount()));
+    int read_errno = 0;
+    const bool stamped = ::fstat(fd, &st) == 0;
+    while (pem.size() < kMaxCaFileBytes) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0) {
+            pem.append(buf, static_cast<std::size_t>(n));
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            if (n < 0) read_errno = errno;
+            break;
+        }
     }
+    ::close(fd);
+    if (read_errno != 0) return ca_open_error(o.ca_file, read_errno);
     if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
         return {Status::invalid_argument,
                 "MqttOptions::ca_file '" + o.ca_file + "' holds no PEM certificate"};
+    }
+    if (stamped) {
+        std::lock_guard<std::mutex> lock(g_ca_cache_mutex);
+        if (ca_cache().size() >= kMaxCachedCaFiles) ca_cache().clear();
+        ca_cache()[o.ca_file] = stamp_of(st);
     }
     return {};
 }

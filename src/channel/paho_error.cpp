@@ -31,6 +31,15 @@ const char* operation_name(Operation op) noexcept {
 
 }  // namespace
 
+std::string out_of_descriptors_text() {
+    struct rlimit lim {};
+    const std::string limit = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                                  ? std::to_string(lim.rlim_cur)
+                                  : std::string("?");
+    return "this process is out of file descriptors (RLIMIT_NOFILE " + limit +
+           "; raise `ulimit -n`, one descriptor per connection)";
+}
+
 Error map_paho_error(const std::exception& e, const FailureContext& ctx) {
     const std::string op = operation_name(ctx.operation);
     if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
@@ -73,15 +82,8 @@ Error map_paho_error(const std::exception& e, const FailureContext& ctx) {
                         "cannot reach " + ep + " (the host name does not resolve)"};
             }
             if (ctx.reachability == Reachability::no_descriptors) {
-                struct rlimit lim {};
-                const std::string limit =
-                    getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
-                        ? std::to_string(lim.rlim_cur)
-                        : std::string("?");
                 return {Status::not_connected,
-                        "cannot connect to " + ep +
-                            ": this process is out of file descriptors (RLIMIT_NOFILE " + limit +
-                            "; raise `ulimit -n`, one descriptor per connection)"};
+                        "cannot connect to " + ep + ": " + out_of_descriptors_text()};
             }
             if (ctx.reachability == Reachability::reachable) {
                 if (ctx.use_tls && ctx.verify) {

@@ -39,6 +39,10 @@ struct FailureContext {
 /// ota::Error. Never echoes the password: paho's messages do not contain it and neither do ours.
 [[nodiscard]] Error map_paho_error(const std::exception& e, const FailureContext& ctx);
 
+/// "this process is out of file descriptors (RLIMIT_NOFILE <n>; raise `ulimit -n`, ...)": the
+/// explanation used whenever the process hit its descriptor limit (EMFILE/ENFILE).
+[[nodiscard]] std::string out_of_descriptors_text();
+
 /// Whether a plain TCP connection to host:port can be opened within `timeout`. Used only to
 /// explain a connect that paho reports as a bare failure (no CONNACK code, no OpenSSL reason).
 [[nodiscard]] Reachability probe_tcp(const std::string& host, std::uint16_t port,

@@ -37,7 +37,7 @@ PoolWorker::~PoolWorker() {
     stop();
 }
 
-Error PoolWorker::start() {
+Error PoolWorker::start(std::size_t max_idle_connections) {
     multi_.reset(curl_multi_init());
     if (!multi_) return {Status::no_memory, "cannot create a libcurl multi handle"};
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -62,6 +62,11 @@ Error PoolWorker::start() {
     // No HTTP/2 multiplexing of different sources on one connection: a source paused by a full
     // ring would hold back the others sharing its connection.
     if (mc == CURLM_OK) mc = curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
+    // Bounds the idle connections kept after finished transfers (libcurl's default grows with
+    // the number of transfers running, see CurlPoolOptions::max_idle_connections).
+    if (mc == CURLM_OK) {
+        mc = curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections));
+    }
     if (mc != CURLM_OK) {
         return {Status::internal,
                 std::string("cannot set up the libcurl multi handle: ") + curl_multi_strerror(mc)};
@@ -356,6 +361,11 @@ Error CurlPoolOptions::validate() const {
                 "CurlPoolOptions::threads must be " + std::to_string(kMinThreads) + ".." +
                     std::to_string(kMaxThreads) + ", not " + std::to_string(threads)};
     }
+    if (max_idle_connections < 1 || max_idle_connections > kMaxIdleConnections) {
+        return {Status::invalid_argument, "CurlPoolOptions::max_idle_connections must be 1.." +
+                                              std::to_string(kMaxIdleConnections) + ", not " +
+                                              std::to_string(max_idle_connections)};
+    }
     return {};
 }
 
@@ -394,7 +404,8 @@ Error CurlTransferPool::Impl::start() {
         std::vector<std::unique_ptr<detail::PoolWorker>> fresh;
         for (std::size_t i = 0; i < options.threads; ++i) {
             fresh.push_back(std::make_unique<detail::PoolWorker>());
-            if (Error e = fresh.back()->start(); !e.ok()) return e;  // fresh stops them
+            if (Error e = fresh.back()->start(options.max_idle_connections); !e.ok())
+                return e;  // fresh stops them
         }
         workers = std::move(fresh);
     } catch (const std::bad_alloc&) {

@@ -52,8 +52,9 @@ class PoolWorker {
     PoolWorker(PoolWorker&&) = delete;
     PoolWorker& operator=(PoolWorker&&) = delete;
 
-    /// Creates the multi handle, the epoll set and the wake-up eventfd, then the thread.
-    [[nodiscard]] Error start();
+    /// Creates the multi handle (keeping at most `max_idle_connections` connections after use),
+    /// the epoll set and the wake-up eventfd, then the thread.
+    [[nodiscard]] Error start(std::size_t max_idle_connections);
     /// Stops and joins the thread; transfers still on it end as fetch_failed.
     void stop() noexcept;
     /// Queues `c` and wakes the thread. May throw std::bad_alloc.

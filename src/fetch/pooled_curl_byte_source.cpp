@@ -285,6 +285,19 @@ void PooledCurlByteSource::close() noexcept {
     s.opened = false;
 }
 
+void PooledCurlByteSource::release_buffers() noexcept {
+    close();
+    Impl& s = *impl_;
+    // Detached now: the worker no longer touches the ring or the easy handle.
+    std::lock_guard<std::mutex> lock(s.m);
+    s.head = 0;
+    s.count = 0;
+    s.ring.reset();
+    s.cap = 0;
+    s.easy.reset();
+    s.request_headers.reset();
+}
+
 void PooledCurlByteSource::set_ready_callback(std::function<void()> callback) {
     impl_->ready = std::move(callback);
 }

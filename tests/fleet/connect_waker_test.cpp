@@ -112,6 +112,38 @@ TEST(ConnectWaker, ConnectsWithTheWakerSucceedAndItGoesQuietAfter) {
     waker.end();  // harmless after stop() and unmatched
 }
 
+// The waker's load on the broker is bounded: at most one SUBSCRIBE per interval while connects
+// are outstanding, none while nothing is (its thread then sleeps until begin() or stop()).
+TEST(ConnectWaker, SubscribesAtMostOncePerIntervalAndNoneWhileIdle) {
+    const Lab& lab = Lab::get();
+    ota::fleet::ConnectWakerOptions wo;
+    wo.mqtt = cloud_options(lab, unique("waker-rate"));
+    wo.topic = "fleet-it/waker-rate/" + std::to_string(::getpid());
+    wo.interval = std::chrono::milliseconds(20);
+    ota::fleet::ConnectWaker waker(wo);
+    ASSERT_TRUE(waker.start().ok());
+    ASSERT_TRUE(waker.wait_connected(std::chrono::seconds(10))) << waker.stats().last_error;
+    EXPECT_EQ(waker.stats().subscribes(), 0u);
+    const auto t0 = Clock::now();
+    waker.begin();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    waker.end();
+    const double held_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // one may still be in flight
+    const auto s = waker.stats();
+    EXPECT_GT(s.pings, 0u) << s.last_error;
+    EXPECT_EQ(s.failed_pings, 0u) << s.last_error;
+    EXPECT_EQ(s.subscribes(), s.pings + s.failed_pings);
+    // Start to start at least 20 ms apart: at most held / 20 + 1 (+1 for the one at end()).
+    EXPECT_LE(static_cast<double>(s.subscribes()), held_ms / 20.0 + 2.0) << held_ms << " ms";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(waker.stats().subscribes(), s.subscribes());
+    // stop() wakes the idle thread at once (no periodic wake-up to wait for).
+    const auto t1 = Clock::now();
+    waker.stop();
+    EXPECT_LT(Clock::now() - t1, std::chrono::seconds(2));
+}
+
 // Registers `count` devices of a fresh product key with the lab's broker (ota_fleet users +
 // lab.sh add-devices) and returns the arguments of an idle `ota_fleet run` of them.
 std::vector<std::string> idle_run(const Lab& lab, const ota::test::TempDir& tmp, int count) {

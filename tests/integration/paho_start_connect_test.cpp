@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -352,6 +353,67 @@ TEST(PahoChannelStartConnect, RunningOutOfDescriptorsIsNamed) {
     EXPECT_EQ(outcome->status, Status::not_connected) << outcome->message();
     EXPECT_NE(outcome->detail.find("out of file descriptors (RLIMIT_NOFILE 256"), std::string::npos)
         << outcome->detail;
+}
+
+// A CA file that cannot be opened because the process is out of descriptors is named as that
+// (not_connected, "raise `ulimit -n`"), not as a bad ca_file.
+TEST(PahoChannelStartConnect, OutOfDescriptorsWhileOpeningTheCaFileIsNamed) {
+    const Lab& lab = Lab::get();
+    // A copy the channel has not checked yet (a checked one costs only a stat()).
+    const std::string copy = "/tmp/ota-sc-ca-" + unique_tag() + ".pem";
+    ASSERT_EQ(std::system(("cp '" + lab.ca_file + "' '" + copy + "'").c_str()), 0);
+    MqttOptions o = lab.cloud_mqtt("sc-cafd" + unique_tag());
+    o.ca_file = copy;
+    PahoChannel ch(o);
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = 256;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> fillers;
+    for (int fd = open("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0;
+         fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+        fillers.push_back(fd);
+    }
+    const Error e = ch.start_connect();
+    for (const int fd : fillers) close(fd);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    std::remove(copy.c_str());
+    EXPECT_EQ(e.status, Status::not_connected) << e.message();
+    EXPECT_NE(e.detail.find("out of file descriptors (RLIMIT_NOFILE 256"), std::string::npos)
+        << e.detail;
+    EXPECT_NE(e.detail.find(copy), std::string::npos) << e.detail;
+    EXPECT_FALSE(ch.connect_outcome().has_value());
+}
+
+// The ca_file check is remembered per file version: a file that changes is checked again.
+TEST(PahoChannelStartConnect, ACaFileThatChangesIsCheckedAgain) {
+    const Lab& lab = Lab::get();
+    const std::string copy = "/tmp/ota-sc-ca-" + unique_tag() + ".pem";
+    ASSERT_EQ(std::system(("cp '" + lab.ca_file + "' '" + copy + "'").c_str()), 0);
+    MqttOptions o = lab.cloud_mqtt("sc-cachg" + unique_tag());
+    o.ca_file = copy;
+    {
+        PahoChannel ch(o);
+        EXPECT_TRUE(ch.start_connect().ok());
+        ch.disconnect();
+    }
+    {
+        PahoChannel ch(o);  // second check: from the cache
+        EXPECT_TRUE(ch.start_connect().ok());
+        ch.disconnect();
+    }
+    {
+        std::FILE* f = std::fopen(copy.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("not a certificate, and of another size\n", f);
+        std::fclose(f);
+    }
+    PahoChannel ch(o);
+    const Error e = ch.start_connect();
+    std::remove(copy.c_str());
+    EXPECT_EQ(e.status, Status::invalid_argument) << e.message();
+    EXPECT_NE(e.detail.find("holds no PEM certificate"), std::string::npos) << e.detail;
 }
 
 TEST(PahoChannelStartConnect, ManyChannelsConnectFromOneThread) {

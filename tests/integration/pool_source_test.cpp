@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -222,6 +223,67 @@ TEST(PooledCurlByteSource, RangeResumeAfterCloseReturnsTheTailWith206) {
     std::vector<std::uint8_t> joined = first.bytes;
     joined.insert(joined.end(), rest.begin(), rest.end());
     EXPECT_TRUE(joined == data) << "joined " << joined.size() << " of " << data.size();
+}
+
+// Sockets this process has open (the pool's idle connections among them).
+int open_sockets() {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        std::error_code lec;
+        const auto target = std::filesystem::read_symlink(e.path(), lec);
+        if (!lec && target.string().rfind("socket:", 0) == 0) ++n;
+    }
+    return n;
+}
+
+// After many concurrent downloads finished, the pool keeps at most max_idle_connections per
+// thread open, and release_buffers() gives the ring back; the next open() works as before.
+TEST(PooledCurlByteSource, FinishedTransfersLeaveBoundedIdleConnectionsAndReleasableBuffers) {
+    const auto& lab = Lab::get();
+    const auto data = publish("pool/idle.bin", 300 * 1024, 23);
+    constexpr int kSources = 20;
+    CurlPoolOptions po;
+    po.max_idle_connections = 2;
+    CurlTransferPool pool(po);
+    ASSERT_TRUE(pool.start().ok());
+    const int before = open_sockets();
+    std::vector<std::unique_ptr<PooledCurlByteSource>> sources;
+    for (int i = 0; i < kSources; ++i) {
+        sources.push_back(std::make_unique<PooledCurlByteSource>(pool, fleet_options()));
+        ASSERT_TRUE(sources.back()->open(lab.https_url("pool/idle.bin"), 0).ok());
+    }
+    // Read a little from each first, so that all transfers are running at the same time.
+    for (auto& s : sources) {
+        const Drained d = drain(*s, 1000, 1000);
+        ASSERT_EQ(d.bytes.size(), 1000u) << s->last_error_detail();
+    }
+    for (auto& s : sources) {
+        const Drained d = drain(*s, 64 * 1024);
+        ASSERT_TRUE(d.end) << s->last_error_detail();
+        ASSERT_EQ(d.bytes.size() + 1000, data.size());
+    }
+    for (auto& s : sources) s->close();
+    EXPECT_EQ(pool.active_transfers(), 0u);
+    const int idle = open_sockets() - before;
+    EXPECT_LE(idle, 2) << "idle connections kept after " << kSources << " transfers";
+    for (auto& s : sources) {
+        EXPECT_EQ(s->buffer_bytes(), 64u * 1024);
+        s->release_buffers();
+        EXPECT_EQ(s->buffer_bytes(), 0u);
+        EXPECT_EQ(s->http_status(), 200);  // the getters keep their values
+    }
+    // A released source downloads again (buffers allocated anew).
+    PooledCurlByteSource& again = *sources.front();
+    ASSERT_TRUE(again.open(lab.https_url("pool/idle.bin"), 100).ok());
+    EXPECT_EQ(again.buffer_bytes(), 64u * 1024);
+    const Drained d = drain(again, 64 * 1024);
+    ASSERT_TRUE(d.end) << again.last_error_detail();
+    EXPECT_TRUE(std::equal(d.bytes.begin(), d.bytes.end(), data.begin() + 100) &&
+                d.bytes.size() + 100 == data.size());
+    again.release_buffers();
+    again.release_buffers();  // twice is harmless
+    EXPECT_EQ(again.buffer_bytes(), 0u);
 }
 
 TEST(PooledCurlByteSource, ErrorStatusBodiesAreNeverDeliveredAsImageBytes) {

@@ -96,6 +96,31 @@ TEST(CurlPoolOptions, ThreadsOutsideTheirRangeAreRefusedByStart) {
     EXPECT_TRUE(most.validate().ok());
 }
 
+TEST(CurlPoolOptions, IdleConnectionsOutsideTheirRangeAreRefused) {
+    EXPECT_EQ(CurlPoolOptions{}.max_idle_connections, 8u);
+    for (const std::size_t n : {std::size_t{0}, CurlPoolOptions::kMaxIdleConnections + 1}) {
+        CurlPoolOptions o;
+        o.max_idle_connections = n;
+        const Error e = o.validate();
+        EXPECT_EQ(e.status, Status::invalid_argument);
+        EXPECT_NE(e.detail.find("max_idle_connections"), std::string::npos) << e.detail;
+        CurlTransferPool pool(o);
+        EXPECT_EQ(pool.start().status, Status::invalid_argument);
+    }
+    CurlPoolOptions one;
+    one.max_idle_connections = 1;
+    EXPECT_TRUE(one.validate().ok());
+}
+
+TEST(PooledCurlByteSource, ReleaseBuffersBeforeAnyOpenIsHarmless) {
+    CurlTransferPool pool;
+    PooledCurlByteSource src(pool);
+    src.release_buffers();
+    EXPECT_EQ(src.buffer_bytes(), 0u);
+    std::uint8_t b[8];
+    EXPECT_EQ(src.read(b, sizeof b, 0ms).status, Status::invalid_state);
+}
+
 TEST(PooledCurlByteSource, RefusesBadInputsBeforeAnyTransfer) {
     CurlPoolOptions po;
     po.threads = 2;

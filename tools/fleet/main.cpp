@@ -103,11 +103,20 @@ int run(const RunOptions& options) {
         static_cast<long long>(Scheduler::kSlowRun.count()),
         static_cast<unsigned long long>(st.slow_runs));
     if (const auto& ws = fleet.waker_stats()) {
-        std::printf("connect waker: %llu begins, %llu SUBACKs, %llu failed%s%s\n",
-                    static_cast<unsigned long long>(ws->begins),
-                    static_cast<unsigned long long>(ws->pings),
-                    static_cast<unsigned long long>(ws->failed_pings),
-                    ws->last_error.empty() ? "" : "; last: ", ws->last_error.c_str());
+        // The waker's SUBSCRIBEs are broker load of their own (see connect_waker.hpp).
+        const double run_s = summary.processes.empty()
+                                 ? 0.0
+                                 : static_cast<double>(summary.processes.front().ended_unix_ms -
+                                                       summary.processes.front().started_unix_ms) /
+                                       1000.0;
+        std::printf(
+            "connect waker: %llu begins, %llu SUBACKs, %llu failed, %llu SUBSCRIBEs sent "
+            "(%.1f/s over the run)%s%s\n",
+            static_cast<unsigned long long>(ws->begins), static_cast<unsigned long long>(ws->pings),
+            static_cast<unsigned long long>(ws->failed_pings),
+            static_cast<unsigned long long>(ws->subscribes()),
+            run_s > 0 ? static_cast<double>(ws->subscribes()) / run_s : 0.0,
+            ws->last_error.empty() ? "" : "; last: ", ws->last_error.c_str());
     }
     if (const std::uint64_t n = g_log_records.load(); n > 0) {
         std::printf("library error log records: %llu (the first %llu on stderr)\n",

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "block_server.hpp"
+#include "common/file_digest.hpp"
 #include "console_client.hpp"
 #include "ota/digest.hpp"
 #include "ota/file_download.hpp"
@@ -144,31 +145,6 @@ std::unique_ptr<ota::PahoChannel> connect_broker(const Options& o, std::string& 
     return ch;
 }
 
-// Size and digest of the file at `path`, read in 1 MiB pieces (memory does not grow with the
-// image). Returns an error message, or empty on success.
-std::string digest_file(const std::string& path, ota::DigestAlgorithm alg, std::uint64_t& size,
-                        std::string& hex) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return "cannot read " + path;
-    ota::Hasher hasher;
-    if (hasher.start(alg) != ota::Status::ok) return "cannot start the digest";
-    std::vector<char> buf(1024 * 1024);
-    size = 0;
-    while (in) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        const auto got = static_cast<std::size_t>(in.gcount());
-        if (got == 0) break;
-        if (hasher.update(reinterpret_cast<const std::uint8_t*>(buf.data()), got) !=
-            ota::Status::ok) {
-            return "digest update failed";
-        }
-        size += got;
-    }
-    if (in.bad()) return "cannot read " + path;
-    if (hasher.finish_hex(hex) != ota::Status::ok) return "digest finish failed";
-    return {};
-}
-
 // With --timestamps every line on stdout starts with the wall-clock time (seconds since the
 // epoch, microseconds) of the event it reports, so that a benchmark can line it up with another
 // process's output.
@@ -256,9 +232,10 @@ std::string signed_ext_data(const std::string& image_path, const std::string& ke
                             std::string& out) {
     std::uint64_t size = 0;
     std::string hex;
-    if (std::string e = digest_file(image_path, ota::DigestAlgorithm::sha256, size, hex);
-        !e.empty()) {
-        return e;
+    if (const ota::Error e =
+            ota::tools::digest_file(image_path, ota::DigestAlgorithm::sha256, size, hex);
+        !e.ok()) {
+        return e.detail;
     }
     std::uint8_t sha256[ota::kSignedDigestSize] = {};
     for (std::size_t i = 0; i < sizeof sha256; ++i) {
@@ -382,9 +359,10 @@ int cmd_push(const Options& o) {
         return kExitUsage;
     }
     std::uint64_t image_size = 0;
-    if (const std::string e = digest_file(file, job.digest.algorithm, image_size, job.digest.hex);
-        !e.empty()) {
-        std::fprintf(stderr, "ota_cloud push: %s\n", e.c_str());
+    if (const ota::Error e =
+            ota::tools::digest_file(file, job.digest.algorithm, image_size, job.digest.hex);
+        !e.ok()) {
+        std::fprintf(stderr, "ota_cloud push: %s\n", e.detail.c_str());
         return kExitUsage;
     }
     job.size = image_size;

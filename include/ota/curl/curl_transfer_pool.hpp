@@ -31,6 +31,16 @@ struct CurlPoolOptions {
     /// that a reconnect or a second transfer to the same server resumes the TLS session instead
     /// of a full handshake.
     bool share_tls_sessions = true;
+    /// Upper bound of `max_idle_connections`.
+    static constexpr std::size_t kMaxIdleConnections = 100000;
+    /// Connections each thread keeps open after their transfers finished, for reuse by the next
+    /// transfer to the same server (libcurl's connection cache, CURLMOPT_MAXCONNECTS); 1..100,000.
+    /// When a transfer ends while the thread holds more connections than that (running ones
+    /// count too), the oldest idle one is closed. Without this bound libcurl keeps up to 4 per
+    /// transfer still running, so 1,000 concurrent downloads would leave 1,000 idle TLS
+    /// connections (a socket and the TLS buffers each) behind. A resume that finds no idle
+    /// connection makes a new one (with share_tls_sessions the TLS session is still resumed).
+    std::size_t max_idle_connections = 8;
 
     /// invalid_argument naming the field when a value is outside its range.
     [[nodiscard]] Error validate() const;
@@ -41,7 +51,8 @@ struct CurlPoolOptions {
 ///
 /// Each thread waits on its transfers' sockets with epoll (libcurl's socket interface), so its
 /// cost follows the number of sockets with activity, not the number of transfers. Connections
-/// are kept and reused per thread (libcurl's connection cache of that multi handle). Linux only
+/// are kept and reused per thread (libcurl's connection cache of that multi handle), at most
+/// CurlPoolOptions::max_idle_connections idle ones per thread. Linux only
 /// (epoll, eventfd), like the rest of the library's POSIX layer. HTTP/2 multiplexing of different
 /// sources over one connection is off: a paused source would hold back the others.
 ///
@@ -90,12 +101,14 @@ class CurlTransferPool {
 /// scheme, oversized head) is fetch_refused; last_error_detail() redacts URLs.
 ///
 /// Memory: the only per-source buffer is a ring of HttpOptions::buffer_size bytes, allocated by
-/// the first open() and kept until destruction. When the ring cannot take the next chunk, the
-/// transfer is paused (CURL_WRITEFUNC_PAUSE; libcurl then holds that one chunk, at most
-/// HttpOptions::receive_buffer_size) and the pool thread resumes it once read() freed a quarter
-/// of the ring (or the chunk's size, if larger). Add libcurl's own per-transfer state: its receive
-/// buffer (HttpOptions::receive_buffer_size) and the TLS connection's buffers. For thousands of
-/// sources pick small sizes, e.g. buffer_size 64 KiB and receive_buffer_size 16 KiB.
+/// the first open() and kept (with libcurl's easy handle) for the next open() until destruction
+/// or release_buffers(), so that a resume or the next download allocates nothing. When the ring
+/// cannot take the next chunk, the transfer is paused (CURL_WRITEFUNC_PAUSE; libcurl then holds
+/// that one chunk, at most HttpOptions::receive_buffer_size) and the pool thread resumes it once
+/// read() freed a quarter of the ring (or the chunk's size, if larger). Add libcurl's own
+/// per-transfer state: its receive buffer (HttpOptions::receive_buffer_size) and the TLS
+/// connection's buffers. For thousands of sources pick small sizes, e.g. buffer_size 64 KiB and
+/// receive_buffer_size 16 KiB.
 ///
 /// Threads: like every ByteSource, one caller thread at a time. read() with a zero timeout never
 /// blocks (it takes only the source's own short lock). The ready callback runs on a pool thread.
@@ -149,9 +162,16 @@ class PooledCurlByteSource final : public ByteSource {
     /// The final response's `Retry-After` in delta-seconds (capped at a day), when present.
     [[nodiscard]] std::optional<std::chrono::seconds> retry_after() const noexcept;
 
-    /// Bytes of the ring buffer allocated (0 before the first open(), then
-    /// HttpOptions::buffer_size): the source's only buffer of its own.
+    /// Bytes of the ring buffer allocated (0 before the first open() and after
+    /// release_buffers(), else HttpOptions::buffer_size): the source's only buffer of its own.
     [[nodiscard]] std::size_t buffer_bytes() const noexcept;
+
+    /// Closes (as close()), then frees the ring and libcurl's easy handle with its receive buffer
+    /// (about buffer_size + receive_buffer_size + a few KiB), for a source that will not download
+    /// again soon, e.g. one of thousands of simulated devices after its job. The next open()
+    /// allocates them again; the response getters keep their values until then. The
+    /// connection stays in the pool's cache (see CurlPoolOptions::max_idle_connections).
+    void release_buffers() noexcept;
 
     struct Impl;  ///< internal (shared with the pool's threads)
 

@@ -71,22 +71,26 @@ class PahoChannel final : public MqttChannel {
     /// Checks the options, then connects and waits at most MqttOptions::connect_timeout for the
     /// broker to accept. Errors: invalid_argument for bad options (the detail names the field) and
     /// for a broker that refuses the credentials or the client id; not_connected when the broker
-    /// cannot be reached or its certificate does not verify; timeout when it does not answer in
-    /// time; invalid_state when already connected (call disconnect() first). The detail never
-    /// contains the password. On failure nothing keeps running in the background.
+    /// cannot be reached or its certificate does not verify, and when the process is out of file
+    /// descriptors (also while opening ca_file; the detail says "raise `ulimit -n`"); timeout when
+    /// it does not answer in time; invalid_state when already connected (call disconnect()
+    /// first). The detail never contains the password. On failure nothing keeps running in the
+    /// background. The ca_file check reads the file once per path and version (device, inode,
+    /// size, mtime): later connects with the same file cost a stat().
     [[nodiscard]] Error connect();
 
     /// Starts connecting and returns at once, for many channels connecting from one thread.
     /// Checks the options as connect() does and returns the same invalid_argument (bad options,
-    /// unreadable ca_file) or invalid_state (already connected, or an attempt still pending) at
-    /// once; ok means the attempt runs in the background. Its outcome is then available from
-    /// connect_outcome() and the event callback fires when it is known. Paho bounds the attempt by
-    /// MqttOptions::connect_timeout rounded up to whole seconds (and checks about once a second),
-    /// so a timeout is reported up to about a second later than connect() reports it. After a
-    /// successful attempt the channel behaves as after a successful connect() (automatic
-    /// reconnects, subscriptions restored, on_connected() queued); after a failed one nothing is
-    /// retried and the next start_connect()/connect() starts afresh. disconnect() abandons a
-    /// pending attempt: its outcome becomes not_connected and the callback does not fire for it.
+    /// unreadable ca_file), not_connected (out of file descriptors while opening ca_file) or
+    /// invalid_state (already connected, or an attempt still pending) at once; ok means the attempt
+    /// runs in the background. Its outcome is then available from connect_outcome() and the event
+    /// callback fires when it is known. Paho bounds the attempt by MqttOptions::connect_timeout
+    /// rounded up to whole seconds (and checks about once a second), so a timeout is reported up to
+    /// about a second later than connect() reports it. After a successful attempt the channel
+    /// behaves as after a successful connect() (automatic reconnects, subscriptions restored,
+    /// on_connected() queued); after a failed one nothing is retried and the next
+    /// start_connect()/connect() starts afresh. disconnect() abandons a pending attempt: its
+    /// outcome becomes not_connected and the callback does not fire for it.
     [[nodiscard]] Error start_connect();
 
     /// The outcome of the last connect attempt (start_connect() or connect()): nullopt while it is

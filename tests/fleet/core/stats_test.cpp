@@ -113,6 +113,7 @@ FleetSummary sample_summary(std::uint64_t first, std::uint64_t count) {
     p.rss_peak_kib = 30000;
     p.cpu_user_s = 1.5;
     p.cpu_system_s = 0.5;
+    p.waker_subscribes = 321;
     s.processes.push_back(p);
     for (std::uint64_t i = first; i < first + count; ++i) {
         s.devices.push_back(device(i, i % 10 == 0 ? Outcome::digest_mismatch : Outcome::updated));

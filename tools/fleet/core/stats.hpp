@@ -97,6 +97,9 @@ struct ProcessRecord {
     std::uint64_t rss_peak_kib = 0;  ///< largest RSS sampled
     double cpu_user_s = 0;           ///< getrusage user time of the whole process
     double cpu_system_s = 0;         ///< getrusage system time of the whole process
+    /// SUBSCRIBEs the connect waker sent to the broker (0 without a waker; its own load on the
+    /// broker, beside the devices' MQTT traffic).
+    std::uint64_t waker_subscribes = 0;
 };
 
 /// Counts per Outcome, indexed by static_cast<std::size_t>(Outcome).

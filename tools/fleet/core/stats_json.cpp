@@ -63,7 +63,8 @@ json process_json(const ProcessRecord& p) {
             {"rss_idle_kib", p.rss_idle_kib},
             {"rss_peak_kib", p.rss_peak_kib},
             {"cpu_user_s", p.cpu_user_s},
-            {"cpu_system_s", p.cpu_system_s}};
+            {"cpu_system_s", p.cpu_system_s},
+            {"waker_subscribes", p.waker_subscribes}};
 }
 
 json device_json(const DeviceRecord& d) {
@@ -163,7 +164,8 @@ Error read_process(const json& j, const std::string& where, ProcessRecord& p) {
         [&] { return r.number("rss_idle_kib", p.rss_idle_kib, false); },
         [&] { return r.number("rss_peak_kib", p.rss_peak_kib, false); },
         [&] { return r.number("cpu_user_s", p.cpu_user_s, false); },
-        [&] { return r.number("cpu_system_s", p.cpu_system_s, false); });
+        [&] { return r.number("cpu_system_s", p.cpu_system_s, false); },
+        [&] { return r.number("waker_subscribes", p.waker_subscribes, false); });
 }
 
 Error read_device(const json& j, const std::string& where, DeviceRecord& d) {

@@ -24,7 +24,14 @@ ota::Error ConnectWaker::start() {
     auto channel = std::make_unique<ota::PahoChannel>(options_.mqtt);
     // Wakes run() once the connection is up (the callback only notifies; the waker outlives the
     // channel, which is destroyed in stop() before the waker's members).
-    channel->set_event_callback([this] { cv_.notify_all(); });
+    // The callback runs on paho's threads like begin()/end() and, like them, only takes mutex_.
+    channel->set_event_callback([this] {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ++channel_events_;
+        }
+        cv_.notify_all();
+    });
     if (ota::Error err = channel->start_connect(); !err.ok()) {
         std::lock_guard<std::mutex> lock(mutex_);
         started_ = false;
@@ -102,10 +109,22 @@ void ConnectWaker::run() {
         std::lock_guard<std::mutex> lock(mutex_);
         channel = channel_.get();
     }
+    using Clock = std::chrono::steady_clock;
+    std::optional<Clock::time_point> last_subscribe;
     for (;;) {
-        // The channel's state is read without mutex_ (see start()).
+        std::uint64_t seen_events = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopping_) return;
+            seen_events = channel_events_;
+        }
+        // The channel's state is read without mutex_ (see start()); an event after seen_events
+        // was taken ends the wait below at once, so none is missed.
         const bool up = channel->is_connected();
         const std::optional<ota::Error> outcome = up ? std::nullopt : channel->connect_outcome();
+        // Drain what arrived on the topic (a push to the device whose credentials we use) and
+        // the channel's own events.
+        if (up) (void)channel->yield(std::chrono::milliseconds(0));
         {
             std::unique_lock<std::mutex> lock(mutex_);
             if (stopping_) return;
@@ -116,22 +135,32 @@ void ConnectWaker::run() {
                 return;
             }
             if (outstanding_ == 0 || !up) {
-                // Sleep until begin() or the connection's event (the timeout covers a
-                // reconnect, which has no callback of its own here).
-                cv_.wait_for(lock, std::chrono::milliseconds(100));
+                // Sleep until begin(), an event of the connection (up, lost, reconnected) or
+                // stop(). Down, a reconnect's event could be dropped by a full inbox: then look
+                // again after a second.
+                const auto woken = [&] {
+                    return stopping_ || channel_events_ != seen_events || (up && outstanding_ > 0);
+                };
+                if (up) {
+                    cv_.wait(lock, woken);
+                } else {
+                    cv_.wait_for(lock, std::chrono::seconds(1), woken);
+                }
                 continue;
             }
+            // At most one SUBSCRIBE per interval (start to start).
+            if (last_subscribe && options_.interval.count() > 0) {
+                const auto due = *last_subscribe + options_.interval;
+                if (cv_.wait_until(lock, due, [this] { return stopping_; })) return;
+                if (outstanding_ == 0) continue;
+            }
         }
-        // Drain what arrived on the topic (a push to the device whose credentials we use).
-        (void)channel->yield(std::chrono::milliseconds(0));
         // One request/response: the SUBACK makes paho's receive thread return from its poll.
+        last_subscribe = Clock::now();
         const ota::Status st = channel->subscribe(options_.topic, 1);
         std::unique_lock<std::mutex> lock(mutex_);
         if (st == ota::Status::ok) {
             pings_.fetch_add(1, std::memory_order_relaxed);
-            if (options_.interval.count() > 0) {
-                cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
-            }
         } else {
             failed_pings_.fetch_add(1, std::memory_order_relaxed);
             last_error_ = std::string("subscribe: ") + ota::to_string(st);

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "ota/curl/curl_transfer_pool.hpp"
 #include "ota/hal_posix/file_sink.hpp"
 
 namespace ota::fleet {
@@ -419,6 +420,10 @@ void Device::job_failed(const Error& e) {
 std::optional<SimClock::time_point> Device::report(SimClock::time_point now) {
     (void)client_->poll(std::chrono::milliseconds(0));
     if (client_->queued_reports() > 0 && now < report_deadline_) return now + kReportTick;
+    // The job is over: the download's ring and libcurl handle are not needed until the next one.
+    if (auto* pooled = dynamic_cast<PooledCurlByteSource*>(source_.get())) {
+        pooled->release_buffers();
+    }
     if (!image_valid_) {
         // A failed job: the device keeps running its old version and waits for the next job.
         client_->reset();

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/file_digest.hpp"
 #include "ota/channel.hpp"
 #include "ota/paho/paho_channel.hpp"
 #include "ota/protocol.hpp"
@@ -89,30 +90,6 @@ constexpr std::chrono::milliseconds kYieldSlice{10};
 // QoS 1 publishes in flight at once (paho's own limit, maxInflight, is 65535).
 constexpr std::size_t kPublishers = 32;
 constexpr double kMaxPushRate = 100000.0;
-
-// Size and digest of the file at `path`, read in 1 MiB pieces.
-ota::Error digest_file(const std::string& path, ota::DigestAlgorithm alg, std::uint64_t& size,
-                       std::string& hex) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return {ota::Status::storage_failed, "cannot read --push-file " + path};
-    ota::Hasher hasher;
-    if (hasher.start(alg) != ota::Status::ok) return {ota::Status::crypto_failed, "digest start"};
-    std::vector<char> buf(1024 * 1024);
-    size = 0;
-    while (in) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        const auto got = static_cast<std::size_t>(in.gcount());
-        if (got == 0) break;
-        if (hasher.update(reinterpret_cast<const std::uint8_t*>(buf.data()), got) !=
-            ota::Status::ok) {
-            return {ota::Status::crypto_failed, "digest update"};
-        }
-        size += got;
-    }
-    if (in.bad()) return {ota::Status::storage_failed, "cannot read --push-file " + path};
-    if (hasher.finish_hex(hex) != ota::Status::ok) return {ota::Status::crypto_failed, "digest"};
-    return {};
-}
 
 // The message kinds the cloud listens to, from the topic's shape (PROTOCOL.md section 2):
 // /ota/device/{inform|progress}/{pk}/{dn} and /sys/{pk}/{dn}/thing/ota/firmware/get.
@@ -370,8 +347,10 @@ ota::Error FleetCloud::start() {
     job.version = o.push_version;
     job.url = o.push_url;
     job.digest.algorithm = o.sign_method;
-    if (ota::Error e = digest_file(o.push_file, o.sign_method, job.size, job.digest.hex); !e.ok()) {
-        return e;
+    if (ota::Error e =
+            ota::tools::digest_file(o.push_file, o.sign_method, job.size, job.digest.hex);
+        !e.ok()) {
+        return {e.status, "--push-file: " + e.detail};
     }
     const auto id = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch() /
                                                std::chrono::milliseconds(1));

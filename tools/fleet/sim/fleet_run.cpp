@@ -304,6 +304,7 @@ Error FleetRun::run(const std::atomic<bool>& stop) {
     if (waker) {
         waker->stop();
         waker_stats_ = waker->stats();
+        proc.waker_subscribes = waker_stats_->subscribes();
     }
     std::vector<CloudRecord> cloud_records;
     if (cloud) {

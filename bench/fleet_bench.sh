@@ -23,8 +23,9 @@
 # docs/fleet.md "Limits" for what to raise past about 19,000 devices per process.
 #
 # Where the limit is: the table gives the CPU time of ota_fleet, mosquitto and nginx in each run
-# (whichever is near one core per thread it runs is the bottleneck), and --profile records (b)
-# with `perf record -g` and prints ota_fleet's busiest threads and functions.
+# (whichever is near one core per thread it runs is the bottleneck), and --profile records (b1)
+# and (b2)'s device process with `perf record -g` and prints ota_fleet's busiest threads and
+# functions.
 #
 # Usage: bench/fleet_bench.sh [--devices N] [--downloads M] [--image-kib K] [--connect-rate R]
 #                             [--threads T] [--download-threads T] [--build DIR] [--json FILE]
@@ -161,7 +162,10 @@ for _ in $(seq 1 300); do
 done
 grep -q "cloud ready" "$lab/cloud2.log" ||
   { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud did not get ready" >&2; exit 1; }
-"$fleet" run "${dl_args[@]}" --json "$lab/download2.json" >"$lab/download2.log" 2>&1 ||
+wrapper2=()
+if [ "$profile" = 1 ]; then wrapper2=(perf record -q -F 199 -g -o "$lab/perf2.data" --); fi
+"${wrapper2[@]}" "$fleet" run "${dl_args[@]}" --json "$lab/download2.json" \
+  >"$lab/download2.log" 2>&1 ||
   { cat "$lab/download2.log" >&2; echo "$name: the (b2) device run failed" >&2; exit 1; }
 wait "$cloud_pid" ||
   { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud failed" >&2; exit 1; }
@@ -310,6 +314,12 @@ if [ "$profile" = 1 ]; then
   perf report -i "$lab/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
     awk '/%/ && n++ < 8'
   perf report -i "$lab/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    awk '/%/ && n++ < 15'
+  echo
+  echo "profile of (b2)'s device process (the cloud in its own process): threads, then functions"
+  perf report -i "$lab/perf2.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+    awk '/%/ && n++ < 8'
+  perf report -i "$lab/perf2.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
     awk '/%/ && n++ < 15'
 fi
 if [ "$readme" = 1 ]; then

@@ -4,8 +4,8 @@
 // --push-when all-connected, and a signal ends it with exit 0.
 //
 // Why its own file: fleet_run_test.cpp covers the device process; these cases are about the
-// cloud process's end conditions. Kept short (about 10 s): --reboot-ms 200, --connect-wait 2,
-// --return-grace 2.
+// cloud process's end conditions. Kept short (about 10 s): --reboot-ms 200, --connect-wait 3,
+// --return-grace 4 (margins for a loaded machine: a rollback device must report within it).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -104,7 +104,7 @@ TEST(FleetCloudProcess, SettlesOnRollbackNeverReturnAndASilentDevice) {
     const auto cloud_json = tmp.path() / "cloud.json";
     ota::test::BackgroundProcess cloud(
         cloud_cmd(lab, f, 31, "fleet-cp.bin", cloud_json,
-                  {"--push-when", "all-connected", "--connect-wait", "2", "--return-grace", "2"}),
+                  {"--push-when", "all-connected", "--connect-wait", "3", "--return-grace", "4"}),
         tmp.path() / "cloud.log");
     ASSERT_TRUE(cloud.wait_for_output("cloud ready", 30)) << cloud.output();
 
@@ -116,7 +116,9 @@ TEST(FleetCloudProcess, SettlesOnRollbackNeverReturnAndASilentDevice) {
     ota::test::BackgroundProcess devices(device_argv, tmp.path() / "devices.log");
 
     EXPECT_EQ(cloud.wait(40), 0) << cloud.output();
-    EXPECT_NE(cloud.output().find("(--connect-wait): pushing to those 30"), std::string::npos)
+    // Normally all 30 reported before the wait ran out; a device slower than that (a loaded
+    // machine) is pushed when it reports, so the outcomes below hold either way.
+    EXPECT_NE(cloud.output().find("(--connect-wait): pushing to those"), std::string::npos)
         << cloud.output();
     EXPECT_EQ(devices.wait(40), 0) << devices.output();
 

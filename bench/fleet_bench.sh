@@ -23,8 +23,9 @@
 # docs/fleet.md "Limits" for what to raise past about 19,000 devices per process.
 #
 # Where the limit is: the table gives the CPU time of ota_fleet, mosquitto and nginx in each run
-# (whichever is near one core per thread it runs is the bottleneck), and --profile records (b)
-# with `perf record -g` and prints ota_fleet's busiest threads and functions.
+# (whichever is near one core per thread it runs is the bottleneck), and --profile records (b1)
+# and (b2)'s device process with `perf record -g` and prints ota_fleet's busiest threads and
+# functions.
 #
 # Usage: bench/fleet_bench.sh [--devices N] [--downloads M] [--image-kib K] [--connect-rate R]
 #                             [--threads T] [--download-threads T] [--build DIR] [--json FILE]
@@ -99,12 +100,13 @@ LAB_ACCESS_LOG=off ./scripts/lab.sh start "$lab" >/dev/null
 # shellcheck disable=SC1091
 . "$lab/lab.env"
 pk=a1FleetBench
-secret=$(openssl rand -hex 16)
+# The device secret stays off every command line (ps shows arguments): --secret-file.
+(umask 077 && openssl rand -hex 16 >"$lab/fleet.secret")
 pattern="bench-%05d"
 printf '%s' "$CLOUD_PASSWORD" >"$lab/cloud.pw"
 chmod 600 "$lab/cloud.pw"
-"$fleet" users --product-key "$pk" --name-pattern "$pattern" --secret "$secret" --count "$most" \
-  --passwd-out "$lab/fleet.passwd" --acl-out "$lab/fleet.acl"
+"$fleet" users --product-key "$pk" --name-pattern "$pattern" --secret-file "$lab/fleet.secret" \
+  --count "$most" --passwd-out "$lab/fleet.passwd" --acl-out "$lab/fleet.acl"
 ./scripts/lab.sh add-devices "$lab" "$lab/fleet.passwd" "$lab/fleet.acl"
 head -c "$((image_kib * 1024))" /dev/urandom >"$WWW_DIR/fleet.bin"
 head -c 1G /dev/zero >"$WWW_DIR/big.bin"
@@ -116,8 +118,8 @@ mosquitto_pid=$(cat "$lab/mosquitto.pid")
 nginx_pid=$(pgrep -P "$(cat "$lab/nginx.pid")" | head -1)
 servers_cpu() { echo "$(cpu_s "$mosquitto_pid") $(cpu_s "$nginx_pid")"; }
 
-ident=(--product-key "$pk" --name-pattern "$pattern" --secret "$secret" --host 127.0.0.1
-  --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --quiet)
+ident=(--product-key "$pk" --name-pattern "$pattern" --secret-file "$lab/fleet.secret"
+  --host 127.0.0.1 --port "$MQTT_TLS_PORT" --ca-file "$CA_FILE" --quiet)
 common=("${ident[@]}" --threads "$threads")
 push=(--push-url "https://127.0.0.1:$HTTPS_PORT/fleet.bin" --push-file "$WWW_DIR/fleet.bin"
   --push-version 2.0.0 --push-rate 100000 --push-when all-connected
@@ -160,7 +162,10 @@ for _ in $(seq 1 300); do
 done
 grep -q "cloud ready" "$lab/cloud2.log" ||
   { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud did not get ready" >&2; exit 1; }
-"$fleet" run "${dl_args[@]}" --json "$lab/download2.json" >"$lab/download2.log" 2>&1 ||
+wrapper2=()
+if [ "$profile" = 1 ]; then wrapper2=(perf record -q -F 199 -g -o "$lab/perf2.data" --); fi
+"${wrapper2[@]}" "$fleet" run "${dl_args[@]}" --json "$lab/download2.json" \
+  >"$lab/download2.log" 2>&1 ||
   { cat "$lab/download2.log" >&2; echo "$name: the (b2) device run failed" >&2; exit 1; }
 wait "$cloud_pid" ||
   { cat "$lab/cloud2.log" >&2; echo "$name: ota_fleet_cloud failed" >&2; exit 1; }
@@ -232,6 +237,11 @@ fig = {
     "b1_cloud_in_process": download_run(dl),
     "b2_cloud_own_process": download_run(dl2),
     "b2_cloud": cloud2,
+    # The issue's target ("total time within 3x of one curl of the same bytes") is judged on
+    # the total: the cloud's first push -> last new-version report (b2, cloud in its own process).
+    "b2_total_s": cloud2.get("first_push_to_last_updated_s"),
+    "b2_total_vs_curl": (cloud2["first_push_to_last_updated_s"] / curl_s
+                         if cloud2.get("first_push_to_last_updated_s") and curl_s > 0 else None),
     "b1_cpu_s_servers": {"mosquitto": mq2 - mq1, "nginx": ng2 - ng1},
 }
 json.dump(fig, open(out, "w"), indent=2)
@@ -261,7 +271,7 @@ for tag, b, note in (("b1", b1, "cloud in the device process"),
         ("(%s) %d x %d KiB, %s, %s threads: first download start -> last done"
          % (tag, downloads, image_kib, note, dl_threads),
          "%s (%s MiB/s)" % (f(b["download_window_s"], ".2f", " s"), f(b["total_mib_per_s"])), ""),
-        ("(%s) fleet / curl" % tag, f(b["vs_curl"], ".2f", "x"), "<= 3x"),
+        ("(%s) download window / curl" % tag, f(b["vs_curl"], ".2f", "x"), "(for information)"),
         ("(%s) outcomes, device view / cloud view" % tag,
          "%s / %s" % (outcome_text(b["outcomes"]),
                       outcome_text(b["cloud_outcomes"] or
@@ -271,6 +281,10 @@ for tag, b, note in (("b1", b1, "cloud in the device process"),
          " / ".join(f(b["job_ms"][k]) for k in ("p50", "p99", "max")), ""),
     ]
 rows += [
+    ("(b2) TOTAL: cloud's first push -> last new version reported (incl. reboot + reconnect)",
+     f(fig["b2_total_s"], ".2f", " s"), ""),
+    ("(b2) TOTAL / curl (the issue's 'total time': the 3x target is judged on this)",
+     f(fig["b2_total_vs_curl"], ".2f", "x"), "<= 3x"),
     ("(b2) cloud: pushes spread over / first push -> last step 100 / -> last new version",
      " / ".join(f(cloud2.get(k), ".2f", " s") for k in
                 ("push_span_s", "first_push_to_last_100_s", "first_push_to_last_updated_s")), ""),
@@ -300,6 +314,12 @@ if [ "$profile" = 1 ]; then
   perf report -i "$lab/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
     awk '/%/ && n++ < 8'
   perf report -i "$lab/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    awk '/%/ && n++ < 15'
+  echo
+  echo "profile of (b2)'s device process (the cloud in its own process): threads, then functions"
+  perf report -i "$lab/perf2.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+    awk '/%/ && n++ < 8'
+  perf report -i "$lab/perf2.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
     awk '/%/ && n++ < 15'
 fi
 if [ "$readme" = 1 ]; then

@@ -169,7 +169,11 @@ struct FleetCloud::Impl final : ota::ChannelListener {
     std::deque<std::size_t> push_queue;
     Clock::time_point next_push;  // the pacing deadline (push_rate > 0)
     CloudCounts counts;
-    std::vector<std::size_t> get_answers;  // devices whose firmware/get to answer
+    // Devices whose firmware/get is to be answered: at most one entry per device (the flag says
+    // it is queued), so a device that floods firmware/get cannot grow the queue.
+    std::deque<std::size_t> get_answers;
+    std::vector<bool> get_pending;
+    bool push_on_report = false;  // push_reported() was called: push each device on its report
 
     std::optional<std::size_t> find(std::string_view pk, std::string_view dn) const {
         std::string key;
@@ -213,7 +217,9 @@ struct FleetCloud::Impl final : ota::ChannelListener {
                     r.first_inform_at = now;
                     r.first_version = v->get<std::string>();
                     ++counts.informed;
-                    if (options.push_when == PushWhen::connected) queue_push_locked(*index);
+                    if (options.push_when == PushWhen::connected || push_on_report) {
+                        queue_push_locked(*index);
+                    }
                     if (options.push_when == PushWhen::all_connected &&
                         counts.informed == devices.size()) {
                         for (std::size_t i = 0; i < devices.size(); ++i) queue_push_locked(i);
@@ -254,7 +260,10 @@ struct FleetCloud::Impl final : ota::ChannelListener {
             }
             case Kind::firmware_get:
                 ++r.gets;
-                if (options.answer_firmware_get && r.push_at) get_answers.push_back(*index);
+                if (options.answer_firmware_get && r.push_at && !get_pending[*index]) {
+                    get_pending[*index] = true;
+                    get_answers.push_back(*index);
+                }
                 break;
             case Kind::other:
                 break;
@@ -288,8 +297,9 @@ struct FleetCloud::Impl final : ota::ChannelListener {
         std::unique_lock<std::mutex> lock(mu);
         while (!stopping.load()) {
             if (!get_answers.empty()) {
-                const std::size_t i = get_answers.back();
-                get_answers.pop_back();
+                const std::size_t i = get_answers.front();
+                get_answers.pop_front();
+                get_pending[i] = false;
                 lock.unlock();
                 publish_push(i, true);
                 lock.lock();
@@ -321,6 +331,7 @@ FleetCloud::FleetCloud(FleetCloudOptions options, std::vector<CloudDevice> devic
     impl_->devices = std::move(devices);
     impl_->records.resize(impl_->devices.size());
     impl_->queued.assign(impl_->devices.size(), false);
+    impl_->get_pending.assign(impl_->devices.size(), false);
     for (std::size_t i = 0; i < impl_->devices.size(); ++i) {
         const auto& d = impl_->devices[i];
         impl_->index_of.emplace(d.product_key + "/" + d.device_name, i);
@@ -389,6 +400,21 @@ void FleetCloud::push_all() {
         for (std::size_t i = 0; i < impl_->devices.size(); ++i) impl_->queue_push_locked(i);
     }
     impl_->work.notify_all();
+}
+
+std::size_t FleetCloud::push_reported() {
+    std::size_t n = 0;
+    {
+        std::lock_guard<std::mutex> lock(impl_->mu);
+        impl_->push_on_report = true;
+        for (std::size_t i = 0; i < impl_->devices.size(); ++i) {
+            if (!impl_->records[i].first_inform_at) continue;
+            impl_->queue_push_locked(i);
+            ++n;
+        }
+    }
+    impl_->work.notify_all();
+    return n;
 }
 
 void FleetCloud::stop() noexcept {

@@ -119,6 +119,12 @@ class FleetCloud {
     /// Queues the push for every device not pushed yet (in index order, at push_rate).
     void push_all();
 
+    /// Queues the push for every device that has reported a version so far and, from now on, for
+    /// each further device when its first report arrives (as `--push-when connected` does).
+    /// For `--push-when all-connected` when some device never reports (ota_fleet_cloud's
+    /// --connect-wait). Returns how many devices have reported so far.
+    std::size_t push_reported();
+
     /// Stops the thread and disconnects; records stay readable. Idempotent.
     void stop() noexcept;
 

@@ -13,8 +13,8 @@ namespace {
 
 std::string temp_file(const std::string& content) {
     static int n = 0;
-    const std::string path = "/tmp/ota-file-digest-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(n++) + ".bin";
+    const std::string path =
+        "/tmp/ota-file-digest-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".bin";
     std::FILE* f = std::fopen(path.c_str(), "wb");
     EXPECT_NE(f, nullptr);
     if (f != nullptr) {

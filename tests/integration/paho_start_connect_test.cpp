@@ -326,6 +326,12 @@ TEST(PahoChannelStartConnect, DisconnectRacingTheConnectIsSafe) {
 
 // Past RLIMIT_NOFILE the outcome says so (instead of "TCP connect failed").
 TEST(PahoChannelStartConnect, RunningOutOfDescriptorsIsNamed) {
+#if defined(OTA_SANITIZER_BUILD)
+    // UBSan's vptr check probes memory through a pipe(); with every descriptor taken it fails
+    // and reports an invalid vptr in paho's async_client that is not there (seen in CI).
+    GTEST_SKIP() << "needs a process without free descriptors, which the sanitizer runtime "
+                    "cannot run in; covered by the plain build";
+#endif
     const Lab& lab = Lab::get();
     MqttOptions o = lab.cloud_mqtt("sc-nofile" + unique_tag());
     o.use_tls = false;  // no CA file to open

@@ -32,11 +32,13 @@ out="$build_dir/coverage"
 rm -rf "$out"
 mkdir -p "$out"
 
+# The timeout: when gcov's output cannot be parsed, gcovr 5.2 with -j reported it and then hung
+# instead of exiting (seen in CI); a hang now fails the pass.
 # gcovr 5.2 (Debian 12) knows every flag used here. Its filters are regular expressions over
 # paths relative to the current directory, hence the cd to the repository root above.
 # --fail-under-* exits non-zero only after every report has been written.
 status=0
-gcovr --root . --filter 'src/' --filter 'hal/' \
+timeout 1800 gcovr --root . --filter 'src/' --filter 'hal/' \
   --exclude-throw-branches --exclude-unreachable-branches \
   -j 2 --sort-percentage \
   --txt "$out/coverage.txt" \
@@ -86,7 +88,7 @@ echo "coverage.sh: report in $out/index.html (thresholds: lines $min_line %, bra
 # the benchmark's load generator (bench/console_bench.sh runs it), not the console.
 if [ -d tools/console ] && [ -n "$(find "$build_dir" -path '*tools/console*' -name '*.gcda' -print -quit)" ]; then
   mkdir -p "$out/console"
-  gcovr --root . --filter 'tools/console/' --exclude 'tools/console/load/' \
+  timeout 1800 gcovr --root . --filter 'tools/console/' --exclude 'tools/console/load/' \
     --exclude-throw-branches --exclude-unreachable-branches \
     -j 2 --sort-percentage \
     --txt "$out/console/coverage.txt" \

@@ -20,13 +20,13 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <new>
 #include <system_error>
 #include <thread>
 #include <utility>
 
+#include "fetch/body_ring.hpp"
 #include "fetch/curl_handles.hpp"
 #include "fetch/download_url.hpp"
 #include "fetch/transfer_setup.hpp"
@@ -44,16 +44,13 @@ using detail::status_from_curl;
 constexpr int kPollMs = 1000;
 // A waiting side is woken once 1/kWakeFraction of the ring can be read (or written).
 constexpr std::size_t kWakeFraction = 4;
-// How long read() waits for that much data before it settles for any (bounds added latency).
-constexpr std::chrono::milliseconds kCoalesceWait{2};
 // read() waits at most this long per call, whatever the caller asks (avoids clock overflow).
 constexpr std::chrono::hours kMaxReadWait{24};
 
 }  // namespace
 
 struct CurlByteSource::Impl {
-    // The ring's size is only used once open() has accepted the options (HttpOptions::validate).
-    explicit Impl(HttpOptions o) : opts(std::move(o)), cap(opts.buffer_size) {}
+    explicit Impl(HttpOptions o) : opts(std::move(o)) {}
     ~Impl() { close(); }
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
@@ -61,7 +58,6 @@ struct CurlByteSource::Impl {
     Impl& operator=(Impl&&) = delete;
 
     const HttpOptions opts;
-    const std::size_t cap;
 
     // libcurl handles: created by the first open(); used by the transfer thread while one runs
     // and by open() (between transfers) otherwise.
@@ -71,15 +67,15 @@ struct CurlByteSource::Impl {
     char errbuf[CURL_ERROR_SIZE] = {};
     std::string url;  // the current URL, kept for redaction of error texts
 
-    std::unique_ptr<std::uint8_t[]> ring;
+    // The ring is allocated by the first open(), once the options were accepted
+    // (HttpOptions::validate); its indices are guarded by m.
+    detail::BodyRing ring;
 
     std::mutex m;
     std::condition_variable data_cv;   // transfer -> reader: bytes or completion
     std::condition_variable space_cv;  // reader/close -> transfer: space freed or abort
     std::atomic<bool> abort{false};
     // Guarded by m.
-    std::size_t head = 0;   // index of the oldest unread byte
-    std::size_t count = 0;  // unread bytes in the ring
     // Wake-up thresholds of a waiting reader / writer (0 = not waiting): each side signals the
     // other only once the waiter can make real progress, which keeps thread hand-offs (the main
     // cost on a loaded two-core device) to a few per ring's worth of data.
@@ -96,9 +92,7 @@ struct CurlByteSource::Impl {
     // Caller thread only.
     std::thread worker;
     bool opened = false;
-    bool seen_headers = false;
-    bool head_given = false;  // ReadResult::head was handed out in this attempt
-    ResponseHead response;    // the head as read() took it over; the old getters read it
+    detail::HeadHandover handover;  // the head as read() took it over; the getters read it
     std::string error_detail;
 
     Error prepare();
@@ -124,9 +118,8 @@ Error CurlByteSource::Impl::prepare() {
         return {status_from_curl(rc),
                 std::string("curl_global_init failed: ") + curl_easy_strerror(rc)};
     }
-    if (!ring) {
-        ring.reset(new (std::nothrow) std::uint8_t[cap]);
-        if (!ring) return {Status::no_memory, "cannot allocate the download buffer"};
+    if (!ring.allocate(opts.buffer_size)) {
+        return {Status::no_memory, "cannot allocate the download buffer"};
     }
     if (!easy) {
         if (Error e = configure(); !e.ok()) {
@@ -177,27 +170,25 @@ std::size_t CurlByteSource::Impl::on_body(const char* data, std::size_t n) noexc
             std::size_t room = 0;
             {
                 std::unique_lock<std::mutex> lock(m);
-                if (count == cap) {
+                if (ring.room() == 0) {
                     // Full: sleep until a good share is free, not just a few bytes, so a slow
                     // reader does not wake this thread for every read.
-                    writer_want = std::min(n - done, cap / kWakeFraction);
-                    space_cv.wait(lock, [&] { return cap - count >= writer_want || abort.load(); });
+                    writer_want = std::min(n - done, ring.cap / kWakeFraction);
+                    space_cv.wait(lock, [&] { return ring.room() >= writer_want || abort.load(); });
                     writer_want = 0;
                 }
                 if (abort.load()) return CURL_WRITEFUNC_ERROR;
-                tail = (head + count) % cap;
-                room = cap - count;
+                tail = ring.tail();
+                room = ring.room();
             }
             // Copy into the free region (possibly wrapping) without holding the lock.
             const std::size_t k = std::min(room, n - done);
-            const std::size_t first = std::min(k, cap - tail);
-            std::memcpy(ring.get() + tail, data + done, first);
-            if (k > first) std::memcpy(ring.get(), data + done + first, k - first);
+            ring.put(tail, data + done, k);
             bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m);
-                count += k;
-                wake = reader_want != 0 && count >= reader_want;
+                ring.count += k;
+                wake = reader_want != 0 && ring.count >= reader_want;
             }
             if (wake) data_cv.notify_one();
             done += k;
@@ -266,9 +257,7 @@ CurlByteSource::~CurlByteSource() = default;
 Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     Impl& s = *impl_;
     s.close();
-    s.seen_headers = false;
-    s.head_given = false;
-    s.response = ResponseHead{};
+    s.handover.reset();
     s.error_detail.clear();
 
     // Options out of range are refused rather than clamped, so a configuration mistake shows.
@@ -296,8 +285,7 @@ Error CurlByteSource::open(std::string_view url, std::uint64_t offset) {
     {
         std::lock_guard<std::mutex> lock(s.m);
         s.abort.store(false);
-        s.head = 0;
-        s.count = 0;
+        s.ring.clear();
         s.headers_ready = false;
         s.finished = false;
         s.final_status = Status::ok;
@@ -324,72 +312,48 @@ ReadResult CurlByteSource::read(std::uint8_t* buf, std::size_t len,
                           std::clamp<std::chrono::milliseconds>(
                               timeout, std::chrono::milliseconds::zero(), kMaxReadWait);
     std::unique_lock<std::mutex> lock(s.m);
-    if (s.count == 0 && !s.finished) {
-        // Body bytes only enter the ring after the headers were published, so count > 0 means
-        // the headers are known. First wait briefly for a worthwhile amount, then for any.
-        const std::size_t want = std::clamp<std::size_t>(len, 1, s.cap / kWakeFraction);
-        s.reader_want = want;
-        const auto coalesce = std::min(deadline, std::chrono::steady_clock::now() + kCoalesceWait);
-        if (!s.data_cv.wait_until(lock, coalesce, [&] { return s.count >= want || s.finished; })) {
-            s.reader_want = 1;
-            s.data_cv.wait_until(lock, deadline, [&] { return s.count > 0 || s.finished; });
-        }
-        s.reader_want = 0;
-        if (s.count == 0 && !s.finished) return ReadResult{};
+    if (s.ring.count == 0 && !s.finished) {
+        const std::size_t want = std::clamp<std::size_t>(len, 1, s.ring.cap / kWakeFraction);
+        detail::wait_for_body(lock, s.data_cv, s.ring, s.finished, s.reader_want, want, deadline);
+        if (s.ring.count == 0 && !s.finished) return ReadResult{};
     }
-    if (!s.seen_headers && s.headers_ready) {
-        // Published by the transfer thread under m; it no longer writes them in this transfer.
-        s.seen_headers = true;
-        s.response = std::move(s.tracker.head);
-    }
-    // The head goes with the first result that carries bytes or the end of the body, once.
-    const auto with_head = [&s](ReadResult r) {
-        if (!s.head_given && (r.bytes > 0 || r.end_of_body)) {
-            s.head_given = true;
-            r.head = &s.response;
-        }
-        return r;
-    };
-    if (s.count > 0) {
+    s.handover.take_once(s.tracker, s.headers_ready);
+    if (s.ring.count > 0) {
         if (len == 0) return ReadResult{};
-        const std::size_t head = s.head;
-        const std::size_t k = std::min(len, s.count);
+        const std::size_t head = s.ring.head;
+        const std::size_t k = std::min(len, s.ring.count);
         lock.unlock();
-        // The filled region is the reader's: copy it out without holding the lock.
-        const std::size_t first = std::min(k, s.cap - head);
-        std::memcpy(buf, s.ring.get() + head, first);
-        if (k > first) std::memcpy(buf + first, s.ring.get(), k - first);
+        s.ring.take(head, buf, k);  // the filled region is the reader's
         lock.lock();
-        s.head = (head + k) % s.cap;
-        s.count -= k;
-        const bool end = s.finished && s.count == 0 && s.final_status == Status::ok;
-        const bool wake = s.writer_want != 0 && s.cap - s.count >= s.writer_want;
+        s.ring.consumed(k);
+        const bool end = s.finished && s.ring.count == 0 && s.final_status == Status::ok;
+        const bool wake = s.writer_want != 0 && s.ring.room() >= s.writer_want;
         lock.unlock();
         if (wake) s.space_cv.notify_one();
-        return with_head(ReadResult{Status::ok, k, end});
+        return s.handover.attach(ReadResult{Status::ok, k, end});
     }
     // Finished and drained.
     if (s.final_status != Status::ok) {
         s.error_detail = s.final_detail;
         return ReadResult{s.final_status, 0, false};
     }
-    return with_head(ReadResult{Status::ok, 0, true});
+    return s.handover.attach(ReadResult{Status::ok, 0, true});
 }
 
 int CurlByteSource::http_status() const noexcept {
-    return impl_->response.http_status;
+    return impl_->handover.response.http_status;
 }
 
 std::string_view CurlByteSource::content_range() const noexcept {
-    return impl_->response.content_range;
+    return impl_->handover.response.content_range;
 }
 
 std::optional<std::uint64_t> CurlByteSource::content_length() const noexcept {
-    return impl_->response.content_length;
+    return impl_->handover.response.content_length;
 }
 
 std::optional<std::chrono::seconds> CurlByteSource::retry_after() const noexcept {
-    return impl_->response.retry_after;
+    return impl_->handover.response.retry_after;
 }
 
 std::string CurlByteSource::last_error_detail() const {

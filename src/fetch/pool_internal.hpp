@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fetch/body_ring.hpp"
 #include "fetch/curl_handles.hpp"
 #include "fetch/transfer_setup.hpp"
 #include "ota/curl/curl_transfer_pool.hpp"
@@ -134,8 +135,7 @@ struct PooledCurlByteSource::Impl {
     detail::HeaderList request_headers;
     char errbuf[CURL_ERROR_SIZE] = {};
     std::string url;
-    std::unique_ptr<std::uint8_t[]> ring;
-    std::size_t cap = 0;  // ring size, set with `ring`
+    detail::BodyRing ring;  // allocated by the first open(); indices guarded by m
     std::function<void()> ready;
     detail::HeadTracker tracker;
     bool in_multi = false;  // worker thread only
@@ -143,8 +143,6 @@ struct PooledCurlByteSource::Impl {
     std::mutex m;
     std::condition_variable cv;  // bytes/completion for read(), detach for close()
     // Guarded by m.
-    std::size_t head = 0;
-    std::size_t count = 0;
     std::size_t reader_want = 0;  // a read() waits for this many bytes (0: none waits)
     bool headers_ready = false;
     bool finished = false;
@@ -160,9 +158,7 @@ struct PooledCurlByteSource::Impl {
 
     // Caller thread only.
     bool opened = false;
-    bool seen_headers = false;
-    bool head_given = false;
-    ResponseHead response;
+    detail::HeadHandover handover;
     std::string error_detail;
 
     /// Ring, libcurl handles and options, on the first open().

@@ -8,7 +8,6 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cstring>
 #include <new>
 #include <utility>
 
@@ -26,8 +25,6 @@ static_assert(CURL_MAX_WRITE_SIZE <= HttpOptions::kMinBufferSize,
 
 // A paused transfer is resumed once this share of the ring is free (or the held chunk, if more).
 constexpr std::size_t kResumeFraction = 4;
-// How long a blocking read() waits for a worthwhile amount before it settles for any.
-constexpr std::chrono::milliseconds kCoalesceWait{2};
 // read() waits at most this long per call, whatever the caller asks (avoids clock overflow).
 constexpr std::chrono::hours kMaxReadWait{24};
 
@@ -36,10 +33,8 @@ constexpr std::chrono::hours kMaxReadWait{24};
 using Impl = PooledCurlByteSource::Impl;
 
 Error Impl::prepare() {
-    if (!ring) {
-        ring.reset(new (std::nothrow) std::uint8_t[opts.buffer_size]);
-        if (!ring) return {Status::no_memory, "cannot allocate the download buffer"};
-        cap = opts.buffer_size;
+    if (!ring.allocate(opts.buffer_size)) {
+        return {Status::no_memory, "cannot allocate the download buffer"};
     }
     if (!easy) {
         easy.reset(curl_easy_init());
@@ -80,23 +75,21 @@ std::size_t Impl::on_body(const char* data, std::size_t n) noexcept {
     std::size_t tail = 0;
     {
         std::lock_guard<std::mutex> lock(m);
-        if (cap - count < n) {
+        if (ring.room() < n) {
             paused = true;
             pending = n;
             return CURL_WRITEFUNC_PAUSE;
         }
-        tail = (head + count) % cap;
+        tail = ring.tail();
     }
     // Copy into the free region (possibly wrapping) without holding the lock.
-    const std::size_t first_part = std::min(n, cap - tail);
-    std::memcpy(ring.get() + tail, data, first_part);
-    if (n > first_part) std::memcpy(ring.get(), data + first_part, n - first_part);
+    ring.put(tail, data, n);
     bool fire = false;
     bool wake = false;
     {
         std::lock_guard<std::mutex> lock(m);
-        count += n;
-        wake = reader_want != 0 && count >= reader_want;
+        ring.count += n;
+        wake = reader_want != 0 && ring.count >= reader_want;
         fire = armed;
         armed = false;
     }
@@ -115,9 +108,7 @@ PooledCurlByteSource::~PooledCurlByteSource() {
 Error PooledCurlByteSource::open(std::string_view url, std::uint64_t offset) {
     Impl& s = *impl_;
     close();
-    s.seen_headers = false;
-    s.head_given = false;
-    s.response = ResponseHead{};
+    s.handover.reset();
     s.error_detail.clear();
 
     const auto fail = [&s](Error e) {
@@ -151,8 +142,7 @@ Error PooledCurlByteSource::open(std::string_view url, std::uint64_t offset) {
     std::uint64_t generation = 0;
     {
         std::lock_guard<std::mutex> lock(s.m);
-        s.head = 0;
-        s.count = 0;
+        s.ring.clear();
         s.reader_want = 0;
         s.headers_ready = false;
         s.finished = false;
@@ -190,50 +180,26 @@ ReadResult PooledCurlByteSource::read(std::uint8_t* buf, std::size_t len,
 
     std::unique_lock<std::mutex> lock(s.m);
     s.armed = true;
-    if (s.count == 0 && !s.finished && timeout > std::chrono::milliseconds::zero()) {
-        // Body bytes only enter the ring after the headers were published, so count > 0 means
-        // the headers are known. First wait briefly for a worthwhile amount, then for any.
+    if (s.ring.count == 0 && !s.finished && timeout > std::chrono::milliseconds::zero()) {
         const auto deadline = std::chrono::steady_clock::now() +
                               std::min<std::chrono::milliseconds>(timeout, kMaxReadWait);
-        const std::size_t want = std::clamp<std::size_t>(len, 1, s.cap / kResumeFraction);
-        s.reader_want = want;
-        const auto coalesce = std::min(deadline, std::chrono::steady_clock::now() + kCoalesceWait);
-        if (!s.cv.wait_until(lock, coalesce, [&] { return s.count >= want || s.finished; })) {
-            s.reader_want = 1;
-            s.cv.wait_until(lock, deadline, [&] { return s.count > 0 || s.finished; });
-        }
-        s.reader_want = 0;
+        const std::size_t want = std::clamp<std::size_t>(len, 1, s.ring.cap / kResumeFraction);
+        detail::wait_for_body(lock, s.cv, s.ring, s.finished, s.reader_want, want, deadline);
     }
-    if (s.count == 0 && !s.finished) return ReadResult{};
-    if (!s.seen_headers && s.headers_ready) {
-        // Published by the worker under m; it no longer writes them in this transfer.
-        s.seen_headers = true;
-        s.response = std::move(s.tracker.head);
-    }
-    // The head goes with the first result that carries bytes or the end of the body, once.
-    const auto with_head = [&s](ReadResult r) {
-        if (!s.head_given && (r.bytes > 0 || r.end_of_body)) {
-            s.head_given = true;
-            r.head = &s.response;
-        }
-        return r;
-    };
-    if (s.count > 0) {
+    if (s.ring.count == 0 && !s.finished) return ReadResult{};
+    s.handover.take_once(s.tracker, s.headers_ready);
+    if (s.ring.count > 0) {
         if (len == 0) return ReadResult{};
-        const std::size_t head = s.head;
-        const std::size_t k = std::min(len, s.count);
+        const std::size_t head = s.ring.head;
+        const std::size_t k = std::min(len, s.ring.count);
         lock.unlock();
-        // The filled region is the reader's: copy it out without holding the lock.
-        const std::size_t first = std::min(k, s.cap - head);
-        std::memcpy(buf, s.ring.get() + head, first);
-        if (k > first) std::memcpy(buf + first, s.ring.get(), k - first);
+        s.ring.take(head, buf, k);  // the filled region is the reader's
         lock.lock();
-        s.head = (head + k) % s.cap;
-        s.count -= k;
-        const bool end = s.finished && s.count == 0 && s.final_status == Status::ok;
+        s.ring.consumed(k);
+        const bool end = s.finished && s.ring.count == 0 && s.final_status == Status::ok;
         bool resume = false;
         if (s.paused && !s.resume_queued && s.attached &&
-            s.cap - s.count >= std::max(s.pending, s.cap / kResumeFraction)) {
+            s.ring.room() >= std::max(s.pending, s.ring.cap / kResumeFraction)) {
             s.resume_queued = true;
             resume = true;
         }
@@ -249,14 +215,14 @@ ReadResult PooledCurlByteSource::read(std::uint8_t* buf, std::size_t len,
                 s.resume_queued = false;
             }
         }
-        return with_head(ReadResult{Status::ok, k, end});
+        return s.handover.attach(ReadResult{Status::ok, k, end});
     }
     // Finished and drained.
     if (s.final_status != Status::ok) {
         s.error_detail = s.final_detail;
         return ReadResult{s.final_status, 0, false};
     }
-    return with_head(ReadResult{Status::ok, 0, true});
+    return s.handover.attach(ReadResult{Status::ok, 0, true});
 }
 
 std::string PooledCurlByteSource::last_error_detail() const {
@@ -290,10 +256,7 @@ void PooledCurlByteSource::release_buffers() noexcept {
     Impl& s = *impl_;
     // Detached now: the worker no longer touches the ring or the easy handle.
     std::lock_guard<std::mutex> lock(s.m);
-    s.head = 0;
-    s.count = 0;
-    s.ring.reset();
-    s.cap = 0;
+    s.ring.release();
     s.easy.reset();
     s.request_headers.reset();
 }
@@ -303,23 +266,23 @@ void PooledCurlByteSource::set_ready_callback(std::function<void()> callback) {
 }
 
 int PooledCurlByteSource::http_status() const noexcept {
-    return impl_->response.http_status;
+    return impl_->handover.response.http_status;
 }
 
 std::optional<std::uint64_t> PooledCurlByteSource::content_length() const noexcept {
-    return impl_->response.content_length;
+    return impl_->handover.response.content_length;
 }
 
 std::string_view PooledCurlByteSource::content_range() const noexcept {
-    return impl_->response.content_range;
+    return impl_->handover.response.content_range;
 }
 
 std::optional<std::chrono::seconds> PooledCurlByteSource::retry_after() const noexcept {
-    return impl_->response.retry_after;
+    return impl_->handover.response.retry_after;
 }
 
 std::size_t PooledCurlByteSource::buffer_bytes() const noexcept {
-    return impl_->ring ? impl_->cap : 0;
+    return impl_->ring.cap;
 }
 
 }  // namespace ota

@@ -3,7 +3,7 @@
 # tools/fleet/CMakeLists.txt.
 add_library(ota_fleet_cloud STATIC ${CMAKE_CURRENT_LIST_DIR}/sim/fleet_cloud.cpp)
 target_include_directories(ota_fleet_cloud PUBLIC ${CMAKE_CURRENT_LIST_DIR}/sim)
-target_link_libraries(ota_fleet_cloud PUBLIC ota::ota ota_fleet_core PRIVATE ota_tools_common nlohmann_json::nlohmann_json
+target_link_libraries(ota_fleet_cloud PUBLIC ota::ota ota_fleet_core PRIVATE ota_tools_common
                       ota_compiler_options)
 
 # ota_fleet_cloud: the same cloud as a process of its own (cloud_main.cpp), beside an

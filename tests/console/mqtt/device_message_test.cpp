@@ -1,13 +1,14 @@
-// Strict decoding of device messages: every refusal the console relies on to keep bad input out
+// Strict decoding of device messages (tools/common): every refusal the console and ota_fleet's
+// cloud rely on to keep bad input out
 // of the store (topics with the wrong levels, payloads that are not JSON objects, wrong types,
 // out-of-range steps, over-long versions), and the accepted forms devices really send.
-#include "mqtt/device_message.hpp"
+#include "common/device_message.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace console {
+namespace ota_tools {
 namespace {
 
 constexpr const char* kInform = "/ota/device/inform/pk1/dev1";
@@ -117,4 +118,4 @@ TEST(DeviceMessage, LongDescIsCutAtACharacterBoundary) {
 }
 
 }  // namespace
-}  // namespace console
+}  // namespace ota_tools

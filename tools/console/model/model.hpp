@@ -14,28 +14,17 @@
 #include <string_view>
 #include <vector>
 
+#include "common/device_key.hpp"
+
 namespace console {
 
 /// Wall-clock milliseconds since the Unix epoch; 0 = not set.
 using Millis = std::int64_t;
 
-/// The module of a device's main firmware (a version report without "module").
-inline constexpr const char* kDefaultModule = "default";
-
-/// A device: product key + device name, as in its MQTT topics.
-struct DeviceKey {
-    std::string product_key;
-    std::string device_name;
-
-    friend bool operator==(const DeviceKey& a, const DeviceKey& b) {
-        return a.product_key == b.product_key && a.device_name == b.device_name;
-    }
-    friend bool operator!=(const DeviceKey& a, const DeviceKey& b) { return !(a == b); }
-    friend bool operator<(const DeviceKey& a, const DeviceKey& b) {
-        return a.product_key != b.product_key ? a.product_key < b.product_key
-                                              : a.device_name < b.device_name;
-    }
-};
+// The module of a device's main firmware, and a device's key (tools/common, shared with the
+// device-message decoder and ota_fleet's cloud).
+using ota_tools::DeviceKey;
+using ota_tools::kDefaultModule;
 
 /// An uploaded image. The file is stored content-addressed under its SHA-256.
 struct Firmware {

@@ -39,13 +39,21 @@
 #include <utility>
 #include <vector>
 
+#include "common/device_message.hpp"
 #include "engine/engine.hpp"
 #include "model/metrics.hpp"
-#include "mqtt/device_message.hpp"
 #include "ota/channel.hpp"
 #include "ota/status.hpp"
 
 namespace console {
+
+// The device-message decoder (tools/common), under the names the bridge uses.
+using ota_tools::block_reply_topic;
+using ota_tools::decode_device_message;
+using ota_tools::DecodeResult;
+using ota_tools::DeviceMessage;
+using ota_tools::DeviceMessageKind;
+using ota_tools::get_reply_topic;
 
 /// Where decoded device messages go: the Engine (EngineTarget) in the console, a fake in tests.
 class DeviceMessageTarget {

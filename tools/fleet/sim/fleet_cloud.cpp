@@ -18,12 +18,12 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include "common/device_message.hpp"
 #include "common/file_digest.hpp"
 #include "ota/channel.hpp"
 #include "ota/paho/paho_channel.hpp"
@@ -91,63 +91,6 @@ constexpr std::chrono::milliseconds kYieldSlice{10};
 constexpr std::size_t kPublishers = 32;
 constexpr double kMaxPushRate = 100000.0;
 
-// The message kinds the cloud listens to, from the topic's shape (PROTOCOL.md section 2):
-// /ota/device/{inform|progress}/{pk}/{dn} and /sys/{pk}/{dn}/thing/ota/firmware/get.
-enum class Kind { inform, progress, firmware_get, other };
-
-struct ParsedTopic {
-    Kind kind = Kind::other;
-    std::string_view pk;
-    std::string_view dn;
-};
-
-std::vector<std::string_view> split_levels(std::string_view topic) {
-    std::vector<std::string_view> out;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t slash = topic.find('/', start);
-        out.push_back(topic.substr(start, slash == std::string_view::npos ? slash : slash - start));
-        if (slash == std::string_view::npos) return out;
-        start = slash + 1;
-    }
-}
-
-ParsedTopic parse_topic(std::string_view topic) {
-    const auto l = split_levels(topic);
-    ParsedTopic p;
-    if (l.size() == 6 && l[0].empty() && l[1] == "ota" && l[2] == "device") {
-        if (l[3] == "inform") p.kind = Kind::inform;
-        if (l[3] == "progress") p.kind = Kind::progress;
-        p.pk = l[4];
-        p.dn = l[5];
-    } else if (l.size() == 8 && l[0].empty() && l[1] == "sys" && l[4] == "thing" && l[5] == "ota" &&
-               l[6] == "firmware" && l[7] == "get") {
-        p.kind = Kind::firmware_get;
-        p.pk = l[2];
-        p.dn = l[3];
-    }
-    return p;
-}
-
-// params.step as an integer (the protocol sends a string; numbers are accepted as well).
-std::optional<int> step_of(const nlohmann::json& params) {
-    if (!params.contains("step")) return std::nullopt;
-    const auto& s = params["step"];
-    if (s.is_number_integer()) {
-        const auto v = s.get<std::int64_t>();
-        if (v < ota::kStepMin || v > ota::kStepMax) return std::nullopt;
-        return static_cast<int>(v);
-    }
-    if (!s.is_string()) return std::nullopt;
-    const std::string text = s.get<std::string>();
-    char* end = nullptr;
-    const long v = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || v < ota::kStepMin || v > ota::kStepMax) {
-        return std::nullopt;
-    }
-    return static_cast<int>(v);
-}
-
 }  // namespace
 
 struct FleetCloud::Impl final : ota::ChannelListener {
@@ -197,25 +140,20 @@ struct FleetCloud::Impl final : ota::ChannelListener {
 
     void record(std::string_view topic, std::string_view payload) {
         const auto now = Clock::now();
-        const ParsedTopic t = parse_topic(topic);
-        if (t.kind == Kind::other) return;
-        const auto index = find(t.pk, t.dn);
+        // The console's strict decoder (tools/common): a message it refuses records nothing.
+        const ota_tools::DecodeResult decoded = ota_tools::decode_device_message(topic, payload);
+        if (!decoded.message) return;
+        const ota_tools::DeviceMessage& m = *decoded.message;
+        const auto index = find(m.device.product_key, m.device.device_name);
         if (!index) return;  // not one of ours (another run on the same broker)
-        const auto j = nlohmann::json::parse(payload, nullptr, false);
-        const nlohmann::json params =
-            (j.is_object() && j.contains("params") && j["params"].is_object())
-                ? j["params"]
-                : nlohmann::json::object();
         std::lock_guard<std::mutex> lock(mu);
         CloudRecord& r = records[*index];
-        switch (t.kind) {
-            case Kind::inform: {
-                const auto v = params.find("version");
-                if (v == params.end() || !v->is_string()) return;
+        switch (m.kind) {
+            case ota_tools::DeviceMessageKind::inform: {
                 ++r.informs;
                 if (!r.first_inform_at) {
                     r.first_inform_at = now;
-                    r.first_version = v->get<std::string>();
+                    r.first_version = m.version;
                     ++counts.informed;
                     if (options.push_when == PushWhen::connected || push_on_report) {
                         queue_push_locked(*index);
@@ -228,45 +166,41 @@ struct FleetCloud::Impl final : ota::ChannelListener {
                 if (r.push_at) {
                     const bool was_updated = r.last_version == options.push_version;
                     r.last_inform_at = now;
-                    r.last_version = v->get<std::string>();
+                    r.last_version = m.version;
                     const bool is_updated = r.last_version == options.push_version;
                     if (is_updated && !was_updated) ++counts.updated;
                     if (!is_updated && was_updated) --counts.updated;
                 }
                 break;
             }
-            case Kind::progress: {
+            case ota_tools::DeviceMessageKind::progress: {
                 if (!r.push_at) return;  // not about our job
-                const auto step = step_of(params);
-                if (!step) return;
                 ++r.progresses;
                 if (!r.first_progress_at) r.first_progress_at = now;
                 const bool was_failed = r.last_step && *r.last_step < 0;
-                r.last_step = *step;
-                if (*step == ota::kStepMax && !r.reached_100) {
+                r.last_step = m.step;
+                if (m.step == ota::kStepMax && !r.reached_100) {
                     r.reached_100 = true;
                     r.reached_100_at = now;
                 }
-                if (*step < 0) {
-                    r.failure_step = *step;
-                    const auto d = params.find("desc");
-                    r.failure_desc = (d != params.end() && d->is_string()) ? d->get<std::string>()
-                                                                           : std::string();
+                if (m.step < 0) {
+                    r.failure_step = m.step;
+                    r.failure_desc = m.desc;
                 }
-                const bool is_failed = *step < 0;
+                const bool is_failed = m.step < 0;
                 if (is_failed && !was_failed) ++counts.failed;
                 if (!is_failed && was_failed) --counts.failed;
                 break;
             }
-            case Kind::firmware_get:
+            case ota_tools::DeviceMessageKind::firmware_get:
                 ++r.gets;
                 if (options.answer_firmware_get && r.push_at && !get_pending[*index]) {
                     get_pending[*index] = true;
                     get_answers.push_back(*index);
                 }
                 break;
-            case Kind::other:
-                break;
+            case ota_tools::DeviceMessageKind::block_request:
+                break;  // not subscribed (the fleet's cloud serves no MQTT downloads)
         }
     }
 

@@ -1,8 +1,10 @@
-// Strict decoding of the messages devices send to the console (PROTOCOL.md sections 2 and 3).
+// Strict decoding of the messages devices send to the cloud side (PROTOCOL.md sections 2 and 3):
+// ota_console's device bridge and ota_fleet's cloud.
 //
-// Why strict and separate from the bridge: a device message is untrusted input that ends up in the
-// store. Every check (topic levels, JSON shape, field types and ranges) lives in one pure function
-// that unit tests feed with bad input directly; whatever it refuses never reaches the engine.
+// Why strict and separate from its users: a device message is untrusted input that ends up in the
+// console's store or a fleet run's records. Every check (topic levels, JSON shape, field types and
+// ranges) lives in one pure function that unit tests feed with bad input directly; whatever it
+// refuses never reaches the engine.
 #pragma once
 
 #include <cstddef>
@@ -10,12 +12,12 @@
 #include <string>
 #include <string_view>
 
-#include "model/model.hpp"
+#include "common/device_key.hpp"
 #include "ota/file_download.hpp"
 
-namespace console {
+namespace ota_tools {
 
-/// Longest payload the console decodes (a version report is well under 1 KiB).
+/// Longest payload decoded (a version report is well under 1 KiB).
 inline constexpr std::size_t kMaxDeviceMessageBytes = 64 * 1024;
 /// Longest product key / device name accepted from a topic.
 inline constexpr std::size_t kMaxTopicNameLength = 64;
@@ -63,4 +65,4 @@ struct DecodeResult {
 /// (/sys/{pk}/{dn}/thing/file/download_reply).
 [[nodiscard]] std::string block_reply_topic(const DeviceKey& device);
 
-}  // namespace console
+}  // namespace ota_tools

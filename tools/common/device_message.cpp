@@ -1,12 +1,12 @@
 // Strict decoding of device messages: see device_message.hpp.
-#include "mqtt/device_message.hpp"
+#include "common/device_message.hpp"
 
 #include <charconv>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <vector>
 
-namespace console {
+namespace ota_tools {
 namespace {
 
 using nlohmann::json;
@@ -190,4 +190,4 @@ DecodeResult decode_device_message(std::string_view topic, std::string_view payl
     return r;
 }
 
-}  // namespace console
+}  // namespace ota_tools

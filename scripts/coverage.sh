@@ -84,19 +84,21 @@ cat "$out/summary.log"
 echo "coverage.sh: report in $out/index.html (thresholds: lines $min_line %, branches $min_branch %)"
 
 # The console (tools/console/, built only when its dependencies are there): its own figure, so
-# that the library's stays comparable with earlier runs. tools/console/load/ is left out: it is
-# the benchmark's load generator (bench/console_bench.sh runs it), not the console.
+# that the library's stays comparable with earlier runs; it includes tools/common/, the helpers the
+# console shares with the other tools (its device-message decoder lives there). tools/console/load/
+# is left out: it is the benchmark's load generator (bench/console_bench.sh runs it), not the
+# console.
 if [ -d tools/console ] && [ -n "$(find "$build_dir" -path '*tools/console*' -name '*.gcda' -print -quit)" ]; then
   mkdir -p "$out/console"
-  timeout 1800 gcovr --root . --filter 'tools/console/' --exclude 'tools/console/load/' \
+  timeout 1800 gcovr --root . --filter 'tools/console/' --filter 'tools/common/' --exclude 'tools/console/load/' \
     --exclude-throw-branches --exclude-unreachable-branches \
     -j 2 --sort-percentage \
     --txt "$out/console/coverage.txt" \
-    --html-details "$out/console/index.html" --html-title "ota_console coverage (tools/console/)" \
+    --html-details "$out/console/index.html" --html-title "ota_console coverage (tools/console/, tools/common/)" \
     --print-summary \
     --fail-under-line "$min_line" --fail-under-branch "$min_branch" \
     "$build_dir" >"$out/console/summary.log" || status=$?
-  echo "coverage.sh: ota_console (tools/console/):"
+  echo "coverage.sh: ota_console (tools/console/, tools/common/):"
   cat "$out/console/summary.log"
   echo "coverage.sh: report in $out/console/index.html (same thresholds)"
 fi

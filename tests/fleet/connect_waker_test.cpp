@@ -13,12 +13,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "fleet_lab.hpp"
 #include "lab.hpp"
 #include "ota/paho/paho_channel.hpp"
 
@@ -147,41 +147,10 @@ TEST(ConnectWaker, SubscribesAtMostOncePerIntervalAndNoneWhileIdle) {
 // Registers `count` devices of a fresh product key with the lab's broker (ota_fleet users +
 // lab.sh add-devices) and returns the arguments of an idle `ota_fleet run` of them.
 std::vector<std::string> idle_run(const Lab& lab, const ota::test::TempDir& tmp, int count) {
-    const std::string pk = "pw" + std::to_string(::getpid());
-    const std::string pattern = "waker-%03d";
-    const std::string secret = "waker-it-secret";
-    const auto passwd = tmp.path() / "fleet.passwd";
-    const auto acl = tmp.path() / "fleet.acl";
-    const auto users = ota::test::run_process(
-        {Lab::bin("ota_fleet"), "users", "--product-key", pk, "--name-pattern", pattern, "--secret",
-         secret, "--count", std::to_string(count), "--passwd-out", passwd.string(), "--acl-out",
-         acl.string()},
-        30);
-    EXPECT_EQ(users.exit_code, 0) << users.output;
-    const auto add = ota::test::run_process(
-        {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
-    EXPECT_EQ(add.exit_code, 0) << add.output;
-    return {Lab::bin("ota_fleet"),
-            "run",
-            "--product-key",
-            pk,
-            "--name-pattern",
-            pattern,
-            "--secret",
-            secret,
-            "--count",
-            std::to_string(count),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            std::to_string(lab.mqtt_tls_port),
-            "--ca-file",
-            lab.ca_file,
-            "--connect-rate",
-            "50",
-            "--duration",
-            "3",
-            "--quiet"};
+    const ota::test::FleetUsers f = ota::test::register_fleet(lab, tmp, "fw", count);
+    return ota::test::fleet_cmd(
+        lab, f, {Lab::bin("ota_fleet"), "run"},
+        {"--count", std::to_string(count), "--connect-rate", "50", "--duration", "3", "--quiet"});
 }
 
 TEST(ConnectWaker, FleetRunWakesForEveryDeviceConnectUnlessTurnedOff) {

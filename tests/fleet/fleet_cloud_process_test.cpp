@@ -19,6 +19,7 @@
 
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
+#include "fleet_lab.hpp"
 #include "lab.hpp"
 
 namespace {
@@ -28,46 +29,17 @@ using ota::fleet::FleetSummary;
 using ota::fleet::Outcome;
 using ota::test::Lab;
 
-// `registered` devices of a fresh product key registered with the lab's broker (ota_fleet users
-// + lab.sh add-devices); returns the product key, the pattern and the cloud's password file.
-struct Fleet {
-    std::string pk;
-    std::string pattern;
-    std::filesystem::path cloud_pw;
-};
+using Fleet = ota::test::FleetUsers;
 
 Fleet register_fleet(const Lab& lab, const ota::test::TempDir& tmp, std::uint64_t registered) {
-    static std::atomic<int> counter{0};
-    const std::string n = std::to_string(::getpid()) + "x" + std::to_string(counter++);
-    Fleet f{"pc" + n, "fc" + n + "-%04d", tmp.path() / "cloud.pw"};
-    const auto passwd = tmp.path() / "fleet.passwd";
-    const auto acl = tmp.path() / "fleet.acl";
-    const auto users = ota::test::run_process(
-        {Lab::bin("ota_fleet"), "users", "--product-key", f.pk, "--name-pattern", f.pattern,
-         "--secret", "fleet-it-secret", "--count", std::to_string(registered), "--passwd-out",
-         passwd.string(), "--acl-out", acl.string()},
-        30);
-    EXPECT_EQ(users.exit_code, 0) << users.output;
-    const auto add = ota::test::run_process(
-        {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
-    EXPECT_EQ(add.exit_code, 0) << add.output;
-    std::ofstream(f.cloud_pw) << lab.cloud_password;
-    return f;
+    return ota::test::register_fleet(lab, tmp, "fc", registered);
 }
 
 // The options both processes share, for devices [0, count).
 std::vector<std::string> common(const Lab& lab, const Fleet& f, std::uint64_t count) {
-    return {"--product-key",  f.pk,
-            "--name-pattern", f.pattern,
-            "--secret",       "fleet-it-secret",
-            "--count",        std::to_string(count),
-            "--host",         "127.0.0.1",
-            "--port",         std::to_string(lab.mqtt_tls_port),
-            "--ca-file",      lab.ca_file,
-            "--reboot-ms",    "200",
-            "--duration",     "60",
-            "--job-timeout",  "45",
-            "--quiet"};
+    return ota::test::fleet_cmd(lab, f, {},
+                                {"--count", std::to_string(count), "--reboot-ms", "200",
+                                 "--duration", "60", "--job-timeout", "45", "--quiet"});
 }
 
 std::vector<std::string> cloud_cmd(const Lab& lab, const Fleet& f, std::uint64_t count,

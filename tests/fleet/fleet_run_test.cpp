@@ -19,6 +19,7 @@
 
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
+#include "fleet_lab.hpp"
 #include "lab.hpp"
 
 namespace {
@@ -28,37 +29,11 @@ using ota::fleet::FleetSummary;
 using ota::fleet::Outcome;
 using ota::test::Lab;
 
-// A product key and name pattern unique to this test process, registered with the lab's broker
-// through `ota_fleet users` + `lab.sh add-devices`.
-struct Fleet {
-    std::string pk;
-    std::string pattern;
-    std::string secret = "fleet-it-secret";
-    std::filesystem::path dir;  // files of this fleet (users, password file, JSON)
-};
+using Fleet = ota::test::FleetUsers;
+using ota::test::register_fleet;
 
 std::string count_text(std::uint64_t n) {
     return std::to_string(n);
-}
-
-Fleet register_fleet(const Lab& lab, const ota::test::TempDir& tmp, const std::string& tag,
-                     std::uint64_t count) {
-    static std::atomic<int> counter{0};
-    const std::string n = std::to_string(::getpid()) + "x" + std::to_string(counter++);
-    Fleet f{"pf" + n, tag + n + "-%04d", "fleet-it-secret", tmp.path()};
-    const auto passwd = tmp.path() / "fleet.passwd";
-    const auto acl = tmp.path() / "fleet.acl";
-    const auto users = ota::test::run_process(
-        {Lab::bin("ota_fleet"), "users", "--product-key", f.pk, "--name-pattern", f.pattern,
-         "--secret", f.secret, "--count", count_text(count), "--passwd-out", passwd.string(),
-         "--acl-out", acl.string()},
-        30);
-    EXPECT_EQ(users.exit_code, 0) << users.output;
-    const auto add = ota::test::run_process(
-        {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
-    EXPECT_EQ(add.exit_code, 0) << add.output;
-    std::ofstream(tmp.path() / "cloud.pw") << lab.cloud_password;
-    return f;
 }
 
 // `ota_fleet run` for devices [first, first + count) of `f`, the in-process cloud pushing `image`
@@ -67,47 +42,34 @@ std::vector<std::string> run_cmd(const Lab& lab, const Fleet& f, std::uint64_t f
                                  std::uint64_t count, const std::string& image,
                                  const std::filesystem::path& json,
                                  const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{Lab::bin("ota_fleet"),
-                                  "run",
-                                  "--product-key",
-                                  f.pk,
-                                  "--name-pattern",
-                                  f.pattern,
-                                  "--secret",
-                                  f.secret,
-                                  "--first",
-                                  count_text(first),
-                                  "--count",
-                                  count_text(count),
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  std::to_string(lab.mqtt_tls_port),
-                                  "--ca-file",
-                                  lab.ca_file,
-                                  "--connect-rate",
-                                  "1000",
-                                  "--reboot-ms",
-                                  "200",
-                                  "--duration",
-                                  "80",
-                                  "--job-timeout",
-                                  "60",
-                                  "--push-url",
-                                  lab.https_url(image),
-                                  "--push-file",
-                                  (lab.www_dir / image).string(),
-                                  "--push-version",
-                                  "2.0.0",
-                                  "--push-rate",
-                                  "2000",
-                                  "--cloud-user",
-                                  lab.cloud_user,
-                                  "--cloud-password-file",
-                                  (f.dir / "cloud.pw").string(),
-                                  "--json",
-                                  json.string(),
-                                  "--quiet"};
+    std::vector<std::string> argv = ota::test::fleet_cmd(lab, f, {Lab::bin("ota_fleet"), "run"},
+                                                         {"--first",
+                                                          count_text(first),
+                                                          "--count",
+                                                          count_text(count),
+                                                          "--connect-rate",
+                                                          "1000",
+                                                          "--reboot-ms",
+                                                          "200",
+                                                          "--duration",
+                                                          "80",
+                                                          "--job-timeout",
+                                                          "60",
+                                                          "--push-url",
+                                                          lab.https_url(image),
+                                                          "--push-file",
+                                                          (lab.www_dir / image).string(),
+                                                          "--push-version",
+                                                          "2.0.0",
+                                                          "--push-rate",
+                                                          "2000",
+                                                          "--cloud-user",
+                                                          lab.cloud_user,
+                                                          "--cloud-password-file",
+                                                          f.cloud_pw.string(),
+                                                          "--json",
+                                                          json.string(),
+                                                          "--quiet"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
 }
@@ -279,30 +241,11 @@ TEST(FleetRun, ChurnDevicesGoOfflineAndComeBackWhileIdle) {
     const Fleet f = register_fleet(lab, tmp, "fc", 20);
     const auto json = tmp.path() / "churn.json";
     // No cloud: the devices only connect, report and churn until --duration ends the run.
-    const auto r = ota::test::run_process({Lab::bin("ota_fleet"),
-                                           "run",
-                                           "--product-key",
-                                           f.pk,
-                                           "--name-pattern",
-                                           f.pattern,
-                                           "--secret",
-                                           f.secret,
-                                           "--count",
-                                           "20",
-                                           "--host",
-                                           "127.0.0.1",
-                                           "--port",
-                                           std::to_string(lab.mqtt_tls_port),
-                                           "--ca-file",
-                                           lab.ca_file,
-                                           "--mix",
-                                           "churn=100,churn-ms=1500",
-                                           "--duration",
-                                           "9",
-                                           "--json",
-                                           json.string(),
-                                           "--quiet"},
-                                          60);
+    const auto r = ota::test::run_process(
+        ota::test::fleet_cmd(lab, f, {Lab::bin("ota_fleet"), "run"},
+                             {"--count", "20", "--mix", "churn=100,churn-ms=1500", "--duration",
+                              "9", "--json", json.string(), "--quiet"}),
+        60);
     ASSERT_FALSE(r.timed_out) << r.output;
     EXPECT_EQ(r.exit_code, 0) << r.output;
     const FleetSummary s = load_summary(json);

@@ -17,6 +17,7 @@
 
 #include "core/outcome.hpp"
 #include "core/stats.hpp"
+#include "fleet_lab.hpp"
 #include "lab.hpp"
 #include "ota/channel.hpp"
 #include "ota/paho/paho_channel.hpp"
@@ -53,24 +54,9 @@ TEST_P(FleetStop, ASignalMidDownloadEndsTheRunCleanlyWithTheSummary) {
     const int sig = GetParam();
     const Lab& lab = Lab::get();
     ota::test::TempDir tmp;
-    static std::atomic<int> counter{0};
-    const std::string n = std::to_string(::getpid()) + "s" + std::to_string(counter++);
-    const std::string pk = "ps" + n;
-    const std::string pattern = "stop" + n + "-%03d";
-    const std::string secret = "fleet-stop-secret";
     constexpr int kDevices = 20;
-    const auto passwd = tmp.path() / "fleet.passwd";
-    const auto acl = tmp.path() / "fleet.acl";
-    const auto users = ota::test::run_process(
-        {Lab::bin("ota_fleet"), "users", "--product-key", pk, "--name-pattern", pattern, "--secret",
-         secret, "--count", std::to_string(kDevices), "--passwd-out", passwd.string(), "--acl-out",
-         acl.string()},
-        30);
-    ASSERT_EQ(users.exit_code, 0) << users.output;
-    const auto add = ota::test::run_process(
-        {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
-    ASSERT_EQ(add.exit_code, 0) << add.output;
-    std::ofstream(tmp.path() / "cloud.pw") << lab.cloud_password;
+    const ota::test::FleetUsers f = ota::test::register_fleet(lab, tmp, "fs", kDevices);
+    ASSERT_FALSE(::testing::Test::HasFailure());  // users written and loaded into the broker
     // 1 MiB at 32 KiB/s: 32 s per device, so the signal finds every download running.
     constexpr std::uint64_t kImage = 1024 * 1024;
     lab.put_file("fleet-stop.bin", ota::test::random_bytes(kImage, 77));
@@ -83,47 +69,22 @@ TEST_P(FleetStop, ASignalMidDownloadEndsTheRunCleanlyWithTheSummary) {
     wo.ca_file = lab.ca_file;
     wo.username = lab.cloud_user;
     wo.password = lab.cloud_password;
-    wo.client_id = "fleet-stop-watch-" + n;
+    wo.client_id = "fleet-stop-watch-" + f.pk;
     wo.clean_session = true;
     ota::PahoChannel watch_channel(wo);
     ProgressWatch watch;
     watch_channel.add_listener(watch);
     ASSERT_TRUE(watch_channel.connect().ok());
-    ASSERT_EQ(watch_channel.subscribe("/ota/device/progress/" + pk + "/+", 0), ota::Status::ok);
-    ota::test::BackgroundProcess run({Lab::bin("ota_fleet"),
-                                      "run",
-                                      "--product-key",
-                                      pk,
-                                      "--name-pattern",
-                                      pattern,
-                                      "--secret",
-                                      secret,
-                                      "--count",
-                                      std::to_string(kDevices),
-                                      "--host",
-                                      "127.0.0.1",
-                                      "--port",
-                                      std::to_string(lab.mqtt_tls_port),
-                                      "--ca-file",
-                                      lab.ca_file,
-                                      "--link",
-                                      "100%:32k",
-                                      "--duration",
-                                      "90",
-                                      "--push-url",
-                                      lab.https_url("fleet-stop.bin"),
-                                      "--push-file",
-                                      (lab.www_dir / "fleet-stop.bin").string(),
-                                      "--push-version",
-                                      "2.0.0",
-                                      "--cloud-user",
-                                      lab.cloud_user,
-                                      "--cloud-password-file",
-                                      (tmp.path() / "cloud.pw").string(),
-                                      "--json",
-                                      json.string(),
-                                      "--quiet"},
-                                     tmp.path() / "run.log");
+    ASSERT_EQ(watch_channel.subscribe("/ota/device/progress/" + f.pk + "/+", 0), ota::Status::ok);
+    ota::test::BackgroundProcess run(
+        ota::test::fleet_cmd(
+            lab, f, {Lab::bin("ota_fleet"), "run"},
+            {"--count", std::to_string(kDevices), "--link", "100%:32k", "--duration", "90",
+             "--push-url", lab.https_url("fleet-stop.bin"), "--push-file",
+             (lab.www_dir / "fleet-stop.bin").string(), "--push-version", "2.0.0", "--cloud-user",
+             lab.cloud_user, "--cloud-password-file", f.cloud_pw.string(), "--json", json.string(),
+             "--quiet"}),
+        tmp.path() / "run.log");
     // Every device in its download (1 MiB at 32 KiB/s: 32 s each, so none is done yet).
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(25);
     while (watch.devices() < static_cast<std::size_t>(kDevices) &&

@@ -6,7 +6,8 @@
 if(TARGET ota_fleet_cloud AND COMMAND ota_add_integration_test)
   set(_ota_fleet_it_sources ${CMAKE_CURRENT_LIST_DIR}/fleet_cloud_test.cpp)
   if(TARGET ota_fleet)
-    list(APPEND _ota_fleet_it_sources ${CMAKE_CURRENT_LIST_DIR}/fleet_run_test.cpp
+    list(APPEND _ota_fleet_it_sources ${CMAKE_CURRENT_LIST_DIR}/fleet_lab.cpp
+                                      ${CMAKE_CURRENT_LIST_DIR}/fleet_run_test.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/fleet_stop_test.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/connect_waker_test.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/fleet_cloud_process_test.cpp)

@@ -20,11 +20,11 @@ FleetUsers register_fleet(const Lab& lab, const TempDir& tmp, const std::string&
     f.cloud_pw = tmp.path() / "cloud.pw";
     const auto passwd = tmp.path() / "fleet.passwd";
     const auto acl = tmp.path() / "fleet.acl";
-    const auto users = run_process(
-        {Lab::bin("ota_fleet"), "users", "--product-key", f.pk, "--name-pattern", f.pattern,
-         "--secret", f.secret, "--count", std::to_string(count), "--passwd-out", passwd.string(),
-         "--acl-out", acl.string()},
-        30);
+    const auto users =
+        run_process({Lab::bin("ota_fleet"), "users", "--product-key", f.pk, "--name-pattern",
+                     f.pattern, "--secret", f.secret, "--count", std::to_string(count),
+                     "--passwd-out", passwd.string(), "--acl-out", acl.string()},
+                    30);
     EXPECT_EQ(users.exit_code, 0) << users.output;
     const auto add = run_process(
         {OTA_LAB_SCRIPT_PATH, "add-devices", lab.dir.string(), passwd.string(), acl.string()}, 60);
@@ -34,12 +34,10 @@ FleetUsers register_fleet(const Lab& lab, const TempDir& tmp, const std::string&
 }
 
 std::vector<std::string> fleet_identity_args(const Lab& lab, const FleetUsers& f) {
-    return {"--product-key", f.pk,
-            "--name-pattern", f.pattern,
-            "--secret", f.secret,
-            "--host", "127.0.0.1",
-            "--port", std::to_string(lab.mqtt_tls_port),
-            "--ca-file", lab.ca_file};
+    return {
+        "--product-key", f.pk,       "--name-pattern", f.pattern, "--secret",
+        f.secret,        "--host",   "127.0.0.1",      "--port",  std::to_string(lab.mqtt_tls_port),
+        "--ca-file",     lab.ca_file};
 }
 
 std::vector<std::string> fleet_cmd(const Lab& lab, const FleetUsers& f,

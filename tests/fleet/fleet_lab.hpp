@@ -17,8 +17,9 @@ struct FleetUsers {
     std::string pk;
     std::string pattern;
     std::string secret = "fleet-it-secret";
-    std::filesystem::path dir;       ///< the test's directory (users files, JSON, CSV)
-    std::filesystem::path cloud_pw;  ///< the lab's cloud password, in a file (--cloud-password-file)
+    std::filesystem::path dir;  ///< the test's directory (users files, JSON, CSV)
+    std::filesystem::path
+        cloud_pw;  ///< the lab's cloud password, in a file (--cloud-password-file)
 };
 
 /// Registers `count` devices named `<tag><unique>-%04d` of a product key unique to this call

@@ -86,16 +86,26 @@ Device::~Device() {
     if (channel_ && listener_) channel_->remove_listener(*listener_);
 }
 
-Error Device::attach() {
+Error device_mqtt_options(const DeviceIdentity& id, const std::string& host, std::uint16_t port,
+                          bool tls, const std::string& ca_file, MqttOptions& out) {
     ConnectOptions co;
-    co.custom_host = env_.host;
-    co.port = env_.port;
-    co.secure_mode = env_.tls ? SecureMode::tls : SecureMode::tcp;
+    co.custom_host = host;
+    co.port = port;
+    co.secure_mode = tls ? SecureMode::tls : SecureMode::tcp;
     ConnectionInfo conn;
-    if (Error e = make_connection_info(identity_, co, conn); !e.ok()) return e;
-    MqttOptions mo = MqttOptions::from(conn);
-    mo.use_tls = env_.tls;
-    mo.ca_file = env_.ca_file;
+    if (Error e = make_connection_info(id, co, conn); !e.ok()) return e;
+    out = MqttOptions::from(conn);
+    out.use_tls = tls;
+    out.ca_file = ca_file;
+    return {};
+}
+
+Error Device::attach() {
+    MqttOptions mo;
+    if (Error e = device_mqtt_options(identity_, env_.host, env_.port, env_.tls, env_.ca_file, mo);
+        !e.ok()) {
+        return e;
+    }
     mo.connect_timeout = env_.connect_timeout;
     channel_ = std::make_unique<PahoChannel>(std::move(mo));
 

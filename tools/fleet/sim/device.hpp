@@ -53,6 +53,12 @@ struct FleetCounters {
 /// has something new for read(). The fleet passes a factory for PooledCurlByteSource.
 using SourceFactory = std::function<std::unique_ptr<ByteSource>(std::function<void()> ready)>;
 
+/// The MQTT options of device `id` on the broker at `host`:`port` (the platform's credentials,
+/// PROTOCOL.md section 1), over TLS verified with `ca_file` unless `tls` is off.
+[[nodiscard]] Error device_mqtt_options(const DeviceIdentity& id, const std::string& host,
+                                        std::uint16_t port, bool tls, const std::string& ca_file,
+                                        MqttOptions& out);
+
 /// What every device of a run shares. Everything referenced must outlive the devices.
 struct DeviceEnv {
     Scheduler* scheduler = nullptr;

@@ -50,15 +50,9 @@ constexpr std::chrono::seconds kNoJobWait{60};
 constexpr std::chrono::seconds kWakerConnectWait{10};
 
 Error make_waker_options(const DeviceIdentity& id, const RunOptions& o, ConnectWakerOptions& w) {
-    ConnectOptions co;
-    co.custom_host = o.host;
-    co.port = o.port;
-    co.secure_mode = o.tls ? SecureMode::tls : SecureMode::tcp;
-    ConnectionInfo conn;
-    if (Error e = make_connection_info(id, co, conn); !e.ok()) return e;
-    w.mqtt = MqttOptions::from(conn);
-    w.mqtt.use_tls = o.tls;
-    w.mqtt.ca_file = o.ca_file;
+    if (Error e = device_mqtt_options(id, o.host, o.port, o.tls, o.ca_file, w.mqtt); !e.ok()) {
+        return e;
+    }
     // Distinct per process also across machines (disjoint --first ranges): two wakers with one
     // client id would take each other's session over and over (both reconnect automatically).
     w.mqtt.client_id =

@@ -21,56 +21,20 @@
 #include "lab.hpp"
 #include "ota/curl/curl_byte_source.hpp"
 #include "ota/log.hpp"
+#include "source_drain.hpp"
 
 namespace ota {
 namespace {
 
 using namespace std::chrono_literals;
+using test::drain;
+using test::Drained;
 using test::Lab;
+using test::lab_http_options;
+using test::publish;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kSecret = "Signature=TOPSECRETsig0123456789";
-
-HttpOptions lab_options() {
-    HttpOptions o;
-    o.ca_file = Lab::get().ca_file;
-    return o;
-}
-
-struct Drained {
-    Status status = Status::ok;
-    std::vector<std::uint8_t> bytes;
-    bool end = false;
-    bool deadline_hit = false;
-};
-
-// Reads until end_of_body, a failure or `limit` bytes; each read waits up to 1 s.
-Drained drain(ByteSource& src, std::size_t chunk, std::size_t limit = SIZE_MAX,
-              std::chrono::milliseconds pause = 0ms) {
-    Drained d;
-    std::vector<std::uint8_t> buf(chunk);
-    const auto deadline = Clock::now() + 120s;
-    while (d.bytes.size() < limit) {
-        if (Clock::now() > deadline) {
-            d.deadline_hit = true;
-            break;
-        }
-        const std::size_t want = std::min(chunk, limit - d.bytes.size());
-        const ReadResult r = src.read(buf.data(), want, 1000ms);
-        if (r.status != Status::ok) {
-            d.status = r.status;
-            break;
-        }
-        EXPECT_LE(r.bytes, want);
-        d.bytes.insert(d.bytes.end(), buf.begin(), buf.begin() + static_cast<long>(r.bytes));
-        if (r.end_of_body) {
-            d.end = true;
-            break;
-        }
-        if (pause > 0ms) std::this_thread::sleep_for(pause);
-    }
-    return d;
-}
 
 std::string read_text(const std::filesystem::path& p) {
     std::ifstream in(p);
@@ -215,13 +179,6 @@ bool has_header(const std::string& request, const std::string& name) {
     return lower_req.find("\n" + lower_name) != std::string::npos;
 }
 
-// Publishes `n` random bytes as `name` once per test binary run.
-std::vector<std::uint8_t> publish(const std::string& name, std::size_t n, std::uint32_t seed) {
-    auto data = test::random_bytes(n, seed);
-    Lab::get().put_file(name, data);
-    return data;
-}
-
 TEST(CurlByteSource, FullDownloadIsByteExactForSmallAndLargeCallerBuffers) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/full.bin", 3 * 1024 * 1024 + 17, 1);
@@ -229,7 +186,7 @@ TEST(CurlByteSource, FullDownloadIsByteExactForSmallAndLargeCallerBuffers) {
         for (const std::size_t chunk :
              {std::size_t{997}, std::size_t{64 * 1024}, std::size_t{1024 * 1024 + 3}}) {
             SCOPED_TRACE("ring " + std::to_string(ring) + " chunk " + std::to_string(chunk));
-            HttpOptions o = lab_options();
+            HttpOptions o = lab_http_options();
             o.buffer_size = ring;
             CurlByteSource src(o);
             ASSERT_TRUE(src.open(lab.https_url("fetch/full.bin"), 0).ok());
@@ -261,7 +218,7 @@ TEST(CurlByteSource, EveryBufferProfileDownloadsByteExactOverHttpsAndPlainHttp) 
         for (const bool https : {true, false}) {
             SCOPED_TRACE("ring " + std::to_string(p.download_ring) + " receive " +
                          std::to_string(p.receive_buffer) + (https ? " https" : " http"));
-            HttpOptions o = lab_options().with_buffers(p);
+            HttpOptions o = lab_http_options().with_buffers(p);
             o.allow_http = !https;
             CurlByteSource src(o);
             const std::string url =
@@ -276,7 +233,7 @@ TEST(CurlByteSource, EveryBufferProfileDownloadsByteExactOverHttpsAndPlainHttp) 
 }
 
 TEST(CurlByteSource, ReceiveBufferSizeOutOfRangeIsRefusedByOpen) {
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.receive_buffer_size = HttpOptions::kMaxReceiveBufferSize + 1;
     CurlByteSource src(o);
     const Error e = src.open(Lab::get().https_url("fetch/profiles.bin"), 0);
@@ -288,7 +245,7 @@ TEST(CurlByteSource, RangeFromOffsetReturnsTheTailWith206) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/range.bin", 2 * 1024 * 1024 + 5, 2);
     const std::uint64_t offset = 1234567;
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     ASSERT_TRUE(src.open(lab.https_url("fetch/range.bin"), offset).ok());
     const Drained d = drain(src, 32 * 1024);
     EXPECT_EQ(d.status, Status::ok) << src.last_error_detail();
@@ -305,7 +262,7 @@ TEST(CurlByteSource, OffsetBeyond4GiBIsSentUntruncatedAnd416BodyIsDropped) {
     const auto& lab = Lab::get();
     publish("fetch/small.bin", 1000, 3);
     const std::uint64_t offset = 5ULL * 1024 * 1024 * 1024 + 7;  // 5368709127
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     ASSERT_TRUE(src.open(lab.https_url("fetch/small.bin?probe=range5g"), offset).ok());
     const Drained d = drain(src, 4096);
     EXPECT_EQ(d.status, Status::ok);
@@ -329,7 +286,7 @@ TEST(CurlByteSource, ErrorStatusBodiesAreNeverDeliveredAsImageBytes) {
         const char* path;
         int status;
     } cases[] = {{"status/404", 404}, {"status/500", 500}, {"fetch/does-not-exist.bin", 404}};
-    CurlByteSource src(lab_options());  // one source reused for all: also tests re-open
+    CurlByteSource src(lab_http_options());  // one source reused for all: also tests re-open
     for (const auto& c : cases) {
         SCOPED_TRACE(c.path);
         ASSERT_TRUE(src.open(lab.https_url(c.path), 0).ok());
@@ -342,7 +299,7 @@ TEST(CurlByteSource, ErrorStatusBodiesAreNeverDeliveredAsImageBytes) {
 }
 
 TEST(CurlByteSource, ClosedPortFailsWithClearDetailAndNoQuery) {
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     const std::string url =
         "https://127.0.0.1:" + std::to_string(closed_port()) + "/fw.bin?Expires=1&" + kSecret;
     ASSERT_TRUE(src.open(url, 0).ok());
@@ -361,7 +318,7 @@ TEST(CurlByteSource, UnrelatedCaFailsVerificationAndHidesTheQuery) {
     const auto& lab = Lab::get();
     publish("fetch/tls.bin", 4096, 4);
     const std::string url = lab.https_url("fetch/tls.bin?") + kSecret;
-    HttpOptions other = lab_options();
+    HttpOptions other = lab_http_options();
     other.ca_file = lab.other_ca_file;
     CurlByteSource src(other);
     ASSERT_TRUE(src.open(url, 0).ok());
@@ -422,7 +379,7 @@ TEST(CurlByteSource, WrongHostNameFailsVerificationAsRefused) {
         ::close(out);
         ::close(in);
     });
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     ASSERT_TRUE(
         src.open("https://127.0.0.2:" + std::to_string(ntohs(a.sin_port)) + "/fetch/host.bin", 0)
             .ok());
@@ -464,7 +421,7 @@ TEST(CurlByteSource, InsecureSkipVerifyConnectsAndWarns) {
 TEST(CurlByteSource, PlainHttpOnlyWhenAllowed) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/plain.bin", 300000, 6);
-    CurlByteSource strict(lab_options());
+    CurlByteSource strict(lab_http_options());
     const Error e = strict.open(lab.http_url("fetch/plain.bin"), 0);
     EXPECT_EQ(e.status, Status::invalid_argument);
     EXPECT_NE(e.detail.find("allow_http"), std::string::npos) << e.detail;
@@ -472,7 +429,7 @@ TEST(CurlByteSource, PlainHttpOnlyWhenAllowed) {
     std::uint8_t b[16];
     EXPECT_EQ(strict.read(b, sizeof b, 10ms).status, Status::invalid_state);
 
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.allow_http = true;
     CurlByteSource relaxed(o);
     ASSERT_TRUE(relaxed.open(lab.http_url("fetch/plain.bin"), 0).ok());
@@ -484,7 +441,7 @@ TEST(CurlByteSource, PlainHttpOnlyWhenAllowed) {
 }
 
 TEST(CurlByteSource, MalformedUrlsAreRejectedByOpen) {
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     for (const std::string& url :
          {std::string(), std::string("ftp://127.0.0.1/fw.bin"), std::string("127.0.0.1/fw.bin"),
           std::string("https://"), std::string("https://127.0.0.1/a b"),
@@ -518,7 +475,7 @@ TEST(CurlByteSource, OptionsOutOfRangeAreRefusedByOpenNotClamped) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.field);
-        HttpOptions o = lab_options();
+        HttpOptions o = lab_http_options();
         c.spoil(o);
         const Error expected = o.validate();
         ASSERT_EQ(expected.status, Status::invalid_argument);
@@ -533,7 +490,7 @@ TEST(CurlByteSource, OptionsOutOfRangeAreRefusedByOpenNotClamped) {
         EXPECT_EQ(src.read(b, sizeof b, 10ms).status, Status::invalid_state);
     }
     // The bounds themselves are accepted and fetch.
-    HttpOptions edge = lab_options();
+    HttpOptions edge = lab_http_options();
     edge.buffer_size = HttpOptions::kMinBufferSize;
     edge.connect_timeout = HttpOptions::kMaxConnectTimeout;
     edge.low_speed_window = HttpOptions::kMaxLowSpeedWindow;
@@ -546,7 +503,7 @@ TEST(CurlByteSource, OptionsOutOfRangeAreRefusedByOpenNotClamped) {
 }
 
 TEST(CurlByteSource, ReadBeforeOpenIsInvalidState) {
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     std::uint8_t b[4];
     EXPECT_EQ(src.read(b, sizeof b, 0ms).status, Status::invalid_state);
     EXPECT_EQ(src.http_status(), 0);
@@ -559,7 +516,7 @@ TEST(CurlByteSource, LongSignedUrlIsFetched) {
     const auto data = publish("fetch/long.bin", 100000, 7);
     std::string url = lab.https_url("fetch/long.bin") + "?Expires=1&Signature=";
     while (url.size() < 8192 + 100) url += "AbCdEfGh";
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     ASSERT_TRUE(src.open(url, 0).ok());
     const Drained d = drain(src, 8192);
     EXPECT_EQ(d.status, Status::ok) << src.last_error_detail();
@@ -577,7 +534,7 @@ TEST(CurlByteSource, LongSignedUrlIsFetched) {
 TEST(CurlByteSource, CloseMidTransferIsPromptAndReopenFromOffsetContinues) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/big.bin", 32 * 1024 * 1024, 8);
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.buffer_size = 64 * 1024;
     CurlByteSource src(o);
     ASSERT_TRUE(src.open(lab.https_url("fetch/big.bin"), 0).ok());
@@ -619,7 +576,7 @@ TEST(CurlByteSource, CloseMidTransferIsPromptAndReopenFromOffsetContinues) {
 TEST(CurlByteSource, SlowConsumerWithSmallBufferGetsEveryByte) {
     const auto& lab = Lab::get();
     const auto data = publish("fetch/slow.bin", 512 * 1024 + 1, 9);
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.buffer_size = HttpOptions::kMinBufferSize;  // the smallest ring allowed
     CurlByteSource src(o);
     ASSERT_TRUE(src.open(lab.https_url("fetch/slow.bin"), 0).ok());
@@ -631,7 +588,7 @@ TEST(CurlByteSource, SlowConsumerWithSmallBufferGetsEveryByte) {
 
 TEST(CurlByteSource, ReadTimesOutWhileServerStallsAndCloseInterruptsIt) {
     Listener silent;  // completes TCP handshakes but never answers the TLS hello
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     ASSERT_TRUE(src.open("https://127.0.0.1:" + std::to_string(silent.port()) + "/fw.bin", 0).ok());
     std::uint8_t b[64];
     const auto t0 = Clock::now();
@@ -650,7 +607,7 @@ TEST(CurlByteSource, ReadTimesOutWhileServerStallsAndCloseInterruptsIt) {
 
 TEST(CurlByteSource, ConnectTimeoutIsReportedAsTimeout) {
     Listener silent;
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.connect_timeout = 500ms;
     CurlByteSource src(o);
     ASSERT_TRUE(src.open("https://127.0.0.1:" + std::to_string(silent.port()) + "/fw.bin", 0).ok());
@@ -749,7 +706,7 @@ TEST(CurlByteSource, ResponseHeadComesOnceWithTheFirstBytesOrTheEndOfEachAttempt
 }
 
 TEST(CurlByteSource, NoResponseHeadWhenTheAttemptFailsBeforeAnyResponse) {
-    CurlByteSource src(lab_options());
+    CurlByteSource src(lab_http_options());
     ASSERT_TRUE(src.open("https://127.0.0.1:" + std::to_string(closed_port()) + "/fw.bin", 0).ok());
     EXPECT_TRUE(heads_of_attempt(src, 64).empty());
 }
@@ -760,7 +717,7 @@ TEST(CurlByteSource, HeadersAreThoseOfTheFinalResponseAfterRedirects) {
     ScriptedServer server(
         {"HTTP/1.1 302 Found\r\nLocation: " + lab.https_url("fetch/redirected.bin") +
          "\r\nContent-Range: bytes 0-0/1\r\nContent-Length: 0\r\n\r\n"});
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.allow_http = true;
     CurlByteSource src(o);
     ASSERT_TRUE(src.open(server.url("/start"), 0).ok());
@@ -788,7 +745,7 @@ TEST(CurlByteSource, RedirectLoopsStopAtMaxRedirects) {
 TEST(CurlByteSource, RedirectToARefusedSchemeIsRefused) {
     const auto& lab = Lab::get();
     // https -> plain http while http is off: nginx answers /redirect/to-http with a 302.
-    CurlByteSource strict(lab_options());
+    CurlByteSource strict(lab_http_options());
     ASSERT_TRUE(strict.open(lab.https_url("redirect/to-http?") + kSecret, 0).ok());
     Drained d = drain(strict, 4096);
     EXPECT_EQ(d.status, Status::fetch_refused);

@@ -21,61 +21,27 @@
 
 #include "lab.hpp"
 #include "ota/curl/curl_transfer_pool.hpp"
+#include "source_drain.hpp"
 
 namespace ota {
 namespace {
 
 using namespace std::chrono_literals;
+using test::drain;
+using test::Drained;
 using test::Lab;
+using test::lab_http_options;
+using test::publish;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kSecret = "Signature=TOPSECRETsig0123456789";
 
-HttpOptions lab_options() {
-    HttpOptions o;
-    o.ca_file = Lab::get().ca_file;
-    return o;
-}
-
 // Small buffers, as a fleet of thousands of sources would use them.
 HttpOptions fleet_options() {
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.buffer_size = 64 * 1024;
     o.receive_buffer_size = 16 * 1024;
     return o;
-}
-
-std::vector<std::uint8_t> publish(const std::string& name, std::size_t n, std::uint32_t seed) {
-    auto data = test::random_bytes(n, seed);
-    Lab::get().put_file(name, data);
-    return data;
-}
-
-struct Drained {
-    Status status = Status::ok;
-    std::vector<std::uint8_t> bytes;
-    bool end = false;
-};
-
-// Reads until end_of_body, a failure or `limit` bytes; each read waits up to 1 s.
-Drained drain(ByteSource& src, std::size_t chunk, std::size_t limit = SIZE_MAX) {
-    Drained d;
-    std::vector<std::uint8_t> buf(chunk);
-    const auto deadline = Clock::now() + 60s;
-    while (d.bytes.size() < limit && Clock::now() < deadline) {
-        const std::size_t want = std::min(chunk, limit - d.bytes.size());
-        const ReadResult r = src.read(buf.data(), want, 1000ms);
-        if (r.status != Status::ok) {
-            d.status = r.status;
-            break;
-        }
-        d.bytes.insert(d.bytes.end(), buf.begin(), buf.begin() + static_cast<long>(r.bytes));
-        if (r.end_of_body) {
-            d.end = true;
-            break;
-        }
-    }
-    return d;
 }
 
 // A port on 127.0.0.1 that nobody listens on (bound, then released).
@@ -191,7 +157,7 @@ TEST(PooledCurlByteSource, RangeResumeAfterCloseReturnsTheTailWith206) {
     const auto& lab = Lab::get();
     const auto data = publish("pool/range.bin", 2 * 1024 * 1024 + 5, 22);
     CurlTransferPool pool;
-    PooledCurlByteSource src(pool, lab_options());
+    PooledCurlByteSource src(pool, lab_http_options());
     ASSERT_TRUE(src.open(lab.https_url("pool/range.bin"), 0).ok());
     const Drained first = drain(src, 10000, 1024 * 1024 + 123);
     ASSERT_EQ(first.bytes.size(), 1024u * 1024 + 123);
@@ -293,7 +259,7 @@ TEST(PooledCurlByteSource, ErrorStatusBodiesAreNeverDeliveredAsImageBytes) {
         int status;
     } cases[] = {{"status/404", 404}, {"status/500", 500}, {"pool/does-not-exist.bin", 404}};
     CurlTransferPool pool;
-    PooledCurlByteSource src(pool, lab_options());  // one source reused: also tests re-open
+    PooledCurlByteSource src(pool, lab_http_options());  // one source reused: also tests re-open
     for (const auto& c : cases) {
         SCOPED_TRACE(c.path);
         ASSERT_TRUE(src.open(lab.https_url(c.path), 0).ok());
@@ -308,7 +274,7 @@ TEST(PooledCurlByteSource, ErrorStatusBodiesAreNeverDeliveredAsImageBytes) {
 TEST(PooledCurlByteSource, UnrelatedCaIsRefusedWithTheSameTextAsCurlByteSource) {
     const auto& lab = Lab::get();
     publish("pool/tls.bin", 4096, 23);
-    HttpOptions other = lab_options();
+    HttpOptions other = lab_http_options();
     other.ca_file = lab.other_ca_file;
     CurlTransferPool pool;
     PooledCurlByteSource src(pool, other);
@@ -323,7 +289,7 @@ TEST(PooledCurlByteSource, UnrelatedCaIsRefusedWithTheSameTextAsCurlByteSource) 
 
 TEST(PooledCurlByteSource, TransportFailureAndBadInputsAsCurlByteSource) {
     CurlTransferPool pool;
-    PooledCurlByteSource src(pool, lab_options());
+    PooledCurlByteSource src(pool, lab_http_options());
     std::uint8_t b[16];
     EXPECT_EQ(src.read(b, sizeof b, 0ms).status, Status::invalid_state);
     EXPECT_EQ(src.open("", 0).status, Status::invalid_argument);
@@ -342,7 +308,7 @@ TEST(PooledCurlByteSource, TransportFailureAndBadInputsAsCurlByteSource) {
     EXPECT_NE(detail.find("/fw.bin"), std::string::npos) << detail;
     EXPECT_EQ(detail.find("TOPSECRET"), std::string::npos) << detail;
 
-    HttpOptions bad = lab_options();
+    HttpOptions bad = lab_http_options();
     bad.buffer_size = HttpOptions::kMinBufferSize - 1;
     PooledCurlByteSource small(pool, bad);
     EXPECT_EQ(small.open(Lab::get().https_url("pool/tls.bin"), 0).status, Status::invalid_argument);
@@ -354,7 +320,7 @@ TEST(PooledCurlByteSource, TransportFailureAndBadInputsAsCurlByteSource) {
     const Error e = bad_pool.start();
     EXPECT_EQ(e.status, Status::invalid_argument);
     EXPECT_NE(e.detail.find("threads"), std::string::npos) << e.detail;
-    PooledCurlByteSource orphan(bad_pool, lab_options());
+    PooledCurlByteSource orphan(bad_pool, lab_http_options());
     EXPECT_EQ(orphan.open(Lab::get().https_url("pool/tls.bin"), 0).status,
               Status::invalid_argument);
 }
@@ -362,7 +328,7 @@ TEST(PooledCurlByteSource, TransportFailureAndBadInputsAsCurlByteSource) {
 TEST(PooledCurlByteSource, RingBoundsWhatIsBufferedAndCloseWhilePausedIsPrompt) {
     const auto& lab = Lab::get();
     const auto data = publish("pool/big.bin", 8 * 1024 * 1024, 24);
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.buffer_size = HttpOptions::kMinBufferSize;
     o.receive_buffer_size = 16 * 1024;
     CurlTransferPool pool;
@@ -415,7 +381,7 @@ TEST(PooledCurlByteSource, CloseWhileConnectingAndDestroyMidTransferArePrompt) {
     ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
     CurlTransferPool pool;
     {
-        PooledCurlByteSource src(pool, lab_options());
+        PooledCurlByteSource src(pool, lab_http_options());
         ASSERT_TRUE(
             src.open("https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x", 0).ok());
         std::uint8_t b[64];
@@ -432,7 +398,7 @@ TEST(PooledCurlByteSource, CloseWhileConnectingAndDestroyMidTransferArePrompt) {
     publish("pool/mid.bin", 4 * 1024 * 1024, 25);
     const auto t2 = Clock::now();
     {
-        PooledCurlByteSource busy(pool, lab_options());
+        PooledCurlByteSource busy(pool, lab_http_options());
         ASSERT_TRUE(busy.open(Lab::get().https_url("pool/mid.bin"), 0).ok());
         ASSERT_EQ(drain(busy, 1000, 1000).bytes.size(), 1000u);
     }
@@ -479,7 +445,7 @@ TEST(PooledCurlByteSource, ReadyCallbackFiresOncePerReadAndForTheEnd) {
 TEST(PooledCurlByteSource, PoolDestroyedFirstEndsOpenSourcesAsFailed) {
     const auto& lab = Lab::get();
     const auto data = publish("pool/orphan.bin", 4 * 1024 * 1024, 27);
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.buffer_size = HttpOptions::kMinBufferSize;
     auto pool = std::make_unique<CurlTransferPool>();
     PooledCurlByteSource idle(*pool, o);  // opened and closed before the pool goes
@@ -514,7 +480,7 @@ TEST(PooledCurlByteSource, PlainHttpWhenAllowedAndRefusedRedirectAsCurlByteSourc
     EXPECT_TRUE(d.bytes == data);
 
     // https -> plain http while http is off: nginx answers /redirect/to-http with a 302.
-    PooledCurlByteSource strict(pool, lab_options());
+    PooledCurlByteSource strict(pool, lab_http_options());
     ASSERT_TRUE(strict.open(lab.https_url("redirect/to-http?") + kSecret, 0).ok());
     const Drained r = drain(strict, 4096);
     EXPECT_EQ(r.status, Status::fetch_refused);
@@ -538,7 +504,7 @@ TEST(PooledCurlByteSource, ConnectTimeoutIsReportedAsTimeoutByThePoolsTimers) {
     ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     ASSERT_EQ(::listen(fd, 8), 0);
     ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    HttpOptions o = lab_options();
+    HttpOptions o = lab_http_options();
     o.connect_timeout = 500ms;
     CurlTransferPool pool;
     PooledCurlByteSource src(pool, o);
